@@ -1,0 +1,74 @@
+"""The ``stagewise`` command.
+
+The CLI only parses and prints: each command calls one library function. A
+:class:`~stagewise.StagewiseError` (a user mistake) is printed as
+``ErrorType: message`` on stderr with exit code 1, never as a traceback.
+Command modules import heavy libraries inside their functions so that
+``stagewise --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from stagewise._exceptions import StagewiseError
+from stagewise._version import __version__
+
+__all__ = ["app", "main"]
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _UserErrorGroup(TyperGroup):
+    """Turns every StagewiseError raised by a sub-command into a one-line message."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors its own click Context type
+        try:
+            return super().invoke(ctx)
+        except StagewiseError as exc:
+            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", markup=True)
+            raise SystemExit(1) from None
+
+
+app = typer.Typer(
+    cls=_UserErrorGroup,
+    name="stagewise",
+    help="Take prediction models on time-ordered events safely into production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"stagewise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """stagewise: walk-forward backtests, a pickle-free registry, a prediction ledger and gradual rollout."""
+
+
+def _register() -> None:
+    # Each command group lives in its own module; registration order is the --help order.
+    from stagewise.cli import data as data_cli
+
+    app.add_typer(data_cli.app, name="data")
+
+
+_register()
+
+
+def main() -> None:
+    """Entry point of the ``stagewise`` console script."""
+    app()
