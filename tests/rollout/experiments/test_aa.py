@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stagewise._exceptions import ConfigError
+from stagewise.rollout.experiments.aa import simulate_aa, simulate_power
+
+# 2,000 simulations: the Monte-Carlo standard error of a rate near 0.05 is
+# sqrt(0.05 * 0.95 / 2000) = 0.0049; the margin below is 3 of them.
+N_SIMS = 2000
+MARGIN = 3 * math.sqrt(0.05 * 0.95 / N_SIMS)
+
+
+@pytest.mark.parametrize("share", [0.5, 0.1], ids=["50pct", "10pct"])
+def test_sequential_false_rollback_rate_stays_below_alpha_over_30_daily_looks(share: float) -> None:
+    r = simulate_aa(
+        n_sims=N_SIMS, days=30, races_per_day=140, p=0.25, alpha=0.05, seed=11, treatment_share=share
+    )
+    assert r.sequential.rate <= 0.05 + MARGIN
+    # the contrast: the same data, a fixed-horizon test looked at daily, rolls back far too often
+    assert r.naive.rate > 3 * 0.05
+    assert r.naive.fired > r.sequential.fired
+
+
+def test_naive_rate_with_a_single_look_is_alpha() -> None:
+    # With one look the naive test is a valid one-sided 5 % test: sanity check of the harness itself.
+    r = simulate_aa(n_sims=N_SIMS, days=1, races_per_day=2000, seed=5)
+    assert abs(r.naive.rate - 0.05) < MARGIN
+
+
+def test_power_for_win_hit_25_to_20_percent() -> None:
+    r = simulate_power(n_sims=1000, p_control=0.25, p_treatment=0.20, seed=4)
+    assert r.sequential.rate > 0.8  # 50/50 split, 140 races a day, 30 days
+    assert r.sequential.median_day is not None
+    assert r.sequential.median_day < 20
+
+
+def test_same_seed_same_result() -> None:
+    assert simulate_aa(n_sims=100, seed=9) == simulate_aa(n_sims=100, seed=9)
+    assert simulate_aa(n_sims=100, seed=9) != simulate_aa(n_sims=100, seed=10)
+
+
+def test_wilson_interval_of_the_rate() -> None:
+    r = simulate_aa(n_sims=400, seed=1)
+    low, high = r.naive.interval()
+    assert low < r.naive.rate < high
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_sims": 0}, "'n_sims' parameter must be an int >= 1. Got 0"),
+        ({"days": 2.5}, "'days'"),
+        ({"p": 1.2}, "'p' parameter must be a hit rate"),
+        ({"treatment_share": 1.0}, "'treatment_share'"),
+        ({"alpha": 0.0}, "'alpha'"),
+    ],
+    ids=["sims", "days", "p", "share", "alpha"],
+)
+def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        simulate_aa(**kwargs)  # type: ignore[arg-type]
