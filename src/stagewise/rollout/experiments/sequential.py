@@ -164,14 +164,14 @@ class SequentialResult:
 
     def as_dict(self) -> dict[str, object]:
         """Plain-JSON view of the last look, e.g. for the audit log."""
-        last = self.estimates[-1] if self.estimates else None
+        last = self.estimates[-1] if self.estimates else math.nan
         return {
             "test": "mSPRT (Johari et al. 2022)",
             "alternative": self.alternative,
             "tau": self.tau,
             "alpha": self.alpha,
             "looks": len(self.p_values),
-            "estimate": last,
+            "estimate": last if math.isfinite(last) else None,
             "p_value": self.p_value,
             "rejected": self.rejected,
         }

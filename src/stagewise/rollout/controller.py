@@ -1,0 +1,372 @@
+"""The automatic rollout controller: the pure decision.
+
+Once a day the controller looks at the challenger cohort (the units the feature
+enables) and the control group, and decides, in this order:
+
+====  ==========================================================  ===========================
+ #    condition                                                   action
+====  ==========================================================  ===========================
+ 1    kill switch engaged                                         ``none`` (nothing moves)
+ 2    feature disabled                                            ``none``
+ 3    latest evaluated day is CRITICAL                            ``rollback`` to ``disabled``
+ 4    significant harm: always-valid p < α, challenger worse on   ``rollback`` to ``disabled``
+      win hit rate or score accuracy (one-sided mSPRT)
+ 5    sample-ratio mismatch (p < 0.001)                           ``hold`` (or ``rollback`` when
+                                                                  ``srm_action="rollback"``)
+ 6    at 100 %                                                    ``hold`` (fully rolled out)
+ 7    latest evaluated day is WARNING                             ``hold``
+ 8    the last ``days_healthy`` evaluated days at this stage are  ``promote`` to the next stage
+      all HEALTHY                                                 (10 % → 50 % → 100 %)
+ 9    otherwise (too few healthy days, too few races)             ``hold``
+====  ==========================================================  ===========================
+
+A day is *evaluated* when the challenger had at least ``min_races_per_day``
+settled races; other days are listed in the numbers and neither count towards
+nor break the healthy streak. The sequential test runs on the counts since the
+feature was first enabled (``enabled_at``), one look per day, so its error rate
+holds over the whole rollout (see ``docs/rollout-statistics.md``).
+
+Everything here is pure: :class:`Evidence` in, :class:`Decision` out. The runner
+(:mod:`stagewise.rollout.controller_runner`) reads the monitor and the config
+store, applies the decision, notifies and audits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from stagewise._exceptions import ConfigError
+from stagewise.rollout.experiments.sequential import (
+    DEFAULT_TAU,
+    SequentialResult,
+    sequential_two_means,
+    sequential_two_proportions,
+)
+from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
+from stagewise.rollout.stages import DISABLED, Stage, next_stage
+
+__all__ = ["ControllerPolicy", "DayCounts", "Decision", "Evidence", "decide", "harm_tests"]
+
+Action = Literal["promote", "hold", "rollback", "none"]
+HEALTHY, WARNING, CRITICAL = "HEALTHY", "WARNING", "CRITICAL"
+
+
+@dataclass(frozen=True)
+class ControllerPolicy:
+    """The controller's knobs.
+
+    Parameters
+    ----------
+    days_healthy : int, default 3
+        Consecutive HEALTHY evaluated days at the current stage needed to promote.
+    min_races_per_day : int, default 10
+        Challenger races a day needs to be evaluated (the seed's LOW_RACE_COUNT line).
+    alpha : float, default 0.05
+        Level of the sequential harm test.
+    tau_hit, tau_score : float
+        mSPRT mixing standard deviations for the win hit rate and score accuracy.
+    srm_threshold : float, default 0.001
+        SRM p-value below which the rollout stops.
+    srm_action : {"hold", "rollback"}, default "hold"
+        What a sample-ratio mismatch does.
+
+    Examples
+    --------
+    >>> ControllerPolicy(days_healthy=5).days_healthy
+    5
+    """
+
+    days_healthy: int = 3
+    min_races_per_day: int = 10
+    alpha: float = 0.05
+    tau_hit: float = DEFAULT_TAU
+    tau_score: float = 0.02
+    srm_threshold: float = SRM_P_THRESHOLD
+    srm_action: Literal["hold", "rollback"] = "hold"
+
+    def __post_init__(self) -> None:
+        for name in ("days_healthy", "min_races_per_day"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"The controller's '{name}' must be an int >= 1. Got {value!r}.")
+        if not 0.0 < self.alpha < 1.0:
+            raise ConfigError(f"The controller's 'alpha' must be in (0, 1). Got {self.alpha!r}.")
+        if self.srm_action not in ("hold", "rollback"):
+            raise ConfigError(f"'srm_action' must be 'hold' or 'rollback'. Got {self.srm_action!r}.")
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """One group's settled counts for one day (what the monitor's daily stats hold)."""
+
+    day: date
+    races: int
+    hits_1st: int
+    hits_top3: int = 0
+    score_n: int = 0
+    score_sum: float = 0.0
+    score_sq_sum: float = 0.0
+
+    @property
+    def hit_rate_1st(self) -> float:
+        return self.hits_1st / self.races if self.races else math.nan
+
+    @property
+    def hit_rate_top3(self) -> float:
+        return self.hits_top3 / self.races if self.races else math.nan
+
+    @property
+    def avg_score_accuracy(self) -> float:
+        return self.score_sum / self.score_n if self.score_n else math.nan
+
+    def metrics(self) -> dict[str, float]:
+        """The seed's health metrics for this day."""
+        return {
+            "hit_rate_1st": self.hit_rate_1st,
+            "hit_rate_top3": self.hit_rate_top3,
+            "avg_score_accuracy": self.avg_score_accuracy,
+            "error_rate": 0.0,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything the decision looks at, gathered by the runner.
+
+    ``challenger`` and ``control`` hold one :class:`DayCounts` per day since
+    ``enabled_at`` (oldest first, days without races left out); ``health`` maps
+    each challenger day to its verdict (HEALTHY / WARNING / CRITICAL / anything
+    else means "no verdict"). ``stage_since`` is the first day at the current
+    stage. ``expected_shares`` (group → share) enables the SRM check over
+    ``group_counts``; leave it None in shadow mode, where every race has both.
+    """
+
+    feature: str
+    stage: Stage
+    killed: bool
+    challenger: Sequence[DayCounts]
+    control: Sequence[DayCounts]
+    health: Mapping[date, str]
+    stage_since: date | None = None
+    group_counts: Mapping[str, int] = field(default_factory=dict)
+    expected_shares: Mapping[str, float] | None = None
+    health_reasons: Mapping[date, Sequence[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the controller decided and why.
+
+    ``numbers`` is plain JSON (it goes into the audit log): per-day counts and
+    verdicts, cumulative rates, the sequential p-values and the SRM result.
+    ``applied`` is True once a runner has written the decision (never in dry-run).
+    """
+
+    feature: str
+    action: Action
+    from_stage: str
+    to_stage: str
+    reasons: tuple[str, ...]
+    numbers: dict[str, Any]
+    decided_at: str
+    dry_run: bool = False
+    applied: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON view."""
+        return {
+            "feature": self.feature,
+            "action": self.action,
+            "from_stage": self.from_stage,
+            "to_stage": self.to_stage,
+            "reasons": list(self.reasons),
+            "numbers": self.numbers,
+            "decided_at": self.decided_at,
+            "dry_run": self.dry_run,
+            "applied": self.applied,
+        }
+
+
+def _cumulative(days: Sequence[DayCounts], attr: str) -> list[float]:
+    total, out = 0.0, []
+    for d in days:
+        total += float(getattr(d, attr))
+        out.append(total)
+    return out
+
+
+def _aligned(evidence: Evidence) -> tuple[list[DayCounts], list[DayCounts]]:
+    """Challenger and control days on the same dates (a missing day is zero races)."""
+    challenger = {d.day: d for d in evidence.challenger}
+    control = {d.day: d for d in evidence.control}
+    days = sorted(set(challenger) | set(control))
+    return (
+        [challenger.get(d, DayCounts(d, 0, 0)) for d in days],
+        [control.get(d, DayCounts(d, 0, 0)) for d in days],
+    )
+
+
+def harm_tests(evidence: Evidence, policy: ControllerPolicy) -> dict[str, SequentialResult] | None:
+    """One-sided mSPRT (challenger worse) on win hit rate and score accuracy, one look per day."""
+    chall, ctrl = _aligned(evidence)
+    if not chall or not any(d.races for d in ctrl):
+        return None
+    c = {a: _cumulative(ctrl, a) for a in ("races", "hits_1st", "score_n", "score_sum", "score_sq_sum")}
+    t = {a: _cumulative(chall, a) for a in ("races", "hits_1st", "score_n", "score_sum", "score_sq_sum")}
+    hit = sequential_two_proportions(
+        c["hits_1st"], c["races"], t["hits_1st"], t["races"], policy.alpha, policy.tau_hit, "less"
+    )
+    score = sequential_two_means(
+        c["score_sum"], c["score_sq_sum"], c["score_n"], t["score_sum"], t["score_sq_sum"], t["score_n"],
+        policy.alpha, policy.tau_score, "less",
+    )  # fmt: skip
+    return {"hit_rate_1st": hit, "avg_score_accuracy": score}
+
+
+def _round(value: float, digits: int = 4) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), digits)
+
+
+def _day_numbers(day: DayCounts, verdict: str | None, evaluated: bool) -> dict[str, Any]:
+    return {
+        "date": day.day.isoformat(),
+        "races": day.races,
+        "hit_rate_1st": _round(day.hit_rate_1st),
+        "hit_rate_top3": _round(day.hit_rate_top3),
+        "avg_score_accuracy": _round(day.avg_score_accuracy),
+        "health": verdict,
+        "evaluated": evaluated,
+    }
+
+
+def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decision:
+    """The controller's decision for one feature (pure; see the module docstring for the table).
+
+    Examples
+    --------
+    >>> from datetime import date, datetime, timezone
+    >>> days = [DayCounts(date(2026, 11, d), races=40, hits_1st=10) for d in (1, 2, 3)]
+    >>> from stagewise.rollout.stages import parse_stage
+    >>> ev = Evidence("calib", parse_stage("10%"), False, days, days,
+    ...               {d.day: "HEALTHY" for d in days}, stage_since=date(2026, 11, 1))
+    >>> d = decide(ev, ControllerPolicy(), datetime(2026, 11, 4, 6, tzinfo=timezone.utc))
+    >>> d.action, d.from_stage, d.to_stage
+    ('promote', '10%', '50%')
+    """
+    stage = evidence.stage.name
+    at = now.isoformat()
+
+    def result(action: Action, to: str, reasons: list[str], numbers: dict[str, Any]) -> Decision:
+        return Decision(evidence.feature, action, stage, to, tuple(reasons), numbers, at)
+
+    if evidence.killed:
+        return result("none", stage, ["kill switch is engaged; the controller changes nothing"], {})
+    if evidence.stage.is_disabled:
+        return result("none", stage, ["feature is disabled; only a person starts a rollout"], {})
+
+    since = evidence.stage_since
+    evaluated: list[DayCounts] = []
+    day_rows: list[dict[str, Any]] = []
+    for day in sorted(evidence.challenger, key=lambda d: d.day):
+        ok = day.races >= policy.min_races_per_day
+        verdict = evidence.health.get(day.day)
+        if ok and (since is None or day.day >= since):
+            evaluated.append(day)
+        day_rows.append(_day_numbers(day, verdict, ok))
+    numbers: dict[str, Any] = {"days": day_rows, "policy": _policy_numbers(policy)}
+    numbers["stage_since"] = since.isoformat() if since else None
+
+    tests = harm_tests(evidence, policy)
+    if tests is not None:
+        numbers["sequential"] = {k: v.as_dict() for k, v in tests.items()}
+        chall, ctrl = _aligned(evidence)
+        numbers["cumulative"] = _cumulative_numbers(chall, ctrl)
+    srm: SrmResult | None = None
+    if evidence.expected_shares is not None and evidence.group_counts:
+        srm = srm_check(evidence.group_counts, evidence.expected_shares, policy.srm_threshold)
+        numbers["srm"] = srm.as_dict()
+
+    latest = evaluated[-1] if evaluated else None
+    latest_verdict = evidence.health.get(latest.day) if latest else None
+    if latest is not None and latest_verdict == CRITICAL:
+        why = "; ".join(evidence.health_reasons.get(latest.day, ())) or "health check failed"
+        return result("rollback", DISABLED, [f"{latest.day.isoformat()} is CRITICAL ({why})"], numbers)
+    if tests is not None:
+        harmed = [name for name, t in tests.items() if t.rejected]
+        if harmed:
+            reasons = [
+                f"significant harm on {name}: challenger − control = {tests[name].estimates[-1]:+.4f}, "
+                f"always-valid p = {tests[name].p_value:.4g} < α = {policy.alpha}"
+                for name in harmed
+            ]
+            return result("rollback", DISABLED, reasons, numbers)
+    if srm is not None and srm.verdict == "hold":
+        reason = (
+            f"sample-ratio mismatch: counts {srm.counts} vs expected shares "
+            f"{ {k: round(v, 4) for k, v in (evidence.expected_shares or {}).items()} }, "
+            f"p = {srm.p_value:.3g} "
+            f"< {srm.threshold}; the comparison cannot be trusted until the assignment is fixed"
+        )
+        if policy.srm_action == "rollback":
+            return result("rollback", DISABLED, [reason], numbers)
+        return result("hold", stage, [reason], numbers)
+    target = next_stage(evidence.stage)
+    if target is None:
+        return result("hold", stage, ["fully rolled out (100%); nothing to promote"], numbers)
+    if latest is not None and latest_verdict == WARNING:
+        why = "; ".join(evidence.health_reasons.get(latest.day, ())) or "warning thresholds"
+        return result(
+            "hold", stage, [f"{latest.day.isoformat()} is WARNING ({why}); keep monitoring"], numbers
+        )
+
+    streak = 0
+    for day in reversed(evaluated):
+        if evidence.health.get(day.day) != HEALTHY:
+            break
+        streak += 1
+    numbers["healthy_streak"] = streak
+    skipped = [r["date"] for r in day_rows if not r["evaluated"]]
+    if streak >= policy.days_healthy:
+        reasons = [
+            f"HEALTHY for {streak} consecutive days at {stage} "
+            f"(>= {policy.days_healthy}, each with >= {policy.min_races_per_day} races); no significant harm"
+        ]
+        return result("promote", target.name, reasons, numbers)
+    reasons = [f"{streak} of {policy.days_healthy} HEALTHY days at {stage}; waiting"]
+    if latest is not None and latest_verdict not in (HEALTHY, WARNING, CRITICAL):
+        reasons.append(f"{latest.day.isoformat()} has no health verdict ({latest_verdict})")
+    if skipped:
+        reasons.append(
+            f"days with fewer than {policy.min_races_per_day} races not evaluated: {', '.join(skipped)}"
+        )
+    return result("hold", stage, reasons, numbers)
+
+
+def _policy_numbers(policy: ControllerPolicy) -> dict[str, Any]:
+    return {
+        "days_healthy": policy.days_healthy,
+        "min_races_per_day": policy.min_races_per_day,
+        "alpha": policy.alpha,
+        "tau_hit": policy.tau_hit,
+        "tau_score": policy.tau_score,
+        "srm_threshold": policy.srm_threshold,
+        "srm_action": policy.srm_action,
+    }
+
+
+def _cumulative_numbers(chall: Sequence[DayCounts], ctrl: Sequence[DayCounts]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, days in (("challenger", chall), ("control", ctrl)):
+        races = sum(d.races for d in days)
+        hits = sum(d.hits_1st for d in days)
+        n = sum(d.score_n for d in days)
+        out[name] = {
+            "races": races,
+            "hit_rate_1st": _round(hits / races if races else math.nan),
+            "avg_score_accuracy": _round(sum(d.score_sum for d in days) / n if n else math.nan),
+        }
+    return out
