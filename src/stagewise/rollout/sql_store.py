@@ -1,0 +1,264 @@
+"""Rollout config and audit log in a SQL database (SQLite or PostgreSQL), for several processes or hosts.
+
+Three tables of its own, beside the monitor's in the same database:
+
+``rollout_features``
+    one row per feature: ``name`` (key), ``stage``, ``enabled_at``, ``hash_mode``, ``salt``,
+    ``killed`` and ``extra`` (JSON text).
+``rollout_state``
+    one row (``id = 1``): ``version`` (bumped by every write; readers poll it),
+    ``updated_at``, ``head_seq`` and ``head_hash`` (the last audit entry, so deleting
+    entries from the end of the log is detected).
+``rollout_audit``
+    one row per audit entry: ``seq`` (key), ``at``, ``feature``, ``action``, ``hash``,
+    ``prev_hash`` and ``entry`` (the entry's canonical JSON).
+
+A write runs in one transaction whose first statement updates the state row, so
+writers are serialised by the database (row lock on PostgreSQL, write lock on
+SQLite) and the config and its audit entries commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Hashable
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from stagewise._exceptions import ConfigError, StorageError
+from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
+from stagewise.rollout.config import FeatureRollout, RolloutConfig, parse_config
+from stagewise.rollout.store import Change, check_replay, seal_records
+
+__all__ = ["SqlRolloutStore"]
+
+
+class SqlRolloutStore:
+    """Rollout config and hash-chained audit log in a SQLAlchemy database.
+
+    Parameters
+    ----------
+    db_url : str
+        A SQLAlchemy URL, e.g. ``sqlite:///data/monitor.db`` or
+        ``postgresql+psycopg://user@host/db``.
+    schema : str, optional
+        Database schema holding the tables (PostgreSQL), default the search path.
+    table_prefix : str
+        Prefix of the three table names (default ``rollout_``).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "monitor.db")
+    >>> from stagewise.rollout import GradualRollout
+    >>> rollout = GradualRollout(db_url=url, actor="docs")
+    >>> _ = rollout.add_feature("new_model", "10%", salt="new_model:demo")
+    >>> rollout.get_rollout_status()["feature_rollouts"]["new_model"]["stage"]
+    '10%'
+    """
+
+    def __init__(
+        self,
+        db_url: str,
+        *,
+        schema: str | None = None,
+        table_prefix: str = "rollout_",
+        engine: Engine | None = None,
+    ) -> None:
+        try:
+            url = make_url(db_url)
+        except ArgumentError:
+            raise ConfigError(
+                f"The rollout database URL {db_url!r} is not a SQLAlchemy URL; accepted e.g. "
+                "'sqlite:///data/monitor.db' or 'postgresql+psycopg://user@host:5432/db'."
+            ) from None
+        self.location = url.render_as_string(hide_password=True)
+        if engine is None:
+            args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}
+            engine = create_engine(url, connect_args=args)
+        self.engine = engine
+        meta = MetaData(schema=schema)
+        self.features = Table(
+            f"{table_prefix}features",
+            meta,
+            Column("name", String(200), primary_key=True),
+            Column("stage", String(16), nullable=False),
+            Column("enabled_at", String(40)),
+            Column("hash_mode", String(32), nullable=False),
+            Column("salt", String(300)),
+            Column("killed", Text),
+            Column("extra", Text),
+        )
+        self.state = Table(
+            f"{table_prefix}state",
+            meta,
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            Column("version", Integer, nullable=False),
+            Column("updated_at", String(40)),
+            Column("head_seq", Integer, nullable=False),
+            Column("head_hash", String(64), nullable=False),
+        )
+        self.audit = Table(
+            f"{table_prefix}audit",
+            meta,
+            Column("seq", Integer, primary_key=True, autoincrement=False),
+            Column("at", String(40), nullable=False),
+            Column("feature", String(200)),
+            Column("action", String(40)),
+            Column("hash", String(64), nullable=False),
+            Column("prev_hash", String(64), nullable=False),
+            Column("entry", Text, nullable=False),
+        )
+        try:
+            meta.create_all(engine)
+            with engine.begin() as conn:
+                if conn.execute(select(self.state.c.id)).first() is None:
+                    conn.execute(
+                        insert(self.state).values(
+                            id=1, version=0, updated_at=None, head_seq=0, head_hash=GENESIS
+                        )
+                    )
+        except IntegrityError:
+            pass  # another process created the state row first
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot open the rollout tables in {self.location}: {exc}") from exc
+
+    # -- reading ---------------------------------------------------------------------------
+    def version_token(self) -> Hashable:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(self.state.c.version)).scalar_one())
+
+    def read(self) -> RolloutConfig:
+        with self.engine.connect() as conn:
+            return self._read(conn)
+
+    def _read(self, conn: Connection) -> RolloutConfig:
+        state = conn.execute(select(self.state)).one()
+        rollouts: dict[str, Any] = {}
+        for row in conn.execute(select(self.features).order_by(self.features.c.name)):
+            doc: dict[str, Any] = {
+                "stage": row.stage,
+                "enabled_at": row.enabled_at,
+                "hash_mode": row.hash_mode,
+            }
+            if row.salt is not None:
+                doc["salt"] = row.salt
+            if row.killed is not None:
+                doc["killed"] = json.loads(row.killed)
+            doc.update(json.loads(row.extra or "{}"))
+            rollouts[row.name] = doc
+        tail = []
+        if state.head_seq:
+            entry = conn.execute(
+                select(self.audit.c.entry).where(self.audit.c.seq == state.head_seq)
+            ).scalar()
+            tail = [json.loads(entry)] if entry else []
+        return parse_config(
+            {
+                "format_version": 1,
+                "feature_rollouts": rollouts,
+                "updated_at": state.updated_at,
+                "audit_tail": tail,
+            },
+            source=f"rollout tables in {self.location}",
+        )
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
+        return [json.loads(text) for text in rows]
+
+    def verify_audit(self) -> AuditReport:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
+            state = conn.execute(select(self.state)).one()
+            config = self._read(conn)
+        report = verify_chain(list(rows), expected_head={"seq": state.head_seq, "hash": state.head_hash})
+        if report.ok:
+            check_replay(report, [json.loads(text) for text in rows], config)
+        return report
+
+    # -- writing ---------------------------------------------------------------------------
+    def update(self, change: Change) -> RolloutConfig:
+        try:
+            with self.engine.begin() as conn:
+                # Taking the write lock first serialises writers and fixes the audit chain's order.
+                conn.execute(update(self.state).values(version=self.state.c.version + 1))
+                current = self._read(conn)
+                state = conn.execute(select(self.state.c.head_seq, self.state.c.head_hash)).one()
+                new, records = change(current)
+                sealed = seal_records(records, state.head_seq, state.head_hash)
+                self._write_features(conn, current, new)
+                for entry in sealed:
+                    conn.execute(
+                        insert(self.audit).values(
+                            seq=entry["seq"],
+                            at=entry.get("at", ""),
+                            feature=entry.get("feature"),
+                            action=entry.get("action"),
+                            hash=entry["hash"],
+                            prev_hash=entry["prev_hash"],
+                            entry=canonical_json(entry),
+                        )
+                    )
+                head = sealed[-1] if sealed else {"seq": state.head_seq, "hash": state.head_hash}
+                conn.execute(
+                    update(self.state).values(
+                        updated_at=new.updated_at, head_seq=head["seq"], head_hash=head["hash"]
+                    )
+                )
+                return self._read(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot write the rollout config to {self.location}: {exc}") from exc
+
+    def _write_features(self, conn: Connection, current: RolloutConfig, new: RolloutConfig) -> None:
+        gone = set(current.features) - set(new.features)
+        if gone:
+            conn.execute(delete(self.features).where(self.features.c.name.in_(sorted(gone))))
+        for name, feature in new.features.items():
+            if current.features.get(name) == feature:
+                continue
+            values = _row(feature)
+            if name in current.features:
+                conn.execute(update(self.features).where(self.features.c.name == name).values(**values))
+            else:
+                conn.execute(insert(self.features).values(name=name, **values))
+
+    def import_config(self, config: RolloutConfig) -> None:
+        """Copy features from another store's config (e.g. the seed's JSON file) that are not here yet."""
+
+        def change(current: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
+            merged = current
+            for feature in config.features.values():
+                if feature.name not in current.features:
+                    merged = merged.with_feature(feature)
+            return merged, []
+
+        self.update(change)
+
+
+def _row(feature: FeatureRollout) -> dict[str, Any]:
+    return {
+        "stage": feature.stage.name,
+        "enabled_at": feature.enabled_at,
+        "hash_mode": feature.hash_mode,
+        "salt": feature.salt,
+        "killed": None if feature.killed is None else canonical_json(feature.killed),
+        "extra": canonical_json(feature.extra) if feature.extra else None,
+    }
