@@ -1,0 +1,123 @@
+"""Handing recorded alerts to notifiers, and recording how that went.
+
+An alert row is written (``delivery_status='pending'``) and committed *before* any notifier runs, so
+nothing a notifier does can lose it. Each notifier is called with the alert as a plain dict; the row
+then becomes ``sent`` when every notifier succeeded, or ``failed`` with the errors (one line per
+notifier) — and :func:`retry` sends the failed and pending ones again later.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, select, update
+
+from stagewise.monitor.inputs import parse_date
+from stagewise.monitor.schema import alerts
+from stagewise.monitor.store import LedgerStore
+
+__all__ = ["alert_payload", "deliver", "history", "retry", "send_one"]
+
+
+def alert_payload(row: Any) -> dict[str, Any]:
+    """The dict a notifier receives for one ``alerts`` row."""
+    return {
+        "alert_type": row["alert_type"],
+        "message": row["message"],
+        "metric_value": row["metric_value"],
+        "threshold": row["threshold"],
+        "severity": row["severity"],
+        "state": row["state"],
+        "fingerprint": row["fingerprint"],
+        "segment": json.loads(row["segment"]),
+        "date": row["date"].isoformat() if hasattr(row["date"], "isoformat") else str(row["date"]),
+        "domain": row["domain"],
+    }
+
+
+def send_one(notifier: Any, payload: dict[str, Any]) -> None:
+    """Deliver one alert through one notifier (its ``notify`` or ``send`` method, or the callable)."""
+    for name in ("notify", "send"):
+        method = getattr(notifier, name, None)
+        if callable(method):
+            method(payload)
+            return
+    if callable(notifier):
+        notifier(payload)
+        return
+    raise TypeError(f"{type(notifier).__name__} has no notify()/send() method and is not callable")
+
+
+def deliver(
+    store: LedgerStore, notifiers: Sequence[Any], alert_ids: Sequence[int], clock: Callable[[], datetime]
+) -> dict[str, str]:
+    """Send the given alert rows; return ``{fingerprint: delivery_status}``."""
+    rows = store.read(
+        lambda conn: conn.execute(select(alerts).where(alerts.c.id.in_(list(alert_ids)))).mappings().all()
+    )
+    outcomes: list[dict[str, Any]] = []
+    statuses: dict[str, str] = {}
+    for row in rows:
+        payload = alert_payload(row)
+        errors = []
+        for notifier in notifiers:
+            try:
+                send_one(notifier, payload)
+            except Exception as exc:  # a notifier's failure must never lose the alert
+                errors.append(f"{type(notifier).__name__}: {type(exc).__name__}: {exc}")
+        status = "failed" if errors else "sent"
+        statuses[row["fingerprint"]] = status
+        outcomes.append({"id": row["id"], "status": status, "error": "\n".join(errors) or None})
+    now = clock()
+    now = now.replace(tzinfo=None) if now.tzinfo else now
+
+    def _record(conn: Connection) -> None:
+        for item in outcomes:
+            conn.execute(
+                update(alerts)
+                .where(alerts.c.id == item["id"])
+                .values(
+                    delivery_status=item["status"],
+                    delivery_error=item["error"],
+                    delivered_at=now if item["status"] == "sent" else None,
+                )
+            )
+
+    store.write(_record)
+    return statuses
+
+
+def retry(store: LedgerStore, notifiers: Sequence[Any], clock: Callable[[], datetime]) -> int:
+    """Deliver again every ``failed`` or ``pending`` alert; return how many are now ``sent``."""
+    if not notifiers:
+        return 0
+    ids = store.read(
+        lambda conn: [
+            int(i)
+            for i in conn.execute(
+                select(alerts.c.id).where(alerts.c.delivery_status.in_(["failed", "pending"]))
+            ).scalars()
+        ]
+    )
+    if not ids:
+        return 0
+    return sum(1 for s in deliver(store, notifiers, ids, clock).values() if s == "sent")
+
+
+def history(store: LedgerStore, start_date: Any = None, end_date: Any = None) -> pd.DataFrame:
+    """Alert rows between two dates (inclusive), oldest first."""
+    query = select(alerts).order_by(alerts.c.created_at, alerts.c.id)
+    if start_date is not None:
+        query = query.where(alerts.c.date >= parse_date(start_date, "start_date"))
+    if end_date is not None:
+        query = query.where(alerts.c.date <= parse_date(end_date, "end_date"))
+
+    def _read(conn: Connection) -> pd.DataFrame:
+        result = conn.execute(query)
+        return pd.DataFrame(result.all(), columns=list(result.keys()))
+
+    return store.read(_read)

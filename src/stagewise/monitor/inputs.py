@@ -1,0 +1,357 @@
+"""Validate and normalise what callers log, before anything touches the database.
+
+Accepted shapes (see ``docs/monitor.md``):
+
+``predictions`` (best first)
+    * the seed's list of dicts ``[{"pit_number": 1, "total_score": 0.61}, ...]`` ordered best first;
+      ``pit`` may stand for ``pit_number``, ``score`` for ``total_score``, and an optional
+      ``predicted_rank`` (1 = best) orders the list instead of its position; ``win_prob`` in [0, 1];
+    * a list of pits, best first: ``[1, 3, 2, 4, 5, 6]``;
+    * a mapping pit → score, ordered by descending score: ``{1: 0.61, 2: 0.20, ...}``.
+
+``actual_results``
+    * the seed's list of dicts ``[{"pit_number": 1, "rank": 1}, ...]`` ordered by finish; a boat that did
+      not finish has ``"status": "F"`` (or one of the codes in :data:`NON_FINISH_STATUSES`) and no rank,
+      or the code in ``rank`` itself;
+    * a mapping pit → rank or status: ``{1: 1, 2: 3, 3: "転", ...}``;
+    * ``None`` or empty: the result is not known yet (the prediction is pending).
+
+Every error is a :class:`~stagewise.DataValidationError` naming the row, the field and the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from stagewise._exceptions import DataValidationError
+from stagewise.metrics.races import NON_FINISH_STATUSES
+
+__all__ = [
+    "DEFAULT_MODEL_VERSION",
+    "DEFAULT_VARIANT",
+    "RaceEntry",
+    "encode_result",
+    "normalise_batch",
+    "normalise_race",
+    "parse_date",
+    "parse_result",
+]
+
+DEFAULT_MODEL_VERSION = "unversioned"
+DEFAULT_VARIANT = "default"
+_ACCEPTED_DATES = "a datetime.date, a datetime, a pandas Timestamp or an ISO string 'YYYY-MM-DD'"
+
+Result = dict[int, int | str]
+
+
+@dataclass(frozen=True, slots=True)
+class RaceEntry:
+    """One validated prediction (and maybe result) for one race and model version."""
+
+    race_id: str
+    race_date: date
+    venue_code: int
+    race_number: int
+    model_version: str
+    variant: str
+    integration_mode: str
+    feature_flags: str  # canonical JSON
+    pits: tuple[int, ...]  # predicted order, best first
+    scores: tuple[float | None, ...]
+    win_probs: tuple[float | None, ...]
+    result: Result | None
+    digest: str
+
+    @property
+    def predicted_order(self) -> str:
+        return "-".join(map(str, self.pits))
+
+
+def _where(row: int | None) -> str:
+    return "" if row is None else f"row {row}: "
+
+
+def parse_date(value: Any, field: str = "race_date", row: int | None = None) -> date:
+    """A calendar date from the accepted forms, or a DataValidationError naming ``field``."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            pass
+    elif type(value).__name__ == "Timestamp" and hasattr(value, "date"):
+        if value != value:  # NaT
+            pass
+        else:
+            return value.date()  # type: ignore[no-any-return]
+    raise DataValidationError(f"{_where(row)}{field} must be {_ACCEPTED_DATES}; got {value!r}.")
+
+
+def _int_in(value: Any, field: str, low: int, high: int, row: int | None) -> int:
+    candidate: Any = value
+    if isinstance(value, str) and value.strip().isdigit():
+        candidate = int(value.strip())
+    if isinstance(candidate, bool) or (not isinstance(candidate, int) and not _is_integral(candidate)):
+        raise DataValidationError(f"{_where(row)}{field} must be an int in {low}-{high}; got {value!r}.")
+    number = int(candidate)
+    if not low <= number <= high:
+        raise DataValidationError(f"{_where(row)}{field} must be an int in {low}-{high}; got {value!r}.")
+    return number
+
+
+def _is_integral(value: Any) -> bool:
+    # numpy integers and integral floats such as 3.0 from a DataFrame
+    try:
+        return hasattr(value, "__index__") or (isinstance(value, float) and value.is_integer())
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(value: Any, field: str, max_len: int, row: int | None, *, allow_int: bool = False) -> str:
+    if allow_int and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > max_len:
+        kind = "a non-empty str or int" if allow_int else "a non-empty str"
+        raise DataValidationError(
+            f"{_where(row)}{field} must be {kind} of at most {max_len} characters; got {value!r}."
+        )
+    return value.strip()
+
+
+def _float_or_none(value: Any, field: str, row: int | None, *, unit: bool = False) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or (not isinstance(value, int | float) and not hasattr(value, "__float__")):
+        raise DataValidationError(f"{_where(row)}{field} must be a finite number; got {value!r}.")
+    number = float(value)
+    if not math.isfinite(number) or (unit and not 0.0 <= number <= 1.0):
+        accepted = "a number in [0, 1]" if unit else "a finite number (NaN and inf are refused)"
+        raise DataValidationError(f"{_where(row)}{field} must be {accepted}; got {value!r}.")
+    return number
+
+
+def _parse_predictions(
+    predictions: Any, row: int | None
+) -> tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]]:
+    if isinstance(predictions, Mapping):
+        items = [(_int_in(p, "predictions pit", 1, 6, row), s) for p, s in predictions.items()]
+        scored = [(p, _float_or_none(s, f"predictions[{p}] score", row)) for p, s in items]
+        scored.sort(key=lambda ps: -(ps[1] if ps[1] is not None else -math.inf))
+        pits = tuple(p for p, _ in scored)
+        scores: tuple[float | None, ...] = tuple(s for _, s in scored)
+        probs: tuple[float | None, ...] = (None,) * len(pits)
+    elif isinstance(predictions, Sequence) and not isinstance(predictions, str | bytes):
+        if predictions and all(isinstance(p, Mapping) for p in predictions):
+            pits, scores, probs = _parse_prediction_dicts(predictions, row)
+        else:
+            pits = tuple(_int_in(p, f"predictions[{i}]", 1, 6, row) for i, p in enumerate(predictions))
+            scores = probs = (None,) * len(pits)
+    else:
+        raise DataValidationError(
+            f"{_where(row)}predictions must be a list of dicts with 'pit_number' (best first), "
+            f"a list of pits "
+            f"or a mapping pit -> score; got {type(predictions).__name__}."
+        )
+    if not pits:
+        raise DataValidationError(f"{_where(row)}predictions must name at least one pit; got an empty list.")
+    if len(set(pits)) != len(pits):
+        dup = sorted({p for p in pits if pits.count(p) > 1})
+        raise DataValidationError(
+            f"{_where(row)}predictions name pit(s) {dup} more than once; got order {list(pits)}."
+        )
+    return pits, scores, probs
+
+
+def _parse_prediction_dicts(
+    predictions: Sequence[Mapping[str, Any]], row: int | None
+) -> tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]]:
+    parsed = []
+    for i, item in enumerate(predictions):
+        pit_value = item.get("pit_number", item.get("pit"))
+        if pit_value is None:
+            raise DataValidationError(
+                f"{_where(row)}predictions[{i}] has no 'pit_number' (or 'pit'); got {dict(item)!r}."
+            )
+        pit = _int_in(pit_value, f"predictions[{i}].pit_number", 1, 6, row)
+        score = _float_or_none(
+            item.get("total_score", item.get("score")), f"predictions[{i}].total_score", row
+        )
+        prob = _float_or_none(item.get("win_prob"), f"predictions[{i}].win_prob", row, unit=True)
+        rank = item.get("predicted_rank")
+        order = i + 1 if rank is None else _int_in(rank, f"predictions[{i}].predicted_rank", 1, 6, row)
+        parsed.append((order, pit, score, prob))
+    ranks = [r for r, *_ in parsed]
+    if len(set(ranks)) != len(ranks):
+        raise DataValidationError(f"{_where(row)}predictions give the same predicted_rank twice: {ranks}.")
+    parsed.sort(key=lambda t: t[0])
+    return tuple(p for _, p, _, _ in parsed), tuple(s for *_, s, _ in parsed), tuple(w for *_, w in parsed)
+
+
+def _rank_or_status(value: Any, field: str, row: int | None) -> int | str:
+    if isinstance(value, str) and value.strip() in NON_FINISH_STATUSES:
+        return value.strip()
+    if isinstance(value, str) and not value.strip().isdigit():
+        raise DataValidationError(
+            f"{_where(row)}{field} must be a finishing rank 1-6 or a non-finish status "
+            f"{sorted(NON_FINISH_STATUSES)}; got {value!r}."
+        )
+    return _int_in(value, field, 1, 6, row)
+
+
+def parse_result(actual_results: Any, row: int | None = None) -> Result | None:
+    """Pit → rank or status from the accepted shapes; ``None`` when no result is known yet."""
+    if actual_results is None or (hasattr(actual_results, "__len__") and len(actual_results) == 0):
+        return None
+    result: Result = {}
+    if isinstance(actual_results, Mapping):
+        pairs = [
+            (_int_in(p, "actual_results pit", 1, 6, row), _rank_or_status(v, f"actual_results[{p}]", row))
+            for p, v in actual_results.items()
+        ]
+    elif isinstance(actual_results, Sequence) and not isinstance(actual_results, str | bytes):
+        pairs = []
+        for i, item in enumerate(actual_results):
+            if not isinstance(item, Mapping):
+                raise DataValidationError(
+                    f"{_where(row)}actual_results[{i}] must be a dict with 'pit_number' and 'rank' "
+                    "(or 'status'); "
+                    f"got {item!r}."
+                )
+            pit_value = item.get("pit_number", item.get("pit"))
+            if pit_value is None:
+                raise DataValidationError(
+                    f"{_where(row)}actual_results[{i}] has no 'pit_number'; got {dict(item)!r}."
+                )
+            pit = _int_in(pit_value, f"actual_results[{i}].pit_number", 1, 6, row)
+            status = item.get("status")
+            if status not in (None, "finished") and item.get("rank") is None:
+                value: int | str = _rank_or_status(status, f"actual_results[{i}].status", row)
+                if isinstance(value, int):
+                    raise DataValidationError(
+                        f"{_where(row)}actual_results[{i}].status must be 'finished' or one of "
+                        f"{sorted(NON_FINISH_STATUSES)}; got {status!r}."
+                    )
+            else:
+                value = _rank_or_status(item.get("rank"), f"actual_results[{i}].rank", row)
+            pairs.append((pit, value))
+    else:
+        raise DataValidationError(
+            f"{_where(row)}actual_results must be a list of dicts with 'pit_number' and 'rank', a mapping "
+            f"pit -> rank/status, or None; got {type(actual_results).__name__}."
+        )
+    for pit, value in pairs:
+        if pit in result:
+            raise DataValidationError(f"{_where(row)}actual_results name pit {pit} more than once.")
+        result[pit] = value
+    ranks = [v for v in result.values() if isinstance(v, int)]
+    if len(set(ranks)) != len(ranks):
+        dup = sorted({r for r in ranks if ranks.count(r) > 1})
+        raise DataValidationError(
+            f"{_where(row)}actual_results give rank(s) {dup} to more than one boat: {result}."
+        )
+    return result
+
+
+def encode_result(result: Result) -> str:
+    """Canonical JSON of a result (sorted pits), the form stored and compared."""
+    return json.dumps({str(p): result[p] for p in sorted(result)}, ensure_ascii=False, separators=(",", ":"))
+
+
+def _flags(value: Any, row: int | None) -> str:
+    if value is None:
+        return "{}"
+    if not isinstance(value, Mapping):
+        raise DataValidationError(f"{_where(row)}feature_flags must be a dict (or None); got {value!r}.")
+    try:
+        return json.dumps(
+            dict(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise DataValidationError(
+            f"{_where(row)}feature_flags must be JSON-serialisable; got {value!r} ({exc})."
+        ) from exc
+
+
+def normalise_race(
+    *,
+    race_id: Any,
+    race_date: Any,
+    venue_code: Any,
+    race_number: Any,
+    predictions: Any,
+    actual_results: Any = None,
+    integration_mode: Any = None,
+    feature_flags: Any = None,
+    model_version: Any = DEFAULT_MODEL_VERSION,
+    variant: Any = DEFAULT_VARIANT,
+    row: int | None = None,
+) -> RaceEntry:
+    """Validate one ``log_prediction`` call and return its canonical form."""
+    pits, scores, probs = _parse_predictions(predictions, row)
+    result = parse_result(actual_results, row)
+    if result is not None:
+        unknown = [p for p in pits if p not in result]
+        if unknown:
+            raise DataValidationError(
+                f"{_where(row)}predictions name pit(s) {unknown} that are not in actual_results "
+                f"(pits with a result: {sorted(result)})."
+            )
+    mode = "" if integration_mode is None else _text(integration_mode, "integration_mode", 32, row)
+    entry_flags = _flags(feature_flags, row)
+    digest = hashlib.blake2b(
+        repr((pits, scores, probs, mode, entry_flags)).encode(), digest_size=8
+    ).hexdigest()
+    return RaceEntry(
+        race_id=_text(race_id, "race_id", 64, row, allow_int=True),
+        race_date=parse_date(race_date, "race_date", row),
+        venue_code=_int_in(venue_code, "venue_code", 1, 24, row),
+        race_number=_int_in(race_number, "race_number", 1, 12, row),
+        model_version=_text(model_version, "model_version", 64, row),
+        variant=_text(variant, "variant", 64, row),
+        integration_mode=mode,
+        feature_flags=entry_flags,
+        pits=pits,
+        scores=scores,
+        win_probs=probs,
+        result=result,
+        digest=digest,
+    )
+
+
+def normalise_batch(rows: Iterable[Mapping[str, Any]]) -> list[RaceEntry]:
+    """Validate every row of a batch (all or nothing); the error names the row index."""
+    entries = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise DataValidationError(
+                f"row {i}: each batch row must be a dict of log_prediction arguments; got {row!r}."
+            )
+        unknown = set(row) - _BATCH_FIELDS
+        if unknown:
+            raise DataValidationError(
+                f"row {i}: unknown field(s) {sorted(unknown)}; accepted fields are {sorted(_BATCH_FIELDS)}."
+            )
+        missing = _REQUIRED_FIELDS - set(row)
+        if missing:
+            raise DataValidationError(f"row {i}: missing field(s) {sorted(missing)}.")
+        entries.append(normalise_race(**row, row=i))
+    return entries
+
+
+_REQUIRED_FIELDS = frozenset({"race_id", "race_date", "venue_code", "race_number", "predictions"})
+_BATCH_FIELDS = _REQUIRED_FIELDS | {
+    "actual_results",
+    "integration_mode",
+    "feature_flags",
+    "model_version",
+    "variant",
+}

@@ -1,0 +1,426 @@
+"""Writing races, predictions and delayed results into the ledger, idempotently.
+
+Rules (one transaction per call, so a failing batch leaves nothing behind):
+
+* A race has one date, venue and race number. Logging it again with another date is a
+  :class:`~stagewise.DataValidationError`, and nothing of the call is stored.
+* A prediction is identified by ``(model_version, race_id)``. Logging the same prediction again changes
+  nothing. Logging a *different* prediction for the same key replaces it and records a ``prediction``
+  row in ``corrections`` (old and new value, time, reason).
+* A result is a fact about the race, shared by every model version. Logging the same result again changes
+  nothing; an empty result never erases a known one; a *different* result is a ``result`` correction,
+  and every prediction of that race is re-scored.
+* Scoring is :func:`stagewise.metrics.score_race`, the single definition of the hit flags, the score
+  accuracy and the non-finisher rule. It depends only on the actual ranks read in predicted order (and
+  on the statuses of unpredicted boats), so results are memoised on that key: the same function, called
+  once per distinct pattern.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from stagewise._exceptions import DataValidationError
+from stagewise.metrics.races import RaceScore, score_race
+from stagewise.monitor.inputs import RaceEntry, Result, encode_result
+from stagewise.monitor.schema import boat_predictions, corrections, ledger_days, race_predictions, races
+
+__all__ = ["LogSummary", "bump_days", "chunks", "score_order", "upsert", "write_entries", "write_results"]
+
+_CHUNK = 900
+_SCORE_CACHE: dict[tuple[tuple[int | str, ...], tuple[int | str, ...]], RaceScore] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class LogSummary:
+    """What one logging call changed."""
+
+    inserted: int
+    unchanged: int
+    replaced: int
+    rescored: int
+    corrections: int
+    pending: int
+
+
+def score_order(pits: Sequence[int], result: Result) -> RaceScore:
+    """:func:`score_race` of ``pits`` against ``result``, memoised on the order-relative pattern."""
+    values = tuple(result[p] for p in pits)
+    rest = tuple(sorted((v for p, v in result.items() if p not in pits), key=str))
+    key = (values, rest)
+    cached = _SCORE_CACHE.get(key)
+    if cached is None:
+        canon: dict[int, int | str] = {i + 1: v for i, v in enumerate(values)}
+        for j, v in enumerate(rest):
+            canon[len(values) + 1 + j] = v
+        cached = score_race(list(range(1, len(values) + 1)), canon)
+        if len(_SCORE_CACHE) > 200_000:
+            _SCORE_CACHE.clear()
+        _SCORE_CACHE[key] = cached
+    return cached
+
+
+def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def upsert(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str], set_: dict[str, Any]
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET ``set_`` (values may use ``excluded``)."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        stmt: Any = pg_insert(table)
+    else:
+        stmt = sqlite_insert(table)
+    values = {k: (v(stmt.excluded, table) if callable(v) else v) for k, v in set_.items()}
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=values), rows)
+
+
+def bump_days(conn: Connection, domain: str, days: Iterable[date]) -> None:
+    """Mark days as changed so their rollup rows are recomputed before they are read."""
+    rows = [{"date": d, "domain": domain, "version": 1} for d in sorted(set(days))]
+    upsert(conn, ledger_days, rows, ("date", "domain"), {"version": lambda ex, t: t.c.version + 1})
+
+
+@dataclass(slots=True)
+class _Race:
+    race_date: date
+    venue_code: int
+    race_number: int
+    result: Result | None
+    result_json: str | None
+    stored: bool
+    result_changed: bool = False
+
+
+def _load_races(conn: Connection, race_ids: Sequence[str]) -> dict[str, _Race]:
+    out: dict[str, _Race] = {}
+    cols = (races.c.race_id, races.c.race_date, races.c.venue_code, races.c.race_number, races.c.result)
+    for part in chunks(race_ids):
+        for rid, rdate, venue, number, result_json in conn.execute(
+            select(*cols).where(races.c.race_id.in_(part))
+        ):
+            result = None if result_json is None else {int(k): v for k, v in json.loads(result_json).items()}
+            out[rid] = _Race(rdate, venue, number, result, result_json, stored=True)
+    return out
+
+
+def _load_predictions(
+    conn: Connection, race_ids: Sequence[str]
+) -> dict[tuple[str, str], tuple[str, str, date]]:
+    out: dict[tuple[str, str], tuple[str, str, date]] = {}
+    rp = race_predictions.c
+    cols = (rp.model_version, rp.race_id, rp.prediction_digest, rp.predicted_order, rp.race_date)
+    for part in chunks(race_ids):
+        for mv, rid, digest, order, rdate in conn.execute(select(*cols).where(rp.race_id.in_(part))):
+            out[(mv, rid)] = (digest, order, rdate)
+    return out
+
+
+def _score_columns(pits: Sequence[int], result: Result | None, now: datetime) -> dict[str, Any]:
+    if result is None:
+        return {
+            "status": "pending",
+            "hit_1st": None,
+            "hit_top3": None,
+            "hit_trio": None,
+            "score_accuracy": None,
+            "n_did_not_start": None,
+            "n_not_finished": None,
+            "settled_at": None,
+        }
+    s = score_order(pits, result)
+    return {
+        "status": "void" if s.void else "settled",
+        "hit_1st": None if s.void else int(s.hit_1st),
+        "hit_top3": None if s.void else int(s.hit_top3),
+        "hit_trio": None if s.void else int(s.hit_trio),
+        "score_accuracy": None if s.score_accuracy != s.score_accuracy else s.score_accuracy,
+        "n_did_not_start": s.n_did_not_start,
+        "n_not_finished": s.n_not_finished,
+        "settled_at": now,
+    }
+
+
+def _result_status(result: Result) -> str:
+    return "settled" if 1 in result.values() else "void"
+
+
+def _merge_result(
+    st: _Race, race_id: str, result: Result, now: datetime, reason: str | None, fixes: list[dict[str, Any]]
+) -> None:
+    encoded = encode_result(result)
+    if st.result_json == encoded:
+        return
+    if st.result_json is not None:
+        fixes.append(
+            {
+                "kind": "result",
+                "race_id": race_id,
+                "model_version": None,
+                "symbol": None,
+                "old_value": st.result_json,
+                "new_value": encoded,
+                "reason": reason,
+                "corrected_at": now,
+            }
+        )
+    st.result, st.result_json, st.result_changed = result, encoded, True
+
+
+def _boat_rows(e: RaceEntry, result: Result | None) -> list[dict[str, Any]]:
+    rows = []
+    for i, pit in enumerate(e.pits):
+        finish = None if result is None else result.get(pit)
+        rows.append(
+            {
+                "model_version": e.model_version,
+                "race_id": e.race_id,
+                "pit": pit,
+                "predicted_rank": i + 1,
+                "score": e.scores[i],
+                "win_prob": e.win_probs[i],
+                "finish_rank": finish if isinstance(finish, int) else None,
+                "finish_status": finish if isinstance(finish, str) else None,
+            }
+        )
+    return rows
+
+
+def write_entries(
+    conn: Connection, entries: Sequence[RaceEntry], now: datetime, reason: str | None = None
+) -> LogSummary:
+    """Apply validated entries in order inside the caller's transaction (see the module rules)."""
+    race_ids = sorted({e.race_id for e in entries})
+    state = _load_races(conn, race_ids)
+    stored_preds = _load_predictions(conn, race_ids)
+    latest: dict[tuple[str, str], RaceEntry] = {}
+    digests = {k: v[0] for k, v in stored_preds.items()}
+    fixes: list[dict[str, Any]] = []
+    unchanged = 0
+    for e in entries:
+        st = state.get(e.race_id)
+        if st is None:
+            st = state[e.race_id] = _Race(e.race_date, e.venue_code, e.race_number, None, None, stored=False)
+        elif (st.race_date, st.venue_code, st.race_number) != (e.race_date, e.venue_code, e.race_number):
+            raise DataValidationError(
+                f"race_id {e.race_id!r} is already logged with race_date={st.race_date.isoformat()}, "
+                f"venue_code={st.venue_code}, race_number={st.race_number}; got "
+                f"race_date={e.race_date.isoformat()}, venue_code={e.venue_code}, "
+                f"race_number={e.race_number}. A race has one date, venue and number."
+            )
+        if e.result is not None:
+            _merge_result(st, e.race_id, e.result, now, reason, fixes)
+        key = (e.model_version, e.race_id)
+        previous = digests.get(key)
+        if previous == e.digest:
+            unchanged += 1
+            continue
+        if previous is not None:
+            old = latest[key].predicted_order if key in latest else stored_preds[key][1]
+            fixes.append(
+                {
+                    "kind": "prediction",
+                    "race_id": e.race_id,
+                    "model_version": e.model_version,
+                    "symbol": None,
+                    "old_value": old,
+                    "new_value": e.predicted_order,
+                    "reason": reason,
+                    "corrected_at": now,
+                }
+            )
+        digests[key] = e.digest
+        latest[key] = e
+
+    new_races = [
+        {
+            "race_id": rid,
+            "race_date": st.race_date,
+            "venue_code": st.venue_code,
+            "race_number": st.race_number,
+            "result": st.result_json,
+            "result_status": "pending" if st.result is None else _result_status(st.result),
+            "result_logged_at": None if st.result is None else now,
+        }
+        for rid, st in state.items()
+        if not st.stored
+    ]
+    if new_races:
+        conn.execute(insert(races), new_races)
+    changed_results = [(rid, st) for rid, st in state.items() if st.stored and st.result_changed]
+    if changed_results:
+        conn.execute(
+            update(races).where(races.c.race_id == bindparam("b_race_id")),
+            [
+                {
+                    "b_race_id": rid,
+                    "result": st.result_json,
+                    "result_status": _result_status(st.result or {}),
+                    "result_logged_at": now,
+                }
+                for rid, st in changed_results
+            ],
+        )
+
+    inserts: list[dict[str, Any]] = []
+    replaces: list[dict[str, Any]] = []
+    boats: list[dict[str, Any]] = []
+    for key, e in latest.items():
+        st = state[e.race_id]
+        row = {
+            "model_version": e.model_version,
+            "race_id": e.race_id,
+            "race_date": e.race_date,
+            "venue_code": e.venue_code,
+            "race_number": e.race_number,
+            "variant": e.variant,
+            "integration_mode": e.integration_mode,
+            "feature_flags": e.feature_flags,
+            "predicted_order": e.predicted_order,
+            "prediction_digest": e.digest,
+            "logged_at": now,
+            **_score_columns(e.pits, st.result, now),
+        }
+        (replaces if key in stored_preds else inserts).append(row)
+        boats.extend(_boat_rows(e, st.result))
+    if inserts:
+        conn.execute(insert(race_predictions), inserts)
+    if replaces:
+        rp = race_predictions.c
+        conn.execute(
+            delete(boat_predictions).where(
+                and_(
+                    boat_predictions.c.model_version == bindparam("b_mv"),
+                    boat_predictions.c.race_id == bindparam("b_rid"),
+                )
+            ),
+            [{"b_mv": r["model_version"], "b_rid": r["race_id"]} for r in replaces],
+        )
+        conn.execute(
+            update(race_predictions).where(
+                and_(rp.model_version == bindparam("b_mv"), rp.race_id == bindparam("b_rid"))
+            ),
+            [
+                {
+                    **{k: v for k, v in r.items() if k not in ("model_version", "race_id")},
+                    "b_mv": r["model_version"],
+                    "b_rid": r["race_id"],
+                }
+                for r in replaces
+            ],
+        )
+    if boats:
+        conn.execute(insert(boat_predictions), boats)
+
+    rescore = [
+        (key, order, rdate)
+        for key, (_, order, rdate) in stored_preds.items()
+        if key not in latest and state[key[1]].result_changed
+    ]
+    _rescore(conn, rescore, state, now)
+    _update_boat_finishes(conn, [(rid, st) for rid, st in changed_results])
+    if fixes:
+        conn.execute(insert(corrections), fixes)
+    days = {e.race_date for e in latest.values()} | {rdate for _, _, rdate in rescore}
+    bump_days(conn, "races", days)
+    pending = sum(1 for e in latest.values() if state[e.race_id].result is None)
+    return LogSummary(len(inserts), unchanged, len(replaces), len(rescore), len(fixes), pending)
+
+
+def _rescore(
+    conn: Connection, items: list[tuple[tuple[str, str], str, date]], state: dict[str, _Race], now: datetime
+) -> None:
+    if not items:
+        return
+    rp = race_predictions.c
+    conn.execute(
+        update(race_predictions).where(
+            and_(rp.model_version == bindparam("b_mv"), rp.race_id == bindparam("b_rid"))
+        ),
+        [
+            {
+                "b_mv": mv,
+                "b_rid": rid,
+                **_score_columns([int(p) for p in order.split("-")], state[rid].result, now),
+            }
+            for (mv, rid), order, _ in items
+        ],
+    )
+
+
+def _update_boat_finishes(conn: Connection, changed: list[tuple[str, _Race]]) -> None:
+    params = []
+    for rid, st in changed:
+        for pit, value in (st.result or {}).items():
+            params.append(
+                {
+                    "b_rid": rid,
+                    "b_pit": pit,
+                    "finish_rank": value if isinstance(value, int) else None,
+                    "finish_status": value if isinstance(value, str) else None,
+                }
+            )
+    if params:
+        bp = boat_predictions.c
+        conn.execute(
+            update(boat_predictions).where(
+                and_(bp.race_id == bindparam("b_rid"), bp.pit == bindparam("b_pit"))
+            ),
+            params,
+        )
+
+
+def write_results(
+    conn: Connection, results: Sequence[tuple[str, Result]], now: datetime, reason: str | None = None
+) -> LogSummary:
+    """Record delayed results of races already in the ledger; re-score every prediction of each."""
+    race_ids = sorted({rid for rid, _ in results})
+    state = _load_races(conn, race_ids)
+    missing = [rid for rid in race_ids if rid not in state]
+    if missing:
+        from stagewise._exceptions import NotFoundError
+
+        raise NotFoundError(
+            f"log_result: race_id(s) {missing[:5]} are not in the ledger; log the prediction first "
+            "(log_prediction with actual_results=None records it as pending)."
+        )
+    fixes: list[dict[str, Any]] = []
+    for rid, result in results:
+        _merge_result(state[rid], rid, result, now, reason, fixes)
+    changed = [(rid, st) for rid, st in state.items() if st.result_changed]
+    if changed:
+        conn.execute(
+            update(races).where(races.c.race_id == bindparam("b_race_id")),
+            [
+                {
+                    "b_race_id": rid,
+                    "result": st.result_json,
+                    "result_status": _result_status(st.result or {}),
+                    "result_logged_at": now,
+                }
+                for rid, st in changed
+            ],
+        )
+    preds = _load_predictions(conn, [rid for rid, _ in changed])
+    items = [(key, order, rdate) for key, (_, order, rdate) in preds.items()]
+    try:
+        _rescore(conn, items, state, now)
+    except DataValidationError as exc:
+        raise DataValidationError(f"log_result: the result does not fit a logged prediction: {exc}") from exc
+    _update_boat_finishes(conn, changed)
+    if fixes:
+        conn.execute(insert(corrections), fixes)
+    bump_days(conn, "races", {rdate for _, _, rdate in items} | {st.race_date for _, st in changed})
+    return LogSummary(0, len(results) - len(changed), 0, len(items), len(fixes), 0)

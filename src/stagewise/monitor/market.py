@@ -1,0 +1,207 @@
+"""The market domain in the same ledger: direction signals and their outcomes.
+
+A signal is identified by ``(model_version, symbol, timestamp)``; logging it again is a no-op, and a
+different signal or probability for the same key replaces it. An outcome (1 = the price went up over
+the horizon, 0 = it did not, as :func:`stagewise.features.labels.next_bar_direction`) settles every
+signal of that symbol and bar; a changed outcome is a ``market_outcome`` correction.
+Timestamps are stored in UTC without zone; a naive timestamp is taken as UTC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from stagewise._exceptions import DataValidationError, NotFoundError
+from stagewise.monitor.ledger import bump_days, chunks
+from stagewise.monitor.schema import corrections, market_signals
+
+__all__ = ["Signal", "normalise_signal", "parse_timestamp", "write_outcomes", "write_signals"]
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One validated market signal."""
+
+    model_version: str
+    variant: str
+    symbol: str
+    ts: datetime
+    signal: int
+    probability: float
+    outcome: int | None
+
+
+def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
+    """A naive UTC datetime from a datetime, pandas Timestamp or ISO string."""
+    ts: Any = value
+    if isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value.strip())
+        except ValueError:
+            ts = None
+    elif type(value).__name__ == "Timestamp" and value == value:
+        ts = value.to_pydatetime()
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        ts = datetime(value.year, value.month, value.day)
+    if not isinstance(ts, datetime):
+        raise DataValidationError(
+            f"{field} must be a datetime, a pandas Timestamp or an ISO 8601 string; got {value!r}."
+        )
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(UTC).replace(tzinfo=None)
+    result: datetime = ts
+    return result
+
+
+def _binary(value: Any, field: str) -> int:
+    if isinstance(value, bool) or (hasattr(value, "__index__") and int(value) in (0, 1)):
+        return int(value)
+    if isinstance(value, float) and value in (0.0, 1.0):
+        return int(value)
+    raise DataValidationError(f"{field} must be 0 or 1 (1 = up over the horizon); got {value!r}.")
+
+
+def normalise_signal(
+    symbol: Any,
+    timestamp: Any,
+    signal: Any,
+    probability: Any,
+    *,
+    model_version: Any,
+    variant: Any,
+    outcome: Any = None,
+) -> Signal:
+    """Validate one ``log_signal`` call."""
+    if not isinstance(symbol, str) or not symbol.strip() or len(symbol) > 32:
+        raise DataValidationError(f"symbol must be a non-empty str of at most 32 characters; got {symbol!r}.")
+    for name, text in (("model_version", model_version), ("variant", variant)):
+        if not isinstance(text, str) or not text.strip() or len(text) > 64:
+            raise DataValidationError(
+                f"{name} must be a non-empty str of at most 64 characters; got {text!r}."
+            )
+    if isinstance(probability, bool) or not isinstance(probability, int | float):
+        raise DataValidationError(f"probability must be a number in [0, 1]; got {probability!r}.")
+    prob = float(probability)
+    if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:
+        raise DataValidationError(f"probability must be a number in [0, 1]; got {probability!r}.")
+    return Signal(
+        model_version=model_version.strip(),
+        variant=variant.strip(),
+        symbol=symbol.strip(),
+        ts=parse_timestamp(timestamp),
+        signal=_binary(signal, "signal"),
+        probability=prob,
+        outcome=None if outcome is None else _binary(outcome, "outcome"),
+    )
+
+
+def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) -> int:
+    """Insert or replace signals; return how many rows changed."""
+    ms = market_signals.c
+    stored: dict[tuple[str, str, datetime], tuple[int, float, int | None]] = {}
+    symbols = sorted({s.symbol for s in signals})
+    stamps = [s.ts for s in signals]
+    for part in chunks(symbols):
+        query = select(ms.model_version, ms.symbol, ms.ts, ms.signal, ms.probability, ms.outcome).where(
+            ms.symbol.in_(part), ms.ts.between(min(stamps), max(stamps))
+        )
+        for mv, sym, ts, sig, prob, out in conn.execute(query):
+            stored[(mv, sym, ts)] = (sig, prob, out)
+    inserts, updates = {}, {}
+    for s in signals:
+        key = (s.model_version, s.symbol, s.ts)
+        outcome = s.outcome if s.outcome is not None else stored.get(key, (0, 0.0, None))[2]
+        row = {
+            "model_version": s.model_version,
+            "variant": s.variant,
+            "symbol": s.symbol,
+            "ts": s.ts,
+            "signal_date": s.ts.date(),
+            "signal": s.signal,
+            "probability": s.probability,
+            "outcome": outcome,
+            "status": "pending" if outcome is None else "settled",
+            "logged_at": now,
+            "settled_at": None if outcome is None else now,
+        }
+        if key not in stored:
+            inserts[key] = row
+        elif stored[key] != (s.signal, s.probability, outcome):
+            updates[key] = row
+    if inserts:
+        conn.execute(insert(market_signals), list(inserts.values()))
+    if updates:
+        conn.execute(
+            update(market_signals).where(
+                and_(
+                    ms.model_version == bindparam("b_mv"),
+                    ms.symbol == bindparam("b_sym"),
+                    ms.ts == bindparam("b_ts"),
+                )
+            ),
+            [
+                {
+                    **{k: v for k, v in r.items() if k not in ("model_version", "symbol", "ts")},
+                    "b_mv": r["model_version"],
+                    "b_sym": r["symbol"],
+                    "b_ts": r["ts"],
+                }
+                for r in updates.values()
+            ],
+        )
+    bump_days(conn, "market", {s.ts.date() for s in signals})
+    return len(inserts) + len(updates)
+
+
+def write_outcomes(
+    conn: Connection,
+    symbol: str,
+    ts: datetime,
+    outcome: int,
+    model_version: str | None,
+    now: datetime,
+    reason: str | None = None,
+) -> int:
+    """Settle the signals of one bar; a changed outcome is recorded as a correction."""
+    ms = market_signals.c
+    where = [ms.symbol == symbol, ms.ts == ts]
+    if model_version is not None:
+        where.append(ms.model_version == model_version)
+    rows = conn.execute(select(ms.model_version, ms.outcome).where(*where)).all()
+    if not rows:
+        raise NotFoundError(
+            f"No signal is logged for symbol={symbol!r}, timestamp={ts.isoformat()}"
+            + (f", model_version={model_version!r}" if model_version else "")
+            + "; log the signal first."
+        )
+    fixes = [
+        {
+            "kind": "market_outcome",
+            "race_id": None,
+            "model_version": mv,
+            "symbol": symbol,
+            "old_value": f"{ts.isoformat()}={old}",
+            "new_value": f"{ts.isoformat()}={outcome}",
+            "reason": reason,
+            "corrected_at": now,
+        }
+        for mv, old in rows
+        if old is not None and old != outcome
+    ]
+    changed = [mv for mv, old in rows if old != outcome]
+    if changed:
+        conn.execute(
+            update(market_signals)
+            .where(*where, ms.model_version.in_(changed))
+            .values(outcome=outcome, status="settled", settled_at=now)
+        )
+        bump_days(conn, "market", [ts.date()])
+    if fixes:
+        conn.execute(insert(corrections), fixes)
+    return len(changed)

@@ -1,0 +1,501 @@
+"""``PerformanceMonitor``: the seed's API over the ledger, stats, alerts, drift and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, select
+
+from stagewise._exceptions import ConfigError
+from stagewise.monitor import alerts as alerting
+from stagewise.monitor import delivery
+from stagewise.monitor.alert_config import AlertConfig, load_alert_config
+from stagewise.monitor.feature_log import read_features, write_features
+from stagewise.monitor.inputs import (
+    DEFAULT_MODEL_VERSION,
+    DEFAULT_VARIANT,
+    normalise_batch,
+    normalise_race,
+    parse_date,
+    parse_result,
+)
+from stagewise.monitor.ledger import LogSummary, write_entries, write_results
+from stagewise.monitor.market import normalise_signal, parse_timestamp, write_outcomes, write_signals
+from stagewise.monitor.schema import race_predictions
+from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
+from stagewise.monitor.store import LedgerStore, resolve_url
+
+__all__ = ["PerformanceMonitor"]
+
+_NO_STATS: Any = object()
+
+
+class PerformanceMonitor:
+    """A prediction ledger with daily stats, alerts, drift and reports (SQLite or PostgreSQL).
+
+    Parameters
+    ----------
+    db_url : str, optional
+        SQLAlchemy URL (``sqlite:///data/monitor.db`` by default, or ``postgresql+psycopg://...``).
+        A value without ``://`` is a SQLite file path.
+    monitor_db : str or Path, optional
+        The seed's name for the SQLite file (``data/monitor.db``); give it or ``db_url``, not both.
+    db_path : str or Path, optional
+        The seed's race database path; accepted for compatibility and recorded as :attr:`db_path`
+        (the monitor does not read it).
+    alert_config : AlertConfig, str or Path, optional
+        Alert rules (a TOML/JSON file is validated); the seed's thresholds by default.
+    notifiers : sequence, optional
+        Objects from :mod:`stagewise.monitor.notify` that deliver firing alerts.
+    clock : callable, optional
+        Returns the current UTC time; injected by tests.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> m = PerformanceMonitor(monitor_db=os.path.join(tempfile.mkdtemp(), "monitor.db"))
+    >>> _ = m.log_prediction(
+    ...     race_id="202511170101", race_date="2025-11-17", venue_code="01", race_number=1,
+    ...     predictions=[{"pit_number": p, "total_score": 1.0 / p} for p in (1, 2, 3, 4, 5, 6)],
+    ...     actual_results=[{"pit_number": p, "rank": r} for r, p in enumerate((1, 3, 2, 4, 5, 6), 1)],
+    ...     integration_mode="DYNAMIC", feature_flags={"dynamic_integration": True})
+    >>> stats = m.calculate_daily_stats("2025-11-17")
+    >>> stats["total_races"], stats["hit_rate_1st"], stats["hit_rate_top3"]
+    (1, 1.0, 0.0)
+    """
+
+    def __init__(
+        self,
+        db_url: str | None = None,
+        *,
+        monitor_db: str | Path | None = None,
+        db_path: str | Path | None = None,
+        alert_config: AlertConfig | str | Path | None = None,
+        notifiers: Sequence[Any] = (),
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.db_path = None if db_path is None else Path(db_path)
+        self.url = resolve_url(db_url, monitor_db)
+        if alert_config is None:
+            self.alert_config = AlertConfig()
+        elif isinstance(alert_config, AlertConfig):
+            self.alert_config = alert_config
+        else:
+            self.alert_config = load_alert_config(alert_config)
+        self.notifiers = list(notifiers)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self.store = LedgerStore(self.url)
+
+    def _now(self) -> datetime:
+        now = self._clock()
+        return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.store.dispose()
+
+    def __enter__(self) -> PerformanceMonitor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- races: logging ----------------------------------------------------------------------------
+    def log_prediction(
+        self,
+        race_id: str | int,
+        race_date: Any,
+        venue_code: int | str,
+        race_number: int,
+        predictions: Any,
+        actual_results: Any = None,
+        integration_mode: str | None = None,
+        feature_flags: Mapping[str, Any] | None = None,
+        *,
+        model_version: str = DEFAULT_MODEL_VERSION,
+        variant: str = DEFAULT_VARIANT,
+        reason: str | None = None,
+    ) -> LogSummary:
+        """Log one race's prediction (and its result if known; otherwise it is pending).
+
+        Idempotent per ``(model_version, race_id)``; see ``docs/monitor.md`` for the accepted shapes.
+        """
+        entry = normalise_race(
+            race_id=race_id,
+            race_date=race_date,
+            venue_code=venue_code,
+            race_number=race_number,
+            predictions=predictions,
+            actual_results=actual_results,
+            integration_mode=integration_mode,
+            feature_flags=feature_flags,
+            model_version=model_version,
+            variant=variant,
+        )
+        now = self._now()
+        return self.store.write(lambda conn: write_entries(conn, [entry], now, reason))
+
+    def log_predictions(self, rows: Iterable[Mapping[str, Any]], *, reason: str | None = None) -> LogSummary:
+        """Log many races in one transaction: every row is validated first; all or nothing."""
+        entries = normalise_batch(rows)
+        now = self._now()
+        return self.store.write(lambda conn: write_entries(conn, entries, now, reason))
+
+    def log_result(self, race_id: str | int, actual_results: Any, *, reason: str | None = None) -> LogSummary:
+        """Record the (delayed) result of a logged race; a different result is a recorded correction."""
+        return self.log_results([(race_id, actual_results)], reason=reason)
+
+    def log_results(self, items: Iterable[tuple[str | int, Any]], *, reason: str | None = None) -> LogSummary:
+        """Record many results in one transaction (``(race_id, actual_results)`` pairs)."""
+        from stagewise.monitor.inputs import _text
+
+        parsed = []
+        for i, (race_id, results) in enumerate(items):
+            rid = _text(race_id, "race_id", 64, i, allow_int=True)
+            result = parse_result(results, i)
+            if result is None:
+                from stagewise._exceptions import DataValidationError
+
+                raise DataValidationError(
+                    f"row {i}: log_result needs a result for race_id {rid!r}; got {results!r}."
+                )
+            parsed.append((rid, result))
+        now = self._now()
+        return self.store.write(lambda conn: write_results(conn, parsed, now, reason))
+
+    # -- races: stats ------------------------------------------------------------------------------
+    def calculate_daily_stats(
+        self,
+        date: Any,
+        *,
+        venue_code: int | str | None = None,
+        integration_mode: str | None = None,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> dict[str, Any] | None:
+        """The day's stats for the segment (None for a day without races); refreshes its rollup row."""
+        day = parse_date(date, "date")
+        key = segment_key(
+            "races",
+            {
+                "venue_code": venue_code,
+                "integration_mode": integration_mode,
+                "model_version": model_version,
+                "variant": variant,
+            },
+        )
+        now = self._now()
+        sums = self.store.write(lambda conn: rollup(conn, "races", [day], key, now))
+        return race_stats_from_counts(day, sums[day], key) if day in sums else None
+
+    def get_performance_trend(
+        self, days: int = 30, *, end_date: Any = None, **segments: Any
+    ) -> list[dict[str, Any]]:
+        """Stats of each day with races in the ``days`` days ending ``end_date`` (today by default)."""
+        _, dates = self._window(days, end_date)
+        key = segment_key("races", segments)
+        now = self._now()
+        sums = self.store.write(lambda conn: rollup(conn, "races", dates, key, now))
+        out = [race_stats_from_counts(d, s, key) for d, s in sums.items()]
+        return [s for s in out if s is not None]
+
+    def _window(self, days: int, end_date: Any) -> tuple[date, list[date]]:
+        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+            raise ConfigError(f"The 'days' parameter must be an int >= 1. Got {days!r}.")
+        end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
+        return end, [end - timedelta(days=i) for i in range(days - 1, -1, -1)]
+
+    def race_outcomes(
+        self,
+        start_date: Any,
+        end_date: Any,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+        integration_mode: str | None = None,
+    ) -> pd.DataFrame:
+        """One row per logged prediction with its outcome, for ``start_date`` to ``end_date`` inclusive.
+
+        Columns: race_id, race_date, venue_code, variant, model_version, integration_mode, hit_1st,
+        hit_top3, hit_trio (booleans, ``<NA>`` unless settled), score_accuracy (NaN when undefined or
+        not settled) and status (``pending``, ``settled`` or ``void``), sorted by date and race.
+        """
+        start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
+        rp = race_predictions.c
+        cols = [
+            rp.race_id,
+            rp.race_date,
+            rp.venue_code,
+            rp.variant,
+            rp.model_version,
+            rp.integration_mode,
+            rp.hit_1st,
+            rp.hit_top3,
+            rp.hit_trio,
+            rp.score_accuracy,
+            rp.status,
+        ]
+        query = select(*cols).where(rp.race_date.between(start, end))
+        for column, value in (
+            ("model_version", model_version),
+            ("variant", variant),
+            ("integration_mode", integration_mode),
+        ):
+            if value is not None:
+                query = query.where(rp[column] == value)
+        query = query.order_by(rp.race_date, rp.race_id, rp.model_version)
+
+        def _read(conn: Connection) -> pd.DataFrame:
+            return pd.DataFrame(conn.execute(query).all(), columns=[c.name for c in cols])
+
+        frame = self.store.read(_read)
+        frame["race_date"] = pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")
+        frame["venue_code"] = frame["venue_code"].astype("int64")
+        for flag in ("hit_1st", "hit_top3", "hit_trio"):
+            frame[flag] = frame[flag].astype("boolean")
+        frame["score_accuracy"] = frame["score_accuracy"].astype("float64")
+        return frame
+
+    # -- alerts ------------------------------------------------------------------------------------
+    def check_alerts(
+        self,
+        date: Any,
+        stats: Mapping[str, Any] | None = _NO_STATS,
+        *,
+        domain: str = "races",
+        **segments: Any,
+    ) -> list[dict[str, Any]]:
+        """Evaluate the day's alert rules; returns the seed's list of dicts.
+
+        Each dict has the seed's ``alert_type, message, metric_value, threshold`` plus ``severity``,
+        ``state``, ``fingerprint``, ``segment`` and ``notified``.
+
+        Firing alerts are recorded and notified once per fingerprint and cooldown; rules that pass
+        resolve a firing alert; rate rules below their minimum sample report ``INSUFFICIENT_DATA``.
+        """
+        if domain not in self.alert_config.domains:
+            raise ConfigError(
+                f"Unknown alert domain {domain!r}; accepted: {sorted(self.alert_config.domains)}."
+            )
+        day = parse_date(date, "date")
+        if stats is _NO_STATS:
+            stats = (
+                self.calculate_daily_stats(day, **segments)
+                if domain == "races"
+                else self.calculate_market_stats(day, **segments)
+            )
+        segment = dict(stats.get("segment", {})) if stats else {}
+        segment.update({k: str(v) for k, v in segments.items() if v is not None})
+        verdicts = alerting.evaluate(self.alert_config.domains[domain].rules, stats)  # type: ignore[index,unused-ignore]
+        return self._record_alerts(day, domain, segment, verdicts)
+
+    def _record_alerts(
+        self, day: date, domain: str, segment: Mapping[str, Any], verdicts: Sequence[alerting.Verdict]
+    ) -> list[dict[str, Any]]:
+        now = self._now()
+        reported, to_deliver = self.store.write(
+            lambda conn: alerting.apply_verdicts(
+                conn,
+                day=day,
+                domain=domain,
+                segment=segment,
+                verdicts=verdicts,
+                config=self.alert_config,
+                now=now,
+                has_notifiers=bool(self.notifiers),
+            )
+        )
+        if to_deliver:
+            statuses = delivery.deliver(self.store, self.notifiers, to_deliver, self._now)
+            for item in reported:
+                item["delivery_status"] = statuses.get(item["fingerprint"], item.get("delivery_status"))
+        return reported
+
+    def alert_history(self, start_date: Any = None, end_date: Any = None) -> pd.DataFrame:
+        """Every recorded alert row (firing and resolved) with its delivery status."""
+        return delivery.history(self.store, start_date, end_date)
+
+    def retry_failed_deliveries(self) -> int:
+        """Deliver again every alert whose delivery failed or is still pending; returns how many were sent."""
+        return delivery.retry(self.store, self.notifiers, self._now)
+
+    # -- market domain -----------------------------------------------------------------------------
+    def log_signal(
+        self,
+        symbol: str,
+        timestamp: Any,
+        signal: int,
+        probability: float,
+        *,
+        model_version: str = DEFAULT_MODEL_VERSION,
+        variant: str = DEFAULT_VARIANT,
+        outcome: int | None = None,
+    ) -> int:
+        """Log a direction signal (1 = up) with its probability; idempotent per (model, symbol, time)."""
+        sig = normalise_signal(
+            symbol,
+            timestamp,
+            signal,
+            probability,
+            model_version=model_version,
+            variant=variant,
+            outcome=outcome,
+        )
+        now = self._now()
+        return self.store.write(lambda conn: write_signals(conn, [sig], now))
+
+    def log_signals(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Log many signals (dicts of ``log_signal`` arguments) in one transaction."""
+        sigs = []
+        for row in rows:
+            data = dict(row)
+            data.setdefault("model_version", DEFAULT_MODEL_VERSION)
+            data.setdefault("variant", DEFAULT_VARIANT)
+            sigs.append(normalise_signal(**data))
+        now = self._now()
+        return self.store.write(lambda conn: write_signals(conn, sigs, now))
+
+    def log_market_outcome(
+        self,
+        symbol: str,
+        timestamp: Any,
+        outcome: int,
+        *,
+        model_version: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Settle the signals of one bar with the realised direction (1 = up, 0 = not up)."""
+        from stagewise.monitor.market import _binary
+
+        ts, value = parse_timestamp(timestamp), _binary(outcome, "outcome")
+        now = self._now()
+        return self.store.write(
+            lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason)
+        )
+
+    def calculate_market_stats(
+        self,
+        date: Any,
+        *,
+        symbol: str | None = None,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Accuracy (Wilson interval), F1 and MCC of the day's settled signals, or None."""
+        day = parse_date(date, "date")
+        key = segment_key("market", {"symbol": symbol, "model_version": model_version, "variant": variant})
+        now = self._now()
+        sums = self.store.write(lambda conn: rollup(conn, "market", [day], key, now))
+        return market_stats_from_counts(day, sums[day], key) if day in sums else None
+
+    def get_market_trend(
+        self, days: int = 30, *, end_date: Any = None, **segments: Any
+    ) -> list[dict[str, Any]]:
+        """Market stats of each day with signals in the window, from the rollup."""
+        _, dates = self._window(days, end_date)
+        key = segment_key("market", segments)
+        now = self._now()
+        sums = self.store.write(lambda conn: rollup(conn, "market", dates, key, now))
+        return [s for s in (market_stats_from_counts(d, v, key) for d, v in sums.items()) if s is not None]
+
+    # -- drift -------------------------------------------------------------------------------------
+    def log_features(
+        self,
+        date: Any,
+        features: pd.DataFrame,
+        *,
+        domain: str = "races",
+        max_rows_per_day: int = 5000,
+        seed: int = 0,
+    ) -> int:
+        """Keep a bounded sample (``max_rows_per_day`` per feature) of the day's feature values for drift."""
+        day = parse_date(date, "date")
+        if (
+            isinstance(max_rows_per_day, bool)
+            or not isinstance(max_rows_per_day, int)
+            or max_rows_per_day < 1
+        ):
+            raise ConfigError(
+                f"The 'max_rows_per_day' parameter must be an int >= 1. Got {max_rows_per_day!r}."
+            )
+        return self.store.write(
+            lambda conn: write_features(conn, domain, day, features, max_rows_per_day, seed)
+        )
+
+    def drift(
+        self,
+        reference_days: int = 28,
+        current_days: int = 7,
+        *,
+        features: Sequence[str] | None = None,
+        end_date: Any = None,
+        domain: str = "races",
+        reference: pd.DataFrame | None = None,
+        current: pd.DataFrame | None = None,
+        alpha: float = 0.01,
+        alert: bool = True,
+    ) -> Any:
+        """Drift of the last ``current_days`` against the ``reference_days`` before them.
+
+        Uses the logged feature snapshots unless ``reference``/``current`` DataFrames are given, and
+        :func:`stagewise.monitor.drift.detect_drift` (PSI, KS, Wasserstein with sample-size-aware
+        thresholds). With ``alert=True`` each drifted feature fires a ``FEATURE_DRIFT`` alert
+        (fingerprint per feature) and a feature back to normal resolves it.
+        """
+        from stagewise.monitor.drift import detect_drift
+
+        end, current_dates = self._window(current_days, end_date)
+        _, reference_dates = self._window(reference_days, current_dates[0] - timedelta(days=1))
+        wanted = None if features is None else list(features)
+        if reference is None or current is None:
+            ref_frame, cur_frame = self.store.read(
+                lambda conn: (
+                    read_features(conn, domain, reference_dates[0], reference_dates[-1], wanted),
+                    read_features(conn, domain, current_dates[0], current_dates[-1], wanted),
+                )
+            )
+            reference = ref_frame if reference is None else reference
+            current = cur_frame if current is None else current
+        report = detect_drift(reference, current, wanted, alpha=alpha)
+        if alert and self.alert_config.drift_alerts:
+            verdicts = alerting.drift_verdicts(report)
+            for name, verdict in verdicts:
+                self._record_alerts(end, domain, {"feature": name}, [verdict])
+        return report
+
+    # -- reports -----------------------------------------------------------------------------------
+    def generate_report(
+        self,
+        days: int = 7,
+        output_path: str | Path = "temp/monitor/report.txt",
+        *,
+        lang: str = "en",
+        end_date: Any = None,
+        **segments: Any,
+    ) -> dict[str, Path]:
+        """Write the seed's text report to ``output_path`` and an HTML report beside it (``.html``)."""
+        from stagewise.monitor.report import write_reports
+
+        trend = self.get_performance_trend(days, end_date=end_date, **segments)
+        end, dates = self._window(days, end_date)
+        history = self.alert_history(dates[0], end)
+        return write_reports(
+            trend,
+            history,
+            Path(output_path),
+            lang=lang,
+            start=dates[0],
+            end=end,
+            thresholds=self.alert_config.domains["races"].rules,
+        )
+
+    def prometheus_metrics(self, *, end_date: Any = None) -> str:
+        """Prometheus text exposition of the latest day's metrics per model and variant."""
+        from stagewise.monitor.prometheus import exposition
+
+        end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
+        return exposition(self, end)
