@@ -32,7 +32,8 @@ def _binary(name: str, values: Sequence[Any] | np.ndarray) -> np.ndarray:
     bad = ~np.isin(arr, [0, 1])
     if bad.any():
         raise DataValidationError(
-            f"{name} must hold only 0 or 1; got {arr[bad][0].item()!r} at position {int(np.flatnonzero(bad)[0])}."
+            f"{name} must hold only 0 or 1; got {arr[bad][0].item()!r} "
+            f"at position {int(np.flatnonzero(bad)[0])}."
         )
     return arr.astype(np.int64)
 

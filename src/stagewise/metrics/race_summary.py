@@ -171,8 +171,10 @@ def achievable_share(
     >>> round(achievable_share(m, o, "hit_1st")["share"], 4)
     0.6667
     """
-    joined = model[["race_id", metric, "void", *(["race_date"] if "race_date" in model else [])]].merge(
-        reference[["race_id", metric]], on="race_id", suffixes=("_model", "_reference"), validate="1:1"
+    # a race scored in several walk-forward steps appears once per step
+    keys = ["race_id", *(["step"] if "step" in model and "step" in reference else [])]
+    joined = model[[*keys, metric, "void", *(["race_date"] if "race_date" in model else [])]].merge(
+        reference[[*keys, metric]], on=keys, suffixes=("_model", "_reference"), validate="1:1"
     )
     if len(joined) != len(model) or len(joined) != len(reference):
         raise DataValidationError(

@@ -1,0 +1,68 @@
+"""What a domain gives the walk-forward runner: data, causal features, labels, scoring.
+
+A domain turns its data set into one :class:`Prepared` bundle (features computed once, over
+the whole data, by functions that only look backwards) and then scores each step's test
+rows, for the model and for the baselines. :mod:`stagewise.backtest.race_domain` and
+:mod:`stagewise.backtest.market_domain` implement it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataArg", "Domain", "FeatureFunction", "Prepared", "StepScore"]
+
+DataArg = pd.DataFrame | str | Path | None
+#: ``feature_fn(data) -> DataFrame`` with one row per data row (same index), numeric columns.
+FeatureFunction = Callable[[pd.DataFrame], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A data set ready for splitting: timestamps, feature matrix, labels, usable rows."""
+
+    frame: pd.DataFrame
+    timestamps: np.ndarray
+    features: np.ndarray
+    feature_names: tuple[str, ...]
+    labels: np.ndarray
+    usable: np.ndarray
+    label_horizon: int | None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepScore:
+    """The scored test rows of one step.
+
+    ``predictions``: rows for ``walkforward_predictions.parquet``; ``units``: one row per
+    evaluated unit (race or bar) for the model and each baseline, named by ``who``.
+    """
+
+    predictions: pd.DataFrame
+    units: dict[str, pd.DataFrame]
+
+
+class Domain(Protocol):
+    name: str
+    unit: str
+
+    def load(self, data: DataArg) -> pd.DataFrame: ...
+
+    def prepare(self, frame: pd.DataFrame, feature_fn: FeatureFunction | None) -> Prepared: ...
+
+    def score_step(
+        self, prepared: Prepared, step: int, train: np.ndarray, test: np.ndarray, proba: np.ndarray
+    ) -> StepScore: ...
+
+    def metrics(self, units: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]: ...
+
+    def headline(self) -> tuple[str, ...]: ...
+
+    def chance(self, summaries: dict[str, dict[str, Any]]) -> float: ...

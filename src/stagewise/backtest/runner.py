@@ -1,0 +1,335 @@
+"""``WalkForwardBacktest``: the seed's ``run_walkforward`` on either domain, leakage-safe.
+
+Work order: validate every parameter, load the data, compute features once (causally), plan
+every window, check the plan against the data, then fit and predict chunk by chunk (in
+process, in a process pool or on Dask, through the resume cache), score, summarise, guard,
+and write the outputs (:mod:`stagewise.backtest.report`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from stagewise._exceptions import ConfigError
+from stagewise.backtest.domains import DataArg, Domain, FeatureFunction, Prepared
+from stagewise.backtest.execution import check_parallelism, execute
+from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describe_factory, task_key
+from stagewise.backtest.summary import summarize_run
+from stagewise.backtest.windows import WalkForwardSplit, plan_windows, walk_forward_windows
+
+__all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
+
+DOMAINS = ("races", "markets")
+LANGS = ("en", "ja")
+
+
+def default_model_factory(model_params: dict[str, Any] | None = None) -> Callable[[], Any]:
+    """A picklable factory of :class:`~stagewise.models.ProductionEnsemble` with ``model_params``."""
+    from stagewise.models import ProductionEnsemble
+
+    return functools.partial(ProductionEnsemble, **(model_params or {}))
+
+
+def _domain(name: str, label_horizon: int) -> Domain:
+    if name == "races":
+        from stagewise.backtest.race_domain import RaceDomain
+
+        return RaceDomain()
+    from stagewise.backtest.market_domain import MarketDomain
+
+    return MarketDomain(label_horizon)
+
+
+class WalkForwardBacktest:
+    """Train on the past window, test on the next, step forward, repeat: without leakage.
+
+    Parameters
+    ----------
+    domain : {"races", "markets"}
+    data : DataFrame, path or None
+        Race entries (``stagewise.data.races`` schema) or OHLCV bars. Races need data (the
+        error says how to simulate some); markets default to the bundled EURUSD hourly bars.
+    model_factory : callable or None
+        Returns a fresh unfitted binary classifier; picklable for parallel runs. ``None``:
+        ``ProductionEnsemble(**model_params)``. If the model has ``n_jobs`` it is set to
+        ``model_threads``.
+    n_workers : int or None
+        Steps run in parallel in a process pool; ``None``: ``os.cpu_count() // model_threads``.
+        ``n_workers * model_threads`` may not exceed the cores.
+    scheduler : str or None
+        Address of a Dask distributed scheduler (``"tcp://host:8786"``): run the steps there.
+    refit_every : int
+        Fit a new model every k steps; steps in between reuse the last fit.
+    gap_days, window : see :func:`stagewise.backtest.windows.walk_forward_windows`.
+    cache_dir : path or None
+        Where finished steps are kept; ``None``: ``output_dir/.cache``. A rerun skips them.
+    model_params, model_threads, label_horizon (markets, bars ahead), feature_fn (replaces the
+    domain's features; computed once over all data), permutation_check, lang ("en"/"ja" for
+    the text report), n_resamples and seed (bootstrap intervals; label shuffles),
+    last_window ("truncate" or "drop"), html (write the HTML report).
+
+    Examples
+    --------
+    >>> from stagewise.data import synthetic_bars
+    >>> bars = synthetic_bars(24 * 40, freq="1h", seed=1)
+    >>> bt = WalkForwardBacktest("markets", data=bars, n_workers=1, html=False,
+    ...     model_params={"lgbm_params": {"n_estimators": 10}, "xgb_params": {"n_estimators": 10},
+    ...                   "rf_params": {"n_estimators": 10}})
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     result = bt.run_walkforward(bars.index[24 * 20], bars.index[24 * 30], 14, 5, 5, out)
+    >>> result["summary"]["total_steps"]
+    3
+    """
+
+    def __init__(
+        self,
+        domain: Literal["races", "markets"] = "races",
+        data: DataArg = None,
+        model_factory: Callable[[], Any] | None = None,
+        n_workers: int | None = None,
+        scheduler: str | None = None,
+        refit_every: int = 1,
+        gap_days: int = 0,
+        window: Literal["rolling", "expanding"] = "rolling",
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        model_params: dict[str, Any] | None = None,
+        model_threads: int = 1,
+        label_horizon: int = 1,
+        feature_fn: FeatureFunction | None = None,
+        permutation_check: bool = False,
+        lang: Literal["en", "ja"] = "en",
+        n_resamples: int = 2000,
+        seed: int = 0,
+        last_window: Literal["truncate", "drop"] = "truncate",
+        html: bool = True,
+    ) -> None:
+        self.domain = domain
+        self.data = data
+        self.model_factory = model_factory
+        self.n_workers = n_workers
+        self.scheduler = scheduler
+        self.refit_every = refit_every
+        self.gap_days = gap_days
+        self.window = window
+        self.cache_dir = cache_dir
+        self.model_params = model_params
+        self.model_threads = model_threads
+        self.label_horizon = label_horizon
+        self.feature_fn = feature_fn
+        self.permutation_check = permutation_check
+        self.lang = lang
+        self.n_resamples = n_resamples
+        self.seed = seed
+        self.last_window = last_window
+        self.html = html
+
+    # ------------------------------------------------------------------ checks
+    def _check_settings(self) -> int:
+        if self.domain not in DOMAINS:
+            raise ConfigError(
+                f"The 'domain' parameter must be one of {list(DOMAINS)}. Got {self.domain!r} instead."
+            )
+        if self.lang not in LANGS:
+            raise ConfigError(
+                f"The 'lang' parameter must be one of {list(LANGS)}. Got {self.lang!r} instead."
+            )
+        refit = self.refit_every
+        if isinstance(refit, bool) or not isinstance(refit, int) or refit < 1:
+            raise ConfigError(f"The 'refit_every' parameter must be an int >= 1. Got {refit!r} instead.")
+        if self.scheduler is not None and not isinstance(self.scheduler, str):
+            raise ConfigError(
+                f"The 'scheduler' parameter must be an address such as 'tcp://127.0.0.1:8786' or None. "
+                f"Got {self.scheduler!r} instead."
+            )
+        if self.model_factory is not None and not callable(self.model_factory):
+            raise ConfigError(
+                f"The 'model_factory' parameter must be callable. Got {self.model_factory!r} instead."
+            )
+        return check_parallelism(self.n_workers, self.model_threads)
+
+    def _plan(self, prepared: Prepared, params: dict[str, Any]) -> list[WalkForwardSplit]:
+        stamps = pd.DatetimeIndex(prepared.timestamps)
+        unit = "races" if self.domain == "races" else "bars"
+        if len(stamps) == 0:
+            raise ConfigError(f"The data set has no {unit}.")
+        first, last = stamps.min().normalize(), stamps.max().normalize()
+        start, end = (
+            pd.Timestamp(params["start_date"]).normalize(),
+            pd.Timestamp(params["end_date"]).normalize(),
+        )
+        needed = start - pd.Timedelta(days=params["train_days"] + params["gap_days"])
+        if self.window == "rolling" and needed < first:
+            raise ConfigError(
+                f"The training window of the first step starts {needed.date()}, before the data "
+                f"({first.date()} to {last.date()}): use a start_date on or after "
+                f"{(start + (first - needed)).date()} or use fewer train_days."
+            )
+        if end > last:
+            raise ConfigError(
+                f"The 'end_date' parameter must not be after the data's last day ({last.date()}). "
+                f"Got {end.date()} instead."
+            )
+        splits = plan_windows(
+            prepared.timestamps, **params, label_horizon=prepared.label_horizon, min_train_rows=0
+        )
+        usable = prepared.usable
+        splits = [
+            WalkForwardSplit(
+                s.step,
+                s.train_start,
+                s.train_end,
+                s.test_start,
+                s.test_end,
+                s.train[usable[s.train]],
+                s.test[usable[s.test]],
+                s.partial,
+                s.n_purged,
+            )
+            for s in splits
+        ]
+        if sum(len(s.test) for s in splits) == 0:
+            raise ConfigError(
+                f"There are no {unit} to evaluate between {start.date()} and {end.date()} "
+                f"(the data covers {first.date()} to {last.date()})."
+            )
+        for s in splits:
+            labels = prepared.labels[s.train]
+            if len(np.unique(labels)) < 2:
+                raise ConfigError(
+                    f"Step {s.step} (training {s.train_start.date()} to {s.train_end.date()}) has "
+                    f"{len(s.train)} usable training rows with {len(np.unique(labels))} label value(s); "
+                    "a model needs both outcomes: use more train_days."
+                )
+        return splits
+
+    # ------------------------------------------------------------------ run
+    def run_walkforward(
+        self,
+        start_date: Any,
+        end_date: Any,
+        train_days: int = 14,
+        test_days: int = 3,
+        step_days: int = 3,
+        output_dir: str | os.PathLike[str] = "temp/walkforward",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, Any]:
+        """Run the walk-forward and write its outputs to ``output_dir``; return the result dict.
+
+        The result keeps the seed's keys: ``steps`` and ``summary`` (``total_steps``,
+        ``total_races``, ``overall_hit_rate_1st``, ``overall_hit_rate_top3``,
+        ``overall_score_accuracy``, ``step_stats``), plus intervals, baselines, guard findings.
+        ``progress(done, total)`` is called after each fitted (or cached) chunk.
+        """
+        n_workers = self._check_settings()
+        params = {
+            "start_date": start_date,
+            "end_date": end_date,
+            "train_days": train_days,
+            "test_days": test_days,
+            "step_days": step_days,
+            "gap_days": self.gap_days,
+            "window": self.window,
+            "last_window": self.last_window,
+        }
+        walk_forward_windows([], **params)  # validates every window parameter before any work
+        domain = _domain(self.domain, self.label_horizon)
+        factory = self.model_factory or default_model_factory(self.model_params)
+        frame = domain.load(self.data)
+        started = time.perf_counter()
+        prepared = domain.prepare(frame, self.feature_fn)
+        feature_seconds = time.perf_counter() - started
+        splits = self._plan(prepared, params)
+
+        output = Path(output_dir)
+        cache = StepCache(Path(self.cache_dir) if self.cache_dir is not None else output / ".cache")
+        config = self._config(params, factory, n_workers)
+        key_config = {
+            k: v
+            for k, v in config.items()
+            if k not in ("n_workers", "scheduler", "lang", "permutation_check")
+        }
+        runs = [("model", None)] + ([("permuted", self.seed)] if self.permutation_check else [])
+        tasks: list[ChunkTask] = []
+        for _who, permute in runs:
+            for chunk, first in enumerate(range(0, len(splits), self.refit_every)):
+                group = splits[first : first + self.refit_every]
+                x_train = prepared.features[group[0].train]
+                y_train = prepared.labels[group[0].train].astype(np.int64)
+                x_tests = [prepared.features[s.test] for s in group]
+                seed = None if permute is None else permute * 100_003 + chunk
+                key = task_key({**key_config, "permute_seed": seed}, x_train, y_train, x_tests)
+                tasks.append(
+                    ChunkTask(
+                        len(tasks),
+                        tuple(s.step for s in group),
+                        x_train,
+                        y_train,
+                        tuple(x_tests),
+                        prepared.feature_names,
+                        factory,
+                        self.model_threads,
+                        seed,
+                        key,
+                    )
+                )
+
+        def report(done: int, total: int, _result: Any) -> None:
+            if progress is not None:
+                progress(done, total)
+
+        started = time.perf_counter()
+        results = execute(tasks, n_workers, self.scheduler, cache, report)
+        wall = time.perf_counter() - started
+        n_model = len(tasks) // len(runs)
+        outcome = summarize_run(
+            domain, prepared, splits, tasks, results, n_model, self.n_resamples, self.seed
+        )
+        outcome.result["config"] = config
+        outcome.result["timing"] = {
+            "feature_seconds": feature_seconds,
+            "wall_seconds": wall,
+            "fit_seconds": sum(r.fit_seconds for r in results if not r.cached),
+            "predict_seconds": sum(sum(r.predict_seconds) for r in results if not r.cached),
+            "n_fits": sum(1 for r in results if not r.cached),
+            "n_cached": sum(1 for r in results if r.cached),
+            "n_workers": n_workers,
+        }
+        from stagewise.backtest.report import write_outputs
+
+        outcome.result["outputs"] = write_outputs(
+            outcome.result, outcome.predictions, output, self.lang, self.html
+        )
+        return outcome.result
+
+    def _config(self, params: dict[str, Any], factory: Callable[[], Any], n_workers: int) -> dict[str, Any]:
+        return {
+            "domain": self.domain,
+            "start_date": str(pd.Timestamp(params["start_date"]).date()),
+            "end_date": str(pd.Timestamp(params["end_date"]).date()),
+            **{
+                k: params[k]
+                for k in ("train_days", "test_days", "step_days", "gap_days", "window", "last_window")
+            },
+            "refit_every": self.refit_every,
+            "label_horizon": self.label_horizon if self.domain == "markets" else None,
+            "model": describe_factory(factory),
+            "model_threads": self.model_threads,
+            "feature_fn": describe_factory(self.feature_fn) if self.feature_fn is not None else None,
+            "n_workers": n_workers,
+            "scheduler": self.scheduler,
+            "permutation_check": self.permutation_check,
+            "lang": self.lang,
+            "seed": self.seed,
+            "n_resamples": self.n_resamples,
+            "code_version": code_version(),
+        }

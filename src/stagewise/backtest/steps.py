@@ -1,0 +1,170 @@
+"""One unit of walk-forward work: fit a model on a training window, predict the test windows.
+
+A :class:`ChunkTask` carries plain arrays and a picklable model factory, so the same function
+runs in-process, in a process pool or on a Dask worker and gives the same bytes. With
+``refit_every=k`` a chunk is k consecutive steps sharing the model fitted on the first one.
+:class:`StepCache` keeps finished chunks as ``.npz`` + JSON (never a pickle), keyed by a hash of
+the configuration, the data slice and the code version, so a restarted run skips them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stagewise._version import __version__
+
+__all__ = [
+    "ChunkResult",
+    "ChunkTask",
+    "StepCache",
+    "code_version",
+    "describe_factory",
+    "run_chunk",
+    "task_key",
+]
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Arrays and settings for one fit and the predictions made with it."""
+
+    chunk: int
+    steps: tuple[int, ...]
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_tests: tuple[np.ndarray, ...]
+    feature_names: tuple[str, ...]
+    model_factory: Callable[[], Any]
+    model_threads: int
+    permute_seed: int | None
+    key: str
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """Positive-class probabilities per step of the chunk, and the time spent."""
+
+    chunk: int
+    probas: tuple[np.ndarray, ...]
+    fit_seconds: float
+    predict_seconds: tuple[float, ...]
+    cached: bool = False
+
+
+def _make_model(factory: Callable[[], Any], threads: int) -> Any:
+    model = factory()
+    params = model.get_params() if hasattr(model, "get_params") else {}
+    if "n_jobs" in params:
+        model.set_params(n_jobs=threads)
+    return model
+
+
+def run_chunk(task: ChunkTask) -> ChunkResult:
+    """Fit on the chunk's training window (labels shuffled when ``permute_seed`` is set), predict."""
+    y = task.y_train
+    if task.permute_seed is not None:
+        y = np.random.default_rng(task.permute_seed).permutation(y)
+    names = list(task.feature_names)
+    started = time.perf_counter()
+    model = _make_model(task.model_factory, task.model_threads)
+    model.fit(pd.DataFrame(task.x_train, columns=names), y)
+    fit_seconds = time.perf_counter() - started
+    probas: list[np.ndarray] = []
+    predict_seconds: list[float] = []
+    for x_test in task.x_tests:
+        started = time.perf_counter()
+        if len(x_test):
+            proba = np.asarray(model.predict_proba(pd.DataFrame(x_test, columns=names)), dtype=np.float64)[
+                :, 1
+            ]
+        else:
+            proba = np.empty(0, dtype=np.float64)
+        predict_seconds.append(time.perf_counter() - started)
+        probas.append(np.ascontiguousarray(proba))
+    return ChunkResult(task.chunk, tuple(probas), fit_seconds, tuple(predict_seconds))
+
+
+def describe_factory(factory: Callable[..., Any]) -> str:
+    """A stable text naming a model factory (no memory addresses), for cache keys and reports."""
+    if isinstance(factory, functools.partial):
+        keywords = json.dumps(factory.keywords, sort_keys=True, default=repr)
+        return f"{describe_factory(factory.func)}(*{factory.args!r}, **{keywords})"
+    module = getattr(factory, "__module__", None)
+    name = getattr(factory, "__qualname__", None)
+    if module and name:
+        return f"{module}.{name}"
+    return repr(factory)
+
+
+@functools.cache
+def code_version() -> str:
+    """Package version plus a hash of the modules whose code decides a step's output."""
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(__version__.encode())
+    for sub in ("backtest/steps.py", "models"):
+        path = root / sub
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def task_key(
+    config: dict[str, Any], x_train: np.ndarray, y_train: np.ndarray, x_tests: list[np.ndarray]
+) -> str:
+    """SHA-256 of (configuration, data slice, code version)."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    digest.update(code_version().encode())
+    for arr in (x_train, y_train, *x_tests):
+        digest.update(str(arr.shape).encode())
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+class StepCache:
+    """Finished chunks on disk: ``<key>.npz`` (probabilities) + ``<key>.json`` (timings)."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def get(self, key: str, chunk: int) -> ChunkResult | None:
+        meta_path = self.directory / f"{key}.json"
+        data_path = self.directory / f"{key}.npz"
+        if not (meta_path.exists() and data_path.exists()):
+            return None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            with np.load(data_path, allow_pickle=False) as arrays:
+                probas = tuple(np.asarray(arrays[f"arr_{i}"]) for i in range(int(meta["n_steps"])))
+        except (OSError, ValueError, KeyError):
+            return None  # a damaged entry is recomputed, never trusted
+        return ChunkResult(
+            chunk, probas, float(meta["fit_seconds"]), tuple(meta["predict_seconds"]), cached=True
+        )
+
+    def put(self, key: str, result: ChunkResult) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data_tmp = self.directory / f".{key}.{os.getpid()}.npz"
+        meta_tmp = self.directory / f".{key}.{os.getpid()}.json"
+        np.savez(data_tmp, *result.probas)
+        meta = {
+            "n_steps": len(result.probas),
+            "fit_seconds": result.fit_seconds,
+            "predict_seconds": list(result.predict_seconds),
+        }
+        meta_tmp.write_text(json.dumps(meta), encoding="utf-8")
+        # data first, then the meta file that makes the entry visible: a crash leaves no half entry
+        os.replace(data_tmp, self.directory / f"{key}.npz")
+        os.replace(meta_tmp, self.directory / f"{key}.json")
