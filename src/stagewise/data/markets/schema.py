@@ -29,7 +29,7 @@ def _fail(rule: str, mask: np.ndarray, frame: pd.DataFrame, columns: Sequence[st
     if count == 0:
         return
     position = int(np.argmax(mask))
-    values = ", ".join(f"{column}={frame[column].iloc[position]!r}" for column in columns)
+    values = ", ".join(f"{column}={frame[column].iloc[position].item()!r}" for column in columns)
     raise DataValidationError(
         f"bars: {rule} at timestamp {frame.index[position]} ({values}); {count} row(s) break this rule."
     )

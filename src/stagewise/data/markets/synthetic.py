@@ -46,27 +46,44 @@ def _regimes(n: int, persistence: tuple[float, float], rng: np.random.Generator)
     return np.concatenate(states)[:n]
 
 
-def _garch_variance(z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Unit-variance GARCH(1,1): h_t = w + (alpha z_{t-1}^2 + beta) h_{t-1}, h_0 = 1."""
-    n = z.size
-    omega = 1.0 - alpha - beta
-    coefficient = np.empty(n)
-    coefficient[0] = 1.0
-    coefficient[1:] = alpha * z[:-1] ** 2 + beta
-    padded = -(-n // _BLOCK) * _BLOCK
+def _garch_blocks(coefficient: np.ndarray, omega: float, block_size: int) -> np.ndarray:
+    n = coefficient.size
+    padded = -(-n // block_size) * block_size
     flat = np.ones(padded)
     flat[:n] = coefficient
-    a = flat.reshape(-1, _BLOCK)
+    a = flat.reshape(-1, block_size)
     # Inside a block: h_t = P_t * (h_start + omega * sum_{s<=t} 1/P_s), P_t = prod of a up to t.
     log_p = np.cumsum(np.log(a), axis=1)
     p = np.exp(log_p)
     inner = omega * np.cumsum(np.exp(-log_p), axis=1)
     h = np.empty_like(a)
-    carry = 1.0
-    for block in range(a.shape[0]):  # one step per block of 512 bars, not per bar
+    carry = 1.0 - omega  # so that h_0 = omega + a_0 * carry = 1 (a_0 = 1)
+    for block in range(a.shape[0]):  # one step per block, not per bar
         h[block] = p[block] * (carry + inner[block])
         carry = h[block, -1]
     return h.reshape(-1)[:n]
+
+
+def _garch_variance(z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Unit-variance GARCH(1,1): h_t = w + (alpha z_{t-1}^2 + beta) h_{t-1}, h_0 = 1."""
+    if alpha == 0 and beta == 0:
+        return np.ones(z.size)
+    coefficient = np.empty(z.size)
+    coefficient[0] = 1.0
+    coefficient[1:] = alpha * z[:-1] ** 2 + beta
+    block_size = _BLOCK
+    while block_size > 1:
+        # Far from alpha + beta = 1 the products P_t leave float64's range within a block: shrink it.
+        with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+            h = _garch_blocks(coefficient, 1.0 - alpha - beta, block_size)
+        if np.isfinite(h).all() and (h > 0).all():
+            return h
+        block_size //= 4
+    h = np.empty(z.size)
+    h[0] = 1.0
+    for t in range(1, z.size):  # pragma: no cover - only for near-degenerate parameters
+        h[t] = (1.0 - alpha - beta) + coefficient[t] * h[t - 1]
+    return h
 
 
 def synthetic_bars(
