@@ -1,0 +1,306 @@
+"""The controller's thin runner: read the monitor and the rollout store, decide, apply, notify, audit.
+
+:func:`run_controller` is what ``stagewise rollout auto FEATURE`` calls once a day:
+
+1. read the feature (stage, ``enabled_at``, kill switch) from :class:`~stagewise.rollout.GradualRollout`
+   and the day its current stage began from the audit log;
+2. read per-race outcomes of the challenger cohort and the control group from the
+   :class:`~stagewise.monitor.PerformanceMonitor` ledger (``race_outcomes``, filtered by
+   ``variant``) for every complete day since ``enabled_at``, and sum them per day;
+3. grade each day with the rollout's health policy over a trailing window of
+   ``health_window_days`` days at the current stage (one day at 10 % is about 14 races,
+   too few for the seed's table; a week is about 100);
+4. :func:`~stagewise.rollout.controller.decide`;
+5. unless ``dry_run``: re-read the feature, and if nobody changed it meanwhile, move the
+   stage (``update_rollout_stage``) or record the hold (``record_audit``), always with the
+   decision and its numbers in the audit entry; after a rollback or a sample-ratio
+   mismatch, tell every notifier (a failing notifier is reported, never blocks the rollback).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from stagewise._exceptions import ConfigError
+from stagewise.rollout.controller import ControllerPolicy, DayCounts, Decision, Evidence, decide
+from stagewise.rollout.gradual import GradualRollout
+from stagewise.rollout.health import evaluate_health
+
+__all__ = ["MAX_LOOKBACK_DAYS", "daily_counts", "gather_evidence", "run_controller", "stage_start"]
+
+MAX_LOOKBACK_DAYS = 365
+"""The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
+
+ACTOR = "stagewise-controller"
+
+
+def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
+    """The day the feature last moved to ``stage`` according to the audit log, or None."""
+    for entry in reversed(audit):
+        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
+            continue
+        if entry.get("new_stage") != stage:
+            return None  # the last move went elsewhere: the log and the config disagree
+        at = entry.get("at")
+        if isinstance(at, str) and len(at) >= 10:
+            return date.fromisoformat(at[:10])
+        return None
+    return None
+
+
+def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
+    """Sum settled per-race outcomes (``PerformanceMonitor.race_outcomes`` rows) per day.
+
+    Pending and void races are not counted (a void race is neither hit nor miss);
+    score accuracy counts only where it is defined. Days without settled races are left out.
+    """
+    settled = outcomes[outcomes["status"] == "settled"]
+    if settled.empty:
+        return []
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(settled["race_date"]).dt.date,
+            "hit_1st": settled["hit_1st"].astype("float64"),
+            "hit_top3": settled["hit_top3"].astype("float64"),
+            "score": settled["score_accuracy"].astype("float64"),
+        }
+    )
+    frame["score_sq"] = frame["score"] ** 2
+    grouped = frame.groupby("day", sort=True)
+    sums = grouped.agg(
+        races=("hit_1st", "size"),
+        hits_1st=("hit_1st", "sum"),
+        hits_top3=("hit_top3", "sum"),
+        score_n=("score", "count"),
+        score_sum=("score", "sum"),
+        score_sq_sum=("score_sq", "sum"),
+    )
+    return [
+        DayCounts(
+            day=day,  # type: ignore[arg-type]
+            races=int(row.races),
+            hits_1st=int(row.hits_1st),
+            hits_top3=int(row.hits_top3),
+            score_n=int(row.score_n),
+            score_sum=float(row.score_sum),
+            score_sq_sum=float(row.score_sq_sum),
+        )
+        for day, row in sums.iterrows()
+    ]
+
+
+def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
+    races = sum(d.races for d in days)
+    n = sum(d.score_n for d in days)
+    return {
+        "hit_rate_1st": sum(d.hits_1st for d in days) / races if races else math.nan,
+        "hit_rate_top3": sum(d.hits_top3 for d in days) / races if races else math.nan,
+        "avg_score_accuracy": sum(d.score_sum for d in days) / n if n else math.nan,
+        # The ledger records outcomes, not serving errors: the error-rate rule sees 0.
+        "error_rate": 0.0,
+        "total_races": races,
+    }
+
+
+def _windowed_health(
+    rollout: GradualRollout,
+    feature: str,
+    days: Sequence[DayCounts],
+    since: date | None,
+    window: int,
+    now: datetime,
+) -> tuple[dict[date, str], dict[date, list[str]]]:
+    verdicts: dict[date, str] = {}
+    reasons: dict[date, list[str]] = {}
+    for i, day in enumerate(days):
+        if since is not None and day.day < since:
+            continue
+        low = day.day - timedelta(days=window - 1)
+        in_window = [d for d in days[: i + 1] if d.day >= low and (since is None or d.day >= since)]
+        metrics = _pooled(in_window)
+        if any(isinstance(v, float) and math.isnan(v) for v in metrics.values()):
+            verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled races with a score"]
+            continue
+        verdict = evaluate_health(metrics, rollout.health_policy, feature_name=feature, now=now)
+        verdicts[day.day] = str(verdict["status"])
+        reasons[day.day] = [*verdict["issues"], *verdict["warnings"]]
+    return verdicts, reasons
+
+
+def gather_evidence(
+    rollout: GradualRollout,
+    monitor: Any,
+    feature: str,
+    *,
+    now: datetime,
+    through: date | None = None,
+    challenger_variant: str = "challenger",
+    control_variant: str = "control",
+    health_window_days: int = 7,
+) -> Evidence:
+    """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
+
+    ``monitor`` is a :class:`~stagewise.monitor.PerformanceMonitor` (anything with its
+    ``race_outcomes(start_date, end_date, variant=...)``). ``through`` is the last complete
+    day to read (default: the day before ``now``).
+    """
+    if (
+        isinstance(health_window_days, bool)
+        or not isinstance(health_window_days, int)
+        or health_window_days < 1
+    ):
+        raise ConfigError(f"The 'health_window_days' must be an int >= 1. Got {health_window_days!r}.")
+    if challenger_variant == control_variant:
+        raise ConfigError(
+            f"The challenger and control variants must differ. Got {challenger_variant!r} for both."
+        )
+    rollout.refresh(force=True)
+    state = rollout.feature(feature)
+    last_day = through if through is not None else now.date() - timedelta(days=1)
+    since = stage_start(rollout.audit_log(), feature, state.stage.name)
+    enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
+    since = since or enabled
+    first = enabled or since
+    challenger: list[DayCounts] = []
+    control: list[DayCounts] = []
+    group_counts: dict[str, int] = {}
+    if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
+        start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
+        chall_rows = monitor.race_outcomes(start, last_day, variant=challenger_variant)
+        ctrl_rows = monitor.race_outcomes(start, last_day, variant=control_variant)
+        challenger, control = daily_counts(chall_rows), daily_counts(ctrl_rows)
+        for name, rows in ((challenger_variant, chall_rows), (control_variant, ctrl_rows)):
+            at_stage = rows if since is None else rows[pd.to_datetime(rows["race_date"]).dt.date >= since]
+            group_counts[name] = len(at_stage)
+    health, reasons = _windowed_health(rollout, feature, challenger, since, health_window_days, now)
+    share = float(state.stage.percent) / 100.0
+    expected = None
+    if group_counts and 0.0 < share < 1.0:
+        expected = {control_variant: 1.0 - share, challenger_variant: share}
+    return Evidence(
+        feature=feature,
+        stage=state.stage,
+        killed=state.killed is not None,
+        challenger=challenger,
+        control=control,
+        health=health,
+        stage_since=since,
+        group_counts=group_counts,
+        expected_shares=expected,
+        health_reasons=reasons,
+    )
+
+
+def _notify(notifiers: Sequence[Any], decision: Decision) -> list[dict[str, Any]]:
+    from stagewise.monitor.delivery import send_one
+
+    numbers = decision.numbers
+    payload = {
+        "alert_type": "ROLLOUT_ROLLBACK" if decision.action == "rollback" else "ROLLOUT_HOLD",
+        "message": f"{decision.feature}: {decision.action} {decision.from_stage} → {decision.to_stage}: "
+        + "; ".join(decision.reasons),
+        "metric_value": (numbers.get("cumulative") or {}).get("challenger", {}).get("hit_rate_1st"),
+        "threshold": numbers.get("policy", {}).get("alpha"),
+        "severity": "critical" if decision.action == "rollback" else "warning",
+        "state": "firing",
+        "fingerprint": f"rollout:{decision.feature}:{decision.action}:{decision.decided_at[:10]}",
+        "segment": {"feature": decision.feature},
+        "date": decision.decided_at[:10],
+        "domain": "rollout",
+    }
+    outcomes = []
+    for notifier in notifiers:
+        name = type(notifier).__name__
+        try:
+            send_one(notifier, payload)
+        except Exception as exc:  # a broken notifier must not undo or hide a rollback
+            outcomes.append({"notifier": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        else:
+            outcomes.append({"notifier": name, "ok": True})
+    return outcomes
+
+
+def run_controller(
+    rollout: GradualRollout,
+    monitor: Any,
+    feature: str,
+    *,
+    now: datetime,
+    policy: ControllerPolicy | None = None,
+    dry_run: bool = False,
+    notifiers: Sequence[Any] = (),
+    actor: str = ACTOR,
+    through: date | None = None,
+    challenger_variant: str = "challenger",
+    control_variant: str = "control",
+    health_window_days: int = 7,
+) -> Decision:
+    """Decide for ``feature`` and, unless ``dry_run``, apply, notify and audit the decision.
+
+    Returns the :class:`~stagewise.rollout.controller.Decision`; its ``numbers`` gain
+    ``notifications`` (one entry per notifier) when notifiers were called.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from datetime import UTC, datetime
+    >>> from stagewise.monitor import PerformanceMonitor
+    >>> from stagewise.rollout import GradualRollout, MemoryRolloutStore
+    >>> rollout = GradualRollout(store=MemoryRolloutStore(), actor="docs")
+    >>> _ = rollout.add_feature("calib", stage="10%", salt="calib:demo")
+    >>> monitor = PerformanceMonitor(monitor_db=os.path.join(tempfile.mkdtemp(), "m.db"))
+    >>> d = run_controller(rollout, monitor, "calib", now=datetime.now(UTC), dry_run=True)
+    >>> d.action, d.dry_run
+    ('hold', True)
+    """
+    policy = policy or ControllerPolicy()
+    evidence = gather_evidence(
+        rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
+        control_variant=control_variant, health_window_days=health_window_days,
+    )  # fmt: skip
+    decision = decide(evidence, policy, now)
+    numbers = {**decision.numbers, "variants": {"challenger": challenger_variant, "control": control_variant}}
+    numbers["health_window_days"] = health_window_days
+    decision = _with(decision, numbers=numbers, dry_run=dry_run)
+    if dry_run:
+        return decision
+
+    rollout.refresh(force=True)
+    current = rollout.feature(feature)
+    if current.stage.name != decision.from_stage or (current.killed is not None) != evidence.killed:
+        reason = (
+            f"the feature changed while deciding (now {current.stage.name!r}, "
+            f"killed={current.killed is not None}); nothing applied, run again"
+        )
+        return _with(decision, action="none", to_stage=current.stage.name, reasons=(reason,))
+    details = {"controller": {k: v for k, v in decision.as_dict().items() if k != "applied"}}
+    reason = f"controller {decision.action}: " + "; ".join(decision.reasons)
+    if decision.action in ("promote", "rollback"):
+        rollout.update_rollout_stage(feature, decision.to_stage, reason=reason, actor=actor, details=details)
+    else:
+        rollout.record_audit(
+            feature, f"controller_{decision.action}", reason=reason, actor=actor, details=details
+        )
+    decision = _with(decision, applied=True)
+    srm_hold = (decision.numbers.get("srm") or {}).get("verdict") == "hold"
+    if notifiers and (decision.action == "rollback" or srm_hold):
+        outcomes = _notify(notifiers, decision)
+        decision = _with(decision, numbers={**decision.numbers, "notifications": outcomes})
+        failed = [o for o in outcomes if not o["ok"]]
+        if failed:
+            rollout.record_audit(
+                feature, "controller_notification_failed", reason="notifier(s) failed", actor=actor,
+                details={"notifications": failed},
+            )  # fmt: skip
+    return decision
+
+
+def _with(decision: Decision, **changes: Any) -> Decision:
+    from dataclasses import replace
+
+    return replace(decision, **changes)

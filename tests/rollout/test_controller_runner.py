@@ -1,0 +1,276 @@
+"""End to end: a real SQLite ledger, a real rollout config file and audit log, a real HTTP notifier."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from stagewise.monitor import PerformanceMonitor
+from stagewise.rollout import GradualRollout
+from stagewise.rollout.controller import ControllerPolicy
+from stagewise.rollout.controller_runner import run_controller, stage_start
+
+FEATURE = "probability_calibration"
+START = date(2026, 11, 1)
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> _Clock:
+    return _Clock(datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
+    r = GradualRollout(
+        tmp_path / "config" / "rollout_config.json", now=clock, refresh_interval=0, actor="ops"
+    )
+    r.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:e2e", reason="start canary")
+    return r
+
+
+@pytest.fixture
+def monitor(tmp_path: Path, clock: _Clock) -> Iterator[PerformanceMonitor]:
+    m = PerformanceMonitor(monitor_db=tmp_path / "data" / "monitor.db", clock=clock)
+    yield m
+    m.close()
+
+
+def log_days(
+    monitor: PerformanceMonitor,
+    rollout: GradualRollout,
+    first: date,
+    days: int,
+    *,
+    races_per_day: int = 200,
+    hit_rate: dict[str, float],
+    seed: int = 0,
+) -> None:
+    """Log ``days`` days of races; each race goes to the variant the rollout assigns it.
+
+    A model "hits" a race by predicting the actual order exactly (win, trifecta and score
+    accuracy 1.0); otherwise it swaps the first two boats (a miss, score accuracy about 0.97).
+    """
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    for k in range(days):
+        day = first + timedelta(days=k)
+        for i in range(races_per_day):
+            race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
+            variant = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            order = [int(p) for p in rng.permutation(6) + 1]
+            predicted = order if rng.random() < hit_rate[variant] else [order[1], order[0], *order[2:]]
+            rows.append({
+                "race_id": race_id, "race_date": day.isoformat(), "venue_code": i % 24 + 1,
+                "race_number": i // 24 + 1, "variant": variant, "model_version": variant,
+                "predictions": [{"pit_number": p, "total_score": 6 - j} for j, p in enumerate(predicted)],
+                "actual_results": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
+            })  # fmt: skip
+    monitor.log_predictions(rows)
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+class WebhookNotifier:
+    """A notifier in the monitor's protocol (``notify(payload)``) that POSTs JSON."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def notify(self, payload: dict[str, Any]) -> None:
+        import httpx
+
+        httpx.post(self.url, json=payload, timeout=5).raise_for_status()
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    handler = type("Hook", (_Hook,), {"received": received})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_healthy_challenger_is_promoted_after_enough_days_and_the_audit_has_the_numbers(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+
+    dry = run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True)
+    assert (dry.action, dry.to_stage, dry.applied) == ("promote", "50%", False)
+    assert rollout.feature(FEATURE).stage.name == "10%"
+    assert len(rollout.audit_log()) == 1  # dry-run wrote nothing
+
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
+    assert (decision.action, decision.from_stage, decision.to_stage, decision.applied) == (
+        "promote", "10%", "50%", True,
+    )  # fmt: skip
+    assert rollout.feature(FEATURE).stage.name == "50%"
+    last = rollout.audit_log()[-1]
+    assert (last["action"], last["old_stage"], last["new_stage"], last["actor"]) == (
+        "set_stage", "10%", "50%", "stagewise-controller",
+    )  # fmt: skip
+    numbers = last["details"]["controller"]["numbers"]
+    assert numbers["healthy_streak"] >= 3
+    assert numbers["srm"]["verdict"] == "ok"
+    assert numbers["sequential"]["hit_rate_1st"]["rejected"] is False
+    assert 0.25 < numbers["cumulative"]["challenger"]["hit_rate_1st"] < 0.40
+    assert rollout.verify_audit().ok
+
+    # the next morning the new stage has no healthy days yet: hold, and the hold is audited too
+    clock.now += timedelta(days=1)
+    hold = run_controller(rollout, monitor, FEATURE, now=clock.now)
+    assert (hold.action, hold.to_stage) == ("hold", "50%")
+    assert rollout.audit_log()[-1]["action"] == "controller_hold"
+    assert stage_start(rollout.audit_log(), FEATURE, "50%") == date(2026, 11, 10)
+
+
+def test_critical_challenger_is_rolled_back_at_once_and_notified(
+    rollout: GradualRollout,
+    monitor: PerformanceMonitor,
+    clock: _Clock,
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:
+    url, received = webhook
+    log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
+    clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[WebhookNotifier(url)])
+    assert (decision.action, decision.to_stage) == ("rollback", "disabled")
+    assert "CRITICAL" in decision.reasons[0]
+    assert rollout.feature(FEATURE).stage.name == "disabled"
+    assert not rollout.should_enable_feature(FEATURE, "202611080101")
+    assert decision.numbers["notifications"] == [{"notifier": "WebhookNotifier", "ok": True}]
+    assert len(received) == 1
+    assert received[0]["alert_type"] == "ROLLOUT_ROLLBACK"
+    assert FEATURE in received[0]["message"]
+    assert rollout.audit_log()[-1]["new_stage"] == "disabled"
+
+
+def test_significant_harm_rolls_back_while_absolute_health_is_fine(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    rollout.update_rollout_stage(FEATURE, "50%", reason="wider canary")
+    log_days(monitor, rollout, START, 6, races_per_day=288, hit_rate={"challenger": 0.22, "control": 0.34})
+    clock.now = datetime(2026, 11, 7, 5, 0, tzinfo=UTC)
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
+    assert decision.action == "rollback"
+    assert any("significant harm on hit_rate_1st" in r for r in decision.reasons)
+    assert rollout.feature(FEATURE).stage.name == "disabled"
+
+
+def test_a_failing_notifier_does_not_stop_the_rollback(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
+    clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
+    dead = WebhookNotifier("http://127.0.0.1:9/nothing-listens-here")
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[dead])
+    assert decision.action == "rollback"
+    assert rollout.feature(FEATURE).stage.name == "disabled"
+    assert decision.numbers["notifications"][0]["ok"] is False
+    assert rollout.audit_log()[-1]["action"] == "controller_notification_failed"
+
+
+def test_kill_switch_is_respected(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    rollout.kill(FEATURE, reason="incident 42")
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
+    assert decision.action == "none"
+    assert rollout.feature(FEATURE).stage.name == "disabled"
+    assert rollout.is_killed(FEATURE)
+    assert rollout.audit_log()[-1]["action"] == "controller_none"
+
+
+def test_sample_ratio_mismatch_holds_and_is_notified(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock,
+    webhook: tuple[str, list[dict[str, Any]]],
+) -> None:  # fmt: skip
+    url, received = webhook
+    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    # a logging bug drops half of the control group's races
+    outcomes = monitor.race_outcomes(START, START + timedelta(days=8), variant="control")
+    ids = outcomes["race_id"].tolist()[::2]
+    import sqlalchemy as sa
+
+    from stagewise.monitor.schema import race_predictions
+
+    def drop(conn: sa.Connection) -> None:
+        conn.execute(sa.delete(race_predictions).where(race_predictions.c.race_id.in_(ids)))
+
+    monitor.store.write(drop)
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[WebhookNotifier(url)])
+    assert decision.action == "hold"
+    assert "sample-ratio mismatch" in decision.reasons[0]
+    assert received[0]["alert_type"] == "ROLLOUT_HOLD"
+    assert rollout.feature(FEATURE).stage.name == "10%"
+
+
+def test_policy_days_healthy_is_honoured(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+    d = run_controller(
+        rollout, monitor, FEATURE, now=clock.now, dry_run=True, policy=ControllerPolicy(days_healthy=8)
+    )
+    assert d.action == "hold"
+    assert "of 8 HEALTHY days" in d.reasons[0]
+
+
+def test_a_change_made_while_deciding_is_not_overwritten(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+    other = GradualRollout(rollout.store.location, now=clock, refresh_interval=0, actor="someone-else")
+
+    class Racing(PerformanceMonitor):
+        def race_outcomes(self, *args: Any, **kwargs: Any) -> Any:
+            if other.feature(FEATURE).stage.name == "10%":
+                other.update_rollout_stage(FEATURE, "12.5%", reason="manual tweak")
+            return super().race_outcomes(*args, **kwargs)
+
+    racing = Racing(monitor.url, clock=clock)
+    try:
+        decision = run_controller(rollout, racing, FEATURE, now=clock.now)
+    finally:
+        racing.close()
+    assert decision.action == "none"
+    assert "changed while deciding" in decision.reasons[0]
+    assert rollout.feature(FEATURE).stage.name == "12.5%"
+    assert rollout.audit_log()[-1]["actor"] == "someone-else"
