@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from stagewise.monitor import PerformanceMonitor
+from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller import ControllerPolicy
 from stagewise.rollout.controller_runner import run_controller, stage_start
@@ -97,16 +98,9 @@ class _Hook(BaseHTTPRequestHandler):
         pass
 
 
-class WebhookNotifier:
-    """A notifier in the monitor's protocol (``notify(payload)``) that POSTs JSON."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def notify(self, payload: dict[str, Any]) -> None:
-        import httpx
-
-        httpx.post(self.url, json=payload, timeout=5).raise_for_status()
+def webhook_notifier(url: str) -> WebhookNotifier:
+    """The monitor's real webhook notifier, without retry sleeps."""
+    return WebhookNotifier(url, policy=RetryPolicy(max_attempts=1, timeout=2.0))
 
 
 @pytest.fixture
@@ -165,15 +159,17 @@ def test_critical_challenger_is_rolled_back_at_once_and_notified(
     url, received = webhook
     log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
     clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
-    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[WebhookNotifier(url)])
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[webhook_notifier(url)])
     assert (decision.action, decision.to_stage) == ("rollback", "disabled")
     assert "CRITICAL" in decision.reasons[0]
     assert rollout.feature(FEATURE).stage.name == "disabled"
     assert not rollout.should_enable_feature(FEATURE, "202611080101")
-    assert decision.numbers["notifications"] == [{"notifier": "WebhookNotifier", "ok": True}]
+    assert [(n["channel"], n["ok"]) for n in decision.numbers["notifications"]] == [("webhook", True)]
     assert len(received) == 1
-    assert received[0]["alert_type"] == "ROLLOUT_ROLLBACK"
-    assert FEATURE in received[0]["message"]
+    assert received[0]["severity"] == "critical"
+    assert received[0]["title"] == f"Rollout of {FEATURE} rolled back: 10% -> disabled"
+    assert "CRITICAL" in received[0]["text"]
+    assert received[0]["fields"]["control_hit_rate_1st"] > 0.25
     assert rollout.audit_log()[-1]["new_stage"] == "disabled"
 
 
@@ -194,7 +190,7 @@ def test_a_failing_notifier_does_not_stop_the_rollback(
 ) -> None:
     log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
     clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
-    dead = WebhookNotifier("http://127.0.0.1:9/nothing-listens-here")
+    dead = webhook_notifier("http://127.0.0.1:9/nothing-listens-here")
     decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[dead])
     assert decision.action == "rollback"
     assert rollout.feature(FEATURE).stage.name == "disabled"
@@ -233,10 +229,11 @@ def test_sample_ratio_mismatch_holds_and_is_notified(
 
     monitor.store.write(drop)
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
-    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[WebhookNotifier(url)])
+    decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[webhook_notifier(url)])
     assert decision.action == "hold"
     assert "sample-ratio mismatch" in decision.reasons[0]
-    assert received[0]["alert_type"] == "ROLLOUT_HOLD"
+    assert received[0]["severity"] == "warning"
+    assert received[0]["fields"]["srm_p_value"] < 0.001
     assert rollout.feature(FEATURE).stage.name == "10%"
 
 

@@ -196,33 +196,44 @@ def gather_evidence(
     )
 
 
-def _notify(notifiers: Sequence[Any], decision: Decision) -> list[dict[str, Any]]:
-    from stagewise.monitor.delivery import send_one
+def _alert(decision: Decision, now: datetime) -> Any:
+    """The decision as the monitor's :class:`~stagewise.monitor.notify.AlertMessage`."""
+    from stagewise.monitor.notify import AlertMessage
 
     numbers = decision.numbers
-    payload = {
-        "alert_type": "ROLLOUT_ROLLBACK" if decision.action == "rollback" else "ROLLOUT_HOLD",
-        "message": f"{decision.feature}: {decision.action} {decision.from_stage} → {decision.to_stage}: "
-        + "; ".join(decision.reasons),
-        "metric_value": (numbers.get("cumulative") or {}).get("challenger", {}).get("hit_rate_1st"),
-        "threshold": numbers.get("policy", {}).get("alpha"),
-        "severity": "critical" if decision.action == "rollback" else "warning",
-        "state": "firing",
-        "fingerprint": f"rollout:{decision.feature}:{decision.action}:{decision.decided_at[:10]}",
-        "segment": {"feature": decision.feature},
-        "date": decision.decided_at[:10],
-        "domain": "rollout",
+    cumulative = numbers.get("cumulative") or {}
+    sequential = numbers.get("sequential") or {}
+    fields: dict[str, str | int | float | bool | None] = {
+        "feature": decision.feature,
+        "action": decision.action,
+        "from_stage": decision.from_stage,
+        "to_stage": decision.to_stage,
+        "challenger_hit_rate_1st": (cumulative.get("challenger") or {}).get("hit_rate_1st"),
+        "control_hit_rate_1st": (cumulative.get("control") or {}).get("hit_rate_1st"),
+        "harm_p_value_hit_rate_1st": (sequential.get("hit_rate_1st") or {}).get("p_value"),
+        "harm_p_value_score_accuracy": (sequential.get("avg_score_accuracy") or {}).get("p_value"),
+        "srm_p_value": (numbers.get("srm") or {}).get("p_value"),
     }
-    outcomes = []
-    for notifier in notifiers:
-        name = type(notifier).__name__
-        try:
-            send_one(notifier, payload)
-        except Exception as exc:  # a broken notifier must not undo or hide a rollback
-            outcomes.append({"notifier": name, "ok": False, "error": f"{type(exc).__name__}: {exc}"})
-        else:
-            outcomes.append({"notifier": name, "ok": True})
-    return outcomes
+    if decision.action == "rollback":
+        title = f"Rollout of {decision.feature} rolled back: {decision.from_stage} -> {decision.to_stage}"
+    else:
+        title = f"Rollout of {decision.feature} held at {decision.from_stage}"
+    return AlertMessage(
+        title=title,
+        text="\n".join(decision.reasons),
+        severity="critical" if decision.action == "rollback" else "warning",
+        fields=fields,
+        fingerprint=f"rollout:{decision.feature}:{decision.action}",
+        occurred_at=now if now.tzinfo is not None else None,
+    )
+
+
+def _notify(notifiers: Sequence[Any], decision: Decision, now: datetime) -> list[dict[str, Any]]:
+    """Send through the monitor's notifiers (``notify_all`` never raises); one outcome per channel."""
+    from stagewise.monitor.notify import notify_all
+
+    results = notify_all(notifiers, _alert(decision, now))
+    return [{"channel": r.channel, "target": r.target, "ok": r.ok, "error": r.error} for r in results]
 
 
 def run_controller(
@@ -289,7 +300,7 @@ def run_controller(
     decision = _with(decision, applied=True)
     srm_hold = (decision.numbers.get("srm") or {}).get("verdict") == "hold"
     if notifiers and (decision.action == "rollback" or srm_hold):
-        outcomes = _notify(notifiers, decision)
+        outcomes = _notify(notifiers, decision, now)
         decision = _with(decision, numbers={**decision.numbers, "notifications": outcomes})
         failed = [o for o in outcomes if not o["ok"]]
         if failed:
