@@ -117,6 +117,18 @@ class GradualRollout:
         self._next_check = 0.0
         self.refresh(force=True)
 
+    def close(self) -> None:
+        """Release the store's resources (database connections); file stores hold none."""
+        close = getattr(self.store, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> GradualRollout:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- reading ---------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
         """Reload the config if another process changed it (``force``: reload unconditionally)."""

@@ -21,6 +21,7 @@ SQLite) and the config and its audit entries commit together or not at all.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Hashable
 from typing import Any
 
@@ -89,10 +90,14 @@ class SqlRolloutStore:
                 "'sqlite:///data/monitor.db' or 'postgresql+psycopg://user@host:5432/db'."
             ) from None
         self.location = url.render_as_string(hide_password=True)
+        owns_engine = engine is None
         if engine is None:
             args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}
             engine = create_engine(url, connect_args=args)
         self.engine = engine
+        if owns_engine:
+            # Close pooled connections when the store goes away, not whenever the GC reaps them.
+            self._finalizer = weakref.finalize(self, engine.dispose)
         meta = MetaData(schema=schema)
         self.features = Table(
             f"{table_prefix}features",
@@ -138,6 +143,12 @@ class SqlRolloutStore:
             pass  # another process created the state row first
         except SQLAlchemyError as exc:
             raise StorageError(f"Cannot open the rollout tables in {self.location}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database connections this store opened (a given ``engine`` is left open)."""
+        finalizer = getattr(self, "_finalizer", None)
+        if finalizer is not None:
+            finalizer()
 
     # -- reading ---------------------------------------------------------------------------
     def version_token(self) -> Hashable:
