@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from stagewise._exceptions import (
     ArtifactError,
     ArtifactIntegrityError,
@@ -16,6 +18,9 @@ from stagewise._exceptions import (
 )
 from stagewise._version import __version__
 
+if TYPE_CHECKING:
+    from stagewise.backtest import WalkForwardBacktest
+
 __all__ = [
     "ArtifactError",
     "ArtifactIntegrityError",
@@ -27,5 +32,17 @@ __all__ = [
     "StagewiseError",
     "StorageError",
     "UnsupportedFormatError",
+    "WalkForwardBacktest",
     "__version__",
 ]
+
+# Heavy entry points load on first use, so that `import stagewise` (and the CLI's --help) stays fast.
+_LAZY = {"WalkForwardBacktest": "stagewise.backtest"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'stagewise' has no attribute {name!r}")
