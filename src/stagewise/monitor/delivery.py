@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
@@ -20,7 +20,7 @@ from stagewise.monitor.inputs import parse_date
 from stagewise.monitor.schema import alerts
 from stagewise.monitor.store import LedgerStore
 
-__all__ = ["alert_payload", "deliver", "history", "retry", "send_one"]
+__all__ = ["alert_payload", "deliver", "history", "retry", "send_one", "to_message"]
 
 
 def alert_payload(row: Any) -> dict[str, Any]:
@@ -39,17 +39,48 @@ def alert_payload(row: Any) -> dict[str, Any]:
     }
 
 
-def send_one(notifier: Any, payload: dict[str, Any]) -> None:
-    """Deliver one alert through one notifier (its ``notify`` or ``send`` method, or the callable)."""
-    for name in ("notify", "send"):
-        method = getattr(notifier, name, None)
-        if callable(method):
-            method(payload)
-            return
+def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> Any:
+    """The :class:`~stagewise.monitor.notify.AlertMessage` of an alert payload."""
+    from stagewise.monitor._notify_types import AlertMessage
+
+    segment = ", ".join(f"{k}={v}" for k, v in payload["segment"].items()) or "all"
+    title = f"{payload['alert_type']} ({payload['domain']}, {segment})"
+    fields = {
+        "date": payload["date"],
+        "alert_type": payload["alert_type"],
+        "metric_value": payload["metric_value"],
+        "threshold": payload["threshold"],
+        "segment": segment,
+    }
+    return AlertMessage(
+        title=title,
+        text=payload["message"],
+        severity=payload["severity"] if payload["severity"] in ("info", "warning", "critical") else "warning",
+        fields=fields,
+        fingerprint=payload["fingerprint"],
+        status="resolved" if payload["state"] == "resolved" else "firing",
+        occurred_at=None if occurred_at is None else occurred_at.replace(tzinfo=UTC),
+    )
+
+
+def send_one(notifier: Any, payload: dict[str, Any], occurred_at: datetime | None = None) -> None:
+    """Deliver one alert through one notifier; raise with the reason when it was not delivered.
+
+    A notifier from :mod:`stagewise.monitor.notify` (a ``channel`` and ``send(AlertMessage) ->
+    DeliveryResult``) gets an ``AlertMessage``; any other callable gets the payload dict.
+    """
+    if hasattr(notifier, "channel") and callable(getattr(notifier, "send", None)):
+        result = notifier.send(to_message(payload, occurred_at))
+        if not getattr(result, "ok", False):
+            raise RuntimeError(
+                f"{result.channel} to {result.target} failed after {result.attempts} attempt(s): "
+                f"{result.error}"
+            )
+        return
     if callable(notifier):
         notifier(payload)
         return
-    raise TypeError(f"{type(notifier).__name__} has no notify()/send() method and is not callable")
+    raise TypeError(f"{type(notifier).__name__} has no send(AlertMessage) method and is not callable")
 
 
 def deliver(
@@ -66,7 +97,7 @@ def deliver(
         errors = []
         for notifier in notifiers:
             try:
-                send_one(notifier, payload)
+                send_one(notifier, payload, row["created_at"])
             except Exception as exc:  # a notifier's failure must never lose the alert
                 errors.append(f"{type(notifier).__name__}: {type(exc).__name__}: {exc}")
         status = "failed" if errors else "sent"

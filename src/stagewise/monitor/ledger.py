@@ -53,6 +53,12 @@ class LogSummary:
 
 def score_order(pits: Sequence[int], result: Result) -> RaceScore:
     """:func:`score_race` of ``pits`` against ``result``, memoised on the order-relative pattern."""
+    missing = [p for p in pits if p not in result]
+    if missing:
+        raise DataValidationError(
+            f"the prediction names pit(s) {missing} that are not in the result "
+            f"(pits in the result: {sorted(result)})."
+        )
     values = tuple(result[p] for p in pits)
     rest = tuple(sorted((v for p, v in result.items() if p not in pits), key=str))
     key = (values, rest)
