@@ -62,3 +62,12 @@ def test_wilson_interval_of_the_rate() -> None:
 def test_bad_parameters(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         simulate_aa(**kwargs)  # type: ignore[arg-type]
+
+
+def test_progress_is_reported_per_batch_and_does_not_change_the_result() -> None:
+    calls: list[tuple[int, int]] = []
+    with_progress = simulate_aa(
+        n_sims=25_000, days=5, races_per_day=20, seed=2, progress=lambda d, n: calls.append((d, n))
+    )
+    assert calls == [(10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]
+    assert with_progress == simulate_aa(n_sims=25_000, days=5, races_per_day=20, seed=2)

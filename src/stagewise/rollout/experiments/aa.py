@@ -23,6 +23,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +38,7 @@ from stagewise.rollout.experiments.sequential import (
     two_proportion_estimates,
 )
 
-__all__ = ["AaResult", "RuleOutcome", "simulate_aa", "simulate_power"]
+__all__ = ["BATCH_SIMS", "AaResult", "RuleOutcome", "simulate_aa", "simulate_power"]
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,14 @@ def _first_day(fired_by_day: np.ndarray, rule: str) -> RuleOutcome:
     return RuleOutcome(rule=rule, fired=int(ever.sum()), n_sims=fired_by_day.shape[0], median_day=median)
 
 
-def _simulate(
+BATCH_SIMS = 10_000
+"""Simulations drawn per batch (bounds memory; results do not depend on a progress callback)."""
+
+Progress = Callable[[int, int], None]
+
+
+def _batch(
+    rng: np.random.Generator,
     n_sims: int,
     days: int,
     races_per_day: int,
@@ -107,10 +115,8 @@ def _simulate(
     treatment_share: float,
     alpha: float,
     tau: float,
-    seed: int,
-) -> AaResult:
-    _validate(n_sims, days, races_per_day, treatment_share, alpha, (p_control, p_treatment))
-    rng = np.random.default_rng(seed)
+) -> tuple[np.ndarray, np.ndarray]:
+    """(sequential fired, naive fired), each ``(n_sims, days)`` booleans."""
     treated = rng.binomial(races_per_day, treatment_share, size=(n_sims, days))
     control = races_per_day - treated
     treated_hits = rng.binomial(treated, p_treatment)
@@ -124,7 +130,35 @@ def _simulate(
     with np.errstate(divide="ignore", invalid="ignore"):
         z = estimate / np.sqrt(variance)
     naive_fired = np.nan_to_num(z, nan=0.0) < norm.ppf(alpha)
+    return sequential_fired, naive_fired
 
+
+def _simulate(
+    n_sims: int,
+    days: int,
+    races_per_day: int,
+    p_control: float,
+    p_treatment: float,
+    treatment_share: float,
+    alpha: float,
+    tau: float,
+    seed: int,
+    progress: Progress | None = None,
+) -> AaResult:
+    _validate(n_sims, days, races_per_day, treatment_share, alpha, (p_control, p_treatment))
+    rng = np.random.default_rng(seed)
+    sequential_parts, naive_parts = [], []
+    done = 0
+    while done < n_sims:
+        size = min(BATCH_SIMS, n_sims - done)
+        seq, naive = _batch(
+            rng, size, days, races_per_day, p_control, p_treatment, treatment_share, alpha, tau
+        )
+        sequential_parts.append(seq)
+        naive_parts.append(naive)
+        done += size
+        if progress is not None:
+            progress(done, n_sims)
     return AaResult(
         n_sims=n_sims,
         days=days,
@@ -135,8 +169,8 @@ def _simulate(
         alpha=alpha,
         tau=tau,
         seed=seed,
-        sequential=_first_day(sequential_fired, "sequential (mSPRT, always valid)"),
-        naive=_first_day(naive_fired, "naive daily z-test"),
+        sequential=_first_day(np.concatenate(sequential_parts), "sequential (mSPRT, always valid)"),
+        naive=_first_day(np.concatenate(naive_parts), "naive daily z-test"),
     )
 
 
@@ -149,6 +183,7 @@ def simulate_aa(
     seed: int = 0,
     treatment_share: float = 0.5,
     tau: float = DEFAULT_TAU,
+    progress: Progress | None = None,
 ) -> AaResult:
     """False-rollback rate of the sequential and the naive rule when both groups hit at rate ``p``.
 
@@ -170,8 +205,10 @@ def simulate_aa(
         Expected share of races in the challenger cohort (0.1 at the 10 % stage).
     tau : float
         mSPRT mixing standard deviation.
+    progress : callable, optional
+        Called as ``progress(done, n_sims)`` after each batch of up to 10,000 simulations.
     """
-    return _simulate(n_sims, days, races_per_day, p, p, treatment_share, alpha, tau, seed)
+    return _simulate(n_sims, days, races_per_day, p, p, treatment_share, alpha, tau, seed, progress)
 
 
 def simulate_power(
@@ -184,6 +221,7 @@ def simulate_power(
     seed: int = 0,
     treatment_share: float = 0.5,
     tau: float = DEFAULT_TAU,
+    progress: Progress | None = None,
 ) -> AaResult:
     """Share of experiments in which each rule detects a challenger that is really worse.
 
@@ -196,4 +234,6 @@ def simulate_power(
     >>> r.sequential.rate > 0.5
     True
     """
-    return _simulate(n_sims, days, races_per_day, p_control, p_treatment, treatment_share, alpha, tau, seed)
+    return _simulate(
+        n_sims, days, races_per_day, p_control, p_treatment, treatment_share, alpha, tau, seed, progress
+    )

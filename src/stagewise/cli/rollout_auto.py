@@ -1,0 +1,275 @@
+"""``stagewise rollout simulate-aa`` and ``stagewise rollout auto``: the statistics and the controller.
+
+Registered on the ``rollout`` group by :func:`register` (called from ``cli/rollout.py``).
+Both commands only parse, call one library function and print.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from stagewise.rollout.controller import Decision
+    from stagewise.rollout.experiments.aa import AaResult, RuleOutcome
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``simulate-aa`` and ``auto`` to the ``rollout`` command group."""
+    app.command("simulate-aa")(simulate_aa)
+    app.command("auto")(auto)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.1%}"
+
+
+def _rate(outcome: RuleOutcome) -> str:
+    low, high = outcome.interval()
+    return f"{_pct(outcome.rate)} [{_pct(low)}, {_pct(high)}]"
+
+
+def _day(outcome: RuleOutcome) -> str:
+    return "-" if outcome.median_day is None else f"{outcome.median_day:g}"
+
+
+def simulate_aa(
+    sims: int = typer.Option(1000, "--sims", help="Simulated experiments (each a month of daily looks)."),
+    days: int = typer.Option(30, "--days", help="Daily looks per experiment."),
+    races_per_day: int = typer.Option(140, "--races-per-day", help="Races a day, both groups together."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the harm test (the false-rollback budget)."),
+    seed: int = typer.Option(0, "--seed", help="Seed: the same seed prints the same figures."),
+    p: float = typer.Option(
+        0.25, "--p", help="Win hit rate of control (and of the challenger in the A/A run)."
+    ),
+    p_worse: float = typer.Option(0.20, "--p-worse", help="Challenger's win hit rate for the power run."),
+    share: float = typer.Option(
+        0.5, "--share", help="Share of races in the challenger cohort (0.1 at 10 %)."
+    ),
+    tau: float = typer.Option(
+        0.05, "--tau", help="mSPRT mixing standard deviation (the mixing variance is τ²)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """How often would the controller roll back a challenger that is NOT worse, and catch one that is?
+
+    A/A runs: both groups win at --p. Power runs: the challenger wins at --p-worse.
+
+    Two rules look at every experiment once a day for --days days:
+    - sequential: the always-valid mSPRT the controller uses (Johari et al. 2022);
+    - naive: a one-sided z-test at --alpha, repeated daily.
+
+    The naive rule rolls back far more often than --alpha: that is why the controller does not use it.
+    Rates carry a 95 % Wilson interval (the Monte-Carlo uncertainty).
+    """
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from stagewise.rollout.experiments.aa import simulate_aa as run_aa
+    from stagewise.rollout.experiments.aa import simulate_power
+
+    common: dict[str, Any] = dict(
+        n_sims=sims,
+        days=days,
+        races_per_day=races_per_day,
+        alpha=alpha,
+        seed=seed,
+        treatment_share=share,
+        tau=tau,
+    )
+    with Progress(transient=True, disable=as_json) as progress:
+        task_aa = progress.add_task("A/A simulations", total=sims)
+        aa = run_aa(p=p, progress=lambda done, _n: progress.update(task_aa, completed=done), **common)
+        task_pw = progress.add_task(f"power: {p:.0%} -> {p_worse:.0%}", total=sims)
+        power = simulate_power(
+            p_control=p, p_treatment=p_worse,
+            progress=lambda done, _n: progress.update(task_pw, completed=done), **common,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(_aa_json(aa, power), indent=2))
+        return
+    _print_aa(Console(), aa, power)
+
+
+def _outcome_json(outcome: RuleOutcome) -> dict[str, Any]:
+    low, high = outcome.interval()
+    return {
+        "fired": outcome.fired,
+        "rate": outcome.rate,
+        "wilson_95": [low, high],
+        "median_day": outcome.median_day,
+    }
+
+
+def _aa_json(aa: AaResult, power: AaResult) -> dict[str, Any]:
+    return {
+        "settings": {
+            "sims": aa.n_sims, "days": aa.days, "races_per_day": aa.races_per_day,
+            "share": aa.treatment_share, "alpha": aa.alpha, "tau": aa.tau, "seed": aa.seed,
+            "p": aa.p_control, "p_worse": power.p_treatment,
+        },
+        "false_rollback": {"sequential": _outcome_json(aa.sequential), "naive": _outcome_json(aa.naive)},
+        "power": {"sequential": _outcome_json(power.sequential), "naive": _outcome_json(power.naive)},
+    }  # fmt: skip
+
+
+def _print_aa(console: Any, aa: AaResult, power: AaResult) -> None:
+    from rich.table import Table
+
+    table = Table(
+        title=(
+            f"{aa.n_sims} simulated experiments, {aa.days} daily looks, {aa.races_per_day} races/day, "
+            f"{aa.treatment_share:.0%} to the challenger, α = {aa.alpha}"
+        )
+    )
+    table.add_column("rule")
+    table.add_column("false rollbacks (A/A)", justify="right")
+    table.add_column(f"power {power.p_control:.0%} -> {power.p_treatment:.0%}", justify="right")
+    table.add_column("median day", justify="right")
+    for name, a, b in (
+        ("sequential (mSPRT)", aa.sequential, power.sequential),
+        ("naive daily z-test", aa.naive, power.naive),
+    ):
+        table.add_row(name, _rate(a), _rate(b), _day(b))
+    console.print(table)
+    verdict = "within" if aa.sequential.interval()[0] <= aa.alpha else "ABOVE"
+    console.print(
+        f"The sequential test's false-rollback rate is {verdict} α = {aa.alpha}; the naive daily test's is "
+        f"{aa.naive.rate / aa.alpha:.1f}× α."
+    )
+
+
+def auto(
+    feature: str = typer.Argument(..., help="The feature whose rollout the controller drives."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision; change and record nothing."),
+    config: str = typer.Option(
+        "config/rollout_config.json", "--config", help="Rollout config file (or a SQLAlchemy URL)."
+    ),
+    db: str = typer.Option(
+        "data/monitor.db", "--db", help="Monitor ledger: a SQLAlchemy URL or a SQLite file path."
+    ),
+    days_healthy: int = typer.Option(3, "--days-healthy", help="HEALTHY days at a stage needed to promote."),
+    min_races: int = typer.Option(10, "--min-races", help="Challenger races a day needs to be evaluated."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the sequential harm test."),
+    srm_action: str = typer.Option(
+        "hold", "--srm-action", help="What a sample-ratio mismatch does: hold | rollback."
+    ),
+    challenger_variant: str = typer.Option(
+        "challenger", "--challenger-variant", help="Ledger variant of the cohort."
+    ),
+    control_variant: str = typer.Option(
+        "control", "--control-variant", help="Ledger variant of the control group."
+    ),
+    health_window: int = typer.Option(
+        7, "--health-window", help="Days pooled for each day's health verdict."
+    ),
+    through: str | None = typer.Option(
+        None, "--through", help="Last complete day to read (default: yesterday)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
+) -> None:
+    """Run the automatic controller once for FEATURE: promote, hold or roll back.
+
+    - HEALTHY for --days-healthy days with enough races: next stage (10% -> 50% -> 100%).
+    - WARNING: hold.
+    - CRITICAL, or significant harm by the always-valid sequential test: roll back to 'disabled' at once
+      and notify (Slack / Discord / webhook / e-mail configured by the STAGEWISE_* variables).
+    - Sample-ratio mismatch: hold (or roll back with --srm-action rollback).
+
+    A kill switch is respected. Every decision except a --dry-run goes to the audit log with its numbers.
+    """
+    from datetime import UTC, datetime
+
+    from stagewise._exceptions import ConfigError, NotFoundError
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.monitor.notify import notifiers_from_env
+    from stagewise.rollout import GradualRollout
+    from stagewise.rollout.controller import ControllerPolicy
+    from stagewise.rollout.controller_runner import run_controller
+
+    if srm_action not in ("hold", "rollback"):
+        raise ConfigError(f"--srm-action must be 'hold' or 'rollback'. Got {srm_action!r}.")
+    last_day = None
+    if through is not None:
+        try:
+            last_day = date.fromisoformat(through)
+        except ValueError:
+            raise ConfigError(f"--through must be a date YYYY-MM-DD. Got {through!r}.") from None
+    if "://" not in config and not Path(config).exists():
+        raise NotFoundError(
+            f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout set'."
+        )
+    if "://" not in db and not Path(db).exists():
+        raise NotFoundError(f"The ledger {db!r} does not exist; log predictions first or pass --db.")
+    policy = ControllerPolicy(
+        days_healthy=days_healthy,
+        min_races_per_day=min_races,
+        alpha=alpha,
+        srm_action=srm_action,  # type: ignore[arg-type]
+    )
+    notifiers = [] if dry_run else notifiers_from_env()
+    rollout = GradualRollout(config)
+    with PerformanceMonitor(db) as monitor:
+        decision = run_controller(
+            rollout, monitor, feature, now=datetime.now(UTC), policy=policy, dry_run=dry_run,
+            notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
+            control_variant=control_variant,
+            health_window_days=health_window,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))
+        return
+    _print_decision(decision)
+
+
+def _print_decision(decision: Decision) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    colour = {"promote": "green", "rollback": "bold red", "hold": "yellow", "none": "dim"}[decision.action]
+    stages = f"{decision.from_stage} -> {decision.to_stage}"
+    head = f"[{colour}]{decision.action.upper()}[/] {decision.feature}: {stages}"
+    console.print(head + ("  [dim](dry run: nothing changed)[/]" if decision.dry_run else ""))
+    for reason in decision.reasons:
+        console.print(f"  • {reason}")
+    numbers = decision.numbers
+    cumulative = numbers.get("cumulative")
+    if cumulative:
+        table = Table(title="since the feature was enabled")
+        for column in ("group", "races", "win hit rate", "score accuracy", "harm p (always valid)"):
+            table.add_column(column, justify="right" if column != "group" else "left")
+        seq = numbers.get("sequential", {})
+        for group in ("challenger", "control"):
+            row = cumulative[group]
+            hit_p = seq.get("hit_rate_1st", {}).get("p_value") if group == "challenger" else None
+            score_p = seq.get("avg_score_accuracy", {}).get("p_value") if group == "challenger" else None
+            harm = "" if hit_p is None else f"win {hit_p:.3g} / score {score_p:.3g}"
+            acc = row["avg_score_accuracy"]
+            table.add_row(
+                group,
+                str(row["races"]),
+                _pct(row["hit_rate_1st"]),
+                "n/a" if acc is None else f"{acc:.3f}",
+                harm,
+            )
+        console.print(table)
+    srm = numbers.get("srm")
+    if srm:
+        p_value = srm["p_value"]
+        console.print(
+            f"SRM: counts {srm['counts']}, p = {'n/a' if p_value is None else f'{p_value:.3g}'} "
+            f"-> {srm['verdict']}"
+        )
+    if "healthy_streak" in numbers:
+        console.print(f"healthy streak at this stage: {numbers['healthy_streak']} day(s)")
+    for note in numbers.get("notifications", []):
+        status = "sent" if note["ok"] else f"FAILED ({note['error']})"
+        console.print(f"notification via {note['channel']}: {status}")
