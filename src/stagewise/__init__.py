@@ -20,6 +20,7 @@ from stagewise._version import __version__
 
 if TYPE_CHECKING:
     from stagewise.backtest import WalkForwardBacktest
+    from stagewise.models import ModelRegistry, ProductionEnsemble
 
 __all__ = [
     "ArtifactError",
@@ -27,8 +28,10 @@ __all__ = [
     "ConfigError",
     "DataValidationError",
     "FeatureMismatchError",
+    "ModelRegistry",
     "NotFittedError",
     "NotFoundError",
+    "ProductionEnsemble",
     "StagewiseError",
     "StorageError",
     "UnsupportedFormatError",
@@ -37,7 +40,11 @@ __all__ = [
 ]
 
 # Heavy entry points load on first use, so that `import stagewise` (and the CLI's --help) stays fast.
-_LAZY = {"WalkForwardBacktest": "stagewise.backtest"}
+_LAZY = {
+    "ModelRegistry": "stagewise.models",
+    "ProductionEnsemble": "stagewise.models",
+    "WalkForwardBacktest": "stagewise.backtest",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,196 @@
+"""The metadata JSON of a model version, and the seed's summary files built from it.
+
+Each version directory holds ``metadata.json`` (immutable, covered by the manifest)
+with the seed's fields — ``created_at``, ``model_type``, ``n_features``,
+``feature_names``, ``individual_models``, ``model_weights``, ``performance_metrics`` —
+plus ``version``, ``format_version``, ``data_window``, ``random_seed``,
+``library_versions`` and ``notes``.
+
+The registry also keeps the seed's three summary files up to date (derived views,
+rewritten after every change, never read back to load a model):
+
+* ``training/training_metadata.json`` — the newest training run, seed shape;
+* ``production/production_model_metadata.json`` — the production model, seed shape;
+* ``production/model_metadata.json`` — the legacy file of the seed.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Mapping
+from datetime import date, datetime
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stagewise._exceptions import ConfigError
+from stagewise._version import __version__
+from stagewise.models._params import FAMILIES
+from stagewise.models.artifacts import ARTIFACT_FILES, FORMAT_VERSION
+from stagewise.models.ensemble import ProductionEnsemble
+
+__all__ = [
+    "METADATA_FILE",
+    "build_metadata",
+    "json_metrics",
+    "legacy_metadata",
+    "library_versions",
+    "normalise_data_window",
+    "production_metadata",
+    "training_metadata",
+]
+
+METADATA_FILE = "metadata.json"
+_LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "skops")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries whose formats a saved model depends on."""
+    out = {"python": platform.python_version(), "stagewise": __version__}
+    for name in _LIBRARIES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:  # pragma: no cover - all are dependencies
+            out[name] = "not installed"
+    return out
+
+
+def _json_value(field: str, value: Any) -> Any:
+    """A JSON-safe copy: numpy scalars become Python ones, dates ISO strings, NaN null."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN; an undefined metric is stored as null
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_value(f"{field}[{k!r}]", v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_value(f"{field}[{i}]", v) for i, v in enumerate(value)]
+    raise ConfigError(
+        f"{field} must hold JSON values (numbers, strings, bools, null, lists, dicts, dates); "
+        f"got {type(value).__name__} {value!r}."
+    )
+
+
+def json_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check and convert ``performance_metrics`` (e.g. ``{"lightgbm_f1": 0.52}``)."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        raise ConfigError(f"metrics must be a dict of name → value or None; got {type(metrics).__name__}.")
+    return {str(k): _json_value(f"metrics[{k!r}]", v) for k, v in metrics.items()}
+
+
+def normalise_data_window(data_window: Any) -> dict[str, Any] | None:
+    """``(start, end)`` or a mapping with at least ``start`` and ``end`` → JSON dict."""
+    if data_window is None:
+        return None
+    if isinstance(data_window, tuple | list):
+        if len(data_window) != 2:
+            raise ConfigError(
+                f"data_window must be (start, end); got {len(data_window)} values: {data_window!r}."
+            )
+        data_window = {"start": data_window[0], "end": data_window[1]}
+    if not isinstance(data_window, Mapping) or not {"start", "end"} <= set(data_window):
+        raise ConfigError(
+            f"data_window must be (start, end) or a mapping with 'start' and 'end'; got {data_window!r}."
+        )
+    return {str(k): _json_value(f"data_window[{k!r}]", v) for k, v in data_window.items()}
+
+
+def build_metadata(
+    model: ProductionEnsemble,
+    *,
+    version: str,
+    created_at: datetime,
+    metrics: dict[str, Any],
+    data_window: dict[str, Any] | None,
+    notes: str | None,
+) -> dict[str, Any]:
+    """The content of a version's ``metadata.json``."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "model_type": type(model).__name__,
+        "n_features": int(model.n_features_in_),
+        "feature_names": [str(n) for n in model.feature_names_in_],
+        "individual_models": list(FAMILIES),
+        "model_weights": dict(model.weights_),
+        "performance_metrics": metrics,
+        "data_window": data_window,
+        "random_seed": model.random_state,
+        "library_versions": library_versions(),
+        "files": {**ARTIFACT_FILES, "ensemble": "ensemble.json"},
+        "notes": notes,
+    }
+
+
+def training_metadata(meta: Mapping[str, Any], production_version: str | None) -> dict[str, Any]:
+    """The seed's ``training/training_metadata.json`` for the newest version's metadata."""
+    version = meta["version"]
+    metrics = meta.get("performance_metrics") or {}
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": meta["created_at"],
+        "script": "stagewise.models.registry.ModelRegistry.save",
+        "version": version,
+        "n_features": meta["n_features"],
+        "feature_names": meta["feature_names"],
+        "data_window": meta.get("data_window"),
+        "individual_models": {
+            family: {"f1_score": metrics.get(f"{family}_f1"), "file": f"{version}/{ARTIFACT_FILES[family]}"}
+            for family in FAMILIES
+        },
+        "ensemble_config": {
+            "weights": meta["model_weights"],
+            "production_file": None if production_version is None else f"../production/{production_version}/",
+        },
+        "performance_metrics": metrics,
+    }
+
+
+def production_metadata(
+    meta: Mapping[str, Any], *, promoted_at: str, previous_version: str | None, aliases: Mapping[str, str]
+) -> dict[str, Any]:
+    """The seed's ``production/production_model_metadata.json``."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "created_at": meta["created_at"],
+        "model_type": meta["model_type"],
+        "status": "production_ready",
+        "version": meta["version"],
+        "promoted_at": promoted_at,
+        "previous_version": previous_version,
+        "aliases": sorted(a for a, v in aliases.items() if v == meta["version"]),
+        "model_dir": f"{meta['version']}/",
+        "n_features": meta["n_features"],
+        "feature_names": meta["feature_names"],
+        "individual_models": meta["individual_models"],
+        "model_weights": meta["model_weights"],
+        "performance_metrics": meta.get("performance_metrics") or {},
+        "data_window": meta.get("data_window"),
+        "random_seed": meta.get("random_seed"),
+        "library_versions": meta.get("library_versions"),
+    }
+
+
+def legacy_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The seed's legacy ``production/model_metadata.json``: the core fields only."""
+    return {
+        "created_at": meta["created_at"],
+        "model_type": meta["model_type"],
+        "version": meta["version"],
+        "n_features": meta["n_features"],
+        "feature_names": meta["feature_names"],
+        "individual_models": meta["individual_models"],
+        "model_weights": meta["model_weights"],
+        "performance_metrics": meta.get("performance_metrics") or {},
+        "model_file": f"{meta['version']}/",
+    }
