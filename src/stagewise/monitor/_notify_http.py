@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -46,6 +48,12 @@ SLACK_HEADER_LIMIT = 150
 SLACK_FIELDS_LIMIT = 10
 SEVERITY_COLOURS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
 SEVERITY_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
+
+
+@functools.cache
+def _default_tls() -> ssl.SSLContext:
+    # Building a context reloads the CA bundle (~0.1 s); one per process is enough.
+    return ssl.create_default_context()
 
 
 def _utcnow() -> datetime:
@@ -125,6 +133,34 @@ def _retry_after(response: httpx.Response, now: datetime) -> float | None:
     return None
 
 
+class _RedactWebhookUrls(logging.Filter):
+    """Hide webhook URLs in httpx's own request log lines (httpx logs every URL at INFO)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: dict[str, str] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.urls and isinstance(record.args, tuple):
+            record.args = tuple(self._redact(arg) for arg in record.args)
+        if self.urls and isinstance(record.msg, str):
+            record.msg = self._redact(record.msg)
+        return True
+
+    def _redact(self, value: object) -> object:
+        text = str(value)
+        for secret, shown in self.urls.items():
+            if secret in text:
+                text = text.replace(secret, shown)
+                value = text
+        return value
+
+
+_REDACT = _RedactWebhookUrls()
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_REDACT)
+
+
 def _check_url(url: str, variable: str) -> str:
     if not isinstance(url, str):
         raise ConfigError(f"The {variable} must be an http(s) URL string. Got {type(url).__name__}.")
@@ -158,6 +194,7 @@ class _HttpNotifier:
         rng: random.Random | None = None,
     ) -> None:
         self._url = _check_url(url, self._variable)
+        _REDACT.urls[self._url] = redact_url(self._url)
         self.policy = policy if policy is not None else RetryPolicy()
         self._client = client
         self._sleep = sleep
@@ -188,7 +225,11 @@ class _HttpNotifier:
             "User-Agent": f"stagewise/{__version__}",
             **self.headers(message, body),
         }
-        client = self._client if self._client is not None else httpx.Client(timeout=self.policy.timeout)
+        client = (
+            self._client
+            if self._client is not None
+            else httpx.Client(timeout=self.policy.timeout, verify=_default_tls())
+        )
         try:
             return self._deliver(client, body, headers)
         finally:
