@@ -63,14 +63,18 @@ def _register() -> None:
     # Each command group lives in its own module; registration order is the --help order.
     from stagewise.cli import backtest as backtest_cli
     from stagewise.cli import data as data_cli
+    from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
+    from stagewise.cli import rollout as rollout_cli
     from stagewise.cli import train as train_cli
 
     app.command("train")(train_cli.train)
 
     app.add_typer(data_cli.app, name="data")
     app.command("backtest")(backtest_cli.backtest)
+    app.add_typer(models_cli.app, name="models")
     app.add_typer(monitor_cli.app, name="monitor")
+    app.add_typer(rollout_cli.app, name="rollout")
 
 
 _register()
