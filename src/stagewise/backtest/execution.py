@@ -87,7 +87,7 @@ def execute(
 
         with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             futures = client.map(run_chunk, pending, key=[f"stagewise-chunk-{t.key}" for t in pending])
-            for future in dask_completed(futures):  # type: ignore[no-untyped-call]
+            for future in dask_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 result = future.result()
                 finished(result, keys[result.chunk])
     elif pending and n_workers > 1 and len(pending) > 1:
