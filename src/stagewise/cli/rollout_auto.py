@@ -56,6 +56,9 @@ def simulate_aa(
     tau: float = typer.Option(
         0.05, "--tau", help="mSPRT mixing standard deviation (the mixing variance is τ²)."
     ),
+    p_trifecta: float = typer.Option(
+        0.07, "--p-trifecta", help="Trifecta hit rate in the A/A run, for the seed's absolute-threshold row."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """How often would the controller roll back a challenger that is NOT worse, and catch one that is?
@@ -73,7 +76,7 @@ def simulate_aa(
     from rich.progress import Progress
 
     from stagewise.rollout.experiments.aa import simulate_aa as run_aa
-    from stagewise.rollout.experiments.aa import simulate_power
+    from stagewise.rollout.experiments.aa import simulate_health_gate, simulate_power
 
     common: dict[str, Any] = dict(
         n_sims=sims,
@@ -92,10 +95,17 @@ def simulate_aa(
             p_control=p, p_treatment=p_worse,
             progress=lambda done, _n: progress.update(task_pw, completed=done), **common,
         )  # fmt: skip
+        gate = simulate_health_gate(
+            n_sims=sims, days=days, races_per_day=races_per_day, treatment_share=share, p_win=p,
+            p_trifecta=p_trifecta, seed=seed,
+        )  # fmt: skip
     if as_json:
-        typer.echo(json.dumps(_aa_json(aa, power), indent=2))
+        data = _aa_json(aa, power)
+        data["false_rollback"]["seed_absolute_thresholds"] = _outcome_json(gate)
+        data["settings"]["p_trifecta"] = p_trifecta
+        typer.echo(json.dumps(data, indent=2))
         return
-    _print_aa(Console(), aa, power)
+    _print_aa(Console(), aa, power, gate, p_trifecta)
 
 
 def _outcome_json(outcome: RuleOutcome) -> dict[str, Any]:
@@ -120,7 +130,7 @@ def _aa_json(aa: AaResult, power: AaResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _print_aa(console: Any, aa: AaResult, power: AaResult) -> None:
+def _print_aa(console: Any, aa: AaResult, power: AaResult, gate: RuleOutcome, p_trifecta: float) -> None:
     from rich.table import Table
 
     table = Table(
@@ -138,11 +148,17 @@ def _print_aa(console: Any, aa: AaResult, power: AaResult) -> None:
         ("naive daily z-test", aa.naive, power.naive),
     ):
         table.add_row(name, _rate(a), _rate(b), _day(b))
+    table.add_row("seed thresholds (CRITICAL)", _rate(gate), "-", "-")
     console.print(table)
     verdict = "within" if aa.sequential.interval()[0] <= aa.alpha else "ABOVE"
     console.print(
         f"The sequential test's false-rollback rate is {verdict} α = {aa.alpha}; the naive daily test's is "
         f"{aa.naive.rate / aa.alpha:.1f}× α."
+    )
+    console.print(
+        f"The seed's absolute CRITICAL lines (win < 15 %, trifecta < 5 %) on 7-day windows of >= 100 races "
+        f"fire on a challenger with win {aa.p_control:.0%} and trifecta {p_trifecta:.0%} in "
+        f"{gate.rate:.1%} of runs: noise, not harm."
     )
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.experiments.aa import simulate_aa, simulate_power
+from stagewise.rollout.experiments.aa import simulate_aa, simulate_health_gate, simulate_power
 
 # 2,000 simulations: the Monte-Carlo standard error of a rate near 0.05 is
 # sqrt(0.05 * 0.95 / 2000) = 0.0049; the margin below is 3 of them.
@@ -71,3 +71,12 @@ def test_progress_is_reported_per_batch_and_does_not_change_the_result() -> None
     )
     assert calls == [(10_000, 25_000), (20_000, 25_000), (25_000, 25_000)]
     assert with_progress == simulate_aa(n_sims=25_000, days=5, races_per_day=20, seed=2)
+
+
+def test_absolute_gate_fires_often_on_a_baseline_level_model_and_rarely_on_a_strong_one() -> None:
+    weak = simulate_health_gate(n_sims=2000, treatment_share=0.1, p_win=0.25, p_trifecta=0.07, seed=3)
+    strong = simulate_health_gate(n_sims=2000, treatment_share=0.5, p_win=0.35, p_trifecta=0.12, seed=3)
+    assert weak.rate > 0.3  # the seed's 5 % trifecta line is inside the noise of 100 races
+    assert strong.rate < 0.01  # about 500 races a window: 12 % is far from 5 %
+    with pytest.raises(ConfigError, match="cannot exceed"):
+        simulate_health_gate(p_win=0.1, p_trifecta=0.2)

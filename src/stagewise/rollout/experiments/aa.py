@@ -38,7 +38,7 @@ from stagewise.rollout.experiments.sequential import (
     two_proportion_estimates,
 )
 
-__all__ = ["BATCH_SIMS", "AaResult", "RuleOutcome", "simulate_aa", "simulate_power"]
+__all__ = ["BATCH_SIMS", "AaResult", "RuleOutcome", "simulate_aa", "simulate_health_gate", "simulate_power"]
 
 
 @dataclass(frozen=True)
@@ -237,3 +237,64 @@ def simulate_power(
     return _simulate(
         n_sims, days, races_per_day, p_control, p_treatment, treatment_share, alpha, tau, seed, progress
     )
+
+
+def _rolling(counts: np.ndarray, window: int) -> np.ndarray:
+    total = np.cumsum(counts, axis=1)
+    out = total.copy()
+    out[:, window:] = total[:, window:] - total[:, :-window]
+    return out
+
+
+def simulate_health_gate(
+    n_sims: int = 1000,
+    days: int = 30,
+    races_per_day: int = 140,
+    treatment_share: float = 0.5,
+    p_win: float = 0.25,
+    p_trifecta: float = 0.07,
+    window_days: int = 7,
+    min_sample: int = 100,
+    win_critical: float = 0.15,
+    trifecta_critical: float = 0.05,
+    seed: int = 0,
+) -> RuleOutcome:
+    """How often the seed's absolute CRITICAL thresholds fire on a challenger that is fine.
+
+    Each day the challenger's win and trifecta rates over the last ``window_days`` days
+    (once they hold ``min_sample`` races) are compared with the seed's CRITICAL lines
+    (win < 15 %, trifecta < 5 %), as the controller's health step does. A trifecta is
+    also a win, so trifecta hits are drawn first and the other wins among the rest.
+    A model near the lane-order baseline (trifecta about 7 %) crosses 5 % by chance
+    often: this is the false-rollback rate of an absolute gate that ignores sample size.
+
+    Examples
+    --------
+    >>> simulate_health_gate(n_sims=500, seed=1).rate > 0.05
+    True
+    """
+    _validate(n_sims, days, races_per_day, treatment_share, 0.05, (p_win, p_trifecta))
+    if p_trifecta > p_win:
+        raise ConfigError(
+            f"'p_trifecta' ({p_trifecta!r}) cannot exceed 'p_win' ({p_win!r}): a trifecta is a win."
+        )
+    for name, value in (("window_days", window_days), ("min_sample", min_sample)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"The '{name}' parameter must be an int >= 1. Got {value!r}.")
+    rng = np.random.default_rng(seed)
+    fired_parts = []
+    done = 0
+    while done < n_sims:
+        size = min(BATCH_SIMS, n_sims - done)
+        races = rng.binomial(races_per_day, treatment_share, size=(size, days))
+        trifecta = rng.binomial(races, p_trifecta)
+        other_wins = rng.binomial(races - trifecta, (p_win - p_trifecta) / (1.0 - p_trifecta))
+        n = _rolling(races, window_days)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            win_rate = _rolling(trifecta + other_wins, window_days) / n
+            trifecta_rate = _rolling(trifecta, window_days) / n
+        fired_parts.append(
+            (n >= min_sample) & ((win_rate < win_critical) | (trifecta_rate < trifecta_critical))
+        )
+        done += size
+    return _first_day(np.concatenate(fired_parts), "seed absolute thresholds (CRITICAL)")
