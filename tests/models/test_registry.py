@@ -112,6 +112,8 @@ def test_version_ids_sort_by_time_and_are_distinct_under_a_frozen_clock(tmp_path
     versions = [registry.save(model) for _ in range(3)]
     assert len(set(versions)) == 3
     assert all(v.startswith("20260122T101500Z-") for v in versions)
+    assert versions == sorted(versions)  # later saves sort later, even within one second
+    assert registry.resolve("latest") == versions[-1]
     later = ModelRegistry(tmp_path, clock=StepClock(datetime(2026, 1, 23, tzinfo=UTC))).save(model)
     assert [s.version for s in registry.list_versions()][-1] == later
     assert registry.resolve("latest") == later

@@ -55,7 +55,8 @@ def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
         typer.echo(f"No saved versions in {root}. Train one with `stagewise train`.")
         return
     table = Table(title=f"Model versions in {root}")
-    for column in ("version", "created (UTC)", "features", "data window", "metrics", "aliases", "role"):
+    table.add_column("version", no_wrap=True, min_width=23)
+    for column in ("created (UTC)", "features", "data window", "metrics", "aliases", "role"):
         table.add_column(column)
     for s in versions:
         window = s.data_window or {}
@@ -138,7 +139,8 @@ def verify(ref: str = REF, root: str = ROOT) -> None:
     version = registry.resolve(ref)
     checked = registry.verify(ref)
     table = Table(title=f"{version}: every file matches its manifest")
-    for column in ("file", "bytes", "sha256", ""):
+    table.add_column("file", no_wrap=True)
+    for column in ("bytes", "sha256", ""):
         table.add_column(column)
     for f in checked:
         table.add_row(f.name, str(f.size), f.sha256, "[green]ok[/]")

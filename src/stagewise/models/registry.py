@@ -237,6 +237,17 @@ class ModelRegistry:
                     remove_dir_atomic(path)  # still in training/: only production keeps a copy for rollback
         self._write_views(state)
 
+    def _next_version(self, now: datetime) -> str:
+        """A new id that sorts after every existing one of the same second (call under the lock)."""
+        prefix = f"{now:%Y%m%dT%H%M%SZ}-"
+        same_second = [int(v[-6:], 16) for v in self._versions() if v.startswith(prefix)]
+        low = max(same_second) + 1 if same_second else 0
+        if low > 0xFFFFFF:
+            raise StorageError(
+                f"More than 16 million versions saved in the second {prefix[:-1]}; wait a second."
+            )
+        return f"{prefix}{low + secrets.randbelow(min(0x1000, 0x1000000 - low)):06x}"
+
     def _ensure_production_copy(self, version: str) -> None:
         target = self.production_dir / version
         source = self.training_dir / version
@@ -280,10 +291,7 @@ class ModelRegistry:
         files = dump_ensemble(model)  # the slow part, outside the lock
         with self._locked() as state:
             now = self._now()
-            while True:
-                version = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-                if not self._copies(version):
-                    break
+            version = self._next_version(now)
             meta = build_metadata(
                 model, version=version, created_at=now, metrics=metrics_json, data_window=window, notes=notes
             )
