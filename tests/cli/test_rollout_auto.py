@@ -103,7 +103,7 @@ def _ledger(tmp_path: Path, hit_rate: dict[str, float]) -> tuple[Path, Path]:
 def test_auto_dry_run_then_apply(app: typer.Typer, tmp_path: Path) -> None:
     config, db = _ledger(tmp_path, {"challenger": 0.32, "control": 0.30})
     before = config.read_bytes()
-    args = ["auto", FEATURE, "--config", str(config), "--db", str(db), "--through", "2026-11-09"]
+    args = ["auto", FEATURE, "--config", str(config), "--ledger", str(db), "--through", "2026-11-09"]
     dry = runner.invoke(app, [*args, "--dry-run"], env={"COLUMNS": "160"})
     assert dry.exit_code == 0, dry.output
     assert "PROMOTE probability_calibration: 10% -> 50%" in dry.output
@@ -148,7 +148,7 @@ def test_auto_rolls_back_and_notifies_the_configured_webhook(
     config, db = _ledger(tmp_path, {"challenger": 0.04, "control": 0.30})
     result = runner.invoke(
         app,
-        ["auto", FEATURE, "--config", str(config), "--db", str(db), "--through", "2026-11-09"],
+        ["auto", FEATURE, "--config", str(config), "--ledger", str(db), "--through", "2026-11-09"],
         env={"STAGEWISE_WEBHOOK_URL": url, "COLUMNS": "160"},
     )
     assert result.exit_code == 0, result.output
@@ -163,12 +163,50 @@ def test_auto_refuses_missing_files_and_bad_options(app: typer.Typer, tmp_path: 
     assert isinstance(missing.exception, NotFoundError)
     assert "nope.json" in str(missing.exception)
     config, db = _ledger(tmp_path, {"challenger": 0.3, "control": 0.3})
-    base = ["auto", FEATURE, "--config", str(config), "--db", str(db)]
+    base = ["auto", FEATURE, "--config", str(config), "--ledger", str(db)]
     bad_date = runner.invoke(app, [*base, "--through", "yesterday"])
     assert isinstance(bad_date.exception, ConfigError)
     assert "--through must be a date YYYY-MM-DD. Got 'yesterday'" in str(bad_date.exception)
     bad_days = runner.invoke(app, [*base, "--days-healthy", "0"])
     assert "'days_healthy' must be an int >= 1. Got 0" in str(bad_days.exception)
-    unknown = runner.invoke(app, ["auto", "no_such_feature", "--config", str(config), "--db", str(db)])
+    unknown = runner.invoke(app, ["auto", "no_such_feature", "--config", str(config), "--ledger", str(db)])
     assert isinstance(unknown.exception, NotFoundError)
     assert FEATURE in str(unknown.exception)  # lists the known features
+
+
+def test_through_the_root_command_with_rollout_and_ledger_in_one_database(tmp_path: Path) -> None:
+    from stagewise.cli.main import app as root
+
+    url = f"sqlite:///{tmp_path / 'stagewise.db'}"
+    clock = lambda: datetime(2026, 11, 1, 5, tzinfo=UTC)  # noqa: E731
+    rollout = GradualRollout(db_url=url, now=clock, actor="ops")
+    rollout.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:sql", reason="start canary")
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(9):
+        day = START + timedelta(days=k)
+        for i in range(200):
+            race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
+            variant = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            order = [int(p) for p in rng.permutation(6) + 1]
+            predicted = order if rng.random() < 0.3 else [order[1], order[0], *order[2:]]
+            rows.append({
+                "race_id": race_id, "race_date": day.isoformat(), "venue_code": i % 24 + 1,
+                "race_number": i // 24 + 1, "variant": variant,
+                "predictions": [{"pit_number": p} for p in predicted],
+                "actual_results": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
+            })  # fmt: skip
+    with PerformanceMonitor(url) as monitor:
+        monitor.log_predictions(rows)
+    result = runner.invoke(
+        root, ["rollout", "auto", FEATURE, "--db", url, "--through", "2026-11-09", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["action"] == "promote"
+    assert GradualRollout(db_url=url).feature(FEATURE).stage.name == "50%"
+
+    missing = runner.invoke(root, ["rollout", "auto", FEATURE, "--config", str(tmp_path / "none.json")])
+    assert missing.exit_code == 1
+    assert "NotFoundError" in missing.output
+    assert "none.json" in missing.output
+    assert "Traceback" not in missing.output

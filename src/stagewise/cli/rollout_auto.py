@@ -166,10 +166,18 @@ def auto(
     feature: str = typer.Argument(..., help="The feature whose rollout the controller drives."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the decision; change and record nothing."),
     config: str = typer.Option(
-        "config/rollout_config.json", "--config", help="Rollout config file (or a SQLAlchemy URL)."
+        "config/rollout_config.json", "--config", help="Rollout config JSON (the seed's format)."
     ),
-    db: str = typer.Option(
-        "data/monitor.db", "--db", help="Monitor ledger: a SQLAlchemy URL or a SQLite file path."
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Use the rollout tables in this database (SQLAlchemy URL) instead of --config; "
+        "the monitor ledger is read from it too unless --ledger is given.",
+    ),
+    ledger: str | None = typer.Option(
+        None,
+        "--ledger",
+        help="Monitor ledger: a SQLAlchemy URL or a SQLite file path (default: --db, else data/monitor.db).",
     ),
     days_healthy: int = typer.Option(3, "--days-healthy", help="HEALTHY days at a stage needed to promote."),
     min_races: int = typer.Option(10, "--min-races", help="Challenger races a day needs to be evaluated."),
@@ -218,12 +226,15 @@ def auto(
             last_day = date.fromisoformat(through)
         except ValueError:
             raise ConfigError(f"--through must be a date YYYY-MM-DD. Got {through!r}.") from None
-    if "://" not in config and not Path(config).exists():
+    ledger_url = ledger or db or "data/monitor.db"
+    if db is None and not Path(config).exists():
         raise NotFoundError(
-            f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout set'."
+            f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout add'."
         )
-    if "://" not in db and not Path(db).exists():
-        raise NotFoundError(f"The ledger {db!r} does not exist; log predictions first or pass --db.")
+    if "://" not in ledger_url and not Path(ledger_url).exists():
+        raise NotFoundError(
+            f"The ledger {ledger_url!r} does not exist; log predictions first or pass --ledger."
+        )
     policy = ControllerPolicy(
         days_healthy=days_healthy,
         min_races_per_day=min_races,
@@ -231,8 +242,8 @@ def auto(
         srm_action=srm_action,  # type: ignore[arg-type]
     )
     notifiers = [] if dry_run else notifiers_from_env()
-    rollout = GradualRollout(config)
-    with PerformanceMonitor(db) as monitor:
+    rollout = GradualRollout(config, db_url=db, refresh_interval=0)
+    with PerformanceMonitor(ledger_url) as monitor:
         decision = run_controller(
             rollout, monitor, feature, now=datetime.now(UTC), policy=policy, dry_run=dry_run,
             notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
