@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stagewise import ConfigError, DataValidationError, NotFoundError, UnsupportedFormatError
-from stagewise.rollout import ALL_FEATURES, GradualRollout
+from stagewise.rollout import ALL_FEATURES, GradualRollout, MemoryRolloutStore
+from stagewise.rollout.bucketing import bucket_of, threshold
 
 # The sample config of seed 000 §3, byte for byte.
 SEED_CONFIG = """{
@@ -381,3 +384,17 @@ def test_add_feature_refuses_duplicates_and_bad_names(tmp_path: Path, clock: Clo
         with pytest.raises(ConfigError, match="feature name"):
             rollout.add_feature(bad)
     assert list(rollout.get_rollout_status()["feature_rollouts"]) == ["f"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    unit=st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70)),
+    hundredths=st.integers(0, 10_000),
+)
+def test_should_enable_feature_is_exactly_bucket_below_threshold(unit: str | int, hundredths: int) -> None:
+    rollout = GradualRollout(store=MemoryRolloutStore(), refresh_interval=0, actor="t")
+    stage = f"{hundredths / 100:g}%" if hundredths % 100 else f"{hundredths // 100}%"
+    rollout.add_feature("f", stage, salt="property")
+    expected = bucket_of("property", unit) < threshold(stage.rstrip("%"))
+    assert rollout.should_enable_feature("f", unit) is expected
+    assert rollout.enabled_many("f", [unit]).tolist() == [expected]

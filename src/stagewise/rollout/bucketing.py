@@ -57,11 +57,13 @@ __all__ = [
     "LEGACY_BUCKETS",
     "bucket_of",
     "buckets_of",
+    "digest_cutoff",
     "is_enabled",
     "legacy_bucket",
     "legacy_buckets_of",
     "legacy_checker",
     "salted_checker",
+    "salted_hasher",
     "threshold",
     "unit_id_text",
 ]
@@ -284,7 +286,7 @@ def salted_checker(salt: str, threshold: int) -> Callable[[str | int], bool]:
     if threshold == BUCKETS:
         return _always
     copy = _salted_hasher(salt).copy
-    cutoff = (-((-threshold << 64) // BUCKETS)).to_bytes(8, "big")
+    cutoff = digest_cutoff(threshold)
 
     def enabled(unit_id: str | int) -> bool:
         hasher = copy()
@@ -295,9 +297,31 @@ def salted_checker(salt: str, threshold: int) -> Callable[[str | int], bool]:
                 _encode(unit_id, "unit id")
         else:
             hasher.update(unit_id_text(unit_id).encode())
-        return bool(hasher.digest() < cutoff)
+        return hasher.digest() < cutoff  # type: ignore[no-any-return]
 
     return enabled
+
+
+def digest_cutoff(threshold: int) -> bytes:
+    """The 8 bytes ``c`` with ``bucket < threshold`` iff ``digest < c`` (for 0 < threshold < BUCKETS).
+
+    ``c = ceil(threshold * 2**64 / BUCKETS)`` big-endian: with multiply-shift the
+    digests of bucket ``b`` are exactly those in ``[ceil(b * 2**64 / B), ceil((b+1) * 2**64 / B))``.
+
+    Examples
+    --------
+    >>> digest_cutoff(5000).hex()
+    '8000000000000000'
+    """
+    _check_threshold(threshold, BUCKETS)
+    if not 0 < threshold < BUCKETS:
+        raise ConfigError(f"digest_cutoff needs 0 < threshold < {BUCKETS}; 0 and {BUCKETS} need no hashing.")
+    return (-((-threshold << 64) // BUCKETS)).to_bytes(8, "big")
+
+
+def salted_hasher(salt: str) -> Any:
+    """A BLAKE2b-64 state that has absorbed ``UTF-8(salt) + b":"``; ``.copy()`` it, then ``update(id)``."""
+    return _salted_hasher(salt).copy()
 
 
 def legacy_checker(threshold: int) -> Callable[[str | int], bool]:
