@@ -334,8 +334,14 @@ def legacy_checker(threshold: int) -> Callable[[str | int], bool]:
     md5 = hashlib.md5
 
     def enabled(race_id: str | int) -> bool:
-        text = race_id if type(race_id) is str else unit_id_text(race_id)
-        return int.from_bytes(md5(_encode(text, "race id")).digest(), "big") % LEGACY_BUCKETS < threshold
+        if type(race_id) is str:
+            try:
+                data = race_id.encode()
+            except UnicodeEncodeError:
+                data = _encode(race_id, "race id")
+        else:
+            data = unit_id_text(race_id).encode()
+        return int.from_bytes(md5(data).digest(), "big") % LEGACY_BUCKETS < threshold
 
     return enabled
 
