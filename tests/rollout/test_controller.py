@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.controller import ControllerPolicy, DayCounts, Decision, Evidence, decide
@@ -187,3 +189,39 @@ def test_numbers_are_plain_json() -> None:
 def test_bad_policy(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ControllerPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+VERDICTS = st.sampled_from(["HEALTHY", "WARNING", "CRITICAL", "INSUFFICIENT_DATA"])
+STAGES = st.sampled_from(["disabled", "10%", "12.5%", "50%", "100%"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    verdicts=st.lists(VERDICTS, max_size=12),
+    races=st.lists(st.integers(min_value=0, max_value=60), min_size=12, max_size=12),
+    stage=STAGES,
+    killed=st.booleans(),
+    days_healthy=st.integers(min_value=1, max_value=5),
+)
+def test_decision_invariants(
+    verdicts: list[str], races: list[int], stage: str, killed: bool, days_healthy: int
+) -> None:
+    chall = [day(i, races=races[i], hits=races[i] // 4) for i in range(len(verdicts))]
+    ev = evidence(verdicts, stage=stage, killed=killed, challenger=chall)
+    d = run(ev, days_healthy=days_healthy)
+    evaluated = [v for v, c in zip(verdicts, chall, strict=True) if c.races >= 10]
+    if killed or stage == "disabled":
+        assert (d.action, d.to_stage) == ("none", d.from_stage)
+    if d.action == "rollback":
+        assert d.to_stage == "disabled"
+        assert evaluated[-1] == "CRITICAL" or "sequential" in d.numbers
+    if d.action == "promote":
+        assert not killed
+        assert evaluated[-days_healthy:] == ["HEALTHY"] * days_healthy
+        assert len(evaluated) >= days_healthy
+        assert d.to_stage == {"10%": "50%", "12.5%": "50%", "50%": "100%"}[d.from_stage]
+    if evaluated and evaluated[-1] == "CRITICAL" and not killed and stage != "disabled":
+        assert d.action == "rollback"
+    if d.action == "hold":
+        assert d.to_stage == d.from_stage
+    assert d.reasons

@@ -271,3 +271,37 @@ def test_a_change_made_while_deciding_is_not_overwritten(
     assert "changed while deciding" in decision.reasons[0]
     assert rollout.feature(FEATURE).stage.name == "12.5%"
     assert rollout.audit_log()[-1]["actor"] == "someone-else"
+
+
+@pytest.mark.postgres
+def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(
+    pg_url: str, clock: _Clock
+) -> None:
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"ctl_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    db = url.render_as_string(hide_password=False)
+    try:
+        rollout = GradualRollout(db_url=db, now=clock, refresh_interval=0, actor="ops")
+        rollout.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:pg", reason="start canary")
+        monitor = PerformanceMonitor(db, clock=clock)
+        try:
+            log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+            clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+            decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
+        finally:
+            monitor.close()
+        assert (decision.action, decision.to_stage) == ("promote", "50%")
+        assert GradualRollout(db_url=db, refresh_interval=0).feature(FEATURE).stage.name == "50%"
+        assert rollout.verify_audit().ok
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
