@@ -21,6 +21,7 @@ from stagewise._version import __version__
 if TYPE_CHECKING:
     from stagewise.backtest import WalkForwardBacktest
     from stagewise.models import ModelRegistry, ProductionEnsemble
+    from stagewise.rollout import GradualRollout
 
 __all__ = [
     "ArtifactError",
@@ -28,6 +29,7 @@ __all__ = [
     "ConfigError",
     "DataValidationError",
     "FeatureMismatchError",
+    "GradualRollout",
     "ModelRegistry",
     "NotFittedError",
     "NotFoundError",
@@ -41,6 +43,7 @@ __all__ = [
 
 # Heavy entry points load on first use, so that `import stagewise` (and the CLI's --help) stays fast.
 _LAZY = {
+    "GradualRollout": "stagewise.rollout",
     "ModelRegistry": "stagewise.models",
     "ProductionEnsemble": "stagewise.models",
     "WalkForwardBacktest": "stagewise.backtest",
