@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from stagewise.rollout.bucketing import (
     BUCKETS,
     bucket_of,
     buckets_of,
+    digest_cutoff,
     legacy_bucket,
     legacy_buckets_of,
     legacy_checker,
@@ -184,3 +186,21 @@ def test_independent_across_salts_two_features_at_10_percent_overlap_about_1_per
     overlap = float((a & b).mean())
     # independent: 1 % (sd ≈ 0.022 %); a shared hash would give 10 %
     assert 0.009 < overlap < 0.011
+
+
+@pytest.mark.parametrize(
+    ("salt", "unit", "digest_hex", "bucket"),
+    [
+        ("probability_calibration:5c2d8e0f1a3b4c6d", 202511170101, "f2fb34571f210d4c", 9491),
+        ("probability_calibration:5c2d8e0f1a3b4c6d", "日本語", "d6edb7a885a7a71b", 8395),
+        ("entry_prediction_model", -1, "14f531be5f5584a4", 818),
+        ("", "", "3f7cf1824f7e92ad", 2480),
+    ],
+)
+def test_the_worked_examples_of_docs_bucketing(
+    salt: str, unit: int | str, digest_hex: str, bucket: int
+) -> None:
+    message = salt.encode() + b":" + str(unit).encode()
+    assert hashlib.blake2b(message, digest_size=8).hexdigest() == digest_hex
+    assert bucket_of(salt, unit) == bucket
+    assert digest_cutoff(1000).hex() == "199999999999999a"
