@@ -143,22 +143,25 @@ class TechnicalIndicators:
         upper, _, lower = talib.BBANDS(close, timeperiod=20, nbdevup=2, nbdevdn=2, matype=sma)
         sma_20 = talib.SMA(close, timeperiod=20)
         sd_20 = talib.STDDEV(close, timeperiod=20, nbdev=1)
-        columns = {
-            "close": close,
-            "volume": volume,
-            "returns_1": talib.ROCP(close, timeperiod=1),
-            "rsi_14": talib.RSI(close, timeperiod=14),
-            "macd": macd,
-            "macd_signal": macd_signal,
-            "atr_14": talib.ATR(high, low, close, timeperiod=14),
-            "bb_position": _ratio(close - lower, upper - lower, 0.5),
-            "ema_20": talib.EMA(close, timeperiod=20),
-            "ema_50": talib.EMA(close, timeperiod=50),
-            "zscore": _ratio(close - sma_20, sd_20, 0.0),
-            "volume_ratio": _ratio(volume, talib.SMA(volume, timeperiod=20), 1.0),
-        }
-        features = pd.DataFrame(columns, index=bars.index, dtype="float64")
-        return features[FEATURE_NAMES]
+        columns = (
+            close,
+            volume,
+            talib.ROCP(close, timeperiod=1),
+            talib.RSI(close, timeperiod=14),
+            macd,
+            macd_signal,
+            talib.ATR(high, low, close, timeperiod=14),
+            _ratio(close - lower, upper - lower, 0.5),
+            talib.EMA(close, timeperiod=20),
+            talib.EMA(close, timeperiod=50),
+            _ratio(close - sma_20, sd_20, 0.0),
+            _ratio(volume, talib.SMA(volume, timeperiod=20), 1.0),
+        )  # in FEATURE_NAMES order
+        # One (12, n) block: the frame wraps it without copying (a dict of columns would be stacked).
+        values = np.empty((len(FEATURE_NAMES), len(clean)))
+        for row, column in enumerate(columns):
+            values[row] = column
+        return pd.DataFrame(values.T, index=bars.index, columns=list(FEATURE_NAMES), copy=False)
 
 
 def drop_warmup(features: pd.DataFrame) -> pd.DataFrame:

@@ -70,9 +70,13 @@ def _to_float(frame: pd.DataFrame) -> pd.DataFrame:
             f"bars: missing column {missing[0]!r} (have {[str(c) for c in frame.columns]}; "
             f"need {list(BAR_COLUMNS)}). To map other spellings, {_HOW_TO_FIX}."
         )
-    out = {}
-    for column in BAR_COLUMNS:
+    # One (5, n) block: building the frame from it costs no copy (a dict of columns would stack them).
+    values = np.empty((len(BAR_COLUMNS), len(frame)))
+    for row, column in enumerate(BAR_COLUMNS):
         series = frame[column]
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            values[row] = series.to_numpy(dtype="float64", na_value=np.nan)
+            continue
         numeric = pd.to_numeric(series, errors="coerce")
         bad = numeric.isna().to_numpy() & series.notna().to_numpy()
         if bad.any():
@@ -81,8 +85,8 @@ def _to_float(frame: pd.DataFrame) -> pd.DataFrame:
                 f"bars: column {column!r} is not numeric at timestamp {frame.index[position]} "
                 f"(value {series.iloc[position]!r}); accepted: numbers."
             )
-        out[column] = numeric.to_numpy(dtype="float64")
-    result = pd.DataFrame(out, index=frame.index.copy())
+        values[row] = numeric.to_numpy(dtype="float64", na_value=np.nan)
+    result = pd.DataFrame(values.T, index=frame.index.copy(), columns=list(BAR_COLUMNS), copy=False)
     result.index.name = "timestamp"
     return result
 
