@@ -20,6 +20,7 @@ from stagewise._version import __version__
 
 if TYPE_CHECKING:
     from stagewise.backtest import WalkForwardBacktest
+    from stagewise.features import TechnicalIndicators
     from stagewise.models import ModelRegistry, ProductionEnsemble
     from stagewise.rollout import GradualRollout
 
@@ -36,6 +37,7 @@ __all__ = [
     "ProductionEnsemble",
     "StagewiseError",
     "StorageError",
+    "TechnicalIndicators",
     "UnsupportedFormatError",
     "WalkForwardBacktest",
     "__version__",
@@ -46,6 +48,7 @@ _LAZY = {
     "GradualRollout": "stagewise.rollout",
     "ModelRegistry": "stagewise.models",
     "ProductionEnsemble": "stagewise.models",
+    "TechnicalIndicators": "stagewise.features",
     "WalkForwardBacktest": "stagewise.backtest",
 }
 
