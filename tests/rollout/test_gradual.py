@@ -214,6 +214,12 @@ def test_a_config_broken_after_start_is_refused_on_write_and_left_untouched(
     with pytest.raises(ConfigError, match="not valid JSON"):
         rollout.update_rollout_stage("probability_calibration", "10%")
     assert seed_path.read_text() == "{oops"
+    # serving keeps the last good config (and says why) instead of failing every race
+    assert rollout.should_enable_feature("dynamic_integration", 1) is True
+    assert isinstance(rollout.refresh_error, ConfigError)
+    seed_path.write_text(SEED_CONFIG.replace('"100%"', '"disabled"', 1))
+    assert rollout.should_enable_feature("dynamic_integration", 1) is False
+    assert rollout.refresh_error is None
 
 
 def test_newer_format_version_is_refused(tmp_path: Path, clock: Clock) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import logging
 import secrets
 import socket
 import time
@@ -15,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from stagewise._exceptions import ConfigError
+from stagewise._exceptions import ConfigError, StagewiseError
 from stagewise.rollout.audit import AuditReport
 from stagewise.rollout.bucketing import BUCKETS, buckets_of, digest_cutoff, legacy_buckets_of, salted_hasher
 from stagewise.rollout.config import (
@@ -40,6 +41,7 @@ _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
 
 
 _monotonic = time.monotonic
+_LOG = logging.getLogger("stagewise.rollout")
 
 
 def _local_now() -> datetime:
@@ -119,6 +121,7 @@ class GradualRollout:
         self._fast: dict[str, tuple[Callable[[], Any], bytes]] = {}
         self._token: object = object()
         self._next_check = 0.0
+        self.refresh_error: StagewiseError | None = None
         self.refresh(force=True)
 
     def close(self) -> None:
@@ -135,11 +138,28 @@ class GradualRollout:
 
     # -- reading ---------------------------------------------------------------------------
     def refresh(self, *, force: bool = False) -> None:
-        """Reload the config if another process changed it (``force``: reload unconditionally)."""
-        token = self.store.version_token()
-        if force or token != self._token:
-            self._install(self.store.read(), token)
+        """Reload the config if another process changed it (``force``: reload unconditionally).
+
+        If the stored config became unreadable (e.g. a broken hand edit), the last good
+        config stays in use for reads, the error is logged and kept in
+        :attr:`refresh_error`, and the next check tries again; writes refuse the broken
+        config loudly. ``force=True`` raises instead.
+        """
         self._next_check = time.monotonic() + self.refresh_interval
+        try:
+            token = self.store.version_token()
+            if force or token != self._token:
+                self._install(self.store.read(), token)
+        except StagewiseError as exc:
+            if force:
+                raise
+            if self.refresh_error is None or str(exc) != str(self.refresh_error):
+                _LOG.error(
+                    "rollout config %s unreadable, serving the last good one: %s", self.store.location, exc
+                )
+            self.refresh_error = exc
+            return
+        self.refresh_error = None
 
     def _install(self, config: RolloutConfig, token: object) -> None:
         self._checkers = {name: f.checker() for name, f in config.features.items()}
