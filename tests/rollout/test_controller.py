@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.controller import ControllerPolicy, DayCounts, Decision, Evidence, decide
+from stagewise.rollout.controller import ControllerPolicy, DayCounts, Decision, Evidence, PairedDay, decide
 from stagewise.rollout.stages import parse_stage
 
 NOW = datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
@@ -225,3 +225,17 @@ def test_decision_invariants(
     if d.action == "hold":
         assert d.to_stage == d.from_stage
     assert d.reasons
+
+
+def test_paired_evidence_uses_the_paired_test() -> None:
+    from dataclasses import replace
+
+    # 100 races a day; the challenger alone wins 2 and the champion alone wins 8: a 6-point drop
+    pairs = [PairedDay(START + timedelta(days=i), 100, 8, 2, 100, -1.0, 0.1) for i in range(5)]
+    ev = replace(evidence(["HEALTHY"] * 5), paired=pairs)
+    d = run(ev)
+    assert d.numbers["design"] == "paired (shadow mode)"
+    assert d.action == "rollback"
+    assert d.numbers["sequential"]["hit_rate_1st"]["estimate"] == -0.06
+    same = [PairedDay(START + timedelta(days=i), 100, 5, 5, 100, 0.0, 0.1) for i in range(5)]
+    assert run(replace(evidence(["HEALTHY"] * 5), paired=same)).action == "promote"

@@ -305,3 +305,39 @@ def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(
         with engine.begin() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
+
+
+def test_shadow_mode_pairs_the_two_model_versions_on_the_same_races(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    """Both versions score every race; the challenger loses 6 points of win rate on the same races."""
+    rng = np.random.default_rng(8)
+    rows: list[dict[str, Any]] = []
+    for k in range(6):
+        day = START + timedelta(days=k)
+        for i in range(150):
+            race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
+            order = [int(p) for p in rng.permutation(6) + 1]
+            champion_hits = rng.random() < 0.32
+            challenger_hits = rng.random() < (0.8 if champion_hits else 0.0)  # 0.8 * 0.32 = 0.256
+            served = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            for version, hit in (("v1", champion_hits), ("v2", challenger_hits)):
+                predicted = order if hit else [order[1], order[0], *order[2:]]
+                rows.append({
+                    "race_id": race_id, "race_date": day.isoformat(), "venue_code": i % 24 + 1,
+                    "race_number": i // 24 + 1, "variant": served, "model_version": version,
+                    "predictions": [{"pit_number": p} for p in predicted],
+                    "actual_results": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
+                })  # fmt: skip
+    monitor.log_predictions(rows)
+    clock.now = datetime(2026, 11, 7, 5, 0, tzinfo=UTC)
+    paired = run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True, shadow=("v1", "v2"))
+    assert paired.numbers["design"] == "paired (shadow mode)"
+    assert paired.action == "rollback"
+    assert "significant harm on hit_rate_1st" in paired.reasons[0]
+    assert "srm" not in paired.numbers  # every race is in both groups
+    assert paired.numbers["groups"] == {"champion_version": "v1", "challenger_version": "v2"}
+    # grouped by served variant instead, each group holds both versions: nothing to see
+    split = run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True)
+    assert split.numbers["design"] == "two groups"
+    assert split.numbers["sequential"]["hit_rate_1st"]["rejected"] is False

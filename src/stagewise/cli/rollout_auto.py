@@ -191,6 +191,11 @@ def auto(
     control_variant: str = typer.Option(
         "control", "--control-variant", help="Ledger variant of the control group."
     ),
+    shadow: str | None = typer.Option(
+        None,
+        "--shadow",
+        help="Shadow mode: CHAMPION:CHALLENGER model versions that both scored every race (paired test).",
+    ),
     health_window: int = typer.Option(
         7, "--health-window", help="Days pooled for each day's health verdict."
     ),
@@ -207,6 +212,7 @@ def auto(
       and notify (Slack / Discord / webhook / e-mail configured by the STAGEWISE_* variables).
     - Sample-ratio mismatch: hold (or roll back with --srm-action rollback).
 
+    With --shadow the two model versions are compared on the same races (paired), which needs far fewer races.
     A kill switch is respected. Every decision except a --dry-run goes to the audit log with its numbers.
     """
     from datetime import UTC, datetime
@@ -226,6 +232,12 @@ def auto(
             last_day = date.fromisoformat(through)
         except ValueError:
             raise ConfigError(f"--through must be a date YYYY-MM-DD. Got {through!r}.") from None
+    versions = None
+    if shadow is not None:
+        parts = shadow.split(":")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"--shadow must be CHAMPION:CHALLENGER model versions. Got {shadow!r}.")
+        versions = (parts[0], parts[1])
     ledger_url = ledger or db or "data/monitor.db"
     if db is None and not Path(config).exists():
         raise NotFoundError(
@@ -248,7 +260,7 @@ def auto(
             rollout, monitor, feature, now=datetime.now(UTC), policy=policy, dry_run=dry_run,
             notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
             control_variant=control_variant,
-            health_window_days=health_window,
+            health_window_days=health_window, shadow=versions,
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))

@@ -40,16 +40,12 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.experiments.sequential import (
-    DEFAULT_TAU,
-    SequentialResult,
-    sequential_two_means,
-    sequential_two_proportions,
-)
+from stagewise.rollout.experiments.sequential import DEFAULT_TAU
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
+from stagewise.rollout.harm import DayCounts, PairedDay, aligned, harm_tests
 from stagewise.rollout.stages import DISABLED, Stage, next_stage
 
-__all__ = ["ControllerPolicy", "DayCounts", "Decision", "Evidence", "decide", "harm_tests"]
+__all__ = ["ControllerPolicy", "DayCounts", "Decision", "Evidence", "PairedDay", "decide", "harm_tests"]
 
 Action = Literal["promote", "hold", "rollback", "none"]
 HEALTHY, WARNING, CRITICAL = "HEALTHY", "WARNING", "CRITICAL"
@@ -100,40 +96,6 @@ class ControllerPolicy:
 
 
 @dataclass(frozen=True)
-class DayCounts:
-    """One group's settled counts for one day (what the monitor's daily stats hold)."""
-
-    day: date
-    races: int
-    hits_1st: int
-    hits_top3: int = 0
-    score_n: int = 0
-    score_sum: float = 0.0
-    score_sq_sum: float = 0.0
-
-    @property
-    def hit_rate_1st(self) -> float:
-        return self.hits_1st / self.races if self.races else math.nan
-
-    @property
-    def hit_rate_top3(self) -> float:
-        return self.hits_top3 / self.races if self.races else math.nan
-
-    @property
-    def avg_score_accuracy(self) -> float:
-        return self.score_sum / self.score_n if self.score_n else math.nan
-
-    def metrics(self) -> dict[str, float]:
-        """The seed's health metrics for this day."""
-        return {
-            "hit_rate_1st": self.hit_rate_1st,
-            "hit_rate_top3": self.hit_rate_top3,
-            "avg_score_accuracy": self.avg_score_accuracy,
-            "error_rate": 0.0,
-        }
-
-
-@dataclass(frozen=True)
 class Evidence:
     """Everything the decision looks at, gathered by the runner.
 
@@ -143,6 +105,8 @@ class Evidence:
     else means "no verdict"). ``stage_since`` is the first day at the current
     stage. ``expected_shares`` (group → share) enables the SRM check over
     ``group_counts``; leave it None in shadow mode, where every race has both.
+    ``paired`` (shadow mode: both models scored the same races) switches the
+    harm test to the paired mSPRT, which needs far fewer races.
     """
 
     feature: str
@@ -155,6 +119,7 @@ class Evidence:
     group_counts: Mapping[str, int] = field(default_factory=dict)
     expected_shares: Mapping[str, float] | None = None
     health_reasons: Mapping[date, Sequence[str]] = field(default_factory=dict)
+    paired: Sequence[PairedDay] | None = None
 
 
 @dataclass(frozen=True)
@@ -189,42 +154,6 @@ class Decision:
             "dry_run": self.dry_run,
             "applied": self.applied,
         }
-
-
-def _cumulative(days: Sequence[DayCounts], attr: str) -> list[float]:
-    total, out = 0.0, []
-    for d in days:
-        total += float(getattr(d, attr))
-        out.append(total)
-    return out
-
-
-def _aligned(evidence: Evidence) -> tuple[list[DayCounts], list[DayCounts]]:
-    """Challenger and control days on the same dates (a missing day is zero races)."""
-    challenger = {d.day: d for d in evidence.challenger}
-    control = {d.day: d for d in evidence.control}
-    days = sorted(set(challenger) | set(control))
-    return (
-        [challenger.get(d, DayCounts(d, 0, 0)) for d in days],
-        [control.get(d, DayCounts(d, 0, 0)) for d in days],
-    )
-
-
-def harm_tests(evidence: Evidence, policy: ControllerPolicy) -> dict[str, SequentialResult] | None:
-    """One-sided mSPRT (challenger worse) on win hit rate and score accuracy, one look per day."""
-    chall, ctrl = _aligned(evidence)
-    if not chall or not any(d.races for d in ctrl):
-        return None
-    c = {a: _cumulative(ctrl, a) for a in ("races", "hits_1st", "score_n", "score_sum", "score_sq_sum")}
-    t = {a: _cumulative(chall, a) for a in ("races", "hits_1st", "score_n", "score_sum", "score_sq_sum")}
-    hit = sequential_two_proportions(
-        c["hits_1st"], c["races"], t["hits_1st"], t["races"], policy.alpha, policy.tau_hit, "less"
-    )
-    score = sequential_two_means(
-        c["score_sum"], c["score_sq_sum"], c["score_n"], t["score_sum"], t["score_sq_sum"], t["score_n"],
-        policy.alpha, policy.tau_score, "less",
-    )  # fmt: skip
-    return {"hit_rate_1st": hit, "avg_score_accuracy": score}
 
 
 def _round(value: float, digits: int = 4) -> float | None:
@@ -280,10 +209,14 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers: dict[str, Any] = {"days": day_rows, "policy": _policy_numbers(policy)}
     numbers["stage_since"] = since.isoformat() if since else None
 
-    tests = harm_tests(evidence, policy)
+    tests = harm_tests(
+        evidence.challenger, evidence.control, evidence.paired,
+        alpha=policy.alpha, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
+    )  # fmt: skip
+    numbers["design"] = "paired (shadow mode)" if evidence.paired else "two groups"
     if tests is not None:
         numbers["sequential"] = {k: v.as_dict() for k, v in tests.items()}
-        chall, ctrl = _aligned(evidence)
+        chall, ctrl = aligned(evidence.challenger, evidence.control)
         numbers["cumulative"] = _cumulative_numbers(chall, ctrl)
     srm: SrmResult | None = None
     if evidence.expected_shares is not None and evidence.group_counts:

@@ -27,11 +27,19 @@ from typing import Any
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.controller import ControllerPolicy, DayCounts, Decision, Evidence, decide
+from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide
 from stagewise.rollout.gradual import GradualRollout
+from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
 
-__all__ = ["MAX_LOOKBACK_DAYS", "daily_counts", "gather_evidence", "run_controller", "stage_start"]
+__all__ = [
+    "MAX_LOOKBACK_DAYS",
+    "daily_counts",
+    "gather_evidence",
+    "paired_days",
+    "run_controller",
+    "stage_start",
+]
 
 MAX_LOOKBACK_DAYS = 365
 """The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
@@ -94,6 +102,52 @@ def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
     ]
 
 
+def paired_days(champion: pd.DataFrame, challenger: pd.DataFrame) -> list[PairedDay]:
+    """Pair two model versions' settled outcomes on the races both scored, summed per day.
+
+    ``champion`` and ``challenger`` are ``PerformanceMonitor.race_outcomes`` frames of one
+    model version each. A race that is settled for only one of them is not paired.
+    """
+    keep = ["race_id", "race_date", "hit_1st", "score_accuracy"]
+    a = champion.loc[champion["status"] == "settled", keep]
+    b = challenger.loc[challenger["status"] == "settled", keep]
+    both = a.merge(b, on=["race_id", "race_date"], suffixes=("_a", "_b"))
+    if both.empty:
+        return []
+    hit_a = both["hit_1st_a"].astype("float64")
+    hit_b = both["hit_1st_b"].astype("float64")
+    diff = both["score_accuracy_b"].astype("float64") - both["score_accuracy_a"].astype("float64")
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(both["race_date"]).dt.date,
+            "champion_only": (hit_a > hit_b).astype("int64"),
+            "challenger_only": (hit_b > hit_a).astype("int64"),
+            "diff": diff,
+            "diff_sq": diff**2,
+        }
+    )
+    sums = frame.groupby("day", sort=True).agg(
+        races=("champion_only", "size"),
+        champion_only=("champion_only", "sum"),
+        challenger_only=("challenger_only", "sum"),
+        diff_n=("diff", "count"),
+        diff_sum=("diff", "sum"),
+        diff_sq_sum=("diff_sq", "sum"),
+    )
+    return [
+        PairedDay(
+            day=day,  # type: ignore[arg-type]
+            races=int(row.races),
+            champion_only=int(row.champion_only),
+            challenger_only=int(row.challenger_only),
+            diff_n=int(row.diff_n),
+            diff_sum=float(row.diff_sum),
+            diff_sq_sum=float(row.diff_sq_sum),
+        )
+        for day, row in sums.iterrows()
+    ]
+
+
 def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
     races = sum(d.races for d in days)
     n = sum(d.score_n for d in days)
@@ -142,12 +196,18 @@ def gather_evidence(
     challenger_variant: str = "challenger",
     control_variant: str = "control",
     health_window_days: int = 7,
+    shadow: tuple[str, str] | None = None,
 ) -> Evidence:
     """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
 
     ``monitor`` is a :class:`~stagewise.monitor.PerformanceMonitor` (anything with its
     ``race_outcomes(start_date, end_date, variant=...)``). ``through`` is the last complete
     day to read (default: the day before ``now``).
+
+    ``shadow=(champion_version, challenger_version)`` reads shadow mode instead: both
+    model versions scored every race, the groups are the two model versions (not
+    variants), the harm test is paired on the races both scored, and there is no
+    sample-ratio check (every race is in both groups).
     """
     if (
         isinstance(health_window_days, bool)
@@ -159,6 +219,10 @@ def gather_evidence(
         raise ConfigError(
             f"The challenger and control variants must differ. Got {challenger_variant!r} for both."
         )
+    if shadow is not None and (len(shadow) != 2 or shadow[0] == shadow[1] or not all(shadow)):
+        raise ConfigError(
+            f"'shadow' must be two different model versions (champion, challenger). Got {shadow!r}."
+        )
     rollout.refresh(force=True)
     state = rollout.feature(feature)
     last_day = through if through is not None else now.date() - timedelta(days=1)
@@ -169,14 +233,20 @@ def gather_evidence(
     challenger: list[DayCounts] = []
     control: list[DayCounts] = []
     group_counts: dict[str, int] = {}
+    paired: list[PairedDay] | None = None
     if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
         start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
-        chall_rows = monitor.race_outcomes(start, last_day, variant=challenger_variant)
-        ctrl_rows = monitor.race_outcomes(start, last_day, variant=control_variant)
+        if shadow is not None:
+            ctrl_rows = monitor.race_outcomes(start, last_day, model_version=shadow[0])
+            chall_rows = monitor.race_outcomes(start, last_day, model_version=shadow[1])
+            paired = paired_days(ctrl_rows, chall_rows)
+        else:
+            chall_rows = monitor.race_outcomes(start, last_day, variant=challenger_variant)
+            ctrl_rows = monitor.race_outcomes(start, last_day, variant=control_variant)
+            for name, rows in ((challenger_variant, chall_rows), (control_variant, ctrl_rows)):
+                dates = pd.to_datetime(rows["race_date"]).dt.date
+                group_counts[name] = len(rows if since is None else rows[dates >= since])
         challenger, control = daily_counts(chall_rows), daily_counts(ctrl_rows)
-        for name, rows in ((challenger_variant, chall_rows), (control_variant, ctrl_rows)):
-            at_stage = rows if since is None else rows[pd.to_datetime(rows["race_date"]).dt.date >= since]
-            group_counts[name] = len(at_stage)
     health, reasons = _windowed_health(rollout, feature, challenger, since, health_window_days, now)
     share = float(state.stage.percent) / 100.0
     expected = None
@@ -193,6 +263,7 @@ def gather_evidence(
         group_counts=group_counts,
         expected_shares=expected,
         health_reasons=reasons,
+        paired=paired,
     )
 
 
@@ -250,10 +321,13 @@ def run_controller(
     challenger_variant: str = "challenger",
     control_variant: str = "control",
     health_window_days: int = 7,
+    shadow: tuple[str, str] | None = None,
 ) -> Decision:
     """Decide for ``feature`` and, unless ``dry_run``, apply, notify and audit the decision.
 
-    Returns the :class:`~stagewise.rollout.controller.Decision`; its ``numbers`` gain
+    ``shadow=(champion_version, challenger_version)`` compares two model versions that both
+    scored every race (see :func:`gather_evidence`). Returns the
+    :class:`~stagewise.rollout.controller.Decision`; its ``numbers`` gain
     ``notifications`` (one entry per notifier) when notifiers were called.
 
     Examples
@@ -272,10 +346,15 @@ def run_controller(
     policy = policy or ControllerPolicy()
     evidence = gather_evidence(
         rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
-        control_variant=control_variant, health_window_days=health_window_days,
+        control_variant=control_variant, health_window_days=health_window_days, shadow=shadow,
     )  # fmt: skip
     decision = decide(evidence, policy, now)
-    numbers = {**decision.numbers, "variants": {"challenger": challenger_variant, "control": control_variant}}
+    groups = (
+        {"champion_version": shadow[0], "challenger_version": shadow[1]}
+        if shadow is not None
+        else {"challenger": challenger_variant, "control": control_variant}
+    )
+    numbers = {**decision.numbers, "groups": groups}
     numbers["health_window_days"] = health_window_days
     decision = _with(decision, numbers=numbers, dry_run=dry_run)
     if dry_run:
