@@ -176,3 +176,18 @@ def test_no_pickle_anywhere(registry_copy: tuple[ModelRegistry, str]) -> None:
                 assert root not in {"pickle", "cloudpickle", "dill", "joblib", "_pickle"}, (
                     f"{source} imports {name}"
                 )
+
+
+def test_a_consistent_but_malformed_description_is_an_artifact_error(
+    registry_copy: tuple[ModelRegistry, str],
+) -> None:
+    registry, version = registry_copy
+    vdir = _vdir(registry, version)
+    description = json.loads((vdir / "ensemble.json").read_text())
+    del description["params"]
+    (vdir / "ensemble.json").write_bytes(canonical_json(description))
+    _remanifest(vdir, version)
+    with pytest.raises(
+        ArtifactError, match=r"ensemble.json: missing or malformed field \(KeyError: 'params'\)"
+    ):
+        registry.load(version)

@@ -144,7 +144,13 @@ def load_ensemble(files: Mapping[str, bytes], n_jobs: int | None = None) -> Prod
 
     ``n_jobs`` overrides the stored thread count (e.g. 1 inside a process pool).
     """
-    return _READERS[read_format_version(files)](files, n_jobs)
+    reader = _READERS[read_format_version(files)]
+    try:
+        return reader(files, n_jobs)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ArtifactError(
+            f"{ENSEMBLE_FILE}: missing or malformed field ({type(exc).__name__}: {exc})."
+        ) from None
 
 
 def audit_skops(data: bytes, name: str = ARTIFACT_FILES["random_forest"]) -> None:

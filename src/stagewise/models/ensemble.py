@@ -174,21 +174,22 @@ class ProductionEnsemble(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 "or load a fitted one with ModelRegistry.load()."
             )
 
-    def _positive_proba(self, matrix: np.ndarray) -> dict[str, np.ndarray]:
-        """P(positive class) from each family with a non-zero weight."""
+    def _positive_proba(self, matrix: np.ndarray, every_family: bool = False) -> dict[str, np.ndarray]:
+        """P(positive class) from each family with a non-zero weight (or from all three)."""
         threads = self._threads()
+        used = {name: every_family or self.weights_[name] > 0 for name in FAMILIES}
         out: dict[str, np.ndarray] = {}
-        if self.weights_["lightgbm"] > 0:
+        if used["lightgbm"]:
             out["lightgbm"] = np.asarray(
                 self.lightgbm_.predict(matrix, num_threads=threads["lightgbm"]), dtype=np.float64
             )
-        if self.weights_["xgboost"] > 0:
+        if used["xgboost"]:
             if self._xgb_threads != threads["xgboost"]:
                 self.xgboost_.set_param({"nthread": threads["xgboost"]})
                 self._xgb_threads = threads["xgboost"]
             xgb_proba = self.xgboost_.inplace_predict(matrix, validate_features=False)
             out["xgboost"] = np.asarray(xgb_proba, dtype=np.float64)  # float32 from XGBoost
-        if self.weights_["random_forest"] > 0:
+        if used["random_forest"]:
             self.random_forest_.n_jobs = threads["random_forest"]
             out["random_forest"] = self.random_forest_.predict_proba(matrix)[:, 1]
         return out
@@ -218,12 +219,7 @@ class ProductionEnsemble(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         """Each family's own ``(n_samples, 2)`` probabilities, e.g. to report each model's F1."""
         self._check_fitted()
         matrix = check_features(X, list(self.feature_names_in_))
-        saved = self.weights_
-        self.weights_ = dict.fromkeys(FAMILIES, 1.0)  # ask every family, whatever its weight
-        try:
-            parts = self._positive_proba(matrix)
-        finally:
-            self.weights_ = saved
+        parts = self._positive_proba(matrix, every_family=True)
         return {name: np.column_stack([1.0 - p, p]) for name, p in parts.items()}
 
     def predict(self, X: Any) -> np.ndarray:
