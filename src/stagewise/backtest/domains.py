@@ -57,9 +57,13 @@ class Domain(Protocol):
 
     def prepare(self, frame: pd.DataFrame, feature_fn: FeatureFunction | None) -> Prepared: ...
 
-    def score_step(
-        self, prepared: Prepared, step: int, train: np.ndarray, test: np.ndarray, proba: np.ndarray
-    ) -> StepScore: ...
+    def scoring_rows(self, prepared: Prepared, train: np.ndarray, test: np.ndarray) -> pd.DataFrame:
+        """The few columns of a step's test rows that scoring needs (small enough to ship to a worker)."""
+        ...
+
+    def score_rows(self, rows: pd.DataFrame, step: int, proba: np.ndarray) -> StepScore:
+        """Predictions table and per-unit scores (model and baselines) of one step."""
+        ...
 
     def metrics(self, units: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]: ...
 

@@ -77,14 +77,23 @@ class MarketDomain:
             extras={"forward_return": forward},
         )
 
-    def score_step(
-        self, prepared: Prepared, step: int, train: np.ndarray, test: np.ndarray, proba: np.ndarray
-    ) -> StepScore:
-        truth = prepared.labels[test].astype(np.int64)
-        predicted = (proba >= 0.5).astype(np.int64)
+    def scoring_rows(self, prepared: Prepared, train: np.ndarray, test: np.ndarray) -> pd.DataFrame:
         majority = int(prepared.labels[train].mean() >= 0.5) if len(train) else 1
-        stamps = pd.DatetimeIndex(prepared.timestamps[test])
-        forward = prepared.extras["forward_return"][test]
+        return pd.DataFrame(
+            {
+                "timestamp": pd.DatetimeIndex(prepared.timestamps[test]),
+                "actual": prepared.labels[test].astype(np.int64),
+                "forward_return": prepared.extras["forward_return"][test],
+                "majority": np.full(len(test), majority, dtype=np.int64),
+            }
+        )
+
+    def score_rows(self, rows: pd.DataFrame, step: int, proba: np.ndarray) -> StepScore:
+        truth = rows["actual"].to_numpy()
+        predicted = (proba >= 0.5).astype(np.int64)
+        stamps = pd.DatetimeIndex(rows["timestamp"])
+        forward = rows["forward_return"].to_numpy()
+        majority = rows["majority"].to_numpy()
         predictions = pd.DataFrame(
             {
                 "step": step,
@@ -98,8 +107,8 @@ class MarketDomain:
         units = {}
         for who, pred in (
             ("model", predicted),
-            ("majority", np.full(len(test), majority)),
-            ("always_up", np.ones(len(test), dtype=np.int64)),
+            ("majority", majority),
+            ("always_up", np.ones(len(truth), dtype=np.int64)),
         ):
             units[who] = pd.DataFrame(
                 {

@@ -96,14 +96,16 @@ class RaceDomain:
             extras={"oracle": oracle},
         )
 
-    def score_step(
-        self, prepared: Prepared, step: int, train: np.ndarray, test: np.ndarray, proba: np.ndarray
-    ) -> StepScore:
+    def scoring_rows(self, prepared: Prepared, train: np.ndarray, test: np.ndarray) -> pd.DataFrame:
+        columns = ["race_id", "race_date", "pit", "finish_position", "status"]
+        if prepared.extras.get("oracle"):
+            columns += ["true_win_prob", "oracle_trifecta_position"]
+        return prepared.frame.iloc[test][columns]
+
+    def score_rows(self, rows: pd.DataFrame, step: int, proba: np.ndarray) -> StepScore:
         from stagewise.models.races import rank_races
 
         race_results = _data_function("race_results") or _race_results
-
-        rows = prepared.frame.iloc[test]
         entries = rows[["race_id", "pit"]]
         ranked = rank_races(_Precomputed(), entries, proba.reshape(-1, 1))
         context = rows[["race_date", "finish_position", "status"]]
@@ -113,7 +115,7 @@ class RaceDomain:
         units = {"model": score_predictions(predictions, results)}
         lane = rows[["race_id", "race_date", "pit"]].assign(predicted_rank=rows["pit"].to_numpy())
         units["lane_order"] = score_predictions(lane, results, prob_column=None)
-        if prepared.extras.get("oracle"):
+        if "true_win_prob" in rows.columns:
             units["oracle"] = _oracle(rows, results)
         for table in units.values():
             table.insert(0, "step", step)

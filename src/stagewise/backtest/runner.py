@@ -268,6 +268,7 @@ class WalkForwardBacktest:
                 x_tests = [prepared.features[s.test] for s in group]
                 seed = None if permute is None else permute * 100_003 + chunk
                 key = task_key({**key_config, "permute_seed": seed}, x_train, y_train, x_tests)
+                rows = tuple(domain.scoring_rows(prepared, s.train, s.test) for s in group)
                 tasks.append(
                     ChunkTask(
                         len(tasks),
@@ -280,6 +281,8 @@ class WalkForwardBacktest:
                         self.model_threads,
                         seed,
                         key,
+                        domain=domain,
+                        score_rows=rows,
                     )
                 )
 

@@ -49,6 +49,9 @@ class ChunkTask:
     model_threads: int
     permute_seed: int | None
     key: str
+    #: when set, the worker also scores its steps (``domain.score_rows``) so the parent does not
+    domain: Any = None
+    score_rows: tuple[pd.DataFrame, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,7 @@ class ChunkResult:
     fit_seconds: float
     predict_seconds: tuple[float, ...]
     cached: bool = False
+    scores: tuple[Any, ...] | None = None
 
 
 def _make_model(factory: Callable[[], Any], threads: int) -> Any:
@@ -92,7 +96,13 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             proba = np.empty(0, dtype=np.float64)
         predict_seconds.append(time.perf_counter() - started)
         probas.append(np.ascontiguousarray(proba))
-    return ChunkResult(task.chunk, tuple(probas), fit_seconds, tuple(predict_seconds))
+    scores = None
+    if task.domain is not None:
+        scores = tuple(
+            task.domain.score_rows(rows, step, proba)
+            for rows, step, proba in zip(task.score_rows, task.steps, probas, strict=True)
+        )
+    return ChunkResult(task.chunk, tuple(probas), fit_seconds, tuple(predict_seconds), scores=scores)
 
 
 def describe_factory(factory: Callable[..., Any]) -> str:

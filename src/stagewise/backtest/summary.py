@@ -56,7 +56,12 @@ def _score_all(
     units: dict[str, list[pd.DataFrame]] = {}
     for split in splits:
         t, i = by_step[split.step]
-        scored = domain.score_step(prepared, split.step, split.train, split.test, results[t].probas[i])
+        done = results[t].scores
+        if done is not None:
+            scored = done[i]
+        else:  # a cached chunk keeps only probabilities
+            rows = domain.scoring_rows(prepared, split.train, split.test)
+            scored = domain.score_rows(rows, split.step, results[t].probas[i])
         predictions.append(scored.predictions)
         for who, table in scored.units.items():
             units.setdefault(who, []).append(table)

@@ -18,6 +18,7 @@ adds ``winner_prob``, the predicted win probability of the boat that actually wo
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,7 @@ import pandas as pd
 from stagewise._exceptions import DataValidationError
 from stagewise.metrics.bootstrap import day_block_bootstrap_mean, day_block_bootstrap_ratio
 from stagewise.metrics.intervals import wilson_interval
-from stagewise.metrics.races import NON_FINISH_RULE, score_race
+from stagewise.metrics.races import NON_FINISH_RULE, RaceScore, score_race
 
 __all__ = ["HIT_METRICS", "achievable_share", "score_predictions", "summarize_races"]
 
@@ -44,8 +45,9 @@ def score_predictions(
 ) -> pd.DataFrame:
     """Score each race of ``predictions`` (columns race_id, pit, ``rank_column``) against ``results``.
 
-    Returns one row per race with race_id (and race_date when given), hit_1st, hit_top3,
-    hit_trio, score_accuracy, void, n_did_not_start, n_not_finished and winner_prob.
+    Returns one row per race (in order of race_id) with race_id (and race_date when given),
+    hit_1st, hit_top3, hit_trio, score_accuracy, void, n_did_not_start, n_not_finished and
+    winner_prob (0 when the winner has no prediction row, NaN for a void race).
 
     Examples
     --------
@@ -60,37 +62,42 @@ def score_predictions(
     missing = [c for c in needed if c not in predictions.columns]
     if missing:
         raise DataValidationError(f"predictions lack column(s) {missing}; they need {needed}.")
-    rows: list[dict[str, Any]] = []
     has_date = "race_date" in predictions.columns
-    ordered = predictions.sort_values(["race_id", rank_column], kind="stable")
-    for race_id, race in ordered.groupby("race_id", sort=False):
+    codes, uniques = pd.factorize(predictions["race_id"], sort=True)
+    race_ids = uniques.tolist()
+    order = np.lexsort((predictions[rank_column].to_numpy(), codes))
+    codes = codes[order]
+    pits = predictions["pit"].to_numpy()[order].astype(np.int64).tolist()
+    probs = predictions[prob_column].to_numpy(dtype=float)[order] if prob_column else None
+    dates = predictions["race_date"].to_numpy()[order] if has_date else None
+    bounds = np.flatnonzero(np.diff(codes)) + 1
+    starts = [0, *bounds.tolist()]
+    ends = [*bounds.tolist(), len(codes)]
+    rows: list[tuple[Any, ...]] = []
+    for code, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
+        race_id = race_ids[code]
         if race_id not in results:
             raise DataValidationError(f"race {race_id!r} has predictions but no result.")
         result = results[race_id]
-        pits = [int(p) for p in race["pit"]]
-        score = score_race(pits, result)
-        winner = next((p for p, r in result.items() if not isinstance(r, str) and int(r) == 1), None)
+        key = tuple(sorted((int(p), r) for p, r in result.items()))
+        score = _score(tuple(pits[lo:hi]), key)
+        winner = next((p for p, r in key if not isinstance(r, str) and int(r) == 1), None)
         winner_prob = math.nan
-        if prob_column and winner is not None:
-            match = race.loc[race["pit"] == winner, prob_column]
-            winner_prob = float(match.iloc[0]) if len(match) else 0.0
-        row: dict[str, Any] = {"race_id": race_id}
-        if has_date:
-            row["race_date"] = race["race_date"].iloc[0]
-        row.update(
-            hit_1st=score.hit_1st,
-            hit_top3=score.hit_top3,
-            hit_trio=score.hit_trio,
-            score_accuracy=score.score_accuracy,
-            void=score.void,
-            n_did_not_start=score.n_did_not_start,
-            n_not_finished=score.n_not_finished,
-            winner_prob=winner_prob,
-        )
-        rows.append(row)
+        if probs is not None and winner is not None:
+            where = [i for i in range(lo, hi) if pits[i] == winner]
+            winner_prob = float(probs[where[0]]) if where else 0.0
+        head = (race_id, dates[lo]) if dates is not None else (race_id,)
+        tail = (score.score_accuracy, score.void, score.n_did_not_start, score.n_not_finished, winner_prob)
+        rows.append((*head, score.hit_1st, score.hit_top3, score.hit_trio, *tail))
     columns = ["race_id", *(["race_date"] if has_date else []), *HIT_METRICS]
     columns += ["score_accuracy", "void", "n_did_not_start", "n_not_finished", "winner_prob"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _score(order: tuple[int, ...], result: tuple[tuple[int, int | str], ...]) -> RaceScore:
+    # many races share an (order, result) pair (lane order, common finishes): score each once
+    return score_race(order, dict(result))
 
 
 def _days(per_race: pd.DataFrame) -> np.ndarray:
