@@ -122,3 +122,14 @@ def test_gaps_are_exactly_the_runs_of_removed_bars(n: int, seed: int, holes: set
     filled = validate_bars(holed, gaps="ffill", freq="1h", session="continuous")
     pd.testing.assert_index_equal(filled.index, bars.index, check_exact=True, check_freq=False)
     assert np.array_equal(filled["volume"].to_numpy() == 0, bars.index.isin(bars.index[removed]))
+
+
+def test_timezone_aware_bars_keep_their_zone_through_validation_and_filling() -> None:
+    bars = bundled_bars("EURUSD").tz_localize("Asia/Tokyo")
+    assert find_gaps(bars).n_gaps == 0
+    filled = validate_bars(bars.drop(bars.index[[5, 6]]), gaps="ffill")
+    assert str(filled.index.dtype) == "datetime64[ns, Asia/Tokyo]"
+    pd.testing.assert_index_equal(filled.index, bars.index, check_exact=True)
+    months = bundled_bars("BTCUSD").tz_localize("Asia/Tokyo")
+    refilled = validate_bars(months.drop(months.index[10]), gaps="ffill", freq="ME")
+    pd.testing.assert_index_equal(refilled.index, months.index, check_exact=True)

@@ -179,6 +179,12 @@ def _grid_between(before: pd.Timestamp, after: pd.Timestamp, offset: BaseOffset)
     return grid[grid > before]
 
 
+def _from_epoch_ns(values: np.ndarray, like: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Timestamps from nanoseconds since the epoch (UTC instants, as ``asi8`` gives), in ``like``'s zone."""
+    naive = pd.DatetimeIndex(values.astype("datetime64[ns]"))
+    return naive if like.tz is None else naive.tz_localize("UTC").tz_convert(like.tz)
+
+
 def _missing_timestamps(
     index: pd.DatetimeIndex, offset: BaseOffset, positions: np.ndarray
 ) -> pd.DatetimeIndex:
@@ -191,10 +197,10 @@ def _missing_timestamps(
         first = np.repeat(np.cumsum(counts) - counts, counts)
         k = np.arange(int(counts.sum())) - first + 1
         values = np.repeat(starts, counts) + k * step
-        return pd.DatetimeIndex(values.astype("datetime64[ns]"), tz=index.tz)
+        return _from_epoch_ns(values, index)
     parts = [_grid_between(index[int(i)], index[int(i) + 1], offset).asi8 for i in positions]
     values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    return pd.DatetimeIndex(values.astype("datetime64[ns]")).tz_localize(index.tz)
+    return _from_epoch_ns(values, index)
 
 
 def fill_gaps(
