@@ -12,6 +12,7 @@ continuation of the same code base (``import pandas_ta_classic``), from the ``be
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -67,6 +68,7 @@ def _time(function: Callable[[pd.DataFrame], pd.DataFrame], bars: pd.DataFrame) 
 
 
 def main() -> None:
+    load = os.getloadavg()[0]
     start = time.perf_counter()
     bars = synthetic_bars(N_BARS, freq="1min", seed=0)
     generate_seconds = time.perf_counter() - start
@@ -90,7 +92,9 @@ def main() -> None:
     theirs_label = f"pandas-ta-classic {version('pandas-ta-classic')} (`talib=False`, pandas/NumPy)"
     body = f"""
 {N_BARS:,} synthetic 1-minute bars (`synthetic_bars(seed=0)`, generated in {generate_seconds:.2f} s).
-Median of {REPEATS} runs each, same process, same bars.
+Median of {REPEATS} runs each, same process, same bars. The machine is shared: 1-minute load
+average {load:.1f} on {os.cpu_count()} cores when the run started, so absolute times are noisy; the ratio is
+the figure to read.
 
 | implementation | 12 features | ratio |
 |---|---|---|
