@@ -18,6 +18,7 @@ from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller import ControllerPolicy
 from stagewise.rollout.controller_runner import run_controller, stage_start
+from stagewise.rollout.experiments import VariantSplit
 
 FEATURE = "probability_calibration"
 START = date(2026, 11, 1)
@@ -341,3 +342,66 @@ def test_shadow_mode_pairs_the_two_model_versions_on_the_same_races(
     split = run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True)
     assert split.numbers["design"] == "two groups"
     assert split.numbers["sequential"]["hit_rate_1st"]["rejected"] is False
+
+
+def _abn_days(
+    monitor: PerformanceMonitor, rollout: GradualRollout, split: VariantSplit, *, drop: str | None = None
+) -> None:
+    """Nine days of races assigned by the feature's A/B/n split; ``drop`` loses 40 % of one group's logs."""
+    salt = rollout.feature(FEATURE).salt or ""
+    rng = np.random.default_rng(4)
+    rows: list[dict[str, Any]] = []
+    for k in range(9):
+        day = START + timedelta(days=k)
+        for i in range(288):
+            race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
+            group = split.variant_of(salt, race_id, "50")
+            if group == drop and rng.random() < 0.4:
+                continue
+            order = [int(p) for p in rng.permutation(6) + 1]
+            predicted = order if rng.random() < 0.3 else [order[1], order[0], *order[2:]]
+            rows.append({
+                "race_id": race_id, "race_date": day.isoformat(), "venue_code": i % 24 + 1,
+                "race_number": i // 24 + 1, "variant": group,
+                "predictions": [{"pit_number": p} for p in predicted],
+                "actual_results": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
+            })  # fmt: skip
+    monitor.log_predictions(rows)
+
+
+@pytest.mark.parametrize(
+    ("drop", "verdict"), [(None, "ok"), ("calib_v3", "hold")], ids=["clean", "lost-logs"]
+)
+def test_abn_variants_from_the_config_are_checked_for_sample_ratio_mismatch(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock, drop: str | None, verdict: str
+) -> None:
+    rollout.update_rollout_stage(FEATURE, "50%", reason="A/B/n at 50 %")
+    path = Path(rollout.store.location)
+    document = json.loads(path.read_text())
+    document["feature_rollouts"][FEATURE]["variants"] = {"calib_v2": 0.5, "calib_v3": 0.5}
+    path.write_text(json.dumps(document))
+    split = VariantSplit({"calib_v2": 0.5, "calib_v3": 0.5})
+    _abn_days(monitor, rollout, split, drop=drop)
+    clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+    decision = run_controller(
+        rollout, monitor, FEATURE, now=clock.now, dry_run=True, challenger_variant="calib_v2"
+    )
+    srm = decision.numbers["srm"]
+    assert set(srm["counts"]) == {"control", "calib_v2", "calib_v3"}
+    assert srm["expected"]["calib_v3"] == pytest.approx(srm["expected"]["calib_v2"], rel=0.01)
+    assert srm["verdict"] == verdict
+    if verdict == "hold":
+        assert decision.action == "hold"
+        assert "sample-ratio mismatch" in decision.reasons[0]
+
+
+def test_a_challenger_variant_outside_the_split_is_refused(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+) -> None:
+    from stagewise._exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"'calib_v9' is not one of the feature's variants \['a', 'b'\]"):
+        run_controller(
+            rollout, monitor, FEATURE, now=clock.now, dry_run=True, challenger_variant="calib_v9",
+            variants={"a": 0.5, "b": 0.5},
+        )  # fmt: skip

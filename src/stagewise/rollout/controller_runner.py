@@ -27,7 +27,11 @@ from typing import Any
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
+from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
+from stagewise.rollout.cohorts import daily_counts, paired_days
+from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide
+from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import GradualRollout
 from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
@@ -59,93 +63,6 @@ def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) ->
             return date.fromisoformat(at[:10])
         return None
     return None
-
-
-def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
-    """Sum settled per-race outcomes (``PerformanceMonitor.race_outcomes`` rows) per day.
-
-    Pending and void races are not counted (a void race is neither hit nor miss);
-    score accuracy counts only where it is defined. Days without settled races are left out.
-    """
-    settled = outcomes[outcomes["status"] == "settled"]
-    if settled.empty:
-        return []
-    frame = pd.DataFrame(
-        {
-            "day": pd.to_datetime(settled["race_date"]).dt.date,
-            "hit_1st": settled["hit_1st"].astype("float64"),
-            "hit_top3": settled["hit_top3"].astype("float64"),
-            "score": settled["score_accuracy"].astype("float64"),
-        }
-    )
-    frame["score_sq"] = frame["score"] ** 2
-    grouped = frame.groupby("day", sort=True)
-    sums = grouped.agg(
-        races=("hit_1st", "size"),
-        hits_1st=("hit_1st", "sum"),
-        hits_top3=("hit_top3", "sum"),
-        score_n=("score", "count"),
-        score_sum=("score", "sum"),
-        score_sq_sum=("score_sq", "sum"),
-    )
-    return [
-        DayCounts(
-            day=day,  # type: ignore[arg-type]
-            races=int(row.races),
-            hits_1st=int(row.hits_1st),
-            hits_top3=int(row.hits_top3),
-            score_n=int(row.score_n),
-            score_sum=float(row.score_sum),
-            score_sq_sum=float(row.score_sq_sum),
-        )
-        for day, row in sums.iterrows()
-    ]
-
-
-def paired_days(champion: pd.DataFrame, challenger: pd.DataFrame) -> list[PairedDay]:
-    """Pair two model versions' settled outcomes on the races both scored, summed per day.
-
-    ``champion`` and ``challenger`` are ``PerformanceMonitor.race_outcomes`` frames of one
-    model version each. A race that is settled for only one of them is not paired.
-    """
-    keep = ["race_id", "race_date", "hit_1st", "score_accuracy"]
-    a = champion.loc[champion["status"] == "settled", keep]
-    b = challenger.loc[challenger["status"] == "settled", keep]
-    both = a.merge(b, on=["race_id", "race_date"], suffixes=("_a", "_b"))
-    if both.empty:
-        return []
-    hit_a = both["hit_1st_a"].astype("float64")
-    hit_b = both["hit_1st_b"].astype("float64")
-    diff = both["score_accuracy_b"].astype("float64") - both["score_accuracy_a"].astype("float64")
-    frame = pd.DataFrame(
-        {
-            "day": pd.to_datetime(both["race_date"]).dt.date,
-            "champion_only": (hit_a > hit_b).astype("int64"),
-            "challenger_only": (hit_b > hit_a).astype("int64"),
-            "diff": diff,
-            "diff_sq": diff**2,
-        }
-    )
-    sums = frame.groupby("day", sort=True).agg(
-        races=("champion_only", "size"),
-        champion_only=("champion_only", "sum"),
-        challenger_only=("challenger_only", "sum"),
-        diff_n=("diff", "count"),
-        diff_sum=("diff", "sum"),
-        diff_sq_sum=("diff_sq", "sum"),
-    )
-    return [
-        PairedDay(
-            day=day,  # type: ignore[arg-type]
-            races=int(row.races),
-            champion_only=int(row.champion_only),
-            challenger_only=int(row.challenger_only),
-            diff_n=int(row.diff_n),
-            diff_sum=float(row.diff_sum),
-            diff_sq_sum=float(row.diff_sq_sum),
-        )
-        for day, row in sums.iterrows()
-    ]
 
 
 def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
@@ -186,6 +103,22 @@ def _windowed_health(
     return verdicts, reasons
 
 
+def _split(
+    state: FeatureRollout, variants: Mapping[str, float] | None, challenger: str, control: str
+) -> VariantSplit:
+    """The feature's variant split (one challenger by default), at its bucket resolution."""
+    weights = variants if variants is not None else state.extra.get("variants")
+    if weights is None:
+        weights = {challenger: 1.0}
+    buckets = LEGACY_BUCKETS if state.hash_mode == HASH_LEGACY else BUCKETS
+    split = VariantSplit(weights, control=control, buckets=buckets)
+    if challenger not in split.names:
+        raise ConfigError(
+            f"The challenger variant {challenger!r} is not one of the feature's variants {list(split.names)}."
+        )
+    return split
+
+
 def gather_evidence(
     rollout: GradualRollout,
     monitor: Any,
@@ -197,6 +130,7 @@ def gather_evidence(
     control_variant: str = "control",
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
+    variants: Mapping[str, float] | None = None,
 ) -> Evidence:
     """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
 
@@ -208,6 +142,11 @@ def gather_evidence(
     model versions scored every race, the groups are the two model versions (not
     variants), the harm test is paired on the races both scored, and there is no
     sample-ratio check (every race is in both groups).
+
+    ``variants`` (name → weight; default: the feature's ``"variants"`` key in the rollout
+    config, else ``{challenger_variant: 1.0}``) describes an A/B/n split of the enabled
+    buckets (:class:`~stagewise.rollout.experiments.VariantSplit`); the sample-ratio check
+    then covers control and every variant, against their exact bucket shares.
     """
     if (
         isinstance(health_window_days, bool)
@@ -230,6 +169,7 @@ def gather_evidence(
     enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
     since = since or enabled
     first = enabled or since
+    split = _split(state, variants, challenger_variant, control_variant)
     challenger: list[DayCounts] = []
     control: list[DayCounts] = []
     group_counts: dict[str, int] = {}
@@ -243,15 +183,19 @@ def gather_evidence(
         else:
             chall_rows = monitor.race_outcomes(start, last_day, variant=challenger_variant)
             ctrl_rows = monitor.race_outcomes(start, last_day, variant=control_variant)
-            for name, rows in ((challenger_variant, chall_rows), (control_variant, ctrl_rows)):
+            frames = {challenger_variant: chall_rows, control_variant: ctrl_rows}
+            for name in split.names:
+                if name not in frames:
+                    frames[name] = monitor.race_outcomes(start, last_day, variant=name)
+            for name, rows in frames.items():
                 dates = pd.to_datetime(rows["race_date"]).dt.date
                 group_counts[name] = len(rows if since is None else rows[dates >= since])
         challenger, control = daily_counts(chall_rows), daily_counts(ctrl_rows)
     health, reasons = _windowed_health(rollout, feature, challenger, since, health_window_days, now)
-    share = float(state.stage.percent) / 100.0
     expected = None
-    if group_counts and 0.0 < share < 1.0:
-        expected = {control_variant: 1.0 - share, challenger_variant: share}
+    if group_counts and 0 < state.threshold < split.buckets:
+        buckets = split.bucket_counts(state.threshold)
+        expected = {name: count / split.buckets for name, count in buckets.items()}
     return Evidence(
         feature=feature,
         stage=state.stage,
@@ -322,6 +266,7 @@ def run_controller(
     control_variant: str = "control",
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
+    variants: Mapping[str, float] | None = None,
 ) -> Decision:
     """Decide for ``feature`` and, unless ``dry_run``, apply, notify and audit the decision.
 
@@ -347,6 +292,7 @@ def run_controller(
     evidence = gather_evidence(
         rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
         control_variant=control_variant, health_window_days=health_window_days, shadow=shadow,
+        variants=variants,
     )  # fmt: skip
     decision = decide(evidence, policy, now)
     groups = (
