@@ -245,7 +245,10 @@ def test_audit_log_records_who_when_why_old_and_new(seed_path: Path, clock: Cloc
     rollout.update_rollout_stage(
         "probability_calibration", "50%", actor="bob", details={"hit_rate_1st": 0.26}
     )
-    rollout.update_rollout_stage("probability_calibration", "50%")  # no change: not logged
+    before = seed_path.read_bytes()
+    clock.advance(hours=1)
+    rollout.update_rollout_stage("probability_calibration", "50%")  # no change: not logged, not written
+    assert seed_path.read_bytes() == before
     log = rollout.audit_log()
     assert [(e["actor"], e["old_stage"], e["new_stage"], e["reason"]) for e in log] == [
         ("alice", "disabled", "10%", "canary after backtest"),

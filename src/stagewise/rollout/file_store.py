@@ -157,6 +157,8 @@ class FileRolloutStore:
             current = self.read()
             head_seq, head_hash = self._complete_audit(current)
             new, records = change(current)
+            if not records and new == current:
+                return current  # nothing changed: leave the file (and its readers) alone
             sealed = seal_records(records, head_seq, head_hash)
             new = replace(new, audit_tail=sealed or current.audit_tail)
             self._write_config(new)
