@@ -71,7 +71,12 @@ BAD_VALUES = [
     pytest.param(
         _set("low", 2, 101.7),
         ["'low' is above 'open'", "2024-01-01 02:00:00", "low=101.7", "open=101.5"],
-        id="low-above",
+        id="low-above-open",
+    ),
+    pytest.param(
+        lambda df: _set("low", 4, 103.3)(_set("close", 4, 103.2)(df)),
+        ["'low' is above 'close'", "2024-01-01 04:00:00", "low=103.3", "close=103.2"],
+        id="low-above-close",
     ),
     pytest.param(_set("volume", 0, -5.0), ["'volume' must be >= 0", "volume=-5.0"], id="neg-volume"),
     pytest.param(_set("close", 3, np.nan), ["'close' is NaN or infinite", "2024-01-01 03:00:00"], id="nan"),
