@@ -239,3 +239,12 @@ def test_paired_evidence_uses_the_paired_test() -> None:
     assert d.numbers["sequential"]["hit_rate_1st"]["estimate"] == -0.06
     same = [PairedDay(START + timedelta(days=i), 100, 5, 5, 100, 0.0, 0.1) for i in range(5)]
     assert run(replace(evidence(["HEALTHY"] * 5), paired=same)).action == "promote"
+
+
+def test_numbers_keep_the_last_month_of_days() -> None:
+    chall = [day(i) for i in range(45)]
+    d = run(evidence(["HEALTHY"] * 45, challenger=chall))
+    assert d.numbers["days_total"] == 45
+    assert len(d.numbers["days"]) == 31
+    assert d.numbers["days"][-1]["date"] == chall[-1].day.isoformat()
+    assert d.numbers["cumulative"]["challenger"]["races"] == 45 * 40

@@ -48,6 +48,7 @@ from stagewise.rollout.stages import DISABLED, Stage, next_stage
 __all__ = ["ControllerPolicy", "DayCounts", "Decision", "Evidence", "PairedDay", "decide", "harm_tests"]
 
 Action = Literal["promote", "hold", "rollback", "none"]
+MAX_DAYS_SHOWN = 31
 HEALTHY, WARNING, CRITICAL = "HEALTHY", "WARNING", "CRITICAL"
 
 
@@ -206,7 +207,9 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         if ok and (since is None or day.day >= since):
             evaluated.append(day)
         day_rows.append(_day_numbers(day, verdict, ok))
-    numbers: dict[str, Any] = {"days": day_rows, "policy": _policy_numbers(policy)}
+    # The audit keeps the last month of days; the cumulative figures cover the rest.
+    numbers: dict[str, Any] = {"days": day_rows[-MAX_DAYS_SHOWN:], "policy": _policy_numbers(policy)}
+    numbers["days_total"] = len(day_rows)
     numbers["stage_since"] = since.isoformat() if since else None
 
     tests = harm_tests(
