@@ -130,7 +130,8 @@ def test_significant_harm_on_win_hit_rate_rolls_back_even_when_every_day_is_heal
     assert "significant harm on hit_rate_1st" in d.reasons[0]
     seq = d.numbers["sequential"]["hit_rate_1st"]
     assert seq["rejected"] is True
-    assert seq["p_value"] < 0.05
+    assert seq["alpha"] == 0.025  # two harm tests share α = 0.05 (Bonferroni)
+    assert seq["p_value"] < 0.025
     assert d.numbers["cumulative"]["challenger"]["hit_rate_1st"] == 0.2
 
 

@@ -63,7 +63,9 @@ class ControllerPolicy:
     min_races_per_day : int, default 10
         Challenger races a day needs to be evaluated (the seed's LOW_RACE_COUNT line).
     alpha : float, default 0.05
-        Level of the sequential harm test.
+        Budget of the sequential harm check: the probability of ever rolling back a
+        challenger that is not worse, over all daily looks. Two tests share it
+        (win hit rate and score accuracy, α/2 each: Bonferroni).
     tau_hit, tau_score : float
         mSPRT mixing standard deviations for the win hit rate and score accuracy.
     srm_threshold : float, default 0.001
@@ -214,7 +216,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
 
     tests = harm_tests(
         evidence.challenger, evidence.control, evidence.paired,
-        alpha=policy.alpha, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
+        alpha=policy.alpha / 2, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
     )  # fmt: skip
     numbers["design"] = "paired (shadow mode)" if evidence.paired else "two groups"
     if tests is not None:
@@ -236,7 +238,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         if harmed:
             reasons = [
                 f"significant harm on {name}: challenger − control = {tests[name].estimates[-1]:+.4f}, "
-                f"always-valid p = {tests[name].p_value:.4g} < α = {policy.alpha}"
+                f"always-valid p = {tests[name].p_value:.4g} < α/2 = {policy.alpha / 2:g}"
                 for name in harmed
             ]
             return result("rollback", DISABLED, reasons, numbers)

@@ -131,7 +131,9 @@ def harm_tests(
     """One-sided mSPRT (challenger worse) on win hit rate and score accuracy, one look per day.
 
     Paired (McNemar-like, on the same races) when the evidence has shadow-mode pairs,
-    otherwise two independent groups.
+    otherwise two independent groups. ``alpha`` is the level of *each* test; the
+    controller passes half its budget to each (Bonferroni), so that "either test
+    fires" stays at most its ``alpha``.
     """
     if paired:
         return _paired(paired, alpha, tau_hit, tau_score)
