@@ -136,19 +136,34 @@ def null_continuous(
 ) -> FloatArray:
     """Exact null draws of PSI for continuous data with ``bins`` reference-quantile bins.
 
-    The reference counts per bin are fixed by the quantile positions; the true mass of each bin is
-    Dirichlet(counts-derived gaps) and the current counts are multinomial in those masses.
+    The reference counts per bin are fixed by the quantile ranks; the true mass of each bin is
+    Dirichlet(gaps between those ranks) and the current counts are multinomial in those masses.
     """
     positions = quantile_ranks(n_reference, bins)
-    ranks = np.concatenate(([0], positions, [n_reference]))
-    reference_counts = np.diff(ranks)
-    # The k-th uniform order statistic of n splits [0, 1] into Dirichlet(k, n + 1 - k) masses.
+    reference_counts = np.diff(np.concatenate(([0], positions, [n_reference])))
+    # The ranks r_1 < ... of n uniforms split [0, 1] into Dirichlet(r_1, r_2 - r_1, ..., n + 1 - r_last).
     gaps = np.diff(np.concatenate(([0], positions, [n_reference + 1]))).astype(np.float64)
+    weights = np.zeros((draws, bins), dtype=np.float64)
     keep = gaps > 0
-    masses = np.zeros((draws, bins), dtype=np.float64)
-    masses[:, keep] = rng.dirichlet(gaps[keep], size=draws)
-    current_counts = rng.multinomial(n_current, masses)
+    weights[:, keep] = rng.standard_gamma(gaps[keep], size=(draws, int(keep.sum())))
+    masses = weights / weights.sum(axis=1, keepdims=True)
+    current_counts = _multinomial_rows(n_current, masses, rng)
     return psi_from_counts(np.broadcast_to(reference_counts, current_counts.shape), current_counts)
+
+
+def _multinomial_rows(n: int, masses: FloatArray, rng: np.random.Generator) -> IntArray:
+    """One multinomial(n, row) draw per row, as conditional binomials vectorised over rows."""
+    draws, bins = masses.shape
+    counts = np.zeros((draws, bins), dtype=np.int64)
+    left = np.full(draws, n, dtype=np.int64)
+    mass_left = np.ones(draws)
+    for j in range(bins - 1):
+        share = np.clip(masses[:, j] / np.maximum(mass_left, 1e-300), 0.0, 1.0)
+        counts[:, j] = rng.binomial(left, share)
+        left -= counts[:, j]
+        mass_left -= masses[:, j]
+    counts[:, -1] = left
+    return counts
 
 
 def null_permutation(
@@ -156,10 +171,21 @@ def null_permutation(
 ) -> tuple[IntArray, IntArray]:
     """Reference and current count tables of ``draws`` random splits of the pooled rows.
 
-    The bins (or categories) are fixed; ``n_current`` of the pooled rows go to the current sample.
+    The bins (or categories) are fixed; ``n_current`` of the pooled rows go to the current sample
+    (multivariate hypergeometric, drawn bin by bin and vectorised over the draws).
     """
     pooled = np.asarray(pooled_counts, dtype=np.int64)
-    current = rng.multivariate_hypergeometric(pooled, n_current, size=draws).astype(np.int64)
+    current = np.zeros((draws, len(pooled)), dtype=np.int64)
+    still_to_draw = np.full(draws, n_current, dtype=np.int64)
+    rows_left = int(pooled.sum())
+    for j, size in enumerate(pooled[:-1]):
+        rows_left -= int(size)
+        if size > 0 and rows_left > 0:
+            current[:, j] = rng.hypergeometric(int(size), rows_left, still_to_draw)
+        elif size > 0:  # the last non-empty bin takes whatever is left
+            current[:, j] = still_to_draw
+        still_to_draw -= current[:, j]
+    current[:, -1] = still_to_draw
     return pooled[np.newaxis, :] - current, current
 
 
