@@ -9,14 +9,20 @@ from stagewise.monitor.alert_config import AlertConfig, AlertRule, load_alert_co
 from stagewise.monitor.drift import DriftConfig, DriftReport, detect_drift
 from stagewise.monitor.ledger import LogSummary
 from stagewise.monitor.monitor import PerformanceMonitor
+from stagewise.monitor.notify import AlertMessage, DeliveryResult, Notifier, notifiers_from_env, notify_all
 
 __all__ = [
     "AlertConfig",
+    "AlertMessage",
     "AlertRule",
+    "DeliveryResult",
     "DriftConfig",
     "DriftReport",
     "LogSummary",
+    "Notifier",
     "PerformanceMonitor",
     "detect_drift",
     "load_alert_config",
+    "notifiers_from_env",
+    "notify_all",
 ]
