@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +18,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    before: Callable[[], None] | None = None
 
 
 @dataclass
@@ -48,6 +49,8 @@ class RecordingServer:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
                 reply = server.replies[min(index, len(server.replies) - 1)]
+                if reply.before is not None:
+                    reply.before()
                 if reply.delay:
                     server.stop.wait(reply.delay)
                 try:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -229,3 +231,28 @@ def test_the_webhook_secret_never_appears_in_logs_results_or_repr(caplog: pytest
     assert token not in caplog.text  # ... with the URL redacted
     assert token not in repr(result)
     assert token not in repr(notifier)
+
+
+def test_channels_are_tried_at_the_same_time() -> None:
+    # Each server holds its request until the other one has received one too (or 10 s pass): with
+    # sequential sending the first would only be released by the timeout and fail.
+    arrived = [threading.Event(), threading.Event()]
+
+    def waits_for(mine: int, other: int) -> Callable[[], None]:
+        def hook() -> None:
+            arrived[mine].set()
+            arrived[other].wait(10)
+
+        return hook
+
+    policy = RetryPolicy(max_attempts=1, timeout=5.0)
+    with (
+        recording_server(Reply(200, before=waits_for(0, 1))) as first,
+        recording_server(Reply(200, before=waits_for(1, 0))) as second,
+    ):
+        results = notify_all(
+            [SlackNotifier(first.url(), policy=policy), WebhookNotifier(second.url(), policy=policy)],
+            _message(),
+        )
+    assert [r.ok for r in results] == [True, True]
+    assert [r.channel for r in results] == ["slack", "webhook"]

@@ -198,7 +198,11 @@ class DriftReport:
         )
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per feature: kind, sizes, each method's statistic, drifted, severity."""
+        """One row per feature: kind, sizes, p-value, each method's effect and threshold, verdict.
+
+        A method's column holds its ``effect`` (PSI, KS D, normalised Wasserstein, total variation),
+        the value its ``<method>_threshold`` column is compared with.
+        """
         rows = []
         for name, result in self.features.items():
             row: dict[str, Any] = {
@@ -209,7 +213,7 @@ class DriftReport:
                 "p_value": result.p_value,
             }
             for method, outcome in result.methods.items():
-                row[method] = outcome.statistic
+                row[method] = outcome.effect
                 row[f"{method}_threshold"] = outcome.threshold
             row["drifted"] = result.drifted
             row["severity"] = result.severity

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stagewise._exceptions import ConfigError
@@ -64,30 +65,38 @@ ENV_SMTP = {
 }
 
 
-def notify_all(notifiers: Iterable[Notifier], message: AlertMessage) -> list[DeliveryResult]:
+def notify_all(
+    notifiers: Iterable[Notifier], message: AlertMessage, *, parallel: bool = True
+) -> list[DeliveryResult]:
     """Send ``message`` on every channel; one result per notifier, in order; never raises for delivery.
 
-    A notifier that raises (a bug, or a third-party notifier breaking the protocol) is reported as a
-    failed result with the exception's type and text, and the other channels are still tried.
+    Channels are tried at the same time (one thread each) unless ``parallel=False``, so a dead
+    SMTP server retrying for a minute does not delay the Slack message. A notifier that raises (a
+    bug, or a third-party notifier breaking the protocol) is reported as a failed result with the
+    exception's type and text, and the other channels are still tried.
 
     Examples
     --------
     >>> notify_all([], AlertMessage("nothing configured", ""))
     []
     """
-    results = []
-    for notifier in notifiers:
-        channel = str(getattr(notifier, "channel", type(notifier).__name__))
-        target = str(getattr(notifier, "target", "?"))
-        try:
-            result = notifier.send(message)
-        except Exception as exc:  # delivery must never take the caller down
-            logger.warning(
-                "%s notifier raised while sending %r: %s", channel, message.fingerprint, type(exc).__name__
-            )
-            result = DeliveryResult(channel, target, False, 1, None, f"{type(exc).__name__}: {exc}")
-        results.append(result)
-    return results
+    chosen = list(notifiers)
+    if not parallel or len(chosen) < 2:
+        return [_send_one(notifier, message) for notifier in chosen]
+    with ThreadPoolExecutor(max_workers=len(chosen), thread_name_prefix="stagewise-notify") as pool:
+        return list(pool.map(lambda notifier: _send_one(notifier, message), chosen))
+
+
+def _send_one(notifier: Notifier, message: AlertMessage) -> DeliveryResult:
+    channel = str(getattr(notifier, "channel", type(notifier).__name__))
+    target = str(getattr(notifier, "target", "?"))
+    try:
+        return notifier.send(message)
+    except Exception as exc:  # delivery must never take the caller down
+        logger.warning(
+            "%s notifier raised while sending %r: %s", channel, message.fingerprint, type(exc).__name__
+        )
+        return DeliveryResult(channel, target, False, 1, None, f"{type(exc).__name__}: {exc}")
 
 
 def _get(environ: Mapping[str, str], name: str) -> str | None:
