@@ -82,6 +82,8 @@ def test_layout_and_metadata_follow_the_seed(registry_copy: tuple[ModelRegistry,
     assert meta["model_weights"] == pytest.approx({"lightgbm": 0.4, "xgboost": 0.4, "random_forest": 0.2})
     assert meta["data_window"] == {"start": "2025-01-01", "end": "2025-06-30"}
     assert {"lightgbm", "xgboost", "scikit-learn", "skops", "numpy"} <= meta["library_versions"].keys()
+    assert "not installed" not in meta["library_versions"].values()
+    assert meta["library_versions"]["xgboost"][0].isdigit()
 
     training = json.loads((registry.root / "training" / "training_metadata.json").read_text())
     assert training["individual_models"]["lightgbm"] == {

@@ -20,7 +20,6 @@ import math
 import platform
 from collections.abc import Mapping
 from datetime import date, datetime
-from importlib import metadata as importlib_metadata
 from typing import Any
 
 import numpy as np
@@ -44,17 +43,28 @@ __all__ = [
 ]
 
 METADATA_FILE = "metadata.json"
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "lightgbm", "xgboost", "skops")
 
 
 def library_versions() -> dict[str, str]:
-    """Versions of Python and the libraries whose formats a saved model depends on."""
+    """Versions of Python and the libraries whose formats a saved model depends on.
+
+    Read from the modules themselves: the distribution names vary (``xgboost-cpu``).
+    """
+    import lightgbm
+    import sklearn
+    import skops
+    import xgboost
+
     out = {"python": platform.python_version(), "stagewise": __version__}
-    for name in _LIBRARIES:
-        try:
-            out[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:  # pragma: no cover - all are dependencies
-            out[name] = "not installed"
+    for name, module in (
+        ("numpy", np),
+        ("pandas", pd),
+        ("scikit-learn", sklearn),
+        ("lightgbm", lightgbm),
+        ("xgboost", xgboost),
+        ("skops", skops),
+    ):
+        out[name] = str(getattr(module, "__version__", "unknown"))
     return out
 
 
