@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from stagewise.cli.main import app
 from stagewise.data import bundled_bars, load_bars, synthetic_bars
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "160"})  # wide enough that no summary cell wraps
 
 
 def test_synthetic_bars_are_written_validated_and_summarised(tmp_path: Path) -> None:

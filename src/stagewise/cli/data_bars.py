@@ -11,11 +11,11 @@ from rich.table import Table
 
 __all__ = ["bars", "check_bars"]
 
-console = Console(highlight=False)
-
 
 def _print_summary(title: str, facts: dict[str, object]) -> None:
-    table = Table(title=title, show_header=False, title_justify="left")
+    console = Console(highlight=False)  # made per call so that it sees the terminal width of this run
+    console.print(title, soft_wrap=True, markup=False)  # a long path must stay greppable on one line
+    table = Table(show_header=False)
     table.add_column("fact", style="bold")
     table.add_column("value")
     for key, value in facts.items():
