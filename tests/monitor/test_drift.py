@@ -153,6 +153,12 @@ def test_default_features_skip_dates_and_say_so() -> None:
     assert "race_date" in report.skipped
 
 
+def test_a_frame_with_nothing_to_check_is_refused() -> None:
+    dates = pd.DataFrame({"race_date": pd.to_datetime(["2024-01-01", "2024-01-02"])})
+    with pytest.raises(DataValidationError, match="no numeric, boolean, string or categorical column"):
+        detect_drift(dates, dates)
+
+
 def test_report_is_json_ready_and_round_trips() -> None:
     rng = np.random.default_rng(12)
     reference = pd.DataFrame({"x": rng.normal(size=300), "c": _classes(rng, 300, [0.25] * 4)})

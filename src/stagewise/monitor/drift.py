@@ -363,6 +363,11 @@ def _choose_features(
         duplicates = sorted({str(n) for n in names if names.count(n) > 1})
         if duplicates:
             raise ConfigError(f"The 'features' parameter names a column twice: {duplicates}.")
+    if not names:
+        raise DataValidationError(
+            f"The reference sample has no numeric, boolean, string or categorical column to check "
+            f"(columns: {skipped})."
+        )
     for name in names:
         for label, frame in (("reference", reference), ("current", current)):
             if name not in frame.columns:
