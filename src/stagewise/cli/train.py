@@ -1,0 +1,129 @@
+"""``stagewise train``: the seed's ``create_ml_models.py --days 360 --verbose``."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from stagewise.models.training import TrainingReport
+
+console = Console(highlight=False)
+
+
+class Domain(StrEnum):
+    markets = "markets"
+    races = "races"
+
+
+def _percent(value: float) -> str:
+    return "—" if math.isnan(value) else f"{value:.2%}"
+
+
+def _score_table(report: TrainingReport) -> Table:
+    markets = report.domain == "markets"
+    table = Table(title=f"Held-out period {report.test_window[0]} → {report.test_window[1]}")
+    table.add_column("model")
+    if markets:
+        table.add_column("F1", justify="right")
+        table.add_column("accuracy", justify="right")
+    else:
+        table.add_column("win hit rate", justify="right")
+        table.add_column("trifecta hit rate", justify="right")
+    table.add_column("95 % interval" + (" (accuracy)" if markets else " (win)"), justify="right")
+    for score in report.scores:
+        second = score.extra.get("accuracy" if markets else "hit_rate_top3", math.nan)
+        first = f"{score.value:.3f}" if markets else _percent(score.value)
+        interval = "—" if math.isnan(score.low) else f"{_percent(score.low)} – {_percent(score.high)}"
+        name = f"[dim]{score.name} (baseline)[/]" if score.is_baseline else f"[bold]{score.name}[/]"
+        table.add_row(name, first, _percent(second), interval)
+    return table
+
+
+def train(
+    domain: Annotated[Domain, typer.Option(help="markets: next-bar direction; races: race winner.")] = (
+        Domain.markets
+    ),
+    days: Annotated[int, typer.Option(help="Train and hold out within the last DAYS days of data.")] = 360,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Bars or races file (CSV/Parquet). Default: the bundled EURUSD hourly bars (markets) "
+            "or DAYS simulated days (races)."
+        ),
+    ] = None,
+    test_fraction: Annotated[
+        float, typer.Option(help="Share of the window, at its end, held out for scoring.")
+    ] = 0.25,
+    seed: Annotated[int, typer.Option(help="Random seed of the models and of the simulator.")] = 0,
+    root: Annotated[Path, typer.Option(help="Model registry directory.")] = Path("models"),
+    save: Annotated[bool, typer.Option(help="Save the ensemble to ROOT/training/.")] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say what happens at each step.")] = False,
+) -> None:
+    """Train the ensemble on a time-ordered split and report each model beside the baselines.
+
+    The earlier part of the window trains; the later part is held out. Each model's F1 (markets) \
+or win hit rate (races) on the held-out part is printed next to the baselines a useful model \
+must beat: always-up and majority class, or lane order 1-2-3 and random.
+
+    The trained ensemble is saved, pickle-free, to ROOT/training/<version>/.
+    """
+    from rich.status import Status
+
+    from stagewise.models.training import train_markets, train_races
+
+    with Status("loading data", console=console) as status:
+
+        def progress(message: str) -> None:
+            status.update(message)
+            if verbose:
+                console.print(f"[dim]·[/] {message}")
+
+        if domain is Domain.markets:
+            from stagewise.data import bundled_bars, load_bars
+
+            bars = load_bars(data) if data else bundled_bars("EURUSD")
+            progress(f"{len(bars):,} bars from {data or 'bundled EURUSD hourly (backtesting.test)'}")
+            report = train_markets(
+                bars, days=days, test_fraction=test_fraction, random_state=seed, progress=progress
+            )
+        else:
+            import pandas as pd
+
+            from stagewise.data import load_races, simulate_races
+
+            if data:
+                races = load_races(data)
+            else:
+                end = pd.Timestamp("2025-12-31")
+                start = end - pd.Timedelta(days=days - 1)
+                progress(f"simulating {days} days of races ({start.date()} → {end.date()}, seed {seed})")
+                races = simulate_races(start, end, seed=seed)
+            report = train_races(
+                races, days=days, test_fraction=test_fraction, random_state=seed, progress=progress
+            )
+
+    console.print(
+        f"Trained on {report.n_train:,} {'bars' if domain is Domain.markets else 'boats'} "
+        f"({report.train_window[0]} → {report.train_window[1]}) in {report.fit_seconds:.1f} s; "
+        f"held out {report.n_test:,} {'bars' if domain is Domain.markets else 'races'}."
+    )
+    console.print(_score_table(report))
+    for note in report.notes:
+        console.print(f"[yellow]Note:[/] {note}")
+    if save:
+        from stagewise.models.registry import ModelRegistry
+
+        version = ModelRegistry(root).save(
+            report.model,
+            metrics=report.performance_metrics(),
+            data_window={"start": report.train_window[0], "end": report.train_window[1]},
+            notes=f"stagewise train --domain {domain.value} --days {days}",
+        )
+        console.print(f"Saved version [bold]{version}[/] to {root / 'training'}")
