@@ -198,6 +198,11 @@ def _encoded(unit_ids: Iterable[str | int] | npt.ArrayLike) -> Iterable[bytes]:
         raise ConfigError(
             f"buckets_of needs an iterable of unit ids; got a single {type(unit_ids).__name__} {unit_ids!r}."
         )
+    if isinstance(unit_ids, list | tuple):
+        try:  # all-str input (the common case) is encoded at C speed; anything else takes the checked path
+            return list(map(str.encode, unit_ids))
+        except (TypeError, UnicodeEncodeError):
+            pass
     return _checked_encoded(unit_ids)  # type: ignore[arg-type]
 
 
