@@ -178,16 +178,11 @@ def _coerce(raw: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
         df, ~status.isin([FINISHED, *_STATUSES]), "status", f"must be {FINISHED!r} or one of {_STATUSES!r}"
     )
     df["status"] = status.astype("str")
-    position = pd.to_numeric(raw["finish_position"], errors="coerce")
+    position = pd.to_numeric(raw["finish_position"], errors="coerce").astype("float64")
     given = raw["finish_position"].notna()
-    bad_rank = (given & position.isna()) | position.ne(np.floor(position)) | position.lt(1) | position.gt(6)
-    problems.add(
-        df,
-        bad_rank.fillna(False),
-        "finish_position",
-        "must be an int in 1..6 or empty",
-        raw["finish_position"],
-    )
+    whole = position.notna() & position.eq(np.floor(position)) & position.between(1, 6)
+    bad_rank = given & ~whole
+    problems.add(df, bad_rank, "finish_position", "must be an int in 1..6 or empty", raw["finish_position"])
     finished = df["status"].eq(FINISHED)
     problems.add(
         df,
@@ -203,7 +198,7 @@ def _coerce(raw: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
         "a finished boat needs its rank 1..6",
         raw["finish_position"],
     )
-    df["finish_position"] = position.where(~bad_rank.fillna(False)).round().astype("Int64")
+    df["finish_position"] = position.where(whole).round().astype("Int64")
 
     if "true_win_prob" in raw.columns:
         prob = pd.to_numeric(raw["true_win_prob"], errors="coerce").astype("float64")
