@@ -180,7 +180,7 @@ def _coerce(raw: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
     df["status"] = status.astype("str")
     position = pd.to_numeric(raw["finish_position"], errors="coerce").astype("float64")
     given = raw["finish_position"].notna()
-    whole = position.notna() & position.eq(np.floor(position)) & position.between(1, 6)
+    whole = position.notna() & position.eq(position.round()) & position.between(1, 6)
     bad_rank = given & ~whole
     problems.add(df, bad_rank, "finish_position", "must be an int in 1..6 or empty", raw["finish_position"])
     finished = df["status"].eq(FINISHED)
