@@ -184,14 +184,11 @@ class FileRolloutStore:
         """Drop a half-written last line and append the entries an interrupted write left pending."""
         head_seq, head_hash = 0, GENESIS
         if self.audit_path.exists():
-            data = self.audit_path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                cut = data.rfind(b"\n") + 1
+            last, complete_end, size = _last_line(self.audit_path)
+            if complete_end != size:  # a half-written last line: the writer died mid-append
                 with open(self.audit_path, "r+b") as fh:
-                    fh.truncate(cut)
+                    fh.truncate(complete_end)
                     os.fsync(fh.fileno())
-                data = data[:cut]
-            last = data.rstrip(b"\n").rsplit(b"\n", 1)[-1]
             if last:
                 try:
                     entry = json.loads(last)
@@ -234,6 +231,24 @@ class FileRolloutStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _last_line(path: Path, chunk: int = 65_536) -> tuple[bytes, int, int]:
+    """(last complete line, offset just after its newline, file size), reading only the end of the file."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        start, tail = size, b""
+        while start > 0:
+            start = max(0, start - chunk)
+            fh.seek(start)
+            tail = fh.read(size - start)
+            if tail.count(b"\n") >= 2:  # the newline ending the last line, and the one before it
+                break
+    end = tail.rfind(b"\n") + 1
+    if end == 0:
+        return b"", 0, size  # no complete line at all
+    body = tail[: end - 1]
+    return body[body.rfind(b"\n") + 1 :], start + end, size
 
 
 def _continues(pending: list[dict[str, Any]], head_seq: int, head_hash: str) -> bool:
