@@ -20,6 +20,7 @@ from stagewise._version import __version__
 
 if TYPE_CHECKING:
     from stagewise.backtest import WalkForwardBacktest
+    from stagewise.data.races import RaceSimulator, load_races, simulate_races
     from stagewise.features import TechnicalIndicators
     from stagewise.models import ModelRegistry, ProductionEnsemble
     from stagewise.rollout import GradualRollout
@@ -35,12 +36,15 @@ __all__ = [
     "NotFittedError",
     "NotFoundError",
     "ProductionEnsemble",
+    "RaceSimulator",
     "StagewiseError",
     "StorageError",
     "TechnicalIndicators",
     "UnsupportedFormatError",
     "WalkForwardBacktest",
     "__version__",
+    "load_races",
+    "simulate_races",
 ]
 
 # Heavy entry points load on first use, so that `import stagewise` (and the CLI's --help) stays fast.
@@ -48,8 +52,11 @@ _LAZY = {
     "GradualRollout": "stagewise.rollout",
     "ModelRegistry": "stagewise.models",
     "ProductionEnsemble": "stagewise.models",
+    "RaceSimulator": "stagewise.data.races",
     "TechnicalIndicators": "stagewise.features",
     "WalkForwardBacktest": "stagewise.backtest",
+    "load_races": "stagewise.data.races",
+    "simulate_races": "stagewise.data.races",
 }
 
 
