@@ -202,3 +202,16 @@ def test_json_has_no_nan_and_keeps_intervals(seed_run: tuple[dict[str, Any], Pat
     step = data["steps"][0]
     expected = {"train_start", "train_end", "test_start", "test_end", "n_train_rows", "metrics", "baselines"}
     assert expected | {"fit_seconds", "predict_seconds"} <= set(step)
+
+
+def test_results_of_an_unknown_format_version_are_refused(
+    seed_run: tuple[dict[str, Any], Path], tmp_path: Path
+) -> None:
+    from stagewise import UnsupportedFormatError
+
+    _, out = seed_run
+    data = json.loads((out / "walkforward_results.json").read_text(encoding="utf-8"))
+    data["format_version"] = 99
+    (tmp_path / "future.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(UnsupportedFormatError, match="format_version 99; this release reads version 1"):
+        read_results(tmp_path / "future.json")

@@ -109,6 +109,21 @@ def _ci(interval: Any, pct: bool) -> str:
     return f"  (95% CI {fmt(interval[0])} – {fmt(interval[1])})"
 
 
+def _bp(value: Any) -> str:
+    """A per-bar return in basis points (1 bp = 0.01 %)."""
+    return (
+        "n/a"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{1e4 * value:.2f} bp"
+    )
+
+
+def _ci_bp(interval: Any) -> str:
+    if not interval or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in interval):
+        return ""
+    return f"  (95% CI {_bp(interval[0])} – {_bp(interval[1])})"
+
+
 def render_text(result: dict[str, Any], lang: str = "en") -> str:
     """The human-readable report, laid out like the seed's sample output."""
     t = _LABELS[lang]
@@ -170,12 +185,15 @@ def render_text(result: dict[str, Any], lang: str = "en") -> str:
         for key in ("precision", "recall", "f1", "mcc"):
             lines.append(f"  {key}: {_num(overall[key])}")
         lines.append(
-            f"  signal return: mean {_num(overall['signal_mean_return'])} per bar"
-            f"{_ci(overall['signal_mean_return_ci'], False)}, total {_pct(overall['signal_total_return'])}"
+            f"  signal return: mean {_bp(overall['signal_mean_return'])} per bar"
+            f"{_ci_bp(overall['signal_mean_return_ci'])}, total {_pct(overall['signal_total_return'])}"
         )
         lines += ["", t["average"]]
         for key, value in averages.items():
-            lines.append(f"  {t['avg_prefix']}{key}: {_num(value['value'])}{_ci(value['ci'], False)}")
+            if key == "signal_mean_return":
+                lines.append(f"  {t['avg_prefix']}{key}: {_bp(value['value'])}{_ci_bp(value['ci'])}")
+            else:
+                lines.append(f"  {t['avg_prefix']}{key}: {_num(value['value'])}{_ci(value['ci'], False)}")
         lines += ["", t["baselines"]]
         for who, m in result["baselines"].items():
             lines.append(f"  {who}: accuracy {_pct(m['accuracy'])}, f1 {_num(m['f1'])}, mcc {_num(m['mcc'])}")
