@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import getpass
 import logging
-import secrets
-import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -19,23 +15,27 @@ import numpy.typing as npt
 from stagewise._exceptions import ConfigError, StagewiseError
 from stagewise.rollout.audit import AuditReport
 from stagewise.rollout.bucketing import BUCKETS, buckets_of, digest_cutoff, legacy_buckets_of, salted_hasher
+from stagewise.rollout.changes import (
+    ALL_FEATURES,
+    add_feature_change,
+    default_actor,
+    kill_change,
+    note_change,
+    set_stage_change,
+)
 from stagewise.rollout.config import (
     HASH_LEGACY,
-    HASH_MODES,
     HASH_SALTED,
     FeatureRollout,
     RolloutConfig,
-    check_feature_name,
 )
 from stagewise.rollout.health import HealthPolicy, evaluate_health, load_policy
 from stagewise.rollout.plan import build_plan
-from stagewise.rollout.stages import DISABLED, next_stage, parse_stage
-from stagewise.rollout.store import RolloutStore
+from stagewise.rollout.stages import DISABLED, next_stage
+from stagewise.rollout.store import Change, RolloutStore
 
 __all__ = ["ALL_FEATURES", "GradualRollout"]
 
-ALL_FEATURES = "*"
-"""Pass to :meth:`GradualRollout.kill` to disable every feature."""
 
 _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
 
@@ -122,6 +122,7 @@ class GradualRollout:
         self._token: object = object()
         self._next_check = 0.0
         self.refresh_error: StagewiseError | None = None
+        self._default_actor: str | None = None
         self.refresh(force=True)
 
     def close(self) -> None:
@@ -246,29 +247,10 @@ class GradualRollout:
         actor: str | None = None,
     ) -> dict[str, Any]:
         """Create a feature (salted bucketing by default, with a random salt unless given)."""
-        check_feature_name(feature_name)
-        parsed = parse_stage(stage)
-        if hash_mode not in HASH_MODES:
-            raise ConfigError(f"The 'hash_mode' must be one of {', '.join(HASH_MODES)}. Got {hash_mode!r}.")
-        if hash_mode == HASH_SALTED:
-            salt = salt if salt is not None else f"{feature_name}:{secrets.token_hex(8)}"
-            if type(salt) is not str or not salt:
-                raise ConfigError(f"The 'salt' must be a non-empty string. Got {salt!r}.")
-        now = self.now()
-        new = FeatureRollout(
-            feature_name, parsed, None if parsed.is_disabled else now.date().isoformat(), hash_mode, salt
-        )
-        new.threshold  # noqa: B018 - refuses 12.5% in legacy mode before anything is stored
-
-        def change(config: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
-            if feature_name in config.features:
-                raise ConfigError(
-                    f"The feature {feature_name!r} already exists; change it with update_rollout_stage."
-                )
-            record = self._record(now, "add_feature", feature_name, None, parsed.name, reason, actor)
-            record["hash_mode"], record["salt"] = hash_mode, salt
-            return self._stamped(config.with_feature(new), now), [record]
-
+        change = add_feature_change(
+            feature_name, stage, now=self.now(), actor=self._actor(actor), salt=salt, hash_mode=hash_mode,
+            reason=reason,
+        )  # fmt: skip
         return self._write(change).features[feature_name].info()
 
     def update_rollout_stage(
@@ -284,31 +266,12 @@ class GradualRollout:
 
         ``enabled_at`` becomes today when the feature goes from disabled to enabled, and
         null when it is disabled. Setting the current stage again changes nothing.
+        ``details`` (e.g. the numbers behind a controller decision) go to the audit entry.
         Returns the feature's new state.
         """
-        parsed = parse_stage(stage)
-        now = self.now()
-
-        def change(config: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
-            old = config.feature(feature_name)
-            if old.stage == parsed and old.killed is None:
-                return config, []
-            enabled_at = None if parsed.is_disabled else old.enabled_at
-            if enabled_at is None and not parsed.is_disabled:
-                enabled_at = now.date().isoformat()
-            new = replace(old, stage=parsed, enabled_at=enabled_at, killed=None)
-            try:
-                new.threshold  # noqa: B018
-            except ConfigError:
-                raise ConfigError(
-                    f"The feature {feature_name!r} uses the seed's legacy MD5 bucketing (100 buckets), "
-                    f"so its stage must be 'disabled' or a whole percentage. Got {stage!r}."
-                ) from None
-            record = self._record(now, "set_stage", feature_name, old.stage.name, parsed.name, reason, actor)
-            if details is not None:
-                record["details"] = dict(details)
-            return self._stamped(config.with_feature(new), now), [record]
-
+        change = set_stage_change(
+            feature_name, stage, now=self.now(), actor=self._actor(actor), reason=reason, details=details
+        )
         return self._write(change).features[feature_name].info()
 
     def kill(self, feature_name: str, *, reason: str, actor: str | None = None) -> list[str]:
@@ -318,32 +281,13 @@ class GradualRollout:
         The feature stays marked killed (see :meth:`is_killed`) until a manual stage change.
         Returns the names of the features that were disabled.
         """
-        if type(reason) is not str or not reason.strip():
-            raise ConfigError(f"The kill switch needs a non-empty 'reason'. Got {reason!r}.")
-        now = self.now()
-        who = self._actor(actor)
+        inner = kill_change(feature_name, now=self.now(), actor=self._actor(actor), reason=reason)
         killed: list[str] = []
 
         def change(config: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
-            names = (
-                list(config.features) if feature_name == ALL_FEATURES else [config.feature(feature_name).name]
-            )
-            records, new_config = [], config
-            killed.clear()
-            for name in names:
-                old = config.features[name]
-                mark = {
-                    "at": now.isoformat(),
-                    "reason": reason,
-                    "actor": who,
-                    "previous_stage": old.stage.name,
-                }
-                new_config = new_config.with_feature(
-                    replace(old, stage=parse_stage(DISABLED), enabled_at=None, killed=mark)
-                )
-                records.append(self._record(now, "kill", name, old.stage.name, DISABLED, reason, actor))
-                killed.append(name)
-            return self._stamped(new_config, now), records
+            new, records = inner(config)
+            killed[:] = [record["feature"] for record in records]
+            return new, records
 
         self._write(change)
         return killed
@@ -358,63 +302,25 @@ class GradualRollout:
         details: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Append an audit entry without changing the config (e.g. a controller's HOLD decision)."""
-        now = self.now()
-        written: list[dict[str, Any]] = []
+        change = note_change(
+            feature_name, action, now=self.now(), actor=self._actor(actor), reason=reason, details=details
+        )
+        return dict(self._write(change).audit_tail[-1])
 
-        def change(config: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
-            stage = config.feature(feature_name).stage.name
-            record = self._record(now, action, feature_name, stage, stage, reason, actor)
-            if details is not None:
-                record["details"] = dict(details)
-            written.append(record)
-            return config, [record]
-
-        config = self._write(change)
-        return dict(config.audit_tail[-1]) if written and config.audit_tail else {}
-
-    def _write(
-        self, change: Callable[[RolloutConfig], tuple[RolloutConfig, list[dict[str, Any]]]]
-    ) -> RolloutConfig:
+    def _write(self, change: Change) -> RolloutConfig:
         config = self.store.update(change)
         self._install(config, self.store.version_token())
         self._next_check = time.monotonic() + self.refresh_interval
         return config
-
-    def _stamped(self, config: RolloutConfig, now: datetime) -> RolloutConfig:
-        return replace(config, updated_at=now.strftime("%Y-%m-%d %H:%M:%S"))
 
     def _actor(self, actor: str | None) -> str:
         if actor is not None:
             return actor
         if self.actor is not None:
             return self.actor
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
-        return f"{user}@{socket.gethostname()}"
-
-    def _record(
-        self,
-        now: datetime,
-        action: str,
-        feature: str,
-        old_stage: str | None,
-        new_stage: str | None,
-        reason: str | None,
-        actor: str | None,
-    ) -> dict[str, Any]:
-        if reason is not None and type(reason) is not str:
-            raise ConfigError(f"The 'reason' must be a string. Got {reason!r}.")
-        return {
-            "at": now.isoformat(),
-            "actor": self._actor(actor),
-            "reason": reason,
-            "action": action,
-            "feature": feature,
-            "old_stage": old_stage,
-            "new_stage": new_stage,
-        }
+        if self._default_actor is None:
+            self._default_actor = default_actor()
+        return self._default_actor
 
     # -- audit, health, plan ---------------------------------------------------------------
     def audit_log(self) -> list[dict[str, Any]]:

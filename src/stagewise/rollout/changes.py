@@ -1,0 +1,220 @@
+"""The changes a rollout config can undergo, as pure functions (config in, config and audit records out).
+
+Each ``*_change`` function validates its arguments at once (so bad input fails
+before any lock is taken) and returns a :data:`~stagewise.rollout.store.Change`
+that a store runs under its lock against the current config. The store then seals
+the returned audit records into the hash chain and commits both together.
+
+Examples
+--------
+>>> from datetime import datetime, UTC
+>>> from stagewise.rollout.config import RolloutConfig
+>>> now = datetime(2025, 12, 3, 9, 30, tzinfo=UTC)
+>>> config, records = add_feature_change("f", "10%", salt="s", now=now, actor="ops")(RolloutConfig())
+>>> config.features["f"].enabled_at, config.updated_at, records[0]["action"]
+('2025-12-03', '2025-12-03 09:30:00', 'add_feature')
+>>> config, records = set_stage_change("f", "50%", now=now, actor="ops", reason="healthy week")(config)
+>>> records[0]["old_stage"], records[0]["new_stage"], config.features["f"].enabled_at
+('10%', '50%', '2025-12-03')
+"""
+
+from __future__ import annotations
+
+import getpass
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from stagewise._exceptions import ConfigError
+from stagewise.rollout.config import (
+    HASH_MODES,
+    HASH_SALTED,
+    FeatureRollout,
+    RolloutConfig,
+    check_feature_name,
+)
+from stagewise.rollout.stages import DISABLED, parse_stage
+from stagewise.rollout.store import Change
+
+__all__ = [
+    "ALL_FEATURES",
+    "add_feature_change",
+    "audit_record",
+    "default_actor",
+    "kill_change",
+    "note_change",
+    "set_stage_change",
+]
+
+ALL_FEATURES = "*"
+"""Feature name meaning "every feature" for :func:`kill_change` (never a valid feature name)."""
+
+Records = list[dict[str, Any]]
+
+
+def default_actor() -> str:
+    """``user@host`` of this process, for audit entries without an explicit actor."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def audit_record(
+    now: datetime,
+    action: str,
+    feature: str,
+    old_stage: str | None,
+    new_stage: str | None,
+    *,
+    actor: str,
+    reason: str | None,
+    details: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One unsealed audit entry: who, when, why, what, old and new stage (and the numbers behind it)."""
+    if reason is not None and type(reason) is not str:
+        raise ConfigError(f"The 'reason' must be a string. Got {reason!r}.")
+    if type(actor) is not str or not actor:
+        raise ConfigError(f"The 'actor' must be a non-empty string. Got {actor!r}.")
+    record: dict[str, Any] = {
+        "at": now.isoformat(),
+        "actor": actor,
+        "reason": reason,
+        "action": action,
+        "feature": feature,
+        "old_stage": old_stage,
+        "new_stage": new_stage,
+    }
+    if details is not None:
+        record["details"] = dict(details)
+    return record
+
+
+def _stamped(config: RolloutConfig, now: datetime) -> RolloutConfig:
+    return replace(config, updated_at=now.strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def add_feature_change(
+    name: str,
+    stage: str,
+    *,
+    now: datetime,
+    actor: str,
+    salt: str | None = None,
+    hash_mode: str = HASH_SALTED,
+    reason: str | None = None,
+) -> Change:
+    """Create a feature; salted by default, with ``"<name>:<16 random hex>"`` unless a salt is given."""
+    check_feature_name(name)
+    parsed = parse_stage(stage)
+    if hash_mode not in HASH_MODES:
+        raise ConfigError(f"The 'hash_mode' must be one of {', '.join(HASH_MODES)}. Got {hash_mode!r}.")
+    if hash_mode == HASH_SALTED:
+        salt = salt if salt is not None else f"{name}:{secrets.token_hex(8)}"
+        if type(salt) is not str or not salt:
+            raise ConfigError(f"The 'salt' must be a non-empty string. Got {salt!r}.")
+    feature = FeatureRollout(
+        name, parsed, None if parsed.is_disabled else now.date().isoformat(), hash_mode, salt
+    )
+    try:
+        feature.threshold  # noqa: B018 - a legacy feature cannot hold 12.5 %
+    except ConfigError:
+        raise ConfigError(
+            f"hash_mode {hash_mode!r} has 100 buckets: the stage must be 'disabled' or a whole percentage. "
+            f"Got {stage!r}."
+        ) from None
+    record = audit_record(now, "add_feature", name, None, parsed.name, actor=actor, reason=reason)
+    record["hash_mode"], record["salt"] = hash_mode, salt
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        if name in config.features:
+            raise ConfigError(f"The feature {name!r} already exists; change it with update_rollout_stage.")
+        return _stamped(config.with_feature(feature), now), [record]
+
+    return change
+
+
+def set_stage_change(
+    name: str,
+    stage: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Change:
+    """Move a feature to ``stage``; clears a kill mark. The current stage again is a no-op.
+
+    ``enabled_at`` becomes today when the feature goes from disabled to enabled, stays
+    while it moves between percentages, and becomes null when it is disabled.
+    """
+    parsed = parse_stage(stage)
+    audit_record(now, "set_stage", name, None, None, actor=actor, reason=reason)  # validates early
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        old = config.feature(name)
+        if old.stage == parsed and old.killed is None:
+            return config, []
+        enabled_at = None if parsed.is_disabled else (old.enabled_at or now.date().isoformat())
+        new = replace(old, stage=parsed, enabled_at=enabled_at, killed=None)
+        try:
+            new.threshold  # noqa: B018
+        except ConfigError:
+            raise ConfigError(
+                f"The feature {name!r} uses the seed's legacy MD5 bucketing (100 buckets), "
+                f"so its stage must be 'disabled' or a whole percentage. Got {stage!r}."
+            ) from None
+        record = audit_record(
+            now, "set_stage", name, old.stage.name, parsed.name, actor=actor, reason=reason, details=details
+        )
+        return _stamped(config.with_feature(new), now), [record]
+
+    return change
+
+
+def kill_change(name: str, *, now: datetime, actor: str, reason: str) -> Change:
+    """Disable one feature, or every feature with :data:`ALL_FEATURES`, marking them killed."""
+    if type(reason) is not str or not reason.strip():
+        raise ConfigError(f"The kill switch needs a non-empty 'reason'. Got {reason!r}.")
+    disabled = parse_stage(DISABLED)
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        names = list(config.features) if name == ALL_FEATURES else [config.feature(name).name]
+        records: Records = []
+        new_config = config
+        for feature_name in names:
+            old = config.features[feature_name]
+            mark = {"at": now.isoformat(), "reason": reason, "actor": actor, "previous_stage": old.stage.name}
+            new_config = new_config.with_feature(replace(old, stage=disabled, enabled_at=None, killed=mark))
+            records.append(
+                audit_record(now, "kill", feature_name, old.stage.name, DISABLED, actor=actor, reason=reason)
+            )
+        return _stamped(new_config, now), records
+
+    return change
+
+
+def note_change(
+    name: str,
+    action: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Change:
+    """An audit entry that changes nothing (e.g. the controller's HOLD with its numbers)."""
+    if type(action) is not str or not action:
+        raise ConfigError(f"The audit 'action' must be a non-empty string. Got {action!r}.")
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        stage = config.feature(name).stage.name
+        return config, [
+            audit_record(now, action, name, stage, stage, actor=actor, reason=reason, details=details)
+        ]
+
+    return change
