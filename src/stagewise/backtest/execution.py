@@ -86,7 +86,12 @@ def execute(
         from distributed import as_completed as dask_completed
 
         with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-            futures = client.map(run_chunk, pending, key=[f"stagewise-chunk-{t.key}" for t in pending])
+            # scatter ships each task's arrays straight to a worker instead of inside the task graph
+            data = client.scatter(pending)
+            futures = [
+                client.submit(run_chunk, d, key=f"stagewise-chunk-{t.chunk}-{t.key}")
+                for d, t in zip(data, pending, strict=True)
+            ]
             for future in dask_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 result = future.result()
                 finished(result, keys[result.chunk])
