@@ -2,18 +2,22 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 import skops.io as sio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
 import stagewise.models
 from stagewise import ArtifactError, ArtifactIntegrityError, UnsupportedFormatError
 from stagewise.models import ModelRegistry
-from stagewise.models.manifest import MANIFEST_NAME, build_manifest, canonical_json, sha256_hex
+from stagewise.models.manifest import MANIFEST_NAME, build_manifest, canonical_json, read_verified, sha256_hex
 
 FILES = [
     "lightgbm_model.txt",
@@ -191,3 +195,25 @@ def test_a_consistent_but_malformed_description_is_an_artifact_error(
         ArtifactError, match=r"ensemble.json: missing or malformed field \(KeyError: 'params'\)"
     ):
         registry.load(version)
+
+
+FIXTURE_VERSION_DIR = next(
+    (Path(__file__).parent / "fixtures" / "format_v1" / "models" / "training").glob("2*")
+)
+
+
+@given(data=st.data())
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_flipped_byte_in_any_file_is_caught(tmp_path: Path, data: st.DataObject) -> None:
+    names = sorted(p.name for p in FIXTURE_VERSION_DIR.iterdir())
+    name = data.draw(st.sampled_from(names), label="file")
+    original = (FIXTURE_VERSION_DIR / name).read_bytes()
+    position = data.draw(st.integers(0, len(original) - 1), label="position")
+    flip = data.draw(st.integers(1, 255), label="xor")
+    target = Path(tempfile.mkdtemp(dir=tmp_path)) / FIXTURE_VERSION_DIR.name
+    shutil.copytree(FIXTURE_VERSION_DIR, target)
+    changed = bytearray(original)
+    changed[position] ^= flip
+    (target / name).write_bytes(bytes(changed))
+    with pytest.raises(ArtifactIntegrityError):
+        read_verified(target, FIXTURE_VERSION_DIR.name)
