@@ -172,3 +172,22 @@ def test_sql_store_through_db(tmp_path: Path) -> None:
     assert "10% -> 50%" in out
     code, out = run("audit", "--verify", "--db", url, "--json")
     assert json.loads(out)["entries"] == 2
+
+
+def test_variants_command(config: Path) -> None:
+    run("set", "calib_v2", "100%", "--reason", "x", "--create", "--salt", "c2", "--config", str(config))
+    code, out = run(
+        "variants", "calib_v2", "iso=0.5", "platt=0.5", "--reason", "two", "--config", str(config)
+    )
+    assert code == 0, out
+    assert out.strip() == "calib_v2: variants iso=0.5, platt=0.5 at 100%"
+    code, out = run("check", "calib_v2", *[str(i) for i in range(20)], "--config", str(config))
+    assert {line.rsplit(": ", 1)[1] for line in out.strip().splitlines()} == {"iso", "platt"}
+    code, out = run("variants", "calib_v2", "iso=half", "--reason", "x", "--config", str(config))
+    assert code == 1
+    assert "NAME=WEIGHT" in out
+    code, out = run("variants", "calib_v2", "iso=0.6", "platt=0.6", "--reason", "x", "--config", str(config))
+    assert code == 1
+    assert "sum to 1" in out
+    code, out = run("variants", "calib_v2", "--clear", "--reason", "done", "--config", str(config))
+    assert out.strip() == "calib_v2: variants none at 100%"

@@ -407,3 +407,26 @@ def test_should_enable_feature_is_exactly_bucket_below_threshold(unit: str | int
     expected = bucket_of("property", unit) < threshold(stage.rstrip("%"))
     assert rollout.should_enable_feature("f", unit) is expected
     assert rollout.enabled_many("f", [unit]).tolist() == [expected]
+
+
+def test_variants_split_enabled_races_stably_and_are_audited(tmp_path: Path, clock: Clock) -> None:
+    rollout = open_rollout(tmp_path / "c.json", clock)
+    rollout.add_feature("calib", "10%", salt="calib")
+    rollout.set_variants("calib", {"iso": 0.5, "platt": 0.5}, reason="two calibrators")
+    races = [f"r{i}" for i in range(4000)]
+    at_10 = {r: rollout.variant("calib", r) for r in races}
+    assert {v for v in at_10.values()} == {"control", "iso", "platt"}
+    for race, group in at_10.items():
+        assert (group != "control") is rollout.should_enable_feature("calib", race)
+    rollout.update_rollout_stage("calib", "50%")
+    at_50 = {r: rollout.variant("calib", r) for r in races}
+    assert all(at_50[r] == g for r, g in at_10.items() if g != "control")  # nobody switches variant
+    log = rollout.audit_log()
+    assert log[1]["action"] == "set_variants"
+    assert log[1]["details"] == {"old_variants": None, "new_variants": {"iso": 0.5, "platt": 0.5}}
+    for bad in ({"iso": 0.7, "platt": 0.7}, {"control": 1.0}):
+        with pytest.raises(ConfigError):
+            rollout.set_variants("calib", bad)
+    rollout.set_variants("calib", None, reason="back to on/off")
+    assert {rollout.variant("calib", r) for r in races} == {"control", "on"}
+    assert rollout.verify_audit().ok

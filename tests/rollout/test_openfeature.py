@@ -96,3 +96,16 @@ def test_errors_return_the_default_with_a_code(client: object) -> None:
 def test_provider_metadata(client: object) -> None:
     assert api.get_provider_metadata().name == "stagewise-rollout"
     assert client.get_provider_status().value == "READY"  # type: ignore[attr-defined]
+
+
+def test_string_flags_read_the_variants_stored_in_the_config(rollout: GradualRollout) -> None:
+    rollout.add_feature("ab", "100%", salt="ab")
+    rollout.set_variants("ab", {"a": 0.25, "b": 0.75}, reason="test")
+    api.set_provider(RolloutProvider(rollout))
+    try:
+        client = api.get_client()
+        values = [client.get_string_value("ab", "default", ctx(f"race-{i}")) for i in range(2000)]
+    finally:
+        api.clear_providers()
+    assert values == [rollout.variant("ab", f"race-{i}") for i in range(2000)]
+    assert 0.2 < values.count("a") / 2000 < 0.3

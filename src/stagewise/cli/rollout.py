@@ -31,6 +31,7 @@ AS_JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 ACTOR = typer.Option(None, "--actor", help="Who to record in the audit log (default user@host).")
 LANG = typer.Option("en", "--lang", help="Language of descriptions: en or ja.")
 FROM_JSON = typer.Option(None, "--from-json", help="Read the metrics dict from this JSON file.")
+WEIGHTS = typer.Argument(None, help="NAME=WEIGHT pairs summing to 1, e.g. iso=0.5 platt=0.5.")
 RACE_IDS = typer.Argument(..., help="Race ids (text; an int id hashes as its decimal text).")
 
 
@@ -271,6 +272,38 @@ def kill(
     typer.echo(f"killed: {', '.join(killed) or 'nothing (no features)'}")
 
 
+@app.command("variants")
+def variants(
+    feature: str = typer.Argument(..., help="Feature name."),
+    weights: list[str] = WEIGHTS,
+    clear: bool = typer.Option(False, "--clear", help="Remove the split (enabled races are simply 'on')."),
+    reason: str = typer.Option(..., "--reason", help="Why: recorded in the audit log."),
+    actor: str = ACTOR,
+    config: Path = CONFIG,
+    db: str = DB,
+) -> None:
+    """Split FEATURE's enabled races between A/B/n variants, e.g. ``iso=0.5 platt=0.5`` (audited)."""
+    from stagewise._exceptions import ConfigError
+
+    if clear == bool(weights):
+        raise ConfigError("Give either NAME=WEIGHT pairs or --clear (not both, not neither).")
+    split: dict[str, float] | None = None
+    if weights:
+        split = {}
+        for pair in weights:
+            name, sep, value = pair.partition("=")
+            try:
+                if not sep:
+                    raise ValueError(pair)
+                split[name] = float(value)
+            except ValueError:
+                raise ConfigError(f"Variants are given as NAME=WEIGHT, e.g. iso=0.5. Got {pair!r}.") from None
+    with _open(config, db) as rollout:
+        info = rollout.set_variants(feature, split, reason=reason, actor=actor)
+    shown = ", ".join(f"{k}={v:g}" for k, v in (info.get("variants") or {}).items()) or "none"
+    typer.echo(f"{feature}: variants {shown} at {info['stage']}")
+
+
 @app.command("check")
 def check(
     feature: str = typer.Argument(..., help="Feature name."),
@@ -284,8 +317,8 @@ def check(
         for race_id in race_ids:
             on = rollout.should_enable_feature(feature, race_id)
             bucket = rollout.bucket(feature, race_id)
-            verdict = "ON" if on else "off"
-            typer.echo(f"{race_id}: bucket {bucket} ({state.hash_mode}) at {state.stage.name}: {verdict}")
+            group = rollout.variant(feature, race_id) if on else "off"
+            typer.echo(f"{race_id}: bucket {bucket} ({state.hash_mode}) at {state.stage.name}: {group}")
 
 
 from stagewise.cli import rollout_auto  # noqa: E402  (simulate-aa and auto live in their own module)

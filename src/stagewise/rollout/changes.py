@@ -29,7 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from stagewise._exceptions import ConfigError
+from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.config import (
+    HASH_LEGACY,
     HASH_MODES,
     HASH_SALTED,
     FeatureRollout,
@@ -47,6 +49,7 @@ __all__ = [
     "kill_change",
     "note_change",
     "set_stage_change",
+    "set_variants_change",
 ]
 
 ALL_FEATURES = "*"
@@ -194,6 +197,46 @@ def kill_change(name: str, *, now: datetime, actor: str, reason: str) -> Change:
                 audit_record(now, "kill", feature_name, old.stage.name, DISABLED, actor=actor, reason=reason)
             )
         return _stamped(new_config, now), records
+
+    return change
+
+
+def set_variants_change(
+    name: str,
+    weights: Mapping[str, float] | None,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> Change:
+    """Store (or, with None, remove) the A/B/n split of the feature's enabled races.
+
+    The weights are validated by :class:`~stagewise.rollout.experiments.VariantSplit`
+    (names unique and not ``control``, weights in [0, 1] summing to 1) and kept under the
+    feature's ``"variants"`` key, where the OpenFeature provider, :meth:`GradualRollout.variant`
+    and the controller read them.
+    """
+    from stagewise.rollout.experiments.variants import VariantSplit
+
+    clean: dict[str, float] | None = None
+    if weights is not None:
+        split = VariantSplit(weights)
+        clean = dict(zip(split.names, split.weights, strict=True))
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        old = config.feature(name)
+        if clean is not None:
+            VariantSplit(clean, buckets=LEGACY_BUCKETS if old.hash_mode == HASH_LEGACY else BUCKETS)
+        extra = {k: v for k, v in old.extra.items() if k != "variants"}
+        if clean is not None:
+            extra["variants"] = clean
+        if extra == old.extra:
+            return config, []
+        record = audit_record(
+            now, "set_variants", name, old.stage.name, old.stage.name, actor=actor, reason=reason,
+            details={"old_variants": old.extra.get("variants"), "new_variants": clean},
+        )  # fmt: skip
+        return _stamped(config.with_feature(replace(old, extra=extra)), now), [record]
 
     return change
 

@@ -14,7 +14,14 @@ import numpy.typing as npt
 
 from stagewise._exceptions import ConfigError, StagewiseError
 from stagewise.rollout.audit import AuditReport
-from stagewise.rollout.bucketing import BUCKETS, buckets_of, digest_cutoff, legacy_buckets_of, salted_hasher
+from stagewise.rollout.bucketing import (
+    BUCKETS,
+    LEGACY_BUCKETS,
+    buckets_of,
+    digest_cutoff,
+    legacy_buckets_of,
+    salted_hasher,
+)
 from stagewise.rollout.changes import (
     ALL_FEATURES,
     add_feature_change,
@@ -22,6 +29,7 @@ from stagewise.rollout.changes import (
     kill_change,
     note_change,
     set_stage_change,
+    set_variants_change,
 )
 from stagewise.rollout.config import (
     HASH_LEGACY,
@@ -123,6 +131,7 @@ class GradualRollout:
         self._next_check = 0.0
         self.refresh_error: StagewiseError | None = None
         self._default_actor: str | None = None
+        self._splits: dict[tuple[Any, ...], Any] = {}
         self.refresh(force=True)
 
     def close(self) -> None:
@@ -291,6 +300,56 @@ class GradualRollout:
 
         self._write(change)
         return killed
+
+    def set_variants(
+        self,
+        feature_name: str,
+        weights: Mapping[str, float] | None,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+    ) -> dict[str, Any]:
+        """Split the feature's enabled races between A/B/n variants (``None`` removes the split).
+
+        Each bucket keeps its variant as the stage grows (see
+        :class:`~stagewise.rollout.experiments.VariantSplit`); races outside the stage are
+        ``control``. Audited. Returns the feature's new state.
+        """
+        change = set_variants_change(
+            feature_name, weights, now=self.now(), actor=self._actor(actor), reason=reason
+        )
+        return self._write(change).features[feature_name].info()
+
+    def variant(self, feature_name: str, race_id: str | int) -> str:
+        """The race's group: its variant when the feature has a split, else ``"on"``; ``"control"`` when off.
+
+        Examples
+        --------
+        >>> from stagewise.rollout.store import MemoryRolloutStore
+        >>> rollout = GradualRollout(store=MemoryRolloutStore(), actor="docs")
+        >>> _ = rollout.add_feature("calib", "100%", salt="calib")
+        >>> _ = rollout.set_variants("calib", {"iso": 0.5, "platt": 0.5})
+        >>> sorted({rollout.variant("calib", i) for i in range(100)})
+        ['iso', 'platt']
+        """
+        feature = self._current().feature(feature_name)
+        bucket = feature.bucket(race_id)
+        if bucket >= feature.threshold:
+            return "control"
+        weights = feature.extra.get("variants")
+        if weights is None:
+            return "on"
+        return str(self._split(feature, weights).variant_of_bucket(bucket, feature.threshold))
+
+    def _split(self, feature: FeatureRollout, weights: Mapping[str, float]) -> Any:
+        from stagewise.rollout.experiments.variants import VariantSplit
+
+        key = (tuple(weights.items()), feature.hash_mode)
+        split = self._splits.get(key)
+        if split is None:
+            buckets = LEGACY_BUCKETS if feature.hash_mode == HASH_LEGACY else BUCKETS
+            split = self._splits[key] = VariantSplit(weights, buckets=buckets)
+        return split
 
     def record_audit(
         self,
