@@ -66,6 +66,7 @@ def _register() -> None:
     from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
     from stagewise.cli import rollout as rollout_cli
+    from stagewise.cli import serve as serve_cli
     from stagewise.cli import train as train_cli
 
     app.command("train")(train_cli.train)
@@ -75,6 +76,7 @@ def _register() -> None:
     app.add_typer(models_cli.app, name="models")
     app.add_typer(monitor_cli.app, name="monitor")
     app.add_typer(rollout_cli.app, name="rollout")
+    app.command("serve")(serve_cli.serve)
 
 
 _register()

@@ -1,0 +1,96 @@
+"""``stagewise serve``: the prediction server (FastAPI on uvicorn).
+
+See ``docs/serving.md`` for the routes, routing, logging guarantees and deployment.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["serve"]
+
+
+HOST = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 for every interface).")
+PORT = typer.Option(8000, "--port", help="TCP port.")
+WORKERS = typer.Option(1, "--workers", min=1, help="uvicorn worker processes (each loads the models).")
+DB = typer.Option(
+    None, "--db", help="Monitor ledger URL (default sqlite:///data/monitor.db) or postgresql+psycopg://..."
+)
+MODELS = typer.Option(
+    Path("models"), "--models", help="Model registry root (aliases champion/challenger/market)."
+)
+CONFIG = typer.Option(
+    "config/rollout_config.json", "--config", help="Rollout config: the seed's JSON file or a SQLAlchemy URL."
+)
+FEATURE = typer.Option(
+    "challenger_model", "--feature", help="Rollout feature: races it enables get the challenger."
+)
+SHADOW = typer.Option(False, "--shadow", help="Score every race with both models and log both.")
+RELOAD = typer.Option(
+    5.0, "--reload-interval", help="Seconds between checks of the model aliases and the rollout config."
+)
+QUEUE_MAX = typer.Option(100_000, "--queue-max", help="Predictions held while the ledger is slow or down.")
+LOG_LEVEL = typer.Option("info", "--log-level", help="uvicorn log level.")
+
+
+def serve(
+    host: str = HOST,
+    port: int = PORT,
+    workers: int = WORKERS,
+    db: str | None = DB,
+    models: Path = MODELS,
+    config: str = CONFIG,
+    feature: str = FEATURE,
+    shadow: bool = SHADOW,
+    reload_interval: float = RELOAD,
+    queue_max: int = QUEUE_MAX,
+    log_level: str = LOG_LEVEL,
+) -> None:
+    """Serve race and market predictions, routed by the rollout and logged to the monitor ledger.
+
+    Example: STAGEWISE_ADMIN_TOKEN=$(openssl rand -hex 16) stagewise serve --models models --workers 2
+    """
+    import uvicorn
+    from pydantic import ValidationError
+
+    from stagewise._exceptions import ConfigError
+    from stagewise.serve.settings import SETTINGS_ENV, ServeSettings
+
+    try:
+        settings = ServeSettings(
+            models_dir=str(models),
+            db_url=db,
+            rollout_config=config,
+            feature=feature,
+            shadow=shadow,
+            reload_interval_s=reload_interval,
+            queue_max=queue_max,
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"invalid serve option: {exc}") from None
+    if not models.is_dir():
+        raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
+    log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    log_config["loggers"]["stagewise"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
+    typer.echo(
+        f"stagewise serve: http://{host}:{port} (workers={workers}, models={models}, "
+        f"rollout={config} feature={feature}{', shadow' if shadow else ''})",
+        err=True,
+    )
+    uvicorn.run(
+        "stagewise.serve.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        log_config=log_config,
+        timeout_graceful_shutdown=None,
+    )

@@ -1,0 +1,208 @@
+"""Which model answers a race, and keeping the served models in step with the registry.
+
+* :class:`ModelWatcher` loads the champion, the challenger and the market model from a
+  :class:`~stagewise.models.ModelRegistry` by alias, verifying every file's SHA-256 first.
+  :meth:`ModelWatcher.maybe_reload` re-reads the aliases when ``registry.json`` changed
+  (checked by size and mtime at most every ``reload_interval_s``) and swaps the new
+  :class:`ModelSet` in atomically; an alias that now fails to load keeps the last good model
+  and is reported by ``/readyz``.
+* :class:`RaceRouter` asks the rollout ``should_enable_feature(feature, race_id)``: enabled means
+  the challenger answers. The bucket depends only on the feature's salt and the race id, both
+  stored in the shared rollout config, so the same race gets the same model on every worker
+  and host. :class:`~stagewise.rollout.GradualRollout` re-reads its config by version token
+  every ``reload_interval_s`` (``refresh_interval``), so stage changes and the kill switch need
+  no restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stagewise._exceptions import NotFoundError, StagewiseError
+from stagewise.serve.inference import ProbaModel, serving_model
+
+__all__ = ["LoadedModel", "ModelSet", "ModelWatcher", "RaceRouter"]
+
+_LOG = logging.getLogger("stagewise.serve")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    """One verified model ready to score."""
+
+    role: str
+    ref: str
+    version: str
+    scorer: ProbaModel
+    feature_names: tuple[str, ...]
+    verified_files: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSet:
+    """The models being served and why any of them is missing."""
+
+    models: Mapping[str, LoadedModel] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+    loaded_at: float = 0.0
+
+    def get(self, role: str) -> LoadedModel | None:
+        return self.models.get(role)
+
+
+class ModelWatcher:
+    """Loads models by reference and reloads them when the registry's aliases change.
+
+    Parameters
+    ----------
+    root : path
+        The registry root (``--models``).
+    refs : mapping role -> ref or None
+        e.g. ``{"champion": "champion", "challenger": "challenger", "market": "market"}``;
+        ``None`` skips the role.
+    expected_features : mapping role -> list of names, optional
+        A model whose feature names differ is refused for that role (a market model cannot
+        answer races).
+    reload_interval_s : float
+        Least time between two checks of ``registry.json``.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        refs: Mapping[str, str | None],
+        *,
+        expected_features: Mapping[str, list[str]] | None = None,
+        reload_interval_s: float = 5.0,
+        on_reload: Callable[[ModelSet, str], None] | None = None,
+    ) -> None:
+        from stagewise.models import ModelRegistry
+
+        self.registry = ModelRegistry(root)
+        self.refs = dict(refs)
+        self.expected = dict(expected_features or {})
+        self.reload_interval_s = reload_interval_s
+        self.on_reload = on_reload
+        self._lock = threading.Lock()
+        self._token: object = None
+        self._next_check = 0.0
+        self.current = ModelSet()
+
+    def _state_token(self) -> object:
+        try:
+            st = (Path(self.registry.root) / "registry.json").stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _load_role(self, role: str, ref: str, previous: LoadedModel | None) -> LoadedModel:
+        version = self.registry.resolve(ref)
+        if previous is not None and previous.version == version:
+            return previous
+        files = self.registry.verify(version)
+        model = self.registry.load(version, n_jobs=1)
+        names = tuple(str(n) for n in model.feature_names_in_)
+        expected = self.expected.get(role)
+        if expected is not None and list(names) != list(expected):
+            raise StagewiseError(
+                f"version {version} ({ref!r}) was trained on {len(names)} features {list(names)[:4]}...; "
+                f"the {role} role needs {expected[:4]}... ({len(expected)} features)"
+            )
+        return LoadedModel(role, ref, version, serving_model(model), names, len(files))
+
+    def load(self) -> ModelSet:
+        """(Re)load every role now; keeps the last good model of a role that fails."""
+        with self._lock:
+            self._token = self._state_token()
+            old = self.current
+            models: dict[str, LoadedModel] = {}
+            errors: dict[str, str] = {}
+            for role, ref in self.refs.items():
+                if ref is None:
+                    continue
+                try:
+                    models[role] = self._load_role(role, ref, old.get(role))
+                except NotFoundError as exc:
+                    errors[role] = f"{type(exc).__name__}: {exc}"
+                    # an alias that was removed on purpose stops being served
+                except StagewiseError as exc:
+                    errors[role] = f"{type(exc).__name__}: {exc}"
+                    kept = old.get(role)
+                    if kept is not None:
+                        models[role] = kept
+                        errors[role] += f" (still serving {kept.version})"
+            self.current = ModelSet(models, errors, time.time())
+            self._next_check = time.monotonic() + self.reload_interval_s
+        changed = {r: m.version for r, m in models.items()} != {r: m.version for r, m in old.models.items()}
+        if changed or errors != dict(old.errors):
+            _LOG.info(
+                "serving models: %s%s",
+                ", ".join(f"{r}={m.version}" for r, m in sorted(models.items())) or "none",
+                f"; problems: {errors}" if errors else "",
+            )
+        if self.on_reload is not None:
+            self.on_reload(self.current, "changed" if changed else "unchanged")
+        return self.current
+
+    def maybe_reload(self) -> ModelSet:
+        """Reload when ``registry.json`` changed since the last load (checked every interval)."""
+        if time.monotonic() < self._next_check:
+            return self.current
+        self._next_check = time.monotonic() + self.reload_interval_s
+        if self._state_token() != self._token:
+            return self.load()
+        return self.current
+
+
+class RaceRouter:
+    """Routes a race to ``"challenger"`` when the rollout enables the feature for it.
+
+    Parameters
+    ----------
+    rollout : GradualRollout or None
+        None routes every race to the champion.
+    feature : str
+        The rollout feature that stands for "the challenger answers".
+
+    Examples
+    --------
+    >>> from stagewise.rollout import GradualRollout, MemoryRolloutStore
+    >>> rollout = GradualRollout(store=MemoryRolloutStore(), actor="docs")
+    >>> _ = rollout.add_feature("challenger_model", stage="50%", salt="docs")
+    >>> router = RaceRouter(rollout, "challenger_model")
+    >>> roles = [router.role("2025-01-01-01-%02d" % i) for i in range(1, 13)]
+    >>> sorted(set(roles)), roles == [router.role("2025-01-01-01-%02d" % i) for i in range(1, 13)]
+    (['champion', 'challenger'], True)
+    """
+
+    def __init__(self, rollout: Any, feature: str) -> None:
+        self.rollout = rollout
+        self.feature = feature
+        self.unknown_feature = False
+
+    def role(self, race_id: str) -> str:
+        if self.rollout is None:
+            return "champion"
+        try:
+            enabled = bool(self.rollout.should_enable_feature(self.feature, race_id))
+        except NotFoundError:
+            self.unknown_feature = True  # no such feature yet: nobody is in the rollout
+            return "champion"
+        self.unknown_feature = False
+        return "challenger" if enabled else "champion"
+
+    def stage(self) -> str | None:
+        """The feature's stage name, or None when the config has no such feature."""
+        if self.rollout is None:
+            return None
+        try:
+            return str(self.rollout.feature(self.feature).stage.name)
+        except NotFoundError:
+            return None

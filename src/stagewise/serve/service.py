@@ -1,0 +1,371 @@
+"""What the routes do: score a race or a bar, log it, record results, report readiness.
+
+:class:`PredictionService` holds one process's models, router, logging queue and metrics;
+the FastAPI routes in :mod:`stagewise.serve.app` only translate HTTP to these calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stagewise._exceptions import DataValidationError, StagewiseError
+from stagewise.features.races import RACE_FEATURE_NAMES, race_entry_features
+from stagewise.features.technical import FEATURE_NAMES, TechnicalIndicators
+from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
+from stagewise.serve.metrics import ServeMetrics
+from stagewise.serve.routing import LoadedModel, ModelSet, ModelWatcher, RaceRouter
+from stagewise.serve.schemas import (
+    BoatPrediction,
+    MarketPredictRequest,
+    MarketPredictResponse,
+    ModelAnswer,
+    RacePredictRequest,
+    RacePredictResponse,
+    ResultsRequest,
+    ResultsResponse,
+)
+from stagewise.serve.settings import ServeSettings
+
+__all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_race"]
+
+#: Ledger variant of each role; "control"/"challenger" are what the rollout controller reads.
+VARIANTS = {"champion": "control", "challenger": "challenger", "market": "control"}
+SHADOW_VARIANT = "shadow"
+
+_ENTRY_COLUMNS = (
+    "pit",
+    "racer_id",
+    "racer_class",
+    "national_win_rate",
+    "local_win_rate",
+    "motor_2rate",
+    "boat_2rate",
+    "exhibition_time",
+    "avg_start_timing",
+)
+
+
+class ModelUnavailableError(StagewiseError):
+    """No model can answer this request (not loaded, or refused at load); the server answers 503."""
+
+
+def rank_one_race(scores: np.ndarray, pits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(order, win_prob)`` of one race: pits by descending score (ties to the lower pit), and
+    scores normalised to sum 1 (equal shares when every score is 0), as :func:`rank_races` does.
+
+    Examples
+    --------
+    >>> order, prob = rank_one_race(np.array([0.2, 0.6, 0.2]), np.array([1, 2, 3]))
+    >>> order.tolist(), prob.tolist()
+    ([1, 0, 2], [0.2, 0.6, 0.2])
+    """
+    order = np.lexsort((pits, -scores))
+    total = float(scores.sum())
+    win_prob = scores / total if total > 0 else np.full(len(scores), 1.0 / len(scores))
+    return order, win_prob
+
+
+class PredictionService:
+    """One server process's models, routing, ledger queue and metrics."""
+
+    def __init__(
+        self,
+        settings: ServeSettings,
+        *,
+        sink: LedgerSink | None = None,
+        rollout: Any = None,
+        metrics: ServeMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or ServeMetrics()
+        if rollout is None:
+            from stagewise.rollout import GradualRollout
+
+            rollout = GradualRollout(
+                settings.rollout_config, refresh_interval=settings.reload_interval_s, actor="api"
+            )
+        self.rollout = rollout
+        self.router = RaceRouter(rollout, settings.feature)
+        self.watcher = ModelWatcher(
+            settings.models_dir,
+            {
+                "champion": settings.champion_ref,
+                "challenger": settings.challenger_ref,
+                "market": settings.market_ref,
+            },
+            expected_features={
+                "champion": RACE_FEATURE_NAMES,
+                "challenger": RACE_FEATURE_NAMES,
+                "market": FEATURE_NAMES,
+            },
+            reload_interval_s=settings.reload_interval_s,
+            on_reload=self._on_reload,
+        )
+        self.sink: LedgerSink = sink if sink is not None else MonitorSink(settings.db_url)
+        self.queue = LedgerQueue(
+            self.sink,
+            queue_max=settings.queue_max,
+            batch_size=settings.batch_size,
+            flush_interval_s=settings.flush_interval_s,
+            retry_max_backoff_s=settings.retry_max_backoff_s,
+            metrics=self.metrics,
+        )
+        self._results_monitor: Any = None
+        self._indicators = TechnicalIndicators()
+        self.watcher.load()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.queue.start()
+
+    def close(self) -> int:
+        """Drain the ledger queue (up to ``drain_timeout_s``); return rows not written."""
+        lost = self.queue.close(self.settings.drain_timeout_s)
+        for closable in (self.sink, self._results_monitor, self.rollout):
+            close = getattr(closable, "close", None)
+            if close is not None:
+                close()
+        return lost
+
+    def _on_reload(self, models: ModelSet, outcome: str) -> None:
+        self.metrics.model_loaded.clear()
+        for role, m in models.models.items():
+            self.metrics.model_loaded.labels(role=role, version=m.version).set(1)
+        self.metrics.reloads.labels(outcome="error" if models.errors else outcome).inc()
+
+    # -- races -----------------------------------------------------------------------------------
+    def _race_features(self, req: RacePredictRequest) -> tuple[np.ndarray, np.ndarray]:
+        rows = [e.model_dump() for e in req.entries]
+        frame = pd.DataFrame(rows, columns=list(_ENTRY_COLUMNS))
+        frame.insert(0, "race_id", req.race_id)
+        frame["venue_code"] = req.venue_code
+        features = race_entry_features(frame)
+        return features.to_numpy(dtype=np.float64), frame["pit"].to_numpy()
+
+    def _score(self, model: LoadedModel, X: np.ndarray, variant: str) -> np.ndarray:
+        started = time.perf_counter()
+        proba = np.asarray(model.scorer.predict_proba(X), dtype=np.float64)
+        self.metrics.model_latency.labels(
+            domain="races", model_version=model.version, variant=variant
+        ).observe(time.perf_counter() - started)
+        return proba[:, 1]
+
+    def predict_race(self, req: RacePredictRequest) -> RacePredictResponse:
+        models = self.watcher.current
+        wanted = self.router.role(req.race_id)
+        role = wanted if models.get(wanted) is not None else "champion"
+        answering = models.get(role)
+        if answering is None:
+            raise ModelUnavailableError(
+                f"no champion model is loaded from {self.settings.models_dir} "
+                f"(ref {self.settings.champion_ref!r}): {models.errors.get('champion', 'not configured')}"
+            )
+        X, pits = self._race_features(req)
+        variant = VARIANTS[role]
+        scores = self._score(answering, X, variant)
+        order, win_prob = rank_one_race(scores, pits)
+        self.metrics.predictions.labels(
+            domain="races", model_version=answering.version, variant=variant, mode="answered"
+        ).inc()
+        logged = self._log_race(req, answering, variant, pits, scores, win_prob, order, role)
+        shadow_answer = None
+        if self.settings.shadow:
+            other = models.get("challenger" if role == "champion" else "champion")
+            if other is not None and other.version != answering.version:
+                other_scores = self._score(other, X, SHADOW_VARIANT)
+                other_order, other_prob = rank_one_race(other_scores, pits)
+                self.metrics.predictions.labels(
+                    domain="races", model_version=other.version, variant=SHADOW_VARIANT, mode="shadow"
+                ).inc()
+                self._log_race(req, other, SHADOW_VARIANT, pits, other_scores, other_prob, other_order, role)
+                shadow_answer = ModelAnswer(role=other.role, version=other.version, variant=SHADOW_VARIANT)
+        boats = [
+            BoatPrediction(
+                pit=int(pits[i]), predicted_rank=rank, score=float(scores[i]), win_prob=float(win_prob[i])
+            )
+            for rank, i in enumerate(order.tolist(), start=1)
+        ]
+        return RacePredictResponse(
+            race_id=req.race_id,
+            predicted_order=[b.pit for b in boats],
+            boats=boats,
+            model=ModelAnswer(role=role, version=answering.version, variant=variant),
+            shadow=shadow_answer,
+            logged=logged,
+        )
+
+    def _log_race(
+        self,
+        req: RacePredictRequest,
+        model: LoadedModel,
+        variant: str,
+        pits: np.ndarray,
+        scores: np.ndarray,
+        win_prob: np.ndarray,
+        order: np.ndarray,
+        routed_role: str,
+    ) -> bool:
+        row = {
+            "race_id": req.race_id,
+            "race_date": req.race_date,
+            "venue_code": req.venue_code,
+            "race_number": req.race_number,
+            "predictions": [
+                {
+                    "pit_number": int(pits[i]),
+                    "total_score": float(scores[i]),
+                    "win_prob": float(win_prob[i]),
+                    "predicted_rank": rank,
+                }
+                for rank, i in enumerate(order.tolist(), start=1)
+            ],
+            "model_version": model.version,
+            "variant": variant,
+            "feature_flags": {self.settings.feature: routed_role == "challenger"},
+        }
+        return self.queue.submit("race", row)
+
+    # -- markets ---------------------------------------------------------------------------------
+    def predict_market(self, req: MarketPredictRequest) -> MarketPredictResponse:
+        model = self.watcher.current.get("market")
+        if model is None:
+            reason = self.watcher.current.errors.get("market", "no market_ref configured")
+            raise ModelUnavailableError(f"no market model is loaded: {reason}")
+        if req.features is not None:
+            assert req.timestamp is not None  # checked by the schema
+            X = np.array([[req.features[n] for n in FEATURE_NAMES]], dtype=np.float64)
+            timestamp = req.timestamp
+        else:
+            X, timestamp = self._bar_features(req)
+        started = time.perf_counter()
+        probability = float(np.asarray(model.scorer.predict_proba(X), dtype=np.float64)[0, 1])
+        variant = VARIANTS["market"]
+        self.metrics.model_latency.labels(
+            domain="markets", model_version=model.version, variant=variant
+        ).observe(time.perf_counter() - started)
+        self.metrics.predictions.labels(
+            domain="markets", model_version=model.version, variant=variant, mode="answered"
+        ).inc()
+        signal = int(probability > 0.5)
+        logged = self.queue.submit(
+            "signal",
+            {
+                "symbol": req.symbol,
+                "timestamp": timestamp,
+                "signal": signal,
+                "probability": probability,
+                "model_version": model.version,
+                "variant": variant,
+            },
+        )
+        return MarketPredictResponse(
+            symbol=req.symbol,
+            timestamp=timestamp,
+            signal=signal,
+            probability=probability,
+            model=ModelAnswer(role="market", version=model.version, variant=variant),
+            logged=logged,
+        )
+
+    def _bar_features(self, req: MarketPredictRequest) -> tuple[np.ndarray, Any]:
+        from stagewise.data.markets import validate_bars
+        from stagewise.features.technical import WARMUP_BARS
+
+        assert req.bars is not None
+        if len(req.bars) > self.settings.max_bars:
+            raise DataValidationError(
+                f"bars: at most {self.settings.max_bars} bars are accepted; got {len(req.bars)}."
+            )
+        if len(req.bars) <= WARMUP_BARS:
+            raise DataValidationError(
+                f"bars: the features need at least {WARMUP_BARS + 1} bars (warm-up {WARMUP_BARS}); "
+                f"got {len(req.bars)}. Send more bars or the 12 ready 'features'."
+            )
+        frame = pd.DataFrame([b.model_dump() for b in req.bars])
+        stamps = pd.to_datetime(frame.pop("timestamp"), utc=True).dt.tz_localize(None)
+        frame.index = pd.DatetimeIndex(stamps, name="timestamp")
+        bars = validate_bars(frame.astype("float64"), gaps="allow")
+        features = self._indicators.generate_all_features(bars)
+        last = features.iloc[[-1]][FEATURE_NAMES].to_numpy(dtype=np.float64)
+        if not np.isfinite(last).all():
+            bad = [n for n, v in zip(FEATURE_NAMES, last[0], strict=True) if not np.isfinite(v)]
+            raise DataValidationError(f"bars: the last bar's features {bad} are not finite; check the bars.")
+        return last, bars.index[-1].to_pydatetime()
+
+    # -- results ---------------------------------------------------------------------------------
+    def _monitor(self) -> Any:
+        if self._results_monitor is None:
+            from stagewise.monitor import PerformanceMonitor
+
+            self._results_monitor = PerformanceMonitor(self.settings.db_url)
+        return self._results_monitor
+
+    def record_result(self, req: ResultsRequest) -> ResultsResponse:
+        # this process's predictions of the race may still be queued: write them first
+        self.queue.flush(timeout=min(5.0, self.settings.drain_timeout_s))
+        results = [
+            {"pit_number": r.pit, "rank": r.rank}
+            if r.status == "finished"
+            else {"pit_number": r.pit, "status": r.status}
+            for r in req.results
+        ]
+        summary = self._monitor().log_result(req.race_id, results, reason="POST /v1/results")
+        return ResultsResponse(
+            race_id=req.race_id, predictions_rescored=summary.rescored, changed=summary.unchanged == 0
+        )
+
+    # -- health ----------------------------------------------------------------------------------
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """``(ready, report)``: champion loaded and verified, configured roles loaded, database up."""
+        self.watcher.maybe_reload()
+        models = self.watcher.current
+        reasons: list[str] = []
+        if models.get("champion") is None:
+            reasons.append(f"champion not loaded: {models.errors.get('champion', 'not configured')}")
+        stage = self.router.stage()
+        if stage not in (None, "disabled") and models.get("challenger") is None:
+            reasons.append(
+                f"rollout feature {self.settings.feature!r} is at {stage} but no challenger is loaded: "
+                f"{models.errors.get('challenger', 'challenger_ref is not set')}"
+            )
+        database = self._ping_database()
+        if database is not None:
+            reasons.append(f"database unreachable: {database}")
+        report: dict[str, Any] = {
+            "ready": not reasons,
+            "reasons": reasons,
+            "models": {
+                role: {"version": m.version, "ref": m.ref, "verified_files": m.verified_files}
+                for role, m in models.models.items()
+            },
+            "model_errors": dict(models.errors),
+            "rollout": {"feature": self.settings.feature, "stage": stage, "shadow": self.settings.shadow},
+            "ledger_queue": self._queue_report(),
+        }
+        return not reasons, report
+
+    def _queue_report(self) -> Mapping[str, Any]:
+        s = self.queue.stats()
+        return {
+            "pending": s.pending,
+            "written": s.written,
+            "shed": s.shed,
+            "rejected": s.rejected,
+            "last_error": self.queue.last_error,
+        }
+
+    def _ping_database(self) -> str | None:
+        from sqlalchemy import text
+
+        try:
+            monitor = self._monitor()
+            with monitor.store.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return None

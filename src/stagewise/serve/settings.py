@@ -1,0 +1,69 @@
+"""Settings of the prediction server: one validated, JSON-serialisable object.
+
+The CLI builds a :class:`ServeSettings` from its options; with ``--workers N`` it is handed
+to every uvicorn worker through the environment variable :data:`SETTINGS_ENV` (JSON), so
+every worker serves with exactly the same settings. The admin token is *not* a setting: it
+is read from ``STAGEWISE_ADMIN_TOKEN`` so it never lands in a file or a process list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stagewise._exceptions import ConfigError
+
+__all__ = ["ADMIN_TOKEN_ENV", "SETTINGS_ENV", "ServeSettings", "settings_from_env"]
+
+SETTINGS_ENV = "STAGEWISE_SERVE_SETTINGS"
+ADMIN_TOKEN_ENV = "STAGEWISE_ADMIN_TOKEN"
+
+
+class ServeSettings(BaseModel):
+    """What one server process needs to know; every field has a safe default.
+
+    Examples
+    --------
+    >>> s = ServeSettings(models_dir="models", db_url="sqlite:///data/monitor.db", shadow=True)
+    >>> s.feature, s.reload_interval_s, s.shadow
+    ('challenger_model', 5.0, True)
+    >>> ServeSettings.model_validate_json(s.model_dump_json()) == s
+    True
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models_dir: str = Field("models", description="ModelRegistry root holding the champion/challenger.")
+    db_url: str | None = Field(None, description="Monitor ledger URL (default sqlite:///data/monitor.db).")
+    rollout_config: str = Field(
+        "config/rollout_config.json", description="Rollout config: the seed's JSON file or a SQLAlchemy URL."
+    )
+    feature: str = Field("challenger_model", min_length=1, description="Rollout feature that routes races.")
+    shadow: bool = Field(False, description="Score every race with both models; the routed one answers.")
+    champion_ref: str = Field("champion", min_length=1)
+    challenger_ref: str | None = Field("challenger", description="None: no challenger is ever loaded.")
+    market_ref: str | None = Field("market", description="Registry alias of the market model (optional).")
+    reload_interval_s: float = Field(5.0, gt=0, description="Seconds between model-alias and config checks.")
+    queue_max: int = Field(100_000, ge=1, description="Predictions held in memory before shedding.")
+    batch_size: int = Field(500, ge=1, description="Ledger rows per insert.")
+    flush_interval_s: float = Field(0.05, gt=0, description="Longest wait to fill a batch.")
+    retry_max_backoff_s: float = Field(5.0, gt=0, description="Longest pause between ledger retries.")
+    drain_timeout_s: float = Field(30.0, ge=0, description="Time allowed to write the backlog at shutdown.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
+    max_bars: int = Field(5_000, ge=50, description="Most bars accepted by /v1/markets/predict.")
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> ServeSettings:
+    """The settings a worker was started with (``STAGEWISE_SERVE_SETTINGS``), else the defaults."""
+    env = os.environ if environ is None else environ
+    raw = env.get(SETTINGS_ENV)
+    if not raw:
+        return ServeSettings()
+    try:
+        data: Any = json.loads(raw)
+        return ServeSettings.model_validate(data)
+    except (ValueError, ValidationError) as exc:
+        raise ConfigError(f"{SETTINGS_ENV} must hold ServeSettings as JSON; {exc}") from None
