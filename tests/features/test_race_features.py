@@ -67,3 +67,29 @@ def test_unknown_class_or_missing_input_is_named(week: pd.DataFrame) -> None:
         race_entry_features(week.astype({"racer_class": object}).assign(racer_class="C1"))
     with pytest.raises(DataValidationError, match=r"missing \['exhibition_time'\]"):
         race_entry_features(week.drop(columns="exhibition_time"))
+    with pytest.raises(DataValidationError, match=r"Column 'motor_2rate' must be numeric"):
+        race_entry_features(week.astype({"motor_2rate": object}).assign(motor_2rate="fast"))
+
+
+def test_ranks_match_pandas_average_ranks_with_ties() -> None:
+    races = pd.DataFrame(
+        {
+            "race_id": ["b"] * 4 + ["a"] * 3,
+            "pit": [1, 2, 3, 4, 1, 2, 3],
+            "venue_code": 5,
+            "racer_class": ["A1", "B2", "A2", "B1", "B1", "B1", "A1"],
+            "national_win_rate": [6.0, 5.0, 6.0, 4.0, 7.0, 7.0, 7.0],
+            "local_win_rate": 5.0,
+            "motor_2rate": [30.0, 40.0, 50.0, 20.0, 33.0, 33.0, 60.0],
+            "boat_2rate": 30.0,
+            "exhibition_time": [6.70, 6.70, 6.80, 6.60, 6.75, 6.74, 6.76],
+            "avg_start_timing": [0.15, 0.16, 0.15, 0.15, 0.12, 0.2, 0.2],
+        },
+        index=[10, 11, 12, 13, 20, 21, 22],
+    )
+    features = race_entry_features(races)
+    assert features["national_win_rate_rank"].tolist() == [1.5, 3.0, 1.5, 4.0, 2.0, 2.0, 2.0]
+    assert features["exhibition_time_rank"].tolist() == [2.5, 2.5, 4.0, 1.0, 2.0, 1.0, 3.0]
+    assert features["avg_start_timing_rank"].tolist() == [2.0, 4.0, 2.0, 2.0, 1.0, 2.5, 2.5]
+    assert features["motor_2rate_rel"].tolist() == pytest.approx([-5.0, 5.0, 15.0, -15.0, -9.0, -9.0, 18.0])
+    assert features["class_code"].tolist() == [3.0, 0.0, 2.0, 1.0, 1.0, 1.0, 3.0]

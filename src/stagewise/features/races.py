@@ -8,6 +8,8 @@ another race, so a race's features are the same whatever else is in the frame.
 
 from __future__ import annotations
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError
@@ -72,25 +74,66 @@ def race_entry_features(races: pd.DataFrame) -> pd.DataFrame:
         raise DataValidationError(
             f"race_entry_features needs the columns {list(_INPUTS)!r}; missing {missing!r}."
         )
-    unknown = sorted(set(races["racer_class"].dropna().astype(str)) - set(CLASS_CODES))
-    if unknown or races["racer_class"].isna().any():
+    classes = races["racer_class"].to_numpy(dtype=object)
+    known = [classes == name for name in CLASS_CODES]
+    unknown = sorted({str(c) for c in classes[~np.logical_or.reduce(known)]})
+    if unknown:
         raise DataValidationError(
-            f"Column 'racer_class' has values {unknown or [None]!r}; accepted: {sorted(CLASS_CODES)!r}."
+            f"Column 'racer_class' has values {unknown!r}; accepted: {sorted(CLASS_CODES)!r}."
         )
-    out = pd.DataFrame(index=races.index)
-    out["pit"] = races["pit"].astype("float64")
-    out["venue_code"] = races["venue_code"].astype("float64")
-    out["class_code"] = races["racer_class"].astype(str).map(CLASS_CODES).astype("float64")
-    for name in ("national_win_rate", "local_win_rate", "motor_2rate", "boat_2rate"):
-        out[name] = races[name].astype("float64")
-    out["exhibition_time"] = races["exhibition_time"].astype("float64")
-    out["avg_start_timing"] = races["avg_start_timing"].astype("float64")
-    group = races["race_id"].astype(str)
+    codes, uniques = pd.factorize(races["race_id"], use_na_sentinel=False)
+    groups = _Groups(np.asarray(codes, dtype=np.int64), len(uniques))
+    columns: dict[str, npt.NDArray[np.float64]] = {
+        "class_code": np.select(known, [float(v) for v in CLASS_CODES.values()], np.nan),
+    }
+    for name in _INPUTS[1:]:
+        if name == "racer_class":
+            continue
+        try:
+            columns[name] = races[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataValidationError(
+                f"Column {name!r} must be numeric; got dtype {races[name].dtype}."
+            ) from None
     for name in ("national_win_rate", "local_win_rate", "motor_2rate", "class_code"):
-        out[f"{name}_rel"] = out[name] - out[name].groupby(group).transform("mean")
+        columns[f"{name}_rel"] = groups.centred(columns[name])
     for name in ("exhibition_time", "avg_start_timing"):
-        out[f"{name}_rel"] = out[name] - out[name].groupby(group).transform("mean")
-    out["national_win_rate_rank"] = out["national_win_rate"].groupby(group).rank(ascending=False)
-    out["exhibition_time_rank"] = out["exhibition_time"].groupby(group).rank(ascending=True)
-    out["avg_start_timing_rank"] = out["avg_start_timing"].groupby(group).rank(ascending=True)
-    return out[RACE_FEATURE_NAMES]
+        columns[f"{name}_rel"] = groups.centred(columns[name])
+    columns["national_win_rate_rank"] = groups.rank(-columns["national_win_rate"])
+    columns["exhibition_time_rank"] = groups.rank(columns["exhibition_time"])
+    columns["avg_start_timing_rank"] = groups.rank(columns["avg_start_timing"])
+    return pd.DataFrame({name: columns[name] for name in RACE_FEATURE_NAMES}, index=races.index)
+
+
+class _Groups:
+    """Per-race means and ranks with numpy (one race or a million rows, same code path)."""
+
+    def __init__(self, codes: npt.NDArray[np.int64], n_groups: int) -> None:
+        self.codes = codes
+        self.n_groups = n_groups
+        order = np.argsort(codes, kind="stable")
+        sizes = np.bincount(codes, minlength=n_groups)
+        first = np.cumsum(sizes) - sizes
+        self.order = order
+        self.slot = np.arange(codes.size) - first[codes[order]]
+        self.width = int(sizes.max()) if codes.size else 0
+
+    def centred(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """``x`` minus the mean of its race (missing values skipped, like pandas)."""
+        known = ~np.isnan(x)
+        total = np.bincount(self.codes, weights=np.where(known, x, 0.0), minlength=self.n_groups)
+        count = np.bincount(self.codes, weights=known.astype(np.float64), minlength=self.n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = total / count
+        out: npt.NDArray[np.float64] = x - mean[self.codes]
+        return out
+
+    def rank(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Rank of ``x`` within its race, smallest first, ties sharing the mean rank (pandas 'average')."""
+        padded = np.full((self.n_groups, self.width), np.nan)
+        padded[self.codes[self.order], self.slot] = x[self.order]
+        peers = padded[self.codes]  # (n, width): the values of each row's race
+        below = (peers < x[:, None]).sum(axis=1)
+        tied = (peers == x[:, None]).sum(axis=1)
+        out: npt.NDArray[np.float64] = np.where(np.isnan(x), np.nan, below + (tied + 1) / 2.0)
+        return out
