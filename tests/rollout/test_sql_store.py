@@ -153,5 +153,25 @@ def test_concurrent_writers_in_several_processes_lose_nothing(db: tuple[str, str
 
 
 def test_a_bad_url_is_named() -> None:
-    with pytest.raises(ConfigError, match="not a SQLAlchemy URL"):
-        SqlRolloutStore("not a url")
+    with pytest.raises(ConfigError, match=r"'sqlite\+nosuchdriver:///x.db' cannot be used"):
+        SqlRolloutStore("sqlite+nosuchdriver:///x.db")
+
+
+def test_shares_the_monitor_database_file(tmp_path: Path) -> None:
+    from stagewise.monitor import PerformanceMonitor
+
+    path = tmp_path / "data" / "monitor.db"
+    with PerformanceMonitor(monitor_db=path) as monitor:
+        monitor.log_prediction(
+            race_id=1, race_date="2025-12-03", venue_code="01", race_number=1,
+            predictions=[{"pit_number": p} for p in range(1, 7)],
+            actual_results=[{"pit_number": p, "rank": p} for p in range(1, 7)],
+            integration_mode="DYNAMIC", feature_flags={"calib": True},
+        )  # fmt: skip
+        with GradualRollout(db_url=str(path), now=lambda: NOW, actor="t") as rollout:
+            rollout.add_feature("calib", "10%", salt="calib")
+        stats = monitor.calculate_daily_stats("2025-12-03")
+    assert stats is not None
+    assert stats["total_races"] == 1
+    with GradualRollout(db_url=f"sqlite:///{path}") as again:
+        assert again.feature("calib").stage.name == "10%"

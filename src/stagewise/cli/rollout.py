@@ -25,7 +25,9 @@ CONFIG = typer.Option(
     Path("config/rollout_config.json"), "--config", help="Rollout config JSON (the seed's format)."
 )
 DB = typer.Option(
-    None, "--db", help="Use the rollout tables in this database (SQLAlchemy URL) instead of --config."
+    None,
+    "--db",
+    help="Use the rollout tables in this database (SQLAlchemy URL or SQLite file) instead of --config.",
 )
 AS_JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 ACTOR = typer.Option(None, "--actor", help="Who to record in the audit log (default user@host).")

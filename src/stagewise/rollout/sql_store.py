@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Hashable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -57,7 +58,7 @@ class SqlRolloutStore:
     ----------
     db_url : str
         A SQLAlchemy URL, e.g. ``sqlite:///data/monitor.db`` or
-        ``postgresql+psycopg://user@host/db``.
+        ``postgresql+psycopg://user@host/db``, or a SQLite file path (like the monitor's ``--db``).
     schema : str, optional
         Database schema holding the tables (PostgreSQL), default the search path.
     table_prefix : str
@@ -82,18 +83,21 @@ class SqlRolloutStore:
         table_prefix: str = "rollout_",
         engine: Engine | None = None,
     ) -> None:
+        if "://" not in str(db_url):  # a SQLite file path, as PerformanceMonitor accepts
+            Path(db_url).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            db_url = f"sqlite:///{Path(db_url).expanduser()}"
         try:
             url = make_url(db_url)
-        except ArgumentError:
+            self.location = url.render_as_string(hide_password=True)
+            owns_engine = engine is None
+            if engine is None:
+                args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}
+                engine = create_engine(url, connect_args=args)
+        except ArgumentError as exc:
             raise ConfigError(
-                f"The rollout database URL {db_url!r} is not a SQLAlchemy URL; accepted e.g. "
+                f"The rollout database URL {db_url!r} cannot be used ({exc}); accepted: a SQLite file path, "
                 "'sqlite:///data/monitor.db' or 'postgresql+psycopg://user@host:5432/db'."
             ) from None
-        self.location = url.render_as_string(hide_password=True)
-        owns_engine = engine is None
-        if engine is None:
-            args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}
-            engine = create_engine(url, connect_args=args)
         self.engine = engine
         if owns_engine:
             # Close pooled connections when the store goes away, not whenever the GC reaps them.
