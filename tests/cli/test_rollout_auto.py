@@ -86,7 +86,7 @@ def _ledger(tmp_path: Path, hit_rate: dict[str, float]) -> tuple[Path, Path]:
         day = START + timedelta(days=k)
         for i in range(200):
             race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
-            variant = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            variant = rollout.variant(FEATURE, race_id)  # "on" or "control"
             order = [int(p) for p in rng.permutation(6) + 1]
             predicted = order if rng.random() < hit_rate[variant] else [order[1], order[0], *order[2:]]
             rows.append({
@@ -101,7 +101,7 @@ def _ledger(tmp_path: Path, hit_rate: dict[str, float]) -> tuple[Path, Path]:
 
 
 def test_auto_dry_run_then_apply(app: typer.Typer, tmp_path: Path) -> None:
-    config, db = _ledger(tmp_path, {"challenger": 0.32, "control": 0.30})
+    config, db = _ledger(tmp_path, {"on": 0.32, "control": 0.30})
     before = config.read_bytes()
     args = ["auto", FEATURE, "--config", str(config), "--ledger", str(db), "--through", "2026-11-09"]
     dry = runner.invoke(app, [*args, "--dry-run"], env={"COLUMNS": "160"})
@@ -145,7 +145,7 @@ def test_auto_rolls_back_and_notifies_the_configured_webhook(
     app: typer.Typer, tmp_path: Path, webhook: tuple[str, list[dict[str, Any]]]
 ) -> None:
     url, received = webhook
-    config, db = _ledger(tmp_path, {"challenger": 0.04, "control": 0.30})
+    config, db = _ledger(tmp_path, {"on": 0.04, "control": 0.30})
     result = runner.invoke(
         app,
         ["auto", FEATURE, "--config", str(config), "--ledger", str(db), "--through", "2026-11-09"],
@@ -162,7 +162,7 @@ def test_auto_refuses_missing_files_and_bad_options(app: typer.Typer, tmp_path: 
     missing = runner.invoke(app, ["auto", FEATURE, "--config", str(tmp_path / "nope.json")])
     assert isinstance(missing.exception, NotFoundError)
     assert "nope.json" in str(missing.exception)
-    config, db = _ledger(tmp_path, {"challenger": 0.3, "control": 0.3})
+    config, db = _ledger(tmp_path, {"on": 0.3, "control": 0.3})
     base = ["auto", FEATURE, "--config", str(config), "--ledger", str(db)]
     bad_date = runner.invoke(app, [*base, "--through", "yesterday"])
     assert isinstance(bad_date.exception, ConfigError)
@@ -191,7 +191,7 @@ def test_through_the_root_command_with_rollout_and_ledger_in_one_database(tmp_pa
         day = START + timedelta(days=k)
         for i in range(200):
             race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
-            variant = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            variant = rollout.variant(FEATURE, race_id)  # "on" or "control"
             order = [int(p) for p in rng.permutation(6) + 1]
             predicted = order if rng.random() < 0.3 else [order[1], order[0], *order[2:]]
             rows.append({

@@ -18,7 +18,6 @@ from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller import ControllerPolicy
 from stagewise.rollout.controller_runner import run_controller, stage_start
-from stagewise.rollout.experiments import VariantSplit
 
 FEATURE = "probability_calibration"
 START = date(2026, 11, 1)
@@ -74,7 +73,7 @@ def log_days(
         day = first + timedelta(days=k)
         for i in range(races_per_day):
             race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
-            variant = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            variant = rollout.variant(FEATURE, race_id)  # "on" or "control"
             order = [int(p) for p in rng.permutation(6) + 1]
             predicted = order if rng.random() < hit_rate[variant] else [order[1], order[0], *order[2:]]
             rows.append({
@@ -119,7 +118,7 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 def test_healthy_challenger_is_promoted_after_enough_days_and_the_audit_has_the_numbers(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
-    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
 
     dry = run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True)
@@ -158,7 +157,7 @@ def test_critical_challenger_is_rolled_back_at_once_and_notified(
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = webhook
-    log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
+    log_days(monitor, rollout, START, 7, hit_rate={"on": 0.04, "control": 0.30})
     clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
     decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[webhook_notifier(url)])
     assert (decision.action, decision.to_stage) == ("rollback", "disabled")
@@ -178,7 +177,7 @@ def test_significant_harm_rolls_back_while_absolute_health_is_fine(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
     rollout.update_rollout_stage(FEATURE, "50%", reason="wider canary")
-    log_days(monitor, rollout, START, 6, races_per_day=288, hit_rate={"challenger": 0.22, "control": 0.34})
+    log_days(monitor, rollout, START, 6, races_per_day=288, hit_rate={"on": 0.22, "control": 0.34})
     clock.now = datetime(2026, 11, 7, 5, 0, tzinfo=UTC)
     decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
     assert decision.action == "rollback"
@@ -189,7 +188,7 @@ def test_significant_harm_rolls_back_while_absolute_health_is_fine(
 def test_a_failing_notifier_does_not_stop_the_rollback(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
-    log_days(monitor, rollout, START, 7, hit_rate={"challenger": 0.04, "control": 0.30})
+    log_days(monitor, rollout, START, 7, hit_rate={"on": 0.04, "control": 0.30})
     clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
     dead = webhook_notifier("http://127.0.0.1:9/nothing-listens-here")
     decision = run_controller(rollout, monitor, FEATURE, now=clock.now, notifiers=[dead])
@@ -202,7 +201,7 @@ def test_a_failing_notifier_does_not_stop_the_rollback(
 def test_kill_switch_is_respected(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
-    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     rollout.kill(FEATURE, reason="incident 42")
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
     decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
@@ -217,7 +216,7 @@ def test_sample_ratio_mismatch_holds_and_is_notified(
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:  # fmt: skip
     url, received = webhook
-    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     # a logging bug drops half of the control group's races
     outcomes = monitor.race_outcomes(START, START + timedelta(days=8), variant="control")
     ids = outcomes["race_id"].tolist()[::2]
@@ -241,7 +240,7 @@ def test_sample_ratio_mismatch_holds_and_is_notified(
 def test_policy_days_healthy_is_honoured(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
-    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
     d = run_controller(
         rollout, monitor, FEATURE, now=clock.now, dry_run=True, policy=ControllerPolicy(days_healthy=8)
@@ -253,7 +252,7 @@ def test_policy_days_healthy_is_honoured(
 def test_a_change_made_while_deciding_is_not_overwritten(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
 ) -> None:
-    log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+    log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
     other = GradualRollout(rollout.store.location, now=clock, refresh_interval=0, actor="someone-else")
 
@@ -294,7 +293,7 @@ def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(
         rollout.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:pg", reason="start canary")
         monitor = PerformanceMonitor(db, clock=clock)
         try:
-            log_days(monitor, rollout, START, 9, hit_rate={"challenger": 0.32, "control": 0.30})
+            log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
             clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
             decision = run_controller(rollout, monitor, FEATURE, now=clock.now)
         finally:
@@ -321,7 +320,7 @@ def test_shadow_mode_pairs_the_two_model_versions_on_the_same_races(
             order = [int(p) for p in rng.permutation(6) + 1]
             champion_hits = rng.random() < 0.32
             challenger_hits = rng.random() < (0.8 if champion_hits else 0.0)  # 0.8 * 0.32 = 0.256
-            served = "challenger" if rollout.should_enable_feature(FEATURE, race_id) else "control"
+            served = rollout.variant(FEATURE, race_id)
             for version, hit in (("v1", champion_hits), ("v2", challenger_hits)):
                 predicted = order if hit else [order[1], order[0], *order[2:]]
                 rows.append({
@@ -344,18 +343,15 @@ def test_shadow_mode_pairs_the_two_model_versions_on_the_same_races(
     assert split.numbers["sequential"]["hit_rate_1st"]["rejected"] is False
 
 
-def _abn_days(
-    monitor: PerformanceMonitor, rollout: GradualRollout, split: VariantSplit, *, drop: str | None = None
-) -> None:
+def _abn_days(monitor: PerformanceMonitor, rollout: GradualRollout, *, drop: str | None = None) -> None:
     """Nine days of races assigned by the feature's A/B/n split; ``drop`` loses 40 % of one group's logs."""
-    salt = rollout.feature(FEATURE).salt or ""
     rng = np.random.default_rng(4)
     rows: list[dict[str, Any]] = []
     for k in range(9):
         day = START + timedelta(days=k)
         for i in range(288):
             race_id = f"{day:%Y%m%d}{i % 24 + 1:02d}{i // 24 + 1:02d}"
-            group = split.variant_of(salt, race_id, "50")
+            group = rollout.variant(FEATURE, race_id)
             if group == drop and rng.random() < 0.4:
                 continue
             order = [int(p) for p in rng.permutation(6) + 1]
@@ -376,12 +372,8 @@ def test_abn_variants_from_the_config_are_checked_for_sample_ratio_mismatch(
     rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock, drop: str | None, verdict: str
 ) -> None:
     rollout.update_rollout_stage(FEATURE, "50%", reason="A/B/n at 50 %")
-    path = Path(rollout.store.location)
-    document = json.loads(path.read_text())
-    document["feature_rollouts"][FEATURE]["variants"] = {"calib_v2": 0.5, "calib_v3": 0.5}
-    path.write_text(json.dumps(document))
-    split = VariantSplit({"calib_v2": 0.5, "calib_v3": 0.5})
-    _abn_days(monitor, rollout, split, drop=drop)
+    rollout.set_variants(FEATURE, {"calib_v2": 0.5, "calib_v3": 0.5}, reason="two calibrators")
+    _abn_days(monitor, rollout, drop=drop)
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
     decision = run_controller(
         rollout, monitor, FEATURE, now=clock.now, dry_run=True, challenger_variant="calib_v2"
@@ -393,6 +385,10 @@ def test_abn_variants_from_the_config_are_checked_for_sample_ratio_mismatch(
     if verdict == "hold":
         assert decision.action == "hold"
         assert "sample-ratio mismatch" in decision.reasons[0]
+    from stagewise._exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match=r"has the variants \['calib_v2', 'calib_v3'\]; name the one"):
+        run_controller(rollout, monitor, FEATURE, now=clock.now, dry_run=True)
 
 
 def test_a_challenger_variant_outside_the_split_is_refused(

@@ -185,8 +185,11 @@ def auto(
     srm_action: str = typer.Option(
         "hold", "--srm-action", help="What a sample-ratio mismatch does: hold | rollback."
     ),
-    challenger_variant: str = typer.Option(
-        "challenger", "--challenger-variant", help="Ledger variant of the cohort."
+    challenger_variant: str | None = typer.Option(
+        None,
+        "--challenger-variant",
+        help="Ledger variant of the cohort: default 'on' (GradualRollout.variant without a split); "
+        "with an A/B/n split, the variant to judge.",
     ),
     control_variant: str = typer.Option(
         "control", "--control-variant", help="Ledger variant of the control group."

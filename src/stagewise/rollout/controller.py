@@ -109,7 +109,8 @@ class Evidence:
     stage. ``expected_shares`` (group → share) enables the SRM check over
     ``group_counts``; leave it None in shadow mode, where every race has both.
     ``paired`` (shadow mode: both models scored the same races) switches the
-    harm test to the paired mSPRT, which needs far fewer races.
+    harm test to the paired mSPRT, which needs far fewer races. ``groups`` names the
+    compared groups (ledger variants or model versions) for the record.
     """
 
     feature: str
@@ -123,6 +124,7 @@ class Evidence:
     expected_shares: Mapping[str, float] | None = None
     health_reasons: Mapping[date, Sequence[str]] = field(default_factory=dict)
     paired: Sequence[PairedDay] | None = None
+    groups: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     # The audit keeps the last month of days; the cumulative figures cover the rest.
     numbers: dict[str, Any] = {"days": day_rows[-MAX_DAYS_SHOWN:], "policy": _policy_numbers(policy)}
     numbers["days_total"] = len(day_rows)
+    numbers["groups"] = dict(evidence.groups)
     numbers["stage_since"] = since.isoformat() if since else None
 
     tests = harm_tests(

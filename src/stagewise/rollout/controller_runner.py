@@ -49,6 +49,8 @@ MAX_LOOKBACK_DAYS = 365
 """The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
 
 ACTOR = "stagewise-controller"
+ON = "on"
+"""Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``)."""
 
 
 def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
@@ -104,19 +106,30 @@ def _windowed_health(
 
 
 def _split(
-    state: FeatureRollout, variants: Mapping[str, float] | None, challenger: str, control: str
-) -> VariantSplit:
-    """The feature's variant split (one challenger by default), at its bucket resolution."""
+    state: FeatureRollout, variants: Mapping[str, float] | None, challenger: str | None, control: str
+) -> tuple[VariantSplit, str]:
+    """The feature's variant split at its bucket resolution, and the challenger group's name.
+
+    Without a split the enabled races form one cohort named ``"on"``, as
+    :meth:`GradualRollout.variant` labels them.
+    """
     weights = variants if variants is not None else state.extra.get("variants")
     if weights is None:
-        weights = {challenger: 1.0}
+        weights = {challenger or ON: 1.0}
     buckets = LEGACY_BUCKETS if state.hash_mode == HASH_LEGACY else BUCKETS
     split = VariantSplit(weights, control=control, buckets=buckets)
+    if challenger is None:
+        if len(split.names) != 1:
+            raise ConfigError(
+                f"The feature {state.name!r} has the variants {list(split.names)}; name the one to judge "
+                "with challenger_variant (--challenger-variant)."
+            )
+        challenger = split.names[0]
     if challenger not in split.names:
         raise ConfigError(
             f"The challenger variant {challenger!r} is not one of the feature's variants {list(split.names)}."
         )
-    return split
+    return split, challenger
 
 
 def gather_evidence(
@@ -126,7 +139,7 @@ def gather_evidence(
     *,
     now: datetime,
     through: date | None = None,
-    challenger_variant: str = "challenger",
+    challenger_variant: str | None = None,
     control_variant: str = "control",
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
@@ -154,7 +167,7 @@ def gather_evidence(
         or health_window_days < 1
     ):
         raise ConfigError(f"The 'health_window_days' must be an int >= 1. Got {health_window_days!r}.")
-    if challenger_variant == control_variant:
+    if challenger_variant is not None and challenger_variant == control_variant:
         raise ConfigError(
             f"The challenger and control variants must differ. Got {challenger_variant!r} for both."
         )
@@ -169,7 +182,7 @@ def gather_evidence(
     enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
     since = since or enabled
     first = enabled or since
-    split = _split(state, variants, challenger_variant, control_variant)
+    split, challenger_variant = _split(state, variants, challenger_variant, control_variant)
     challenger: list[DayCounts] = []
     control: list[DayCounts] = []
     group_counts: dict[str, int] = {}
@@ -208,6 +221,11 @@ def gather_evidence(
         expected_shares=expected,
         health_reasons=reasons,
         paired=paired,
+        groups=(
+            {"champion_version": shadow[0], "challenger_version": shadow[1]}
+            if shadow is not None
+            else {"challenger": challenger_variant, "control": control_variant}
+        ),
     )
 
 
@@ -262,7 +280,7 @@ def run_controller(
     notifiers: Sequence[Any] = (),
     actor: str = ACTOR,
     through: date | None = None,
-    challenger_variant: str = "challenger",
+    challenger_variant: str | None = None,
     control_variant: str = "control",
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
@@ -295,12 +313,7 @@ def run_controller(
         variants=variants,
     )  # fmt: skip
     decision = decide(evidence, policy, now)
-    groups = (
-        {"champion_version": shadow[0], "challenger_version": shadow[1]}
-        if shadow is not None
-        else {"challenger": challenger_variant, "control": control_variant}
-    )
-    numbers = {**decision.numbers, "groups": groups}
+    numbers = dict(decision.numbers)
     numbers["health_window_days"] = health_window_days
     decision = _with(decision, numbers=numbers, dry_run=dry_run)
     if dry_run:
