@@ -114,11 +114,11 @@ def test_any_message_serialises_to_strict_json_within_chat_limits(
     assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in slack["blocks"])
 
 
-@given(attempt=st.integers(1, 30), seed=st.integers(0, 10**6))
+@given(attempt=st.integers(1, 5000), seed=st.integers(0, 10**6))
 def test_backoff_never_exceeds_its_cap_and_never_goes_negative(attempt: int, seed: int) -> None:
     policy = RetryPolicy(base_delay=0.5, max_delay=30.0, jitter=0.5)
     wait = policy.delay(attempt, random.Random(seed))
-    cap = min(30.0, 0.5 * 2 ** (attempt - 1))
+    cap = min(30.0, 0.5 * 2.0 ** min(attempt - 1, 60))
     assert cap / 2 <= wait <= cap
 
 

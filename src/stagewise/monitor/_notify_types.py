@@ -196,7 +196,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based)."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 60))
         wait = backoff * (1.0 - self.jitter * rng.random())
         if retry_after is not None:
             wait = max(wait, min(retry_after, self.max_retry_after))
