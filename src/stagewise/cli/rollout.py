@@ -115,7 +115,8 @@ def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None
     from rich.table import Table
 
     table = Table(title=f"Rollout status (updated {result['updated_at'] or 'never'})")
-    for column in ("feature", "stage", "enabled_at", "hash_mode", "killed"):
+    table.add_column("feature", no_wrap=True)
+    for column in ("stage", "enabled_at", "hash_mode", "killed"):
         table.add_column(column)
     for name, info in result["feature_rollouts"].items():
         killed = info.get("killed")
@@ -124,7 +125,7 @@ def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None
             info["stage"],
             str(info["enabled_at"] or "-"),
             info["hash_mode"],
-            f"{killed['at']}: {killed['reason']}" if killed else "-",
+            f"{killed['reason']} ({str(killed['at'])[:10]})" if killed else "-",
         )
     Console().print(table)
 
