@@ -19,9 +19,10 @@ Legacy scheme (features of the seed system, no recorded hash mode)::
 
 Why BLAKE2b-64: it is in every standard library (Python ``hashlib``, Go
 ``x/crypto/blake2b``, Rust ``blake2``, Java BouncyCastle, libsodium), it is the
-fastest of the universally available hashes in CPython (a copied, pre-salted
-hasher costs about half of SHA-256 per call), and all its 64 output bits are
-uniform. Multiply-shift maps the hash onto buckets in order, so every bucket is
+fastest of the universally available hashes in CPython (copy a pre-salted
+state, update, digest: about 320 ns of CPU against 410-420 ns for SHA-256 or
+MD5 on the development machine), and all its 64 output bits are uniform.
+Multiply-shift maps the hash onto buckets in order, so every bucket is
 one contiguous range of hash values (a bucket holds ``floor`` or ``ceil`` of
 ``2**64 / 10_000`` values: a bias of at most ``10_000 / 2**64 ≈ 5e-16``) and the
 test ``bucket < t`` is the same as ``digest < cutoff`` on the raw 8 bytes, which
