@@ -138,7 +138,7 @@ def _sql_writer(url: str, schema: str | None, prefix: str, count: int) -> None:
 
 def test_concurrent_writers_in_several_processes_lose_nothing(db: tuple[str, str | None]) -> None:
     url, schema = db
-    SqlRolloutStore(url, schema=schema)  # create the tables before the race
+    # no table exists yet: the writers also race to create them
     procs = [FORK.Process(target=_sql_writer, args=(url, schema, f"p{n}", 10)) for n in range(3)]
     for proc in procs:
         proc.start()

@@ -41,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from stagewise._exceptions import ConfigError, StorageError
 from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
@@ -134,19 +134,25 @@ class SqlRolloutStore:
             Column("prev_hash", String(64), nullable=False),
             Column("entry", Text, nullable=False),
         )
-        try:
-            meta.create_all(engine)
-            with engine.begin() as conn:
-                if conn.execute(select(self.state.c.id)).first() is None:
-                    conn.execute(
-                        insert(self.state).values(
-                            id=1, version=0, updated_at=None, head_seq=0, head_hash=GENESIS
+        self._create(meta)
+
+    def _create(self, meta: MetaData, attempts: int = 3) -> None:
+        """Create the tables and the state row; tolerate another process doing the same at once."""
+        for attempt in range(attempts):
+            try:
+                meta.create_all(self.engine)
+                with self.engine.begin() as conn:
+                    if conn.execute(select(self.state.c.id)).first() is None:
+                        conn.execute(
+                            insert(self.state).values(
+                                id=1, version=0, updated_at=None, head_seq=0, head_hash=GENESIS
+                            )
                         )
-                    )
-        except IntegrityError:
-            pass  # another process created the state row first
-        except SQLAlchemyError as exc:
-            raise StorageError(f"Cannot open the rollout tables in {self.location}: {exc}") from exc
+                return
+            except SQLAlchemyError as exc:
+                # "already exists" / duplicate key races resolve on retry, when the tables are there
+                if attempt == attempts - 1:
+                    raise StorageError(f"Cannot open the rollout tables in {self.location}: {exc}") from exc
 
     def close(self) -> None:
         """Close the database connections this store opened (a given ``engine`` is left open)."""
