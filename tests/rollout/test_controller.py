@@ -121,6 +121,8 @@ def test_only_days_at_the_current_stage_count() -> None:
     assert d.action == "hold"
     assert d.numbers["healthy_streak"] == 2
     assert d.numbers["stage_since"] == "2026-11-04"
+    assert [r["at_stage"] for r in d.numbers["days"]] == [False, False, False, True, True]
+    assert [r["evaluated"] for r in d.numbers["days"]] == [False, False, False, True, True]
 
 
 def test_significant_harm_on_win_hit_rate_rolls_back_even_when_every_day_is_healthy() -> None:

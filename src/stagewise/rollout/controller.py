@@ -165,7 +165,7 @@ def _round(value: float, digits: int = 4) -> float | None:
     return None if value is None or not math.isfinite(value) else round(float(value), digits)
 
 
-def _day_numbers(day: DayCounts, verdict: str | None, evaluated: bool) -> dict[str, Any]:
+def _day_numbers(day: DayCounts, verdict: str | None, evaluated: bool, at_stage: bool) -> dict[str, Any]:
     return {
         "date": day.day.isoformat(),
         "races": day.races,
@@ -173,6 +173,7 @@ def _day_numbers(day: DayCounts, verdict: str | None, evaluated: bool) -> dict[s
         "hit_rate_top3": _round(day.hit_rate_top3),
         "avg_score_accuracy": _round(day.avg_score_accuracy),
         "health": verdict,
+        "at_stage": at_stage,
         "evaluated": evaluated,
     }
 
@@ -206,11 +207,11 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     evaluated: list[DayCounts] = []
     day_rows: list[dict[str, Any]] = []
     for day in sorted(evidence.challenger, key=lambda d: d.day):
-        ok = day.races >= policy.min_races_per_day
-        verdict = evidence.health.get(day.day)
-        if ok and (since is None or day.day >= since):
+        at_stage = since is None or day.day >= since
+        ok = at_stage and day.races >= policy.min_races_per_day
+        if ok:
             evaluated.append(day)
-        day_rows.append(_day_numbers(day, verdict, ok))
+        day_rows.append(_day_numbers(day, evidence.health.get(day.day), ok, at_stage))
     # The audit keeps the last month of days; the cumulative figures cover the rest.
     numbers: dict[str, Any] = {"days": day_rows[-MAX_DAYS_SHOWN:], "policy": _policy_numbers(policy)}
     numbers["days_total"] = len(day_rows)
@@ -270,7 +271,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
             break
         streak += 1
     numbers["healthy_streak"] = streak
-    skipped = [r["date"] for r in day_rows if not r["evaluated"]]
+    skipped = [r["date"] for r in day_rows if r["at_stage"] and not r["evaluated"]][-10:]
     if streak >= policy.days_healthy:
         reasons = [
             f"HEALTHY for {streak} consecutive days at {stage} "
@@ -282,7 +283,8 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         reasons.append(f"{latest.day.isoformat()} has no health verdict ({latest_verdict})")
     if skipped:
         reasons.append(
-            f"days with fewer than {policy.min_races_per_day} races not evaluated: {', '.join(skipped)}"
+            f"days at this stage with fewer than {policy.min_races_per_day} races, not evaluated: "
+            f"{', '.join(skipped)}"
         )
     return result("hold", stage, reasons, numbers)
 
