@@ -71,7 +71,9 @@ def test_set_refuses_a_bad_stage_with_one_line_and_keeps_the_file(config: Path) 
 def test_unknown_feature_and_create(config: Path) -> None:
     code, out = run("set", "calib_v2", "10%", "--reason", "x", "--config", str(config))
     assert code == 1
-    assert "NotFoundError: Unknown rollout feature 'calib_v2'. Known features: dynamic_integration" in out
+    assert "NotFoundError: Unknown rollout feature 'calib_v2' in " in out
+    assert "Known features: dynamic_integration, entry_prediction_model, probability_calibration." in out
+    assert "Pass --create to create it." in out
     code, out = run(
         "set",
         "calib_v2",

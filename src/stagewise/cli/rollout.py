@@ -72,8 +72,16 @@ def set_stage(
 ) -> None:
     """Move FEATURE to STAGE (audited). Units enabled at a lower stage stay enabled at a higher one."""
     with _open(config, db) as rollout:
-        known = feature in rollout.get_rollout_status()["feature_rollouts"]
-        if create and not known:
+        features = rollout.get_rollout_status()["feature_rollouts"]
+        if feature not in features:
+            if not create:
+                from stagewise._exceptions import NotFoundError
+
+                known = ", ".join(sorted(features)) or "none yet"
+                raise NotFoundError(
+                    f"Unknown rollout feature {feature!r} in {rollout.store.location}. "
+                    f"Known features: {known}. Pass --create to create it."
+                )
             info = rollout.add_feature(feature, stage, salt=salt, reason=reason, actor=actor)
             typer.echo(f"{feature}: created at {info['stage']} ({info['hash_mode']}, salt {info['salt']!r})")
             return
@@ -280,7 +288,7 @@ def variants(
     feature: str = typer.Argument(..., help="Feature name."),
     weights: list[str] = WEIGHTS,
     clear: bool = typer.Option(False, "--clear", help="Remove the split (enabled races are simply 'on')."),
-    reason: str = typer.Option(..., "--reason", help="Why: recorded in the audit log."),
+    reason: str = typer.Option(None, "--reason", help="Why: recorded in the audit log."),
     actor: str = ACTOR,
     config: Path = CONFIG,
     db: str = DB,
