@@ -37,8 +37,9 @@ def _timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
 
 def _exact_vs_monte_carlo() -> str:
     sim = RaceSimulator(seed=0)
-    draws = sim._draw(20089, 20095, None)  # 2025-01-01 .. 01-07
-    strength, st = sim._strength(make_racer_pool(0, sim.model), draws)
+    pool = make_racer_pool(0, sim.model)
+    draws = sim._draw(pool, 20089, 20095, None)  # 2025-01-01 .. 01-07
+    strength, st = sim._strength(pool, draws)
     strength = strength[:MC_RACES]
     p_fly = 0.0035 * np.exp(sim.model.flying_start_gain * (0.16 - st[:MC_RACES]) / 0.02)
     start_prob = 1.0 - (p_fly + 0.0003 + 0.0025)

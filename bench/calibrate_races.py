@@ -36,8 +36,9 @@ def strengths(model: RaceModel, seeds: tuple[int, ...]) -> tuple[np.ndarray, np.
     for seed in seeds:
         sim = RaceSimulator(seed=seed, model=model)
         first, last = 20089, 20453  # 2025-01-01 .. 2025-12-31
-        draws = sim._draw(first, last, None)
-        s, _ = sim._strength(make_racer_pool(seed, model), draws)
+        pool = make_racer_pool(seed, model)
+        draws = sim._draw(pool, first, last, None)
+        s, _ = sim._strength(pool, draws)
         parts.append(s)
         venues.append(np.concatenate(draws.venue)[::6])
     return np.concatenate(parts), np.concatenate(venues)

@@ -17,13 +17,14 @@ __all__ = ["check", "simulate"]
 console = Console(highlight=False)
 
 
-def _print_summary(title: str, races: pd.DataFrame) -> None:
+def _print_summary(title: str, path: Path, races: pd.DataFrame) -> None:
     from stagewise.data.races.calibration import calibration_figures
 
     figures = calibration_figures(races)
     facts = Table(title=title, show_header=False, title_justify="left")
     facts.add_column("fact", style="bold")
-    facts.add_column("value")
+    facts.add_column("value", overflow="fold")
+    facts.add_row("file", str(path))
     facts.add_row("races", f"{figures.races:,}")
     facts.add_row("boats (rows)", f"{len(races):,}")
     facts.add_row("days", f"{figures.days:,}")
@@ -86,7 +87,7 @@ def simulate(
         races = simulator.simulate(start, end, progress=advance)
         bar.update(task, description=f"writing {output}")
         written = save_races(races, output)
-    _print_summary(f"simulated races (seed {seed}) -> {written}", races)
+    _print_summary(f"simulated races (seed {seed})", written, races)
 
 
 def check(
@@ -103,4 +104,4 @@ def check(
     from stagewise.data.races import load_races
 
     races = load_races(path, min_boats=min_boats)
-    _print_summary(f"{path}: valid race data", races)
+    _print_summary("valid race data", path, races)

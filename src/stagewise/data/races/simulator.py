@@ -14,7 +14,7 @@ from stagewise._exceptions import ConfigError
 from stagewise.data.races.model import DNF_RATES, DNS_RATES, RaceModel
 from stagewise.data.races.outcome import sample_finish_order, trifecta_probabilities, win_probabilities
 from stagewise.data.races.population import RacerPool, Roster, make_racer_pool, make_roster, venue_calendar
-from stagewise.data.races.schema import FINISHED, RACE_COLUMNS
+from stagewise.data.races.schema import DTYPES, FINISHED, ORACLE_DTYPES, RACE_COLUMNS
 from stagewise.data.races.venues import VENUE_CODES
 
 __all__ = ["RaceSimulator", "simulate_races"]
@@ -122,12 +122,11 @@ class RaceSimulator:
         first, last = _to_day(start, "start"), _to_day(end, "end")
         if last < first:
             raise ConfigError(f"The 'end' date must not be before 'start'. Got start={start!s}, end={end!s}.")
-        draws = self._draw(first, last, progress)
-        return self._assemble(draws)
+        pool = make_racer_pool(self.seed, self.model)
+        return self._assemble(pool, self._draw(pool, first, last, progress))
 
-    def _draw(self, first: int, last: int, progress: ProgressCallback | None) -> _Draws:
+    def _draw(self, pool: RacerPool, first: int, last: int, progress: ProgressCallback | None) -> _Draws:
         m = self.model
-        pool = make_racer_pool(self.seed, m)
         by_day: dict[int, list[tuple[int, int]]] = {}
         for v in self.venues:
             days, series = venue_calendar(self.seed, v, first, last)
@@ -196,9 +195,8 @@ class RaceSimulator:
         )
         return strength, st
 
-    def _assemble(self, draws: _Draws) -> pd.DataFrame:
+    def _assemble(self, pool: RacerPool, draws: _Draws) -> pd.DataFrame:
         m = self.model
-        pool = make_racer_pool(self.seed, m)
         if not draws.day:
             return _empty_frame()
         day = np.concatenate(draws.day)
@@ -209,31 +207,7 @@ class RaceSimulator:
         strength, st = self._strength(pool, draws)
         uniform = np.concatenate(draws.uniform).reshape(n_races, LANES, 2)
         gumbel = np.concatenate(draws.gumbel).reshape(n_races, LANES, 2)
-        p_fly = DNS_RATES["F"] * np.exp(m.flying_start_gain * (0.16 - st) / 0.02)
-        dns_cut = np.stack([p_fly, p_fly + DNS_RATES["L"], p_fly + DNS_RATES["L"] + DNS_RATES["欠"]], axis=2)
-        status = np.full((n_races, LANES), FINISHED, dtype=object)
-        dns_kind = (uniform[:, :, 0:1] >= dns_cut).sum(axis=2)  # 0 F, 1 L, 2 欠, 3 starts
-        for k, code in enumerate(("F", "L", "欠")):
-            status[dns_kind == k] = code
-        starts = dns_kind == 3
-        true_win = win_probabilities(strength, 1.0 - dns_cut[:, :, 2])
-
-        order = sample_finish_order(
-            strength, starts, gumbel[:, :, 0], gumbel[:, :, 1], m.place_dispersion, m.inside_penalty
-        )
-        place = np.empty((n_races, LANES), dtype=np.int64)
-        np.put_along_axis(place, order, np.arange(1, LANES + 1)[None, :].repeat(n_races, 0), axis=1)
-        winner = order[:, 0:1] == np.arange(LANES)[None, :]
-        dnf_cut = np.cumsum(list(DNF_RATES.values()))
-        dnf_kind = np.searchsorted(dnf_cut, uniform[:, :, 1], side="right")
-        dnf = starts & ~winner & (dnf_kind < len(dnf_cut))
-        for k, code in enumerate(DNF_RATES):
-            status[dnf & (dnf_kind == k)] = code
-        finished = starts & ~dnf
-        # Finishers are renumbered 1..k after the boats that dropped out.
-        ahead = finished[:, None, :] & (place[:, None, :] <= place[:, :, None])
-        finish = np.where(finished, ahead.sum(axis=2), 0)
-
+        status, finish, true_win = _results(m, strength, st, uniform, gumbel)
         trifecta = _oracle_trifecta(strength, m.place_dispersion, m.inside_penalty)
         race_day = day[::LANES]
         race_venue = venue[::LANES]
@@ -260,15 +234,49 @@ class RaceSimulator:
                 "boat_2rate": np.concatenate(draws.boat_2rate),
                 "exhibition_time": np.concatenate(draws.exhibition),
                 "avg_start_timing": st.ravel(),
-                "finish_position": pd.array(np.where(finished, finish, 0).ravel(), dtype="Int64"),
+                "finish_position": pd.arrays.IntegerArray(finish.ravel(), finish.ravel() == 0),
                 "status": pd.Series(status.ravel(), dtype="str"),
                 "true_win_prob": true_win.ravel(),
-                "oracle_trifecta_position": pd.array(trifecta.ravel(), dtype="Int64"),
+                "oracle_trifecta_position": pd.arrays.IntegerArray(trifecta.ravel(), trifecta.ravel() == 0),
             }
         )
-        frame.loc[~finished.ravel(), "finish_position"] = pd.NA
-        frame.loc[trifecta.ravel() == 0, "oracle_trifecta_position"] = pd.NA
         return frame[list(RACE_COLUMNS)]
+
+
+def _results(
+    m: RaceModel, strength: FloatArray, st: FloatArray, uniform: FloatArray, gumbel: FloatArray
+) -> tuple[npt.NDArray[np.object_], IntArray, FloatArray]:
+    """Status and finish position (0 for non-finishers) of every boat, and the exact win probabilities.
+
+    ``uniform[..., 0]`` decides who starts, ``uniform[..., 1]`` who of the starting
+    non-winners fails to finish; ``gumbel`` drives the win and the minor places.
+    """
+    n_races = strength.shape[0]
+    p_fly = DNS_RATES["F"] * np.exp(m.flying_start_gain * (0.16 - st) / 0.02)
+    dns_cut = np.stack([p_fly, p_fly + DNS_RATES["L"], p_fly + DNS_RATES["L"] + DNS_RATES["欠"]], axis=2)
+    status = np.full((n_races, LANES), FINISHED, dtype=object)
+    dns_kind = (uniform[:, :, 0:1] >= dns_cut).sum(axis=2)  # 0 F, 1 L, 2 欠, 3 starts
+    for k, code in enumerate(("F", "L", "欠")):
+        status[dns_kind == k] = code
+    starts = dns_kind == 3
+    true_win = win_probabilities(strength, 1.0 - dns_cut[:, :, 2])
+
+    order = sample_finish_order(
+        strength, starts, gumbel[:, :, 0], gumbel[:, :, 1], m.place_dispersion, m.inside_penalty
+    )
+    place = np.empty((n_races, LANES), dtype=np.int64)
+    np.put_along_axis(place, order, np.arange(1, LANES + 1)[None, :].repeat(n_races, 0), axis=1)
+    winner = order[:, 0:1] == np.arange(LANES)[None, :]
+    dnf_cut = np.cumsum(list(DNF_RATES.values()))
+    dnf_kind = np.searchsorted(dnf_cut, uniform[:, :, 1], side="right")
+    dnf = starts & ~winner & (dnf_kind < len(dnf_cut))
+    for k, code in enumerate(DNF_RATES):
+        status[dnf & (dnf_kind == k)] = code
+    finished = starts & ~dnf
+    # Finishers are renumbered 1..k after the boats that dropped out.
+    ahead = finished[:, None, :] & (place[:, None, :] <= place[:, :, None])
+    finish: IntArray = np.where(finished, ahead.sum(axis=2), 0).astype(np.int64)
+    return status, finish, true_win
 
 
 def _slots(rng: np.random.Generator, roster_size: int, n_slots: int) -> IntArray:
@@ -299,8 +307,6 @@ def _oracle_trifecta(strength: FloatArray, dispersion: float, inside_penalty: fl
 
 
 def _empty_frame() -> pd.DataFrame:
-    from stagewise.data.races.schema import DTYPES, ORACLE_DTYPES
-
     return pd.DataFrame({c: pd.Series(dtype=t) for c, t in {**DTYPES, **ORACLE_DTYPES}.items()})
 
 
