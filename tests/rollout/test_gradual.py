@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stagewise import ConfigError, DataValidationError, NotFoundError, UnsupportedFormatError
 from stagewise.rollout import ALL_FEATURES, GradualRollout, MemoryRolloutStore
-from stagewise.rollout.bucketing import bucket_of, threshold
+from stagewise.rollout.bucketing import bucket_of, legacy_bucket, threshold
 
 # The sample config of seed 000 §3, byte for byte.
 SEED_CONFIG = """{
@@ -430,3 +430,16 @@ def test_variants_split_enabled_races_stably_and_are_audited(tmp_path: Path, clo
     rollout.set_variants("calib", None, reason="back to on/off")
     assert {rollout.variant("calib", r) for r in races} == {"control", "on"}
     assert rollout.verify_audit().ok
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    unit=st.one_of(st.text(max_size=30), st.integers(min_value=-(2**70), max_value=2**70)),
+    percent=st.integers(0, 100),
+)
+def test_legacy_features_are_exactly_md5_bucket_below_percent(unit: str | int, percent: int) -> None:
+    rollout = GradualRollout(store=MemoryRolloutStore(), refresh_interval=0, actor="t")
+    rollout.add_feature("seed_feature", f"{percent}%", hash_mode="legacy-md5")
+    expected = legacy_bucket(unit) < percent
+    assert rollout.should_enable_feature("seed_feature", unit) is expected
+    assert rollout.enabled_many("seed_feature", [unit]).tolist() == [expected]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -49,6 +50,7 @@ _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
 
 
 _monotonic = time.monotonic
+_md5 = hashlib.md5
 _LOG = logging.getLogger("stagewise.rollout")
 
 
@@ -127,6 +129,7 @@ class GradualRollout:
         self._config = RolloutConfig()
         self._checkers: dict[str, Callable[[str | int], bool]] = {}
         self._fast: dict[str, tuple[Callable[[], Any], bytes]] = {}
+        self._fast_legacy: dict[str, int] = {}
         self._token: object = object()
         self._next_check = 0.0
         self.refresh_error: StagewiseError | None = None
@@ -179,6 +182,11 @@ class GradualRollout:
             for name, f in config.features.items()
             if f.hash_mode == HASH_SALTED and 0 < f.threshold < BUCKETS
         }
+        self._fast_legacy = {
+            name: f.threshold
+            for name, f in config.features.items()
+            if f.hash_mode == HASH_LEGACY and 0 < f.threshold < LEGACY_BUCKETS
+        }
         self._config = config
         self._token = token
 
@@ -195,19 +203,22 @@ class GradualRollout:
         """
         if _monotonic() >= self._next_check:
             self.refresh()
-        fast = self._fast.get(feature_name)
-        if fast is not None:
-            kind = type(race_id)
-            # Inlined salted_checker for str and int ids (one Python call less); the rest goes the long way.
-            if kind is str or kind is int:
+        # Inlined checkers for str and int ids (one Python call less); everything else goes the long way.
+        kind = type(race_id)
+        if kind is str or kind is int:
+            fast = self._fast.get(feature_name)
+            legacy = None if fast is not None else self._fast_legacy.get(feature_name)
+            if fast is not None or legacy is not None:
                 try:
                     data = (race_id if kind is str else str(race_id)).encode()  # type: ignore[union-attr]
                 except UnicodeEncodeError:
                     pass
                 else:
-                    hasher = fast[0]()
-                    hasher.update(data)
-                    return hasher.digest() < fast[1]  # type: ignore[no-any-return]
+                    if fast is not None:
+                        hasher = fast[0]()
+                        hasher.update(data)
+                        return hasher.digest() < fast[1]  # type: ignore[no-any-return]
+                    return int.from_bytes(_md5(data).digest(), "big") % LEGACY_BUCKETS < legacy  # type: ignore[operator]
         check = self._checkers.get(feature_name)
         if check is None:
             self._config.feature(feature_name)  # raises NotFoundError with the known names
