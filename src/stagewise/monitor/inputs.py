@@ -96,7 +96,10 @@ def parse_date(value: Any, field: str = "race_date", row: int | None = None) -> 
     raise DataValidationError(f"{_where(row)}{field} must be {_ACCEPTED_DATES}; got {value!r}.")
 
 
-def _int_in(value: Any, field: str, low: int, high: int, row: int | None) -> int:
+def _int_in(value: Any, field: str, low: int, high: int, row: int | None, i: Any = None) -> int:
+    if type(value) is int and low <= value <= high:  # the common case, checked first (hot path)
+        return value
+    field = field.format(i=i)
     candidate: Any = value
     if isinstance(value, str) and value.strip().isdigit():
         candidate = int(value.strip())
@@ -127,9 +130,14 @@ def _text(value: Any, field: str, max_len: int, row: int | None, *, allow_int: b
     return value.strip()
 
 
-def _float_or_none(value: Any, field: str, row: int | None, *, unit: bool = False) -> float | None:
+def _float_or_none(
+    value: Any, field: str, row: int | None, *, unit: bool = False, i: Any = None
+) -> float | None:
     if value is None:
         return None
+    if type(value) is float and math.isfinite(value) and (not unit or 0.0 <= value <= 1.0):
+        return value
+    field = field.format(i=i)
     if isinstance(value, bool) or (not isinstance(value, int | float) and not hasattr(value, "__float__")):
         raise DataValidationError(f"{_where(row)}{field} must be a finite number; got {value!r}.")
     number = float(value)
@@ -142,13 +150,17 @@ def _float_or_none(value: Any, field: str, row: int | None, *, unit: bool = Fals
 def _parse_predictions(
     predictions: Any, row: int | None
 ) -> tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]]:
-    if isinstance(predictions, Mapping):
+    scores: tuple[float | None, ...]
+    probs: tuple[float | None, ...]
+    if type(predictions) is list and predictions and all(type(p) is dict for p in predictions):
+        pits, scores, probs = _parse_prediction_dicts(predictions, row)  # the seed's shape (hot path)
+    elif isinstance(predictions, Mapping):
         items = [(_int_in(p, "predictions pit", 1, 6, row), s) for p, s in predictions.items()]
         scored = [(p, _float_or_none(s, f"predictions[{p}] score", row)) for p, s in items]
         scored.sort(key=lambda ps: -(ps[1] if ps[1] is not None else -math.inf))
         pits = tuple(p for p, _ in scored)
-        scores: tuple[float | None, ...] = tuple(s for _, s in scored)
-        probs: tuple[float | None, ...] = (None,) * len(pits)
+        scores = tuple(s for _, s in scored)
+        probs = (None,) * len(pits)
     elif isinstance(predictions, Sequence) and not isinstance(predictions, str | bytes):
         if predictions and all(isinstance(p, Mapping) for p in predictions):
             pits, scores, probs = _parse_prediction_dicts(predictions, row)
@@ -176,18 +188,21 @@ def _parse_prediction_dicts(
 ) -> tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]]:
     parsed = []
     for i, item in enumerate(predictions):
-        pit_value = item.get("pit_number", item.get("pit"))
+        pit_value = item.get("pit_number")
+        if pit_value is None:
+            pit_value = item.get("pit")
         if pit_value is None:
             raise DataValidationError(
                 f"{_where(row)}predictions[{i}] has no 'pit_number' (or 'pit'); got {dict(item)!r}."
             )
-        pit = _int_in(pit_value, f"predictions[{i}].pit_number", 1, 6, row)
+        pit = _int_in(pit_value, "predictions[{i}].pit_number", 1, 6, row, i)
+        raw_score = item.get("total_score")
         score = _float_or_none(
-            item.get("total_score", item.get("score")), f"predictions[{i}].total_score", row
+            item.get("score") if raw_score is None else raw_score, "predictions[{i}].total_score", row, i=i
         )
-        prob = _float_or_none(item.get("win_prob"), f"predictions[{i}].win_prob", row, unit=True)
+        prob = _float_or_none(item.get("win_prob"), "predictions[{i}].win_prob", row, unit=True, i=i)
         rank = item.get("predicted_rank")
-        order = i + 1 if rank is None else _int_in(rank, f"predictions[{i}].predicted_rank", 1, 6, row)
+        order = i + 1 if rank is None else _int_in(rank, "predictions[{i}].predicted_rank", 1, 6, row, i)
         parsed.append((order, pit, score, prob))
     ranks = [r for r, *_ in parsed]
     if len(set(ranks)) != len(ranks):
@@ -196,7 +211,10 @@ def _parse_prediction_dicts(
     return tuple(p for _, p, _, _ in parsed), tuple(s for *_, s, _ in parsed), tuple(w for *_, w in parsed)
 
 
-def _rank_or_status(value: Any, field: str, row: int | None) -> int | str:
+def _rank_or_status(value: Any, field: str, row: int | None, i: Any = None) -> int | str:
+    if type(value) is int and 1 <= value <= 6:
+        return value
+    field = field.format(i=i)
     if isinstance(value, str) and value.strip() in NON_FINISH_STATUSES:
         return value.strip()
     if isinstance(value, str) and not value.strip().isdigit():
@@ -212,36 +230,40 @@ def parse_result(actual_results: Any, row: int | None = None) -> Result | None:
     if actual_results is None or (hasattr(actual_results, "__len__") and len(actual_results) == 0):
         return None
     result: Result = {}
-    if isinstance(actual_results, Mapping):
+    if type(actual_results) is not list and isinstance(actual_results, Mapping):
         pairs = [
             (_int_in(p, "actual_results pit", 1, 6, row), _rank_or_status(v, f"actual_results[{p}]", row))
             for p, v in actual_results.items()
         ]
-    elif isinstance(actual_results, Sequence) and not isinstance(actual_results, str | bytes):
+    elif type(actual_results) is list or (
+        isinstance(actual_results, Sequence) and not isinstance(actual_results, str | bytes)
+    ):
         pairs = []
         for i, item in enumerate(actual_results):
-            if not isinstance(item, Mapping):
+            if type(item) is not dict and not isinstance(item, Mapping):
                 raise DataValidationError(
                     f"{_where(row)}actual_results[{i}] must be a dict with 'pit_number' and 'rank' "
                     "(or 'status'); "
                     f"got {item!r}."
                 )
-            pit_value = item.get("pit_number", item.get("pit"))
+            pit_value = item.get("pit_number")
+            if pit_value is None:
+                pit_value = item.get("pit")
             if pit_value is None:
                 raise DataValidationError(
                     f"{_where(row)}actual_results[{i}] has no 'pit_number'; got {dict(item)!r}."
                 )
-            pit = _int_in(pit_value, f"actual_results[{i}].pit_number", 1, 6, row)
+            pit = _int_in(pit_value, "actual_results[{i}].pit_number", 1, 6, row, i)
             status = item.get("status")
             if status not in (None, "finished") and item.get("rank") is None:
-                value: int | str = _rank_or_status(status, f"actual_results[{i}].status", row)
+                value: int | str = _rank_or_status(status, "actual_results[{i}].status", row, i)
                 if isinstance(value, int):
                     raise DataValidationError(
                         f"{_where(row)}actual_results[{i}].status must be 'finished' or one of "
                         f"{sorted(NON_FINISH_STATUSES)}; got {status!r}."
                     )
             else:
-                value = _rank_or_status(item.get("rank"), f"actual_results[{i}].rank", row)
+                value = _rank_or_status(item.get("rank"), "actual_results[{i}].rank", row, i)
             pairs.append((pit, value))
     else:
         raise DataValidationError(

@@ -33,7 +33,16 @@ from stagewise.metrics.races import RaceScore, score_race
 from stagewise.monitor.inputs import RaceEntry, Result, encode_result
 from stagewise.monitor.schema import boat_predictions, corrections, ledger_days, race_predictions, races
 
-__all__ = ["LogSummary", "bump_days", "chunks", "score_order", "upsert", "write_entries", "write_results"]
+__all__ = [
+    "LogSummary",
+    "bulk_insert",
+    "bump_days",
+    "chunks",
+    "score_order",
+    "upsert",
+    "write_entries",
+    "write_results",
+]
 
 _CHUNK = 900
 _SCORE_CACHE: dict[tuple[tuple[int | str, ...], tuple[int | str, ...]], RaceScore] = {}
@@ -72,6 +81,48 @@ def score_order(pits: Sequence[int], result: Result) -> RaceScore:
             _SCORE_CACHE.clear()
         _SCORE_CACHE[key] = cached
     return cached
+
+
+def _sqlite_date(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _sqlite_datetime(value: Any) -> Any:
+    # the storage format of SQLAlchemy's SQLite DATETIME, so both paths read back the same
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+
+_SQLITE_CONVERT = {
+    "race_date": _sqlite_date,
+    "date": _sqlite_date,
+    "logged_at": _sqlite_datetime,
+    "settled_at": _sqlite_datetime,
+    "result_logged_at": _sqlite_datetime,
+}
+
+
+def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows with one executemany.
+
+    On SQLite the statement goes to the driver as plain ``?`` parameters (SQLAlchemy Core's
+    per-row parameter processing costs more than the insert itself); dates are written in
+    SQLAlchemy's own storage format. Elsewhere it is ``conn.execute(insert(table), rows)``.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        conn.execute(insert(table), rows)
+        return
+    cols = list(rows[0])
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    converters = [(i, _SQLITE_CONVERT[c]) for i, c in enumerate(cols) if c in _SQLITE_CONVERT]
+    params = []
+    for row in rows:
+        values = [row[c] for c in cols]
+        for i, convert in converters:
+            values[i] = convert(values[i])
+        params.append(tuple(values))
+    conn.exec_driver_sql(sql, params)
 
 
 def chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -263,8 +314,7 @@ def write_entries(
         for rid, st in state.items()
         if not st.stored
     ]
-    if new_races:
-        conn.execute(insert(races), new_races)
+    bulk_insert(conn, races, new_races)
     changed_results = [(rid, st) for rid, st in state.items() if st.stored and st.result_changed]
     if changed_results:
         conn.execute(
@@ -301,8 +351,7 @@ def write_entries(
         }
         (replaces if key in stored_preds else inserts).append(row)
         boats.extend(_boat_rows(e, st.result))
-    if inserts:
-        conn.execute(insert(race_predictions), inserts)
+    bulk_insert(conn, race_predictions, inserts)
     if replaces:
         rp = race_predictions.c
         conn.execute(
@@ -327,8 +376,7 @@ def write_entries(
                 for r in replaces
             ],
         )
-    if boats:
-        conn.execute(insert(boat_predictions), boats)
+    bulk_insert(conn, boat_predictions, boats)
 
     rescore = [
         (key, order, rdate)

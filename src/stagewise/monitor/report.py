@@ -16,8 +16,8 @@ from typing import Any
 
 import pandas as pd
 
-from stagewise.metrics.intervals import wilson_interval
 from stagewise.monitor.alert_config import AlertRule
+from stagewise.monitor.stats import wilson_bounds
 
 __all__ = ["LABELS", "render_text", "write_reports"]
 
@@ -84,7 +84,7 @@ def _overall(trend: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for name in ("1st", "top3", "trio"):
         hits = sum(d[f"hit_count_{name}"] for d in trend)
         out[f"hit_rate_{name}"] = hits / n if n else math.nan
-        out[f"ci_{name}"] = wilson_interval(hits, n) if n else (math.nan, math.nan)
+        out[f"ci_{name}"] = wilson_bounds(hits, n)
     total_acc = sum(
         d["avg_score_accuracy"] * d["score_accuracy_races"] for d in trend if d["score_accuracy_races"]
     )
