@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from stagewise.data.races import RaceSimulator, load_races, simulate_races
     from stagewise.features import TechnicalIndicators
     from stagewise.models import ModelRegistry, ProductionEnsemble
+    from stagewise.monitor import PerformanceMonitor
     from stagewise.rollout import GradualRollout
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ModelRegistry",
     "NotFittedError",
     "NotFoundError",
+    "PerformanceMonitor",
     "ProductionEnsemble",
     "RaceSimulator",
     "StagewiseError",
@@ -51,6 +53,7 @@ __all__ = [
 _LAZY = {
     "GradualRollout": "stagewise.rollout",
     "ModelRegistry": "stagewise.models",
+    "PerformanceMonitor": "stagewise.monitor",
     "ProductionEnsemble": "stagewise.models",
     "RaceSimulator": "stagewise.data.races",
     "TechnicalIndicators": "stagewise.features",
