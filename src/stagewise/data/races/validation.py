@@ -75,7 +75,9 @@ def validate_races(races: pd.DataFrame, min_boats: int = 6) -> pd.DataFrame:
     """Check ``races`` against the schema and return it with schema dtypes, sorted.
 
     Rows are sorted by race_date, venue_code, race_number and pit, with a fresh index;
-    columns are the schema's (then the oracle columns if present, then any others).
+    columns are the schema's (then the oracle columns if present, then any others). Row rules
+    are checked first; the rules across a race's rows (duplicate pits, boats per race, two
+    winners, ranks without gaps, one date per race) once every row is well-formed.
 
     Parameters
     ----------
