@@ -158,8 +158,7 @@ def webhook() -> Iterator[tuple[str, type[_Hook]]]:
 
 
 def test_a_failing_notifier_never_loses_the_alert(tmp_path: Path, webhook: tuple[str, type[_Hook]]) -> None:
-    from stagewise.monitor._notify_http import WebhookNotifier
-    from stagewise.monitor._notify_types import RetryPolicy
+    from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
 
     url, hook = webhook
     notifier = WebhookNotifier(

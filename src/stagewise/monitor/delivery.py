@@ -20,7 +20,7 @@ from stagewise.monitor.inputs import parse_date
 from stagewise.monitor.schema import alerts
 from stagewise.monitor.store import LedgerStore
 
-__all__ = ["alert_payload", "deliver", "history", "retry", "send_one", "to_message"]
+__all__ = ["alert_payload", "deliver", "history", "retry", "send_all", "to_message"]
 
 
 def alert_payload(row: Any) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def alert_payload(row: Any) -> dict[str, Any]:
 
 def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> Any:
     """The :class:`~stagewise.monitor.notify.AlertMessage` of an alert payload."""
-    from stagewise.monitor._notify_types import AlertMessage
+    from stagewise.monitor.notify import AlertMessage
 
     segment = ", ".join(f"{k}={v}" for k, v in payload["segment"].items()) or "all"
     title = f"{payload['alert_type']} ({payload['domain']}, {segment})"
@@ -63,24 +63,42 @@ def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> 
     )
 
 
-def send_one(notifier: Any, payload: dict[str, Any], occurred_at: datetime | None = None) -> None:
-    """Deliver one alert through one notifier; raise with the reason when it was not delivered.
+def _is_protocol(notifier: Any) -> bool:
+    return hasattr(notifier, "channel") and callable(getattr(notifier, "send", None))
 
-    A notifier from :mod:`stagewise.monitor.notify` (a ``channel`` and ``send(AlertMessage) ->
-    DeliveryResult``) gets an ``AlertMessage``; any other callable gets the payload dict.
+
+def send_all(
+    notifiers: Sequence[Any], payload: dict[str, Any], occurred_at: datetime | None = None
+) -> list[str]:
+    """Deliver one alert through every notifier; return one error line per notifier that failed.
+
+    Notifiers of :mod:`stagewise.monitor.notify` (``channel`` and ``send(AlertMessage) ->
+    DeliveryResult``) are called together through :func:`~stagewise.monitor.notify.notify_all`; any other
+    callable gets the payload dict and fails by raising.
     """
-    if hasattr(notifier, "channel") and callable(getattr(notifier, "send", None)):
-        result = notifier.send(to_message(payload, occurred_at))
-        if not getattr(result, "ok", False):
-            raise RuntimeError(
-                f"{result.channel} to {result.target} failed after {result.attempts} attempt(s): "
-                f"{result.error}"
-            )
-        return
-    if callable(notifier):
-        notifier(payload)
-        return
-    raise TypeError(f"{type(notifier).__name__} has no send(AlertMessage) method and is not callable")
+    from stagewise.monitor.notify import notify_all
+
+    errors: list[str] = []
+    channels = [n for n in notifiers if _is_protocol(n)]
+    if channels:
+        for result in notify_all(channels, to_message(payload, occurred_at)):
+            if not result.ok:
+                errors.append(
+                    f"{result.channel} to {result.target} failed after {result.attempts} attempt(s): "
+                    f"{result.error}"
+                )
+    for notifier in notifiers:
+        if _is_protocol(notifier):
+            continue
+        try:
+            if not callable(notifier):
+                raise TypeError(
+                    f"{type(notifier).__name__} has no send(AlertMessage) method and is not callable"
+                )
+            notifier(payload)
+        except Exception as exc:  # a notifier's failure must never lose the alert
+            errors.append(f"{type(notifier).__name__}: {type(exc).__name__}: {exc}")
+    return errors
 
 
 def deliver(
@@ -94,12 +112,7 @@ def deliver(
     statuses: dict[str, str] = {}
     for row in rows:
         payload = alert_payload(row)
-        errors = []
-        for notifier in notifiers:
-            try:
-                send_one(notifier, payload, row["created_at"])
-            except Exception as exc:  # a notifier's failure must never lose the alert
-                errors.append(f"{type(notifier).__name__}: {type(exc).__name__}: {exc}")
+        errors = send_all(notifiers, payload, row["created_at"])
         status = "failed" if errors else "sent"
         statuses[row["fingerprint"]] = status
         outcomes.append({"id": row["id"], "status": status, "error": "\n".join(errors) or None})

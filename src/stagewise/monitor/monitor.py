@@ -50,7 +50,9 @@ class PerformanceMonitor:
     alert_config : AlertConfig, str or Path, optional
         Alert rules (a TOML/JSON file is validated); the seed's thresholds by default.
     notifiers : sequence, optional
-        Objects from :mod:`stagewise.monitor.notify` that deliver firing alerts.
+        Channels from :mod:`stagewise.monitor.notify` (or callables taking the alert dict) that deliver
+        firing and resolved alerts. By default the channels configured in the environment
+        (:func:`~stagewise.monitor.notify.notifiers_from_env`); pass ``[]`` for none.
     clock : callable, optional
         Returns the current UTC time; injected by tests.
 
@@ -75,7 +77,7 @@ class PerformanceMonitor:
         monitor_db: str | Path | None = None,
         db_path: str | Path | None = None,
         alert_config: AlertConfig | str | Path | None = None,
-        notifiers: Sequence[Any] = (),
+        notifiers: Sequence[Any] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.db_path = None if db_path is None else Path(db_path)
@@ -86,6 +88,10 @@ class PerformanceMonitor:
             self.alert_config = alert_config
         else:
             self.alert_config = load_alert_config(alert_config)
+        if notifiers is None:
+            from stagewise.monitor.notify import notifiers_from_env
+
+            notifiers = notifiers_from_env()
         self.notifiers = list(notifiers)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.store = LedgerStore(self.url)
