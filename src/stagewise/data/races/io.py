@@ -70,15 +70,15 @@ def load_races(path: str | os.PathLike[str], min_boats: int = 6) -> pd.DataFrame
     return validate_races(raw, min_boats=min_boats)
 
 
-def save_races(races: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Validate and write ``races`` to .csv or .parquet, creating the parent directory.
+def save_races(races: pd.DataFrame, path: str | os.PathLike[str], min_boats: int = 6) -> Path:
+    """Validate ``races`` (as :func:`validate_races`) and write .csv or .parquet, making the parent dir.
 
     The file is written next to its destination and renamed into place, so a crash
     leaves either the old file or the new one, never half of one.
     """
     file = Path(path)
     suffix = _suffix(file)
-    checked = validate_races(races, min_boats=1)
+    checked = validate_races(races, min_boats=min_boats)
     file.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     os.close(fd)
