@@ -179,7 +179,7 @@ class RaceRouter:
     >>> router = RaceRouter(rollout, "challenger_model")
     >>> roles = [router.role("2025-01-01-01-%02d" % i) for i in range(1, 13)]
     >>> sorted(set(roles)), roles == [router.role("2025-01-01-01-%02d" % i) for i in range(1, 13)]
-    (['champion', 'challenger'], True)
+    (['challenger', 'champion'], True)
     """
 
     def __init__(self, rollout: Any, feature: str) -> None:

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError, StagewiseError
-from stagewise.features.races import RACE_FEATURE_NAMES, race_entry_features
+from stagewise.features.races import RACE_FEATURE_NAMES
 from stagewise.features.technical import FEATURE_NAMES, TechnicalIndicators
+from stagewise.serve.features import one_race_features
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
 from stagewise.serve.routing import LoadedModel, ModelSet, ModelWatcher, RaceRouter
@@ -36,18 +37,6 @@ __all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_r
 #: Ledger variant of each role; "control"/"challenger" are what the rollout controller reads.
 VARIANTS = {"champion": "control", "challenger": "challenger", "market": "control"}
 SHADOW_VARIANT = "shadow"
-
-_ENTRY_COLUMNS = (
-    "pit",
-    "racer_id",
-    "racer_class",
-    "national_win_rate",
-    "local_win_rate",
-    "motor_2rate",
-    "boat_2rate",
-    "exhibition_time",
-    "avg_start_timing",
-)
 
 
 class ModelUnavailableError(StagewiseError):
@@ -140,12 +129,8 @@ class PredictionService:
 
     # -- races -----------------------------------------------------------------------------------
     def _race_features(self, req: RacePredictRequest) -> tuple[np.ndarray, np.ndarray]:
-        rows = [e.model_dump() for e in req.entries]
-        frame = pd.DataFrame(rows, columns=list(_ENTRY_COLUMNS))
-        frame.insert(0, "race_id", req.race_id)
-        frame["venue_code"] = req.venue_code
-        features = race_entry_features(frame)
-        return features.to_numpy(dtype=np.float64), frame["pit"].to_numpy()
+        pits = np.array([e.pit for e in req.entries], dtype=np.int64)
+        return one_race_features(req.entries, req.venue_code), pits
 
     def _score(self, model: LoadedModel, X: np.ndarray, variant: str) -> np.ndarray:
         started = time.perf_counter()

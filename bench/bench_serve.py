@@ -1,0 +1,280 @@
+"""Prediction server benchmarks.
+
+(b) ``serve-load``: a load test of ``POST /v1/races/predict`` from a second process on loopback.
+    ``stagewise serve`` runs with 1 and then 2 uvicorn workers, logging to a fresh PostgreSQL
+    database, the rollout at 50 % (both models answer). An asyncio + httpx load generator in its
+    own process keeps ``STAGEWISE_BENCH_SERVE_CONCURRENCY`` requests in flight (default 16) for
+    ``STAGEWISE_BENCH_SERVE_SECONDS`` (default 20), every request a distinct race. It reports
+    throughput, p50/p90/p99 latency and errors; after SIGTERM (which drains the ledger queue) the
+    ledger's row count is compared with the number of answered requests.
+
+The models are the production defaults (LightGBM 100 trees, XGBoost 100, RandomForest 100, one
+thread each) trained on 20 simulated race days. PostgreSQL: ``STAGEWISE_TEST_PG_URL`` (default
+``postgresql+psycopg://postgres@127.0.0.1:5432/test``); a database is created and dropped per run.
+
+Run: ``.venv/bin/python bench/run.py serve``. The load generator alone:
+``python bench/bench_serve.py --loadgen URL SECONDS CONCURRENCY PAYLOADS.json OUT.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("STAGEWISE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SECONDS = float(os.environ.get("STAGEWISE_BENCH_SERVE_SECONDS", "20"))
+CONCURRENCY = int(os.environ.get("STAGEWISE_BENCH_SERVE_CONCURRENCY", "16"))
+
+
+# ----------------------------------------------------------------------------- load generator process
+async def _load(url: str, seconds: float, concurrency: int, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+    import httpx
+
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    next_index = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30.0, limits=limits) as client:
+        end = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal next_index
+            while time.perf_counter() < end:
+                body = payloads[next_index % len(payloads)] | {"race_id": f"load-{next_index:07d}"}
+                next_index += 1
+                started = time.perf_counter()
+                try:
+                    answer = await client.post("/v1/races/predict", json=body)
+                except httpx.HTTPError as exc:
+                    errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                    continue
+                if answer.status_code == 200:
+                    latencies.append(time.perf_counter() - started)
+                else:
+                    errors[str(answer.status_code)] = errors.get(str(answer.status_code), 0) + 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    return {"answered": len(latencies), "latencies": latencies, "errors": errors, "elapsed": elapsed}
+
+
+def _loadgen(argv: list[str]) -> None:
+    url, seconds, concurrency, payload_file, out = argv
+    payloads = json.loads(Path(payload_file).read_text())
+    result = asyncio.run(_load(url, float(seconds), int(concurrency), payloads))
+    Path(out).write_text(json.dumps(result))
+
+
+# ----------------------------------------------------------------------------- set-up
+def _registry(root: Path) -> None:
+    from stagewise.data import simulate_races
+    from stagewise.features.races import race_entry_features
+    from stagewise.models import ModelRegistry, ProductionEnsemble
+
+    races = simulate_races("2025-01-01", "2025-01-20", seed=0)
+    X, y = race_entry_features(races), (races["finish_position"] == 1).fillna(False).astype(int)
+    registry = ModelRegistry(root)
+    registry.promote(registry.save(ProductionEnsemble(random_state=0, n_jobs=1).fit(X, y)))
+    registry.set_alias("challenger", registry.save(ProductionEnsemble(random_state=1, n_jobs=1).fit(X, y)))
+
+
+def _payloads(n: int = 300) -> list[dict[str, Any]]:
+    from stagewise.data import simulate_races
+
+    races = simulate_races("2025-03-01", "2025-03-03", seed=1)
+    out = []
+    for race_id, race in list(races.groupby("race_id"))[:n]:
+        first = race.iloc[0]
+        entries = race.sort_values("pit")[
+            [
+                "pit",
+                "racer_id",
+                "racer_class",
+                "national_win_rate",
+                "local_win_rate",
+                "motor_2rate",
+                "boat_2rate",
+                "exhibition_time",
+                "avg_start_timing",
+            ]
+        ]
+        out.append(
+            {
+                "race_id": str(race_id),
+                "race_date": first["race_date"].date().isoformat(),
+                "venue_code": int(first["venue_code"]),
+                "race_number": int(first["race_number"]),
+                "entries": json.loads(entries.to_json(orient="records")),
+            }
+        )
+    return out
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database(action: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if action == "create":
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        else:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def _count(url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        n = int(conn.execute(text("SELECT count(*) FROM race_predictions")).scalar() or 0)
+    engine.dispose()
+    return n
+
+
+def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Path) -> dict[str, Any]:
+    name = f"sw_bench_serve_{secrets.token_hex(4)}"
+    db_url = _database("create", name)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    exe = str(Path(sys.executable).parent / "stagewise")
+    server = subprocess.Popen(
+        [
+            exe,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--models",
+            str(models),
+            "--db",
+            db_url,
+            "--config",
+            str(config),
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not become ready: {server.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
+            time.sleep(0.3)
+        out = work / f"load-{workers}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--loadgen",
+                base,
+                str(SECONDS),
+                str(CONCURRENCY),
+                str(payload_file),
+                str(out),
+            ],
+            check=True,
+        )
+        result = json.loads(out.read_text())
+        server.send_signal(signal.SIGTERM)
+        log = server.communicate(timeout=120)[0].decode()
+        result["exit_code"] = server.returncode
+        result["logged"] = _count(db_url)
+        result["drained_lines"] = log.count("ledger queue drained (0 not written)")
+        return result
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        _database("drop", name)
+
+
+def _row(workers: int, r: dict[str, Any]) -> str:
+    lat = np.asarray(r["latencies"]) * 1000
+    p50, p90, p99 = (float(np.percentile(lat, q)) for q in (50, 90, 99))
+    errors = sum(r["errors"].values())
+    ok = "yes" if r["logged"] == r["answered"] else "NO"
+    return (
+        f"| {workers} | {r['answered']:,} | {r['answered'] / r['elapsed']:.0f} "
+        f"| {p50:.1f} | {p90:.1f} | {p99:.1f} "
+        f"| {errors} | {r['logged']:,} | {ok} |"
+    )
+
+
+def main() -> None:
+    from _report import write_section
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        print("training the champion and challenger (production defaults) ...", flush=True)
+        _registry(work / "models")
+        from stagewise.rollout import GradualRollout
+
+        config = work / "rollout_config.json"
+        GradualRollout(config, actor="bench").add_feature("challenger_model", "50%", reason="load test")
+        payload_file = work / "payloads.json"
+        payload_file.write_text(json.dumps(_payloads()))
+        results = {}
+        for workers in (1, 2):
+            print(f"load test: {workers} worker(s), {SECONDS:.0f} s, {CONCURRENCY} in flight ...", flush=True)
+            results[workers] = _run(workers, work / "models", config, payload_file, work)
+    rate = {w: r["answered"] / r["elapsed"] for w, r in results.items()}
+    body = (
+        f"`POST /v1/races/predict` under load from a second process on loopback (asyncio + httpx, "
+        f"{CONCURRENCY} requests in flight, {SECONDS:.0f} s per row, every request a new race), "
+        "`stagewise serve` logging to PostgreSQL, rollout at 50 % (champion and challenger both answer), "
+        "production-default ensembles (100 trees per family, 1 thread). Latency is client-side, in ms. "
+        "`logged` is the ledger's row count after SIGTERM drained the queue.\n\n"
+        "| workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n"
+        + "\n".join(_row(w, r) for w, r in results.items())
+        + f"\n\n2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
+        "shared with the load generator (and, on the development machine, other jobs). Clean shutdown: "
+        + ", ".join(
+            f"{w} worker(s) exit {r['exit_code']}, {r['drained_lines']} drained" for w, r in results.items()
+        )
+        + ".\n"
+    )
+    write_section("serve-load", ".venv/bin/python bench/run.py serve", body)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--loadgen":
+        _loadgen(sys.argv[2:])
+    else:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        main()
