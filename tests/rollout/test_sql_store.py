@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from stagewise import ConfigError, NotFoundError
+from stagewise import ConfigError, NotFoundError, StorageError
 from stagewise.rollout import ALL_FEATURES, GradualRollout
 from stagewise.rollout.file_store import FileRolloutStore
 from stagewise.rollout.sql_store import SqlRolloutStore
@@ -175,3 +175,22 @@ def test_shares_the_monitor_database_file(tmp_path: Path) -> None:
     assert stats["total_races"] == 1
     with GradualRollout(db_url=f"sqlite:///{path}") as again:
         assert again.feature("calib").stage.name == "10%"
+
+
+def test_a_reader_keeps_serving_when_the_database_fails(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'monitor.db'}"
+    writer = GradualRollout(db_url=url, refresh_interval=0, actor="t")
+    writer.add_feature("f", "100%", salt="f")
+    reader = GradualRollout(db_url=url, refresh_interval=0)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE rollout_state"))
+    finally:
+        engine.dispose()
+    assert reader.should_enable_feature("f", "race-1") is True  # the last good config
+    assert isinstance(reader.refresh_error, StorageError)
+    with pytest.raises(StorageError, match="Cannot"):
+        writer.update_rollout_stage("f", "10%")
+    writer.close()
+    reader.close()

@@ -91,8 +91,10 @@ class SqlRolloutStore:
             self.location = url.render_as_string(hide_password=True)
             owns_engine = engine is None
             if engine is None:
-                args = {"timeout": 30} if url.get_backend_name() == "sqlite" else {}
-                engine = create_engine(url, connect_args=args)
+                if url.get_backend_name() == "sqlite":
+                    engine = create_engine(url, connect_args={"timeout": 30})
+                else:  # a restarted server must not break readers that poll once a second
+                    engine = create_engine(url, pool_pre_ping=True)
         except ArgumentError as exc:
             raise ConfigError(
                 f"The rollout database URL {db_url!r} cannot be used ({exc}); accepted: a SQLite file path, "
@@ -162,12 +164,18 @@ class SqlRolloutStore:
 
     # -- reading ---------------------------------------------------------------------------
     def version_token(self) -> Hashable:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(self.state.c.version)).scalar_one())
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.execute(select(self.state.c.version)).scalar_one())
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot read the rollout version from {self.location}: {exc}") from exc
 
     def read(self) -> RolloutConfig:
-        with self.engine.connect() as conn:
-            return self._read(conn)
+        try:
+            with self.engine.connect() as conn:
+                return self._read(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot read the rollout config from {self.location}: {exc}") from exc
 
     def _read(self, conn: Connection) -> RolloutConfig:
         state = conn.execute(select(self.state)).one()
@@ -201,15 +209,21 @@ class SqlRolloutStore:
         )
 
     def audit_entries(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot read the rollout audit log from {self.location}: {exc}") from exc
         return [json.loads(text) for text in rows]
 
     def verify_audit(self) -> AuditReport:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
-            state = conn.execute(select(self.state)).one()
-            config = self._read(conn)
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(self.audit.c.entry).order_by(self.audit.c.seq)).scalars().all()
+                state = conn.execute(select(self.state)).one()
+                config = self._read(conn)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot read the rollout audit log from {self.location}: {exc}") from exc
         report = verify_chain(list(rows), expected_head={"seq": state.head_seq, "hash": state.head_hash})
         if report.ok:
             check_replay(report, [json.loads(text) for text in rows], config)
