@@ -79,6 +79,8 @@ class FileRolloutStore:
             st = os.stat(self.config_path)
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StorageError(f"Cannot stat the rollout config {self.location}: {exc}") from exc
         return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def read(self) -> RolloutConfig:
