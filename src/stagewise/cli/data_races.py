@@ -97,7 +97,7 @@ def check(
         typer.Option("--min-boats", help="Fewest entries a race may have (absent boats kept as 欠 rows)."),
     ] = 6,
 ) -> None:
-    """Validate a race data file and summarise it; print every problem found otherwise.
+    """Validate a race data file and summarise it; otherwise list the first ten problems and their count.
 
     Example: stagewise data check data/races.parquet
     """
