@@ -50,7 +50,7 @@ def filled(tmp_path: Path) -> tuple[PerformanceMonitor, Path]:
 
 def test_closed_form_wilson_equals_the_shared_definition() -> None:
     for n in (1, 2, 3, 7, 10, 50, 144, 1000):
-        for k in range(n + 1):
+        for k in range(0, n + 1, 1 if n <= 50 else 7):
             assert wilson_bounds(k, n) == pytest.approx(wilson_interval(k, n), abs=1e-12)
 
 
