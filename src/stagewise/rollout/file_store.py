@@ -169,14 +169,16 @@ class FileRolloutStore:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.config_path.parent.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
         except Timeout:
             raise StorageError(
                 f"Another process has held the rollout config lock {self._lock.lock_file} for more than "
                 f"{self._lock.timeout} s; retry, or raise lock_timeout."
             ) from None
+        except OSError as exc:
+            raise StorageError(f"Cannot lock the rollout config {self.location}: {exc}") from exc
         try:
             yield
         finally:
