@@ -305,3 +305,16 @@ def test_seed_tables_exist(monitor: PerformanceMonitor) -> None:
     from stagewise.monitor.schema import daily_performance
 
     assert _count(monitor, daily_performance) == 1
+
+
+def test_migrations_create_exactly_the_declared_schema(monitor: PerformanceMonitor) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from stagewise.monitor.schema import VERSION_TABLE, metadata
+
+    def _diff(conn: Any) -> list[Any]:
+        diffs = compare_metadata(MigrationContext.configure(conn), metadata)
+        return [d for d in diffs if not (d[0] == "remove_table" and d[1].name == VERSION_TABLE)]
+
+    assert monitor.store.read(_diff) == []
