@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from datetime import date, timedelta
 from pathlib import Path
 
 OUT = Path(__file__).with_name("golden_buckets.json")
@@ -54,9 +55,7 @@ def unit_ids(rng: random.Random) -> list[int | str]:
     return ids
 
 
-def _days() -> list:  # type: ignore[type-arg]
-    from datetime import date, timedelta
-
+def _days() -> list[date]:
     return [date(2025, 11, 1) + timedelta(days=i) for i in range(0, 60, 7)]
 
 
