@@ -210,6 +210,8 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
             check=True,
         )
         result = json.loads(out.read_text())
+        result["server"] = _server_times(httpx.get(f"{base}/metrics", timeout=10).text)
+        result["loadavg"] = os.getloadavg()[0]
         server.send_signal(signal.SIGTERM)
         log = server.communicate(timeout=120)[0].decode()
         result["exit_code"] = server.returncode
@@ -223,6 +225,30 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
         _database("drop", name)
 
 
+def _server_times(metrics: str) -> dict[str, float]:
+    """Mean server-side request time and model time (ms) from one worker's /metrics."""
+    sums: dict[str, float] = {}
+    for line in metrics.splitlines():
+        for key, prefix in (
+            (
+                "request_sum",
+                'stagewise_http_request_duration_seconds_sum{method="POST",route="/v1/races/predict"}',
+            ),
+            (
+                "request_count",
+                'stagewise_http_request_duration_seconds_count{method="POST",route="/v1/races/predict"}',
+            ),
+            ("model_sum", "stagewise_prediction_duration_seconds_sum{"),
+            ("model_count", "stagewise_prediction_duration_seconds_count{"),
+        ):
+            if line.startswith(prefix):
+                sums[key] = sums.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return {
+        "request_ms": 1000 * sums.get("request_sum", 0.0) / max(sums.get("request_count", 1.0), 1.0),
+        "model_ms": 1000 * sums.get("model_sum", 0.0) / max(sums.get("model_count", 1.0), 1.0),
+    }
+
+
 def _row(workers: int, r: dict[str, Any]) -> str:
     lat = np.asarray(r["latencies"]) * 1000
     p50, p90, p99 = (float(np.percentile(lat, q)) for q in (50, 90, 99))
@@ -231,7 +257,9 @@ def _row(workers: int, r: dict[str, Any]) -> str:
     return (
         f"| {workers} | {r['answered']:,} | {r['answered'] / r['elapsed']:.0f} "
         f"| {p50:.1f} | {p90:.1f} | {p99:.1f} "
-        f"| {errors} | {r['logged']:,} | {ok} |"
+        f"| {errors} | {r['logged']:,} | {ok} "
+        f"| {r['server']['request_ms']:.1f} | {r['server']['model_ms']:.1f} "
+        f"| {r['loadavg']:.1f} |"
     )
 
 
@@ -258,9 +286,13 @@ def main() -> None:
         f"{CONCURRENCY} requests in flight, {SECONDS:.0f} s per row, every request a new race), "
         "`stagewise serve` logging to PostgreSQL, rollout at 50 % (champion and challenger both answer), "
         "production-default ensembles (100 trees per family, 1 thread). Latency is client-side, in ms. "
-        "`logged` is the ledger's row count after SIGTERM drained the queue.\n\n"
-        "| workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|\n"
+        "`logged` is the ledger's row count after SIGTERM drained the queue. `server ms/request` is the "
+        "mean time inside the server per race request and `model ms/scoring` the mean time of one model's "
+        "`predict_proba` (from one worker's `/metrics`); `load avg` is the machine's 1-minute load average "
+        "at the end of the run (2 cores: above 2 means other jobs were competing).\n\n"
+        "| workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered "
+        "| server ms/request | model ms/scoring | load avg |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
         + "\n".join(_row(w, r) for w, r in results.items())
         + f"\n\n2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
         "shared with the load generator (and, on the development machine, other jobs). Clean shutdown: "
