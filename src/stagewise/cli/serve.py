@@ -36,6 +36,14 @@ RELOAD = typer.Option(
     5.0, "--reload-interval", help="Seconds between checks of the model aliases and the rollout config."
 )
 QUEUE_MAX = typer.Option(100_000, "--queue-max", help="Predictions held while the ledger is slow or down.")
+_OPTION = {
+    "models_dir": "--models",
+    "db_url": "--db",
+    "rollout_config": "--config",
+    "feature": "--feature",
+    "reload_interval_s": "--reload-interval",
+    "queue_max": "--queue-max",
+}
 LOG_LEVEL = typer.Option("info", "--log-level", help="uvicorn log level.")
 
 
@@ -73,7 +81,12 @@ def serve(
             queue_max=queue_max,
         )
     except ValidationError as exc:
-        raise ConfigError(f"invalid serve option: {exc}") from None
+        problems = [
+            f"{_OPTION.get(str(e['loc'][0]), e['loc'][0])} {e['msg'][:1].lower()}{e['msg'][1:]}; "
+            f"got {e['input']!r}"
+            for e in exc.errors()
+        ]
+        raise ConfigError("; ".join(problems) + ".") from None
     if not models.is_dir():
         raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
     log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
