@@ -227,25 +227,24 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
 
 def _server_times(metrics: str) -> dict[str, float]:
     """Mean server-side request time and model time (ms) from one worker's /metrics."""
-    sums: dict[str, float] = {}
-    for line in metrics.splitlines():
-        for key, prefix in (
-            (
-                "request_sum",
-                'stagewise_http_request_duration_seconds_sum{method="POST",route="/v1/races/predict"}',
-            ),
-            (
-                "request_count",
-                'stagewise_http_request_duration_seconds_count{method="POST",route="/v1/races/predict"}',
-            ),
-            ("model_sum", "stagewise_prediction_duration_seconds_sum{"),
-            ("model_count", "stagewise_prediction_duration_seconds_count{"),
-        ):
-            if line.startswith(prefix):
-                sums[key] = sums.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    from prometheus_client.parser import text_string_to_metric_families
+
+    sums = {"request_sum": 0.0, "request_count": 0.0, "model_sum": 0.0, "model_count": 0.0}
+    for family in text_string_to_metric_families(metrics):
+        for s in family.samples:
+            if s.name.startswith("stagewise_http_request_duration_seconds_") and (
+                s.labels.get("route") == "/v1/races/predict"
+            ):
+                key = "request_" + s.name.rsplit("_", 1)[1]
+            elif s.name.startswith("stagewise_prediction_duration_seconds_"):
+                key = "model_" + s.name.rsplit("_", 1)[1]
+            else:
+                continue
+            if key in sums:
+                sums[key] += s.value
     return {
-        "request_ms": 1000 * sums.get("request_sum", 0.0) / max(sums.get("request_count", 1.0), 1.0),
-        "model_ms": 1000 * sums.get("model_sum", 0.0) / max(sums.get("model_count", 1.0), 1.0),
+        "request_ms": 1000 * sums["request_sum"] / max(sums["request_count"], 1.0),
+        "model_ms": 1000 * sums["model_sum"] / max(sums["model_count"], 1.0),
     }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from serve_support import TestClient, count_predictions, race_payloads, request_body
 
 from stagewise.data import synthetic_bars
@@ -140,11 +141,36 @@ def test_healthz_readyz_and_metrics(client: TestClient) -> None:
     client.post("/v1/races/predict", json=request_body(payload))
     client.post("/v1/races/predict", json={"nope": 1})
     text = client.get("/metrics").text
-    assert 'stagewise_http_requests_total{method="POST",route="/v1/races/predict",status="200"} 1.0' in text
-    assert 'route="/v1/races/predict",status="422"' in text
-    assert "stagewise_predictions_total{" in text
-    assert 'variant="control"' in text
-    assert "stagewise_predictions_shed_total 0.0" in text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    champion = client.get("/readyz").json()["models"]["champion"]["version"]
+    ok = (("method", "POST"), ("model_version", champion), ("route", "/v1/races/predict"), ("status", "200"))
+    assert samples[("stagewise_http_requests_total", (*ok, ("variant", "control")))] == 1.0
+    refused = (
+        ("method", "POST"),
+        ("model_version", "none"),
+        ("route", "/v1/races/predict"),
+        ("status", "422"),
+    )
+    assert samples[("stagewise_http_requests_total", (*refused, ("variant", "none")))] == 1.0
+    answered = (
+        ("domain", "races"),
+        ("mode", "answered"),
+        ("model_version", champion),
+        ("variant", "control"),
+    )
+    assert samples[("stagewise_predictions_total", answered)] == 1.0
+    assert samples[("stagewise_predictions_shed_total", ())] == 0.0
+    latency = {k[1] for k in samples if k[0] == "stagewise_http_request_duration_seconds_count"}
+    assert (
+        ("method", "POST"),
+        ("model_version", champion),
+        ("route", "/v1/races/predict"),
+        ("variant", "control"),
+    ) in latency
     assert payload["race_id"] not in text  # race ids never become labels
 
 

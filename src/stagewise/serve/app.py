@@ -162,16 +162,20 @@ def create_app(
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
 
     @app.post("/v1/races/predict", response_model=RacePredictResponse, responses=_ERRORS, tags=["predict"])
-    def predict_race(body: RacePredictRequest) -> RacePredictResponse:
+    def predict_race(body: RacePredictRequest, request: Request) -> RacePredictResponse:
         """Rank the six boats of one race with the model the rollout routes it to."""
-        return service.predict_race(body)
+        answer = service.predict_race(body)
+        request.state.model_version, request.state.variant = answer.model.version, answer.model.variant
+        return answer
 
     @app.post(
         "/v1/markets/predict", response_model=MarketPredictResponse, responses=_ERRORS, tags=["predict"]
     )
-    def predict_market(body: MarketPredictRequest) -> MarketPredictResponse:
+    def predict_market(body: MarketPredictRequest, request: Request) -> MarketPredictResponse:
         """Direction signal for the bar after the last one given."""
-        return service.predict_market(body)
+        answer = service.predict_market(body)
+        request.state.model_version, request.state.variant = answer.model.version, answer.model.variant
+        return answer
 
     @app.post(
         "/v1/results",

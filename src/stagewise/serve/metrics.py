@@ -35,12 +35,16 @@ class ServeMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
-            "stagewise_http_requests", "HTTP requests answered.", ["route", "method", "status"], registry=r
+            "stagewise_http_requests",
+            "HTTP requests answered, per route template, status, and the model version and variant "
+            "that answered (none for other routes).",
+            ["route", "method", "status", "model_version", "variant"],
+            registry=r,
         )
         self.latency = Histogram(
             "stagewise_http_request_duration_seconds",
-            "Time from request to response, per route.",
-            ["route", "method"],
+            "Time from request to response, per route, model version and variant.",
+            ["route", "method", "model_version", "variant"],
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -69,7 +69,7 @@ class BodySizeLimit:
 
 
 class RequestMetrics:
-    """Count requests and time them per route template (never per raw path)."""
+    """Count requests and time them per route template (never per raw path), model and variant."""
 
     def __init__(self, app: ASGIApp, metrics: ServeMetrics) -> None:
         self.app = app
@@ -94,5 +94,12 @@ class RequestMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope.get("method", "GET")
-            self.metrics.requests.labels(route=template, method=method, status=str(status)).inc()
-            self.metrics.latency.labels(route=template, method=method).observe(time.perf_counter() - started)
+            state = scope.get("state") or {}
+            # set by the prediction routes; "none" for every other route and for refused requests
+            version, variant = str(state.get("model_version", "none")), str(state.get("variant", "none"))
+            self.metrics.requests.labels(
+                route=template, method=method, status=str(status), model_version=version, variant=variant
+            ).inc()
+            self.metrics.latency.labels(
+                route=template, method=method, model_version=version, variant=variant
+            ).observe(time.perf_counter() - started)
