@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from serve_support import TOKEN, count_predictions, race_payloads, request_body, uvicorn_server
 
 from stagewise.rollout import GradualRollout
@@ -54,9 +55,21 @@ def test_end_to_end_with_two_workers_and_sigterm_drain(models_dir: Path, tmp_pat
                 if result.status_code != 404:
                     break
             assert result.status_code == 200, result.text
-            metrics = http.get("/metrics").text
-            assert "stagewise_http_requests_total" in metrics
-            assert "stagewise_predictions_total" in metrics
+            for _ in range(4):  # whichever worker takes the scrape, it reports both workers' counts
+                families = {f.name: f for f in text_string_to_metric_families(http.get("/metrics").text)}
+                answered = [
+                    s.value
+                    for s in families["stagewise_predictions"].samples
+                    if s.labels["mode"] == "answered"
+                ]
+                assert sum(answered) == 80
+                requests = families["stagewise_http_requests"].samples
+                ok = [
+                    s.value
+                    for s in requests
+                    if s.labels["route"] == "/v1/races/predict" and s.labels["status"] == "200"
+                ]
+                assert sum(ok) == 80
             staged = http.post(
                 "/admin/stage",
                 json={"stage": "disabled", "reason": "e2e done"},

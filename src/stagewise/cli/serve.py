@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,7 @@ def serve(
     from pydantic import ValidationError
 
     from stagewise._exceptions import ConfigError
+    from stagewise.serve.metrics import MULTIPROC_ENV
     from stagewise.serve.settings import SETTINGS_ENV, ServeSettings
 
     try:
@@ -92,18 +95,27 @@ def serve(
     log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["stagewise"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
+    own_metrics_dir = None
+    if workers > 1 and not os.environ.get(MULTIPROC_ENV):
+        # one directory shared by the workers so that /metrics on any of them shows the sum
+        own_metrics_dir = tempfile.mkdtemp(prefix="stagewise-metrics-")
+        os.environ[MULTIPROC_ENV] = own_metrics_dir
     typer.echo(
         f"stagewise serve: http://{host}:{port} (workers={workers}, models={models}, "
         f"rollout={config} feature={feature}{', shadow' if shadow else ''})",
         err=True,
     )
-    uvicorn.run(
-        "stagewise.serve.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=log_level,
-        log_config=log_config,
-        timeout_graceful_shutdown=None,
-    )
+    try:
+        uvicorn.run(
+            "stagewise.serve.app:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            log_config=log_config,
+            timeout_graceful_shutdown=None,
+        )
+    finally:
+        if own_metrics_dir is not None:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)

@@ -145,6 +145,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await reloader
             lost = await run_in_threadpool(service.close)
+            metrics.process_exit()
             _LOG.info("shutdown: ledger queue drained (%d not written)", lost)
 
     app = FastAPI(
@@ -200,7 +201,7 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
     def metrics_route() -> Response:
-        """Prometheus metrics of this worker process."""
+        """Prometheus metrics (of every worker when started with --workers N)."""
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     app.include_router(admin_router)

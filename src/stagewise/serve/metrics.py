@@ -4,16 +4,22 @@ Every label is bounded: routes are route *templates* (``/v1/races/predict``, or 
 models are registry versions (a handful live at once), variants and roles are fixed words.
 Race ids, symbols and tokens never become labels.
 
-With ``--workers N`` each worker process keeps its own counters and ``GET /metrics`` answers
-with the counters of the worker that took the scrape; see ``docs/serving.md`` for how to
-scrape a multi-worker deployment.
+Several workers: when ``PROMETHEUS_MULTIPROC_DIR`` is set (``stagewise serve --workers N`` sets
+it to a fresh directory), prometheus-client keeps every value in a memory-mapped file per
+process and ``GET /metrics`` on any worker answers with the sum over all workers
+(:class:`~prometheus_client.multiprocess.MultiProcessCollector`). Without it, each process
+reports only its own values (one worker, or tests with several apps in one process).
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE", "ServeMetrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "ServeMetrics"]
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -84,7 +90,12 @@ class ServeMetrics:
             ["kind"],
             registry=r,
         )
-        self.queue_depth = Gauge("stagewise_log_queue_depth", "Predictions waiting to be logged.", registry=r)
+        self.queue_depth = Gauge(
+            "stagewise_log_queue_depth",
+            "Predictions waiting to be logged (all live workers).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.model_loaded = Gauge(
             "stagewise_model_loaded",
             "1 for each model version being served.",
@@ -93,6 +104,24 @@ class ServeMetrics:
         )
         self.reloads = Counter("stagewise_model_reloads", "Model reload attempts.", ["outcome"], registry=r)
 
+    @property
+    def multiprocess_dir(self) -> str | None:
+        """The shared directory of multi-process mode, or None."""
+        return os.environ.get(MULTIPROC_ENV) or None
+
     def render(self) -> bytes:
-        """The Prometheus text exposition of every metric."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition of every metric (summed over workers in multi-process mode)."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+    def process_exit(self) -> None:
+        """In multi-process mode, drop this process's live gauges (call at shutdown)."""
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import mark_process_dead
+
+            mark_process_dead(os.getpid(), self.multiprocess_dir)  # type: ignore[no-untyped-call]
