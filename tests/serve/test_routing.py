@@ -84,10 +84,9 @@ def test_alias_moves_are_served_without_a_restart(
             "variant": "control",
         }
         assert client.get("/readyz").json()["models"]["champion"]["version"] == versions["challenger"]
-        assert (
-            f'stagewise_model_loaded{{role="champion",version="{versions["challenger"]}"}} 1.0'
-            in client.get("/metrics").text
-        )
+        text = client.get("/metrics").text
+        assert f'stagewise_model_loaded{{role="champion",version="{versions["challenger"]}"}} 1.0' in text
+        assert f'stagewise_model_loaded{{role="champion",version="{versions["champion"]}"}} 0.0' in text
 
 
 def test_challenger_routing_without_a_challenger_falls_back_and_is_not_ready(

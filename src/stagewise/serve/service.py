@@ -105,6 +105,7 @@ class PredictionService:
             metrics=self.metrics,
         )
         self._results_monitor: Any = None
+        self._served_labels: set[tuple[str, str]] = set()
         self._indicators = TechnicalIndicators()
         self.watcher.load()
 
@@ -122,9 +123,14 @@ class PredictionService:
         return lost
 
     def _on_reload(self, models: ModelSet, outcome: str) -> None:
-        self.metrics.model_loaded.clear()
-        for role, m in models.models.items():
-            self.metrics.model_loaded.labels(role=role, version=m.version).set(1)
+        # set versions no longer served to 0 rather than clear(): in multi-process mode the value
+        # lives in a shared file that clear() would not reset
+        served = {(role, m.version) for role, m in models.models.items()}
+        for role, version in self._served_labels - served:
+            self.metrics.model_loaded.labels(role=role, version=version).set(0)
+        for role, version in served:
+            self.metrics.model_loaded.labels(role=role, version=version).set(1)
+        self._served_labels = served
         self.metrics.reloads.labels(outcome="error" if models.errors else outcome).inc()
 
     # -- races -----------------------------------------------------------------------------------
