@@ -278,3 +278,12 @@ def test_bad_parameters_are_config_errors(kwargs: dict[str, object], match: str)
 def test_bad_config_is_rejected(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         DriftConfig(**kwargs)  # type: ignore[arg-type]
+
+
+def test_scipy_falling_back_to_the_asymptotic_ks_is_recorded_not_warned() -> None:
+    # For these 5 vs 5 values scipy's exact KS p-value does not converge (it warns and goes asymptotic).
+    rng = np.random.default_rng(3)
+    reference = pd.DataFrame({"x": rng.normal(size=5)})
+    current = pd.DataFrame({"x": rng.normal(0.3, size=5)})
+    ks = detect_drift(reference, current).features["x"].methods["ks"]
+    assert ks.calibration == "ks_2samp (asymptotic fallback)"
