@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, bindparam, delete, insert, select, update
@@ -83,13 +84,23 @@ def score_order(pits: Sequence[int], result: Result) -> RaceScore:
     return cached
 
 
+@lru_cache(maxsize=4096)
+def _iso_date(value: date) -> str:
+    return value.isoformat()
+
+
+@lru_cache(maxsize=256)
+def _iso_datetime(value: datetime) -> str:
+    # the storage format of SQLAlchemy's SQLite DATETIME, so both paths read back the same
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 def _sqlite_date(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, date) else value
+    return _iso_date(value) if isinstance(value, date) else value
 
 
 def _sqlite_datetime(value: Any) -> Any:
-    # the storage format of SQLAlchemy's SQLite DATETIME, so both paths read back the same
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+    return _iso_datetime(value) if isinstance(value, datetime) else value
 
 
 _SQLITE_CONVERT = {
@@ -101,8 +112,10 @@ _SQLITE_CONVERT = {
 }
 
 
-def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert many rows with one executemany.
+def bulk_insert(
+    conn: Connection, table: Table, rows: Sequence[Any], columns: Sequence[str] | None = None
+) -> None:
+    """Insert many rows with one executemany: dicts, or tuples in the order of ``columns``.
 
     On SQLite the statement goes to the driver as plain ``?`` parameters (SQLAlchemy Core's
     per-row parameter processing costs more than the insert itself); dates are written in
@@ -110,15 +123,19 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     """
     if not rows:
         return
+    cols = list(rows[0]) if columns is None else list(columns)
     if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), rows)
+        dicts = rows if columns is None else [dict(zip(cols, row, strict=True)) for row in rows]
+        conn.execute(insert(table), list(dicts))
         return
-    cols = list(rows[0])
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     converters = [(i, _SQLITE_CONVERT[c]) for i, c in enumerate(cols) if c in _SQLITE_CONVERT]
+    if columns is not None and not converters:
+        conn.exec_driver_sql(sql, list(rows))
+        return
     params = []
     for row in rows:
-        values = [row[c] for c in cols]
+        values = list(row) if columns is not None else [row[c] for c in cols]
         for i, convert in converters:
             values[i] = convert(values[i])
         params.append(tuple(values))
@@ -236,22 +253,19 @@ def _merge_result(
     st.result, st.result_json, st.result_changed = result, encoded, True
 
 
-def _boat_rows(e: RaceEntry, result: Result | None) -> list[dict[str, Any]]:
+BOAT_COLUMNS = (
+    "model_version", "race_id", "pit", "predicted_rank", "score", "win_prob", "finish_rank", "finish_status",
+)  # fmt: skip
+
+
+def _boat_rows(e: RaceEntry, result: Result | None) -> list[tuple[Any, ...]]:
     rows = []
+    mv, rid, scores, probs = e.model_version, e.race_id, e.scores, e.win_probs
     for i, pit in enumerate(e.pits):
         finish = None if result is None else result.get(pit)
-        rows.append(
-            {
-                "model_version": e.model_version,
-                "race_id": e.race_id,
-                "pit": pit,
-                "predicted_rank": i + 1,
-                "score": e.scores[i],
-                "win_prob": e.win_probs[i],
-                "finish_rank": finish if isinstance(finish, int) else None,
-                "finish_status": finish if isinstance(finish, str) else None,
-            }
-        )
+        rank = finish if type(finish) is int else None
+        status = finish if type(finish) is str else None
+        rows.append((mv, rid, pit, i + 1, scores[i], probs[i], rank, status))
     return rows
 
 
@@ -332,7 +346,7 @@ def write_entries(
 
     inserts: list[dict[str, Any]] = []
     replaces: list[dict[str, Any]] = []
-    boats: list[dict[str, Any]] = []
+    boats: list[tuple[Any, ...]] = []
     for key, e in latest.items():
         st = state[e.race_id]
         row = {
@@ -376,7 +390,7 @@ def write_entries(
                 for r in replaces
             ],
         )
-    bulk_insert(conn, boat_predictions, boats)
+    bulk_insert(conn, boat_predictions, boats, BOAT_COLUMNS)
 
     rescore = [
         (key, order, rdate)
