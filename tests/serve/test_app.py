@@ -218,3 +218,18 @@ def test_rank_one_race_agrees_with_rank_races_on_ties_and_zeros() -> None:
         expected = rank_races(Fixed(), pd.DataFrame({"race_id": ["r"] * 6, "pit": pits}), np.zeros((6, 1)))
         assert pits[order].tolist() == expected["pit"].tolist()
         assert prob[order].tolist() == pytest.approx(expected["win_prob"].tolist())
+
+
+def test_predictions_are_answered_and_results_are_503_while_the_database_is_down(
+    make_settings: Callable[..., ServeSettings],
+) -> None:
+    settings = make_settings(db_url="postgresql+psycopg://nobody@127.0.0.1:1/none", drain_timeout_s=0.5)
+    payload = race_payloads(1, prefix="down-")[0]
+    with TestClient(create_app(settings, admin_token=None)) as client:
+        assert client.post("/v1/races/predict", json=request_body(payload)).status_code == 200
+        answer = client.post(
+            "/v1/results", json={"race_id": payload["race_id"], "results": payload["_result"]}
+        )
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "5"
+        assert "database" in answer.json()["message"]
