@@ -62,6 +62,7 @@ def _root(
 def _register() -> None:
     # Each command group lives in its own module; registration order is the --help order.
     from stagewise.cli import backtest as backtest_cli
+    from stagewise.cli import dashboard as dashboard_cli
     from stagewise.cli import data as data_cli
     from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
@@ -77,6 +78,7 @@ def _register() -> None:
     app.add_typer(monitor_cli.app, name="monitor")
     app.add_typer(rollout_cli.app, name="rollout")
     app.command("serve")(serve_cli.serve)
+    app.command("dashboard")(dashboard_cli.dashboard)
 
 
 _register()
