@@ -186,29 +186,44 @@ def _parse_predictions(
 def _parse_prediction_dicts(
     predictions: Sequence[Mapping[str, Any]], row: int | None
 ) -> tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]]:
-    parsed = []
+    pits: list[int] = []
+    scores: list[float | None] = []
+    probs: list[float | None] = []
+    ranks: list[int] | None = None
     for i, item in enumerate(predictions):
-        pit_value = item.get("pit_number")
-        if pit_value is None:
-            pit_value = item.get("pit")
-        if pit_value is None:
-            raise DataValidationError(
-                f"{_where(row)}predictions[{i}] has no 'pit_number' (or 'pit'); got {dict(item)!r}."
-            )
-        pit = _int_in(pit_value, "predictions[{i}].pit_number", 1, 6, row, i)
-        raw_score = item.get("total_score")
-        score = _float_or_none(
-            item.get("score") if raw_score is None else raw_score, "predictions[{i}].total_score", row, i=i
+        pit = item.get("pit_number")
+        if pit is None:
+            pit = item.get("pit")
+            if pit is None:
+                raise DataValidationError(
+                    f"{_where(row)}predictions[{i}] has no 'pit_number' (or 'pit'); got {dict(item)!r}."
+                )
+        if type(pit) is not int or not 1 <= pit <= 6:
+            pit = _int_in(pit, "predictions[{i}].pit_number", 1, 6, row, i)
+        pits.append(pit)
+        score = item.get("total_score")
+        if score is None:
+            score = item.get("score")
+        if score is not None and (type(score) is not float or not math.isfinite(score)):
+            score = _float_or_none(score, "predictions[{i}].total_score", row, i=i)
+        scores.append(score)
+        prob = item.get("win_prob")
+        probs.append(
+            None if prob is None else _float_or_none(prob, "predictions[{i}].win_prob", row, unit=True, i=i)
         )
-        prob = _float_or_none(item.get("win_prob"), "predictions[{i}].win_prob", row, unit=True, i=i)
         rank = item.get("predicted_rank")
-        order = i + 1 if rank is None else _int_in(rank, "predictions[{i}].predicted_rank", 1, 6, row, i)
-        parsed.append((order, pit, score, prob))
-    ranks = [r for r, *_ in parsed]
+        if rank is not None:
+            if ranks is None:
+                ranks = list(range(1, i + 1))
+            ranks.append(_int_in(rank, "predictions[{i}].predicted_rank", 1, 6, row, i))
+        elif ranks is not None:
+            ranks.append(i + 1)
+    if ranks is None:
+        return tuple(pits), tuple(scores), tuple(probs)
     if len(set(ranks)) != len(ranks):
         raise DataValidationError(f"{_where(row)}predictions give the same predicted_rank twice: {ranks}.")
-    parsed.sort(key=lambda t: t[0])
-    return tuple(p for _, p, _, _ in parsed), tuple(s for *_, s, _ in parsed), tuple(w for *_, w in parsed)
+    order = sorted(range(len(pits)), key=ranks.__getitem__)
+    return tuple(pits[k] for k in order), tuple(scores[k] for k in order), tuple(probs[k] for k in order)
 
 
 def _rank_or_status(value: Any, field: str, row: int | None, i: Any = None) -> int | str:
@@ -284,8 +299,17 @@ def parse_result(actual_results: Any, row: int | None = None) -> Result | None:
 
 
 def encode_result(result: Result) -> str:
-    """Canonical JSON of a result (sorted pits), the form stored and compared."""
-    return json.dumps({str(p): result[p] for p in sorted(result)}, ensure_ascii=False, separators=(",", ":"))
+    """Canonical JSON of a result (sorted pits), the form stored and compared.
+
+    Built by hand (it is on the hot path): pits are ints, values are ints or one of the validated
+    status codes, none of which needs escaping, so this is exactly ``json.dumps`` with
+    ``separators=(",", ":")`` and ``ensure_ascii=False``.
+    """
+    return (
+        "{"
+        + ",".join(f'"{p}":{v}' if type(v) is int else f'"{p}":"{v}"' for p, v in sorted(result.items()))
+        + "}"
+    )
 
 
 def _flags(value: Any, row: int | None) -> str:
