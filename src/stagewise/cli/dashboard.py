@@ -38,6 +38,7 @@ def streamlit_argv(host: str, port: int) -> list[str]:
         "--server.port", str(port),
         "--server.fileWatcherType", "none",
         "--global.developmentMode", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ through ``GradualRollout.update_rollout_stage`` (audited, actor ``dashboard``) a
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -25,6 +26,14 @@ def _rate(value: Any) -> str:
 
 def _score(value: Any) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+_DAY = st.column_config.DateColumn(format="YYYY-MM-DD")
+_SCI = st.column_config.NumberColumn(format="%.2e")
+
+
+def _relative(path: Path, root: Path) -> str:
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _problem(exc: StagewiseError) -> None:
@@ -54,7 +63,7 @@ def _monitor_sections(settings: dd.DashboardSettings, days: int, ref_days: int, 
         limits = dd.thresholds(monitor)
         for metric in dd.TREND_METRICS:
             st.plotly_chart(charts.trend_figure(trend, metric, limits.get(metric)), key=f"trend_{metric}")
-        st.dataframe(trend, hide_index=True, key="trend_table")
+        st.dataframe(trend, hide_index=True, key="trend_table", column_config={"date": _DAY})
 
         st.header("Alerts")
         open_alerts, history = dd.alert_tables(monitor)
@@ -72,7 +81,7 @@ def _monitor_sections(settings: dd.DashboardSettings, days: int, ref_days: int, 
         else:
             st.caption(f"Last {cur_days} days against the {ref_days} days before them.")
             st.metric("Drifted features", int(drift["drifted"].sum()) if len(drift) else 0)
-            st.dataframe(drift, hide_index=True, key="drift_table")
+            st.dataframe(drift, hide_index=True, key="drift_table", column_config={"p_value": _SCI})
 
 
 def _rollout_section(settings: dd.DashboardSettings) -> None:
@@ -117,7 +126,8 @@ def _backtest_section(settings: dd.DashboardSettings) -> None:
     st.header("Backtest")
     try:
         paths = dd.find_backtests(settings.backtest_dir)
-        path = st.selectbox("Result", paths, format_func=str, key="bt_path")
+        root = Path(settings.backtest_dir)
+        path = st.selectbox("Result", paths, format_func=lambda p: _relative(p, root), key="bt_path")
         result = read_results(path)
     except StagewiseError as exc:
         _problem(exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,12 @@ if TYPE_CHECKING:
 __all__ = ["backtest_figure", "trend_figure"]
 
 _CI = {metric: (f"{metric}_ci_low", f"{metric}_ci_high") for metric in TREND_METRICS}
+
+
+def _date_axis(dates: pd.Series) -> dict[str, object]:
+    """Whole days on the x axis (at most about ten ticks), never hours."""
+    span = 1 if len(dates) < 2 else max(1, (dates.max() - dates.min()).days)
+    return {"tickformat": "%Y-%m-%d", "dtick": 86_400_000 * math.ceil(span / 10)}
 
 
 def trend_figure(trend: pd.DataFrame, metric: str, threshold: float | None) -> go.Figure:
@@ -35,6 +42,7 @@ def trend_figure(trend: pd.DataFrame, metric: str, threshold: float | None) -> g
         fig.add_hline(y=threshold, line_dash="dash", line_color="firebrick",
                       annotation_text=f"alert threshold {threshold:g}")  # fmt: skip
     is_rate = metric.startswith("hit_rate")
+    fig.update_xaxes(**_date_axis(trend["date"]))
     fig.update_layout(title=label, height=300, margin={"l": 40, "r": 20, "t": 40, "b": 30},
                       yaxis={"tickformat": ".0%" if is_rate else ".2f"})  # fmt: skip
     return fig
@@ -45,9 +53,11 @@ def backtest_figure(steps: pd.DataFrame, metrics: Mapping[str, str]) -> go.Figur
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    x = steps["test_start"] if "test_start" in steps else steps["step"]
+    x = pd.to_datetime(steps["test_start"]) if "test_start" in steps else steps["step"]
     for column, label in metrics.items():
         if column in steps:
             fig.add_trace(go.Scatter(x=x, y=steps[column], mode="lines+markers", name=label))
+    if "test_start" in steps:
+        fig.update_xaxes(**_date_axis(x), title="test window start")
     fig.update_layout(title="Per step", height=300, margin={"l": 40, "r": 20, "t": 40, "b": 30})
     return fig

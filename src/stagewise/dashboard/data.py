@@ -291,7 +291,7 @@ def registry_frame(registry: ModelRegistry) -> pd.DataFrame:
                 "aliases": ", ".join(summary.aliases),
                 "created_at": summary.created_at,
                 "n_features": summary.n_features,
-                "data_window": " → ".join(str(v) for v in window.values()) if window else None,
+                "data_window": f"{window.get('start')} → {window.get('end')}" if window else None,
                 "metrics": ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                      for k, v in sorted(summary.performance_metrics.items())),
                 "hash_verified": verified,

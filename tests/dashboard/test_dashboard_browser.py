@@ -1,0 +1,117 @@
+"""End to end: `stagewise dashboard` on 127.0.0.1, opened in headless Debian Chromium via Playwright.
+
+Needs /usr/bin/chromium (`apt-get install chromium`; `.ci/run` installs it when CI=true). Never
+`playwright install`: Playwright drives the system browser through ``executable_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from dashboard_support import Workspace, sql
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(),
+        reason=f"{CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium); "
+        ".ci/run does this when CI=true",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
+    """`stagewise dashboard` as a subprocess; yields its URL and stops it afterwards."""
+    port = free_port()
+    cli = Path(sys.executable).parent / "stagewise"
+    log = (tmp_path / "server.log").open("w")
+    argv = [str(cli), "dashboard", "--db", str(workspace.db), "--config", str(workspace.config),
+            "--models", str(workspace.models), "--backtest-dir", str(workspace.backtest_dir),
+            "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the dashboard did not start in 120 s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def test_dashboard_in_headless_chromium(server: str, workspace: Workspace, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    n, hits = sql(
+        workspace.db,
+        "SELECT COUNT(*), SUM(hit_1st) FROM race_predictions WHERE status = 'settled' "
+        "AND race_date = (SELECT MAX(race_date) FROM race_predictions)",
+    )[0]
+    firing = sql(workspace.db, "SELECT COUNT(*) FROM alert_state WHERE state = 'firing'")[0][0]
+    shot = tmp_path / "dashboard.png"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            page.get_by_text("All 2 version(s) hash-verified").wait_for(timeout=120_000)
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+            metrics = {}
+            for element in page.locator('[data-testid="stMetric"]').all():
+                label = element.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+                metrics[label] = element.locator('[data-testid="stMetricValue"]').inner_text().strip()
+            # Streamlit scrolls inside its main block: grow the window to the page for one image.
+            height = page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+            page.set_viewport_size({"width": 1400, "height": int(height)})
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(shot), full_page=True)
+            body = page.locator("body").inner_text()
+        finally:
+            browser.close()
+    where = f"screenshot: {shot}"
+    assert metrics.get("Races settled") == str(n), (metrics, where)
+    assert metrics.get("Win hit rate (1着的中率)") == f"{hits / n:.1%}", (metrics, where)
+    assert metrics.get("Open alerts") == str(firing), (metrics, where)
+    result = json.loads((workspace.backtest_dir / "races" / "walkforward_results.json").read_text())
+    assert metrics.get("Steps") == str(len(result["steps"])), (metrics, where)
+    assert metrics.get("Overall win hit rate") == f"{result['summary']['overall_hit_rate_1st']:.1%}", where
+    assert "Audit chain verified" in body, where
+    assert "Traceback" not in body, where
+    assert shot.stat().st_size > 10_000, where
+    copy_to = os.environ.get("STAGEWISE_DASHBOARD_SCREENSHOT")
+    if copy_to:  # how docs/img/dashboard.png is refreshed
+        shutil.copyfile(shot, copy_to)
