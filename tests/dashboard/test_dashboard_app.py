@@ -38,6 +38,8 @@ def launch(monkeypatch: pytest.MonkeyPatch) -> Launch:
             monkeypatch.setenv(key, value)
         at = AppTest.from_file(APP, default_timeout=120).run()
         assert not at.exception, [e.value for e in at.exception]
+        unexpected = [e.value for e in at.error if "Unexpected error" in str(e.value)]
+        assert not unexpected, unexpected
         return at
 
     return run
@@ -250,6 +252,29 @@ def test_missing_sources_show_messages_not_tracebacks(tmp_path: Path, launch: La
     for path in (ws.db, ws.config, ws.models, ws.backtest_dir):
         assert any(str(path) in w and "NotFoundError" in w for w in warnings), path
     assert list(tmp_path.iterdir()) == []  # nothing was created
+
+
+def test_corrupt_sources_show_messages_and_stay_untouched(tmp_path: Path, launch: Launch) -> None:
+    ws = Workspace(tmp_path / "monitor.db", tmp_path / "rollout.json", tmp_path / "models", tmp_path / "bt")
+    ws.db.write_bytes(b"not a database " * 100)
+    ws.config.write_text("{not json")
+    (ws.models / "training").mkdir(parents=True)
+    (ws.models / "registry.json").write_text("{not json")
+    (ws.backtest_dir / "run").mkdir(parents=True)
+    (ws.backtest_dir / "run" / "walkforward_results.json").write_text("{not json")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    at = launch(ws)
+    warnings = [str(w.value) for w in at.warning]
+    assert [w.split(":")[0] for w in warnings] == [
+        "StorageError",
+        "ConfigError",
+        "ArtifactError",
+        "ArtifactError",
+    ]
+    assert "file is not a database" in warnings[0]
+    assert "walkforward_results.json" in warnings[2]
+    assert "format_version 1" in warnings[2]
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
 @pytest.mark.parametrize("reason", ["", " ", "\t\n"], ids=["empty", "space", "whitespace"])

@@ -9,13 +9,13 @@ through ``GradualRollout.update_rollout_stage`` (audited, actor ``dashboard``) a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
 from stagewise._exceptions import StagewiseError
-from stagewise.backtest import read_results
 from stagewise.dashboard import charts
 from stagewise.dashboard import data as dd
 
@@ -128,7 +128,7 @@ def _backtest_section(settings: dd.DashboardSettings) -> None:
         paths = dd.find_backtests(settings.backtest_dir)
         root = Path(settings.backtest_dir)
         path = st.selectbox("Result", paths, format_func=lambda p: _relative(p, root), key="bt_path")
-        result = read_results(path)
+        result = dd.load_backtest(path)
     except StagewiseError as exc:
         _problem(exc)
         return
@@ -165,6 +165,17 @@ def _registry_section(settings: dd.DashboardSettings) -> None:
     st.dataframe(versions, hide_index=True, key="registry_versions")
 
 
+def _guarded(section: Callable[..., None], *args: Any) -> None:
+    # A failure the library did not anticipate (a corrupt file it reads raw, a driver error) stays
+    # inside its section as one line, so the other sections still render.
+    try:
+        section(*args)
+    except StagewiseError as exc:
+        _problem(exc)
+    except Exception as exc:  # shown, not swallowed: the page only reads
+        st.error(f"Unexpected error in this section: {type(exc).__name__}: {exc}")
+
+
 def main() -> None:
     """Lay out every section; each one shows its own problem instead of stopping the page."""
     st.set_page_config(page_title="stagewise dashboard", layout="wide")
@@ -179,10 +190,10 @@ def main() -> None:
         cur_days = int(st.number_input("Drift current days", min_value=1, value=7, key="cur_days"))
         if st.button("Refresh", key="refresh"):
             st.rerun()
-    _monitor_sections(settings, days, ref_days, cur_days)
-    _rollout_section(settings)
-    _backtest_section(settings)
-    _registry_section(settings)
+    _guarded(_monitor_sections, settings, days, ref_days, cur_days)
+    _guarded(_rollout_section, settings)
+    _guarded(_backtest_section, settings)
+    _guarded(_registry_section, settings)
 
 
 main()

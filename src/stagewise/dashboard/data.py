@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stagewise._exceptions import ConfigError, NotFoundError
+from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError
 
 if TYPE_CHECKING:
     from stagewise.models.registry import ModelRegistry
@@ -44,6 +44,7 @@ __all__ = [
     "drift_frame",
     "find_backtests",
     "latest_race_date",
+    "load_backtest",
     "open_monitor",
     "open_registry",
     "open_rollout",
@@ -316,6 +317,19 @@ def find_backtests(directory: str) -> list[Path]:
     if not found:
         raise NotFoundError(f"No {_RESULTS_FILE} under {directory!r}; run `stagewise backtest` first.")
     return found
+
+
+def load_backtest(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one ``walkforward_results.json``; an unreadable or non-JSON file is an ArtifactError."""
+    from stagewise.backtest import read_results
+
+    try:
+        return read_results(path)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(
+            f"The backtest result {str(path)!r} cannot be read ({exc}). Accepted: the "
+            "walkforward_results.json that `stagewise backtest` writes (format_version 1)."
+        ) from None
 
 
 def backtest_steps(result: Mapping[str, Any]) -> pd.DataFrame:
