@@ -19,7 +19,7 @@ SMALL = {"n_estimators": 5}
 
 @dataclass(frozen=True)
 class Workspace:
-    db: Path
+    db: Path | str  # a SQLite file or a database URL
     config: Path
     models: Path
     backtest_dir: Path
@@ -33,7 +33,7 @@ class Workspace:
         }
 
 
-def build_ledger(db: Path) -> None:
+def build_ledger(db: Path | str) -> None:
     from stagewise.monitor import PerformanceMonitor
 
     with PerformanceMonitor(str(db), notifiers=[]) as monitor:

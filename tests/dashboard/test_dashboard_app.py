@@ -297,3 +297,39 @@ def test_cli_refuses_a_bad_or_busy_port(tmp_path: Path) -> None:
         result = runner.invoke(cli_app, ["dashboard", "--port", str(port)])
     assert result.exit_code == 1
     assert f"StorageError: Cannot listen on 127.0.0.1:{port}" in result.output
+
+
+@pytest.mark.postgres
+def test_a_postgresql_ledger(pg_url: str, workspace: Workspace, launch: Launch) -> None:
+    import uuid
+
+    from dashboard_support import build_ledger
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = f"dash_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(pg_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    db = url.render_as_string(hide_password=False)
+    try:
+        build_ledger(db)
+        reader = create_engine(db)
+        with reader.connect() as conn:
+            n, hits = conn.execute(
+                text(
+                    "SELECT COUNT(*), SUM(hit_1st) FROM race_predictions "
+                    "WHERE status = 'settled' AND race_date = (SELECT MAX(race_date) FROM race_predictions)"
+                )
+            ).one()
+            firing = conn.execute(text("SELECT COUNT(*) FROM alert_state WHERE state = 'firing'")).scalar()
+        reader.dispose()
+        at = launch(Workspace(db, workspace.config, workspace.models, workspace.backtest_dir))
+        assert metric(at, "Races settled") == str(n)
+        assert metric(at, "Win hit rate (1着的中率)") == f"{hits / n:.1%}"
+        assert metric(at, "Open alerts") == str(firing)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
