@@ -73,6 +73,10 @@ def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
         log.close()
 
 
+def stored_stage(ws: Workspace, feature: str = "calib_v2") -> str:
+    return str(json.loads(ws.config.read_text())["feature_rollouts"][feature]["stage"])
+
+
 def test_dashboard_in_headless_chromium(server: str, workspace: Workspace, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -100,6 +104,14 @@ def test_dashboard_in_headless_chromium(server: str, workspace: Workspace, tmp_p
             page.wait_for_timeout(1000)
             page.screenshot(path=str(shot), full_page=True)
             body = page.locator("body").inner_text()
+            # The stage form: refused without a reason, applied and audited with one.
+            page.get_by_label("New stage (disabled, 10%, 50%, 100%, 12.5% ...)").fill("100%")
+            page.get_by_role("button", name="Change stage").click()
+            page.get_by_text("Refused: ConfigError").wait_for(timeout=60_000)
+            stage_after_refusal = stored_stage(workspace)
+            page.get_by_label("Reason").fill("promoted from the browser test")
+            page.get_by_role("button", name="Change stage").click()
+            page.get_by_text("calib_v2 is now at 100%.").wait_for(timeout=60_000)
         finally:
             browser.close()
     where = f"screenshot: {shot}"
@@ -110,6 +122,14 @@ def test_dashboard_in_headless_chromium(server: str, workspace: Workspace, tmp_p
     assert metrics.get("Steps") == str(len(result["steps"])), (metrics, where)
     assert metrics.get("Overall win hit rate") == f"{result['summary']['overall_hit_rate_1st']:.1%}", where
     assert "Audit chain verified" in body, where
+    assert stage_after_refusal == "50%", where
+    assert stored_stage(workspace) == "100%", where
+    last = json.loads((workspace.config.parent / "rollout_audit.jsonl").read_text().splitlines()[-1])
+    assert (last["actor"], last["reason"], last["new_stage"]) == (
+        "dashboard",
+        "promoted from the browser test",
+        "100%",
+    )
     assert "Traceback" not in body, where
     assert shot.stat().st_size > 10_000, where
     copy_to = os.environ.get("STAGEWISE_DASHBOARD_SCREENSHOT")
