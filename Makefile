@@ -34,9 +34,25 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/stagewise
 
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/run.py
+# Peers (GrowthBook, Unleash, Evidently, pandas-ta-classic, skforecast) live in their own venv so that their
+# pins (Evidently wants plotly<6) never change the environment the tests run in. Evidently 0.7 does not import
+# under pandas 3, so it also gets a venv with pandas<3 that bench_monitor calls through a subprocess.
+BENCH_VENV := .venv-bench
+EVIDENTLY_VENV := .venv-evidently
+
+$(BENCH_VENV)/.installed: pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+$(EVIDENTLY_VENV)/.installed:
+	test -x $(EVIDENTLY_VENV)/bin/python || $(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet 'evidently>=0.7' 'pandas<3'
+	touch $@
+
+bench: $(BENCH_VENV)/.installed $(EVIDENTLY_VENV)/.installed
+	STAGEWISE_EVIDENTLY_PYTHON=$(CURDIR)/$(EVIDENTLY_VENV)/bin/python $(BENCH_VENV)/bin/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache
