@@ -15,36 +15,12 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError, FeatureMismatchError
+from stagewise.features.technical import FEATURE_NAMES
 
 __all__ = ["SEED_FEATURE_NAMES", "as_feature_matrix", "check_features", "default_feature_names"]
 
-#: The seed's list, used only if ``stagewise.features.technical`` (which owns it) cannot be imported.
-_FALLBACK_NAMES = (
-    "close",
-    "volume",
-    "returns_1",
-    "rsi_14",
-    "macd",
-    "macd_signal",
-    "atr_14",
-    "bb_position",
-    "ema_20",
-    "ema_50",
-    "zscore",
-    "volume_ratio",
-)
-
-
-def _seed_names() -> tuple[str, ...]:
-    try:
-        from stagewise.features.technical import FEATURE_NAMES
-    except ImportError:  # pragma: no cover - the features extra is part of the install
-        return _FALLBACK_NAMES
-    return tuple(FEATURE_NAMES)
-
-
 #: The seed's 12 market features, in the seed's order.
-SEED_FEATURE_NAMES: tuple[str, ...] = _seed_names()
+SEED_FEATURE_NAMES: tuple[str, ...] = tuple(FEATURE_NAMES)
 
 
 def default_feature_names(n_features: int) -> list[str]:
