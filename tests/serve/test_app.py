@@ -40,8 +40,9 @@ def test_race_prediction_matches_the_library_and_is_logged(
         assert body["predicted_order"] == expected["pit"].tolist()
         got = {b["pit"]: b for b in body["boats"]}
         for row in expected.itertuples():
-            assert got[row.pit]["score"] == pytest.approx(row.score, abs=1e-12)
-            assert got[row.pit]["win_prob"] == pytest.approx(row.win_prob, abs=1e-12)
+            # 1e-6: the contract of the compiled fast path that may stand in for predict_proba
+            assert got[row.pit]["score"] == pytest.approx(row.score, abs=1e-6)
+            assert got[row.pit]["win_prob"] == pytest.approx(row.win_prob, abs=1e-6)
             assert got[row.pit]["predicted_rank"] == row.predicted_rank
         assert sum(b["win_prob"] for b in body["boats"]) == pytest.approx(1.0)
     # the lifespan shutdown drained the queue: one ledger row per answer
@@ -112,7 +113,7 @@ def test_market_prediction_from_bars_and_from_features_agree(
     )
     assert from_features.status_code == 200, from_features.text
     a, b = from_bars.json(), from_features.json()
-    assert a["probability"] == pytest.approx(b["probability"], abs=1e-12)
+    assert a["probability"] == pytest.approx(b["probability"], abs=1e-9)
     assert a["signal"] == int(a["probability"] > 0.5)
     assert a["model"] == {"role": "market", "version": versions["market"], "variant": "control"}
     assert pd.Timestamp(a["timestamp"]) == bars.index[-1]
