@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/stagewise demo
+	$(BIN)/stagewise demo --workdir stagewise-demo/run-$$(date +%Y%m%dT%H%M%S)
 
 # The fast suites; CI=true (or `make test-all`) adds the slow ones.
 test: $(STAMP)

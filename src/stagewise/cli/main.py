@@ -68,9 +68,11 @@ def _register() -> None:
     from stagewise.cli import monitor as monitor_cli
     from stagewise.cli import rollout as rollout_cli
     from stagewise.cli import serve as serve_cli
+    from stagewise.cli import demo as demo_cli
     from stagewise.cli import train as train_cli
 
     app.command("train")(train_cli.train)
+    app.command("demo")(demo_cli.demo)
 
     app.add_typer(data_cli.app, name="data")
     app.command("backtest")(backtest_cli.backtest)
