@@ -64,11 +64,11 @@ def _register() -> None:
     from stagewise.cli import backtest as backtest_cli
     from stagewise.cli import dashboard as dashboard_cli
     from stagewise.cli import data as data_cli
+    from stagewise.cli import demo as demo_cli
     from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
     from stagewise.cli import rollout as rollout_cli
     from stagewise.cli import serve as serve_cli
-    from stagewise.cli import demo as demo_cli
     from stagewise.cli import train as train_cli
 
     app.command("train")(train_cli.train)
