@@ -106,3 +106,21 @@ def test_training_is_deterministic() -> None:
     a = train_markets(bars, model_params=SMALL)
     b = train_markets(bars, model_params=SMALL)
     np.testing.assert_array_equal([s.value for s in a.scores], [s.value for s in b.scores])
+
+
+@pytest.mark.slow
+def test_on_a_simulated_year_the_default_ensemble_beats_lane_order() -> None:
+    # Issue 2's proof on a whole simulated year with the library's default ensemble: the last quarter
+    # (about 91 days, ~12,500 races) is held out.
+    races = simulate_races("2025-01-01", "2025-12-31", seed=0)
+    report = train_races(races, days=365)
+    by_name = {s.name: s for s in report.scores}
+    ensemble, lane, oracle = by_name["Ensemble"], by_name["lane order 1-2-3"], by_name["oracle"]
+    print(
+        f"year: ensemble win {ensemble.value:.2%} [{ensemble.low:.2%}, {ensemble.high:.2%}], lane order "
+        f"{lane.value:.2%}, oracle {oracle.value:.2%}; trifecta {ensemble.extra['hit_rate_top3']:.2%} vs "
+        f"{lane.extra['hit_rate_top3']:.2%} (lane order) and {oracle.extra['hit_rate_top3']:.2%} (oracle)"
+    )
+    assert ensemble.value - lane.value > 0.005
+    assert ensemble.value / oracle.value > 0.97
+    assert ensemble.extra["hit_rate_top3"] > 1.5 * lane.extra["hit_rate_top3"]
