@@ -13,7 +13,7 @@ runner = CliRunner()
 
 @pytest.mark.slow
 def test_demo_promotes_a_good_challenger_and_rolls_back_a_broken_one(tmp_path: Path) -> None:
-    result = run_demo(tmp_path / "run", days=14, say=lambda _: None)
+    result = run_demo(tmp_path / "run", days=21, say=lambda _: None)
     assert [d.action for d in result.good_run].count("promote") >= 1
     assert any(d.action == "rollback" for d in result.degraded_run)
     assert result.degraded_run[-1].stage_after == "disabled"
