@@ -19,9 +19,7 @@ SEED_WINDOWS = {
 
 
 def simulate(start: str, end: str, seed: int = 0, venues: list[int] | None = None) -> pd.DataFrame:
-    try:
-        from stagewise.data import simulate_races  # type: ignore[attr-defined]
-    except ImportError:  # until the data package re-exports it
-        from stagewise.data.races.simulator import simulate_races
+    from stagewise.data import simulate_races
+
     frame: pd.DataFrame = simulate_races(start, end, seed=seed, venues=venues)
     return frame
