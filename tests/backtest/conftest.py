@@ -4,28 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
-SMALL_MODEL = {
-    "lgbm_params": {"n_estimators": 10},
-    "xgb_params": {"n_estimators": 10},
-    "rf_params": {"n_estimators": 10},
-}
-SEED_WINDOWS = {
-    "start_date": "2025-11-01",
-    "end_date": "2025-11-17",
-    "train_days": 14,
-    "test_days": 3,
-    "step_days": 3,
-}
-
-
-def simulate(start: str, end: str, seed: int = 0, venues: list[int] | None = None) -> pd.DataFrame:
-    try:
-        from stagewise.data import simulate_races  # type: ignore[attr-defined]
-    except ImportError:  # until the data package re-exports it
-        from stagewise.data.races.simulator import simulate_races
-    frame: pd.DataFrame = simulate_races(start, end, seed=seed, venues=venues)
-    return frame
+from backtest_setup import SEED_WINDOWS, SMALL_MODEL, simulate  # noqa: F401 - re-exported for the suites
 
 
 @pytest.fixture(scope="session")
