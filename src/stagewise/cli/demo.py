@@ -12,31 +12,52 @@ console = Console(highlight=False)
 
 
 def demo(
+    domain: Annotated[
+        str, typer.Option(help="races (simulated kyotei; the full workflow) or markets (not supported yet).")
+    ] = "races",
     workdir: Annotated[
-        Path, typer.Option(help="Where every output goes; must not hold an earlier run.")
+        Path,
+        typer.Option(
+            help="Where every output goes; must be new or empty (an earlier run is never overwritten)."
+        ),
     ] = Path("stagewise-demo"),
     days: Annotated[int, typer.Option(help="Live days replayed for each challenger (7-120).")] = 21,
     seed: Annotated[int, typer.Option(help="Seed of the simulator and the models.")] = 0,
+    webhook_port: Annotated[
+        int, typer.Option(help="Port of the local webhook receiver on 127.0.0.1 (0: any free port).")
+    ] = 0,
 ) -> None:
     """Run the lifecycle end to end: simulate, train, backtest, register, roll out, watch, decide.
 
-    A champion and a challenger are trained on simulated races and walk-forward backtested; \
-the challenger is rolled out at 10 % and DAYS live days are replayed (each race routed by its \
-bucket, logged before the start, settled after it), while the controller promotes it when \
-healthy. A deliberately broken challenger is then rolled back and the notification is delivered \
-to a local webhook. An index page links every output.
+    A champion and a challenger are trained on simulated races and walk-forward backtested, then \
+registered without pickle. The challenger is rolled out at 10 % and DAYS live days are replayed \
+(each race routed by its bucket, logged before the start, settled after it) while the controller \
+promotes it 10 % → 50 % → 100 % when healthy. A degraded challenger (fitted on shuffled labels) is \
+then rolled back automatically and the notification is delivered to a local webhook. \
+WORKDIR/report/index.html links every output. About a minute on two cores.
     """
     from stagewise.lifecycle.demo import run_demo
+    from stagewise.lifecycle.progress import RichProgress
 
-    with console.status("working"):
-        result = run_demo(workdir, days=days, seed=seed, say=console.print)
-    promoted = [d for d in result.good_run if d.action == "promote"]
-    rolled_back = [d for d in result.degraded_run if d.action == "rollback"]
+    with RichProgress(console) as progress:
+        result = run_demo(
+            workdir, domain=domain, days=days, seed=seed, progress=progress, webhook_port=webhook_port
+        )
+    promotions = [
+        f"{d.stage_before} → {d.stage_after} on {d.day}" for d in result.good_run if d.action == "promote"
+    ]
+    rollbacks = [d.day for d in result.degraded_run if d.action == "rollback"]
+    delivered = [n for n in result.notifications if n.get("signature_ok")]
     console.print(
-        f"\nChallenger: {len(promoted)} promotion(s), final stage {result.good_run[-1].stage_after}. "
-        f"Broken challenger: {'rolled back on ' + rolled_back[0].day if rolled_back else 'NOT rolled back'}; "
-        f"{len(result.notifications)} notification(s) reached the local webhook."
+        f"\n[bold]Result[/]: the challenger was promoted {len(promotions)} time(s)"
+        f"{' (' + '; '.join(promotions) + ')' if promotions else ''}, final stage "
+        f"{result.good_run[-1].stage_after if result.good_run else '—'}; the degraded challenger was "
+        f"{'rolled back on ' + rollbacks[0] if rollbacks else '[bold red]not rolled back[/]'}; "
+        f"{len(result.notifications)} notification(s) reached the webhook "
+        f"({len(delivered)} with a valid signature)."
     )
-    for message in result.notifications[:1]:
-        console.print(f"First notification received: {message.get('title', message)}")
-    console.print(f"Done in {result.seconds:.0f} s. Open [bold]{result.report}[/] for every report.")
+    console.print(
+        f"Audit log: {result.audit_entries} entries, chain "
+        f"{'verified' if result.audit_ok else '[bold red]BROKEN[/]'}. "
+        f"Done in {result.seconds:.0f} s.\nOpen [bold]{result.report}[/] for every report."
+    )

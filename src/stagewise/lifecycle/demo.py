@@ -1,34 +1,42 @@
 """The whole lifecycle on embedded defaults: the seed's integrated workflow, end to end.
 
-simulate → train champion and challenger → walk-forward backtest → register → roll the
-challenger out at 10 % → replay live days (route, log, settle, stats, alerts, controller) →
-repeat with a degraded challenger that the controller must roll back, notifying a local
-webhook → one index page linking every output.
+simulate → train a champion and a challenger → walk-forward backtest both → register them →
+roll the challenger out at 10 % → replay live days (route, log, settle, stats, alerts, the
+controller each morning) → the same with a degraded challenger that the controller must roll
+back, notifying a local webhook → one HTML page over everything written.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import threading
+import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from stagewise._exceptions import ConfigError, StorageError
+from stagewise._exceptions import ConfigError
+from stagewise.lifecycle.progress import DemoProgress, TextProgress
+from stagewise.lifecycle.replay import DayOutcome
+from stagewise.lifecycle.workdir import prepare_workdir
 
-__all__ = ["DEMO_MODEL", "DemoResult", "run_demo"]
+__all__ = [
+    "CHALLENGER_WEIGHTS",
+    "DEMO_MODEL",
+    "DOMAINS",
+    "HEALTH_WINDOW_DAYS",
+    "TRAIN_DAYS",
+    "DemoResult",
+    "run_demo",
+]
 
-Say = Callable[[str], None]
+DOMAINS = ("races", "markets")
 
-#: Small ensembles so the demo runs in minutes on two cores; the library defaults are larger.
+#: Smaller ensembles than the library defaults so the demo takes about a minute on two cores.
 DEMO_MODEL: dict[str, Any] = {
     "lgbm_params": {"n_estimators": 60, "num_leaves": 15},
     "xgb_params": {"n_estimators": 60, "max_depth": 4},
@@ -36,209 +44,360 @@ DEMO_MODEL: dict[str, Any] = {
 }
 #: The challenger leans on the boosters and drops the forest: a difference that changes its picks.
 CHALLENGER_WEIGHTS = {"lightgbm": 0.6, "xgboost": 0.4, "random_forest": 0.0}
+#: Days of simulated history the models learn from before the first live day.
 TRAIN_DAYS = 90
+#: Days the controller's health verdict looks back over. At 10 % a day brings about 14 challenger
+#: races, so the controller's default week holds about 98, just under the seed table's 100-race
+#: minimum; ten days hold about 140 and give a verdict every day once the stage is ten days old.
+HEALTH_WINDOW_DAYS = 10
+STEPS = 6
+GOOD, DEGRADED = "challenger_model", "degraded_model"
 
 
 @dataclass(slots=True)
 class DemoResult:
-    """Where the demo wrote things and what the controller decided."""
+    """What the demo wrote and what the controller decided.
+
+    ``good_run`` and ``degraded_run`` hold one :class:`~stagewise.lifecycle.replay.DayOutcome`
+    per replayed day; ``notifications`` what the local webhook received (body, headers and
+    whether its HMAC signature verified); ``report`` the index page.
+    """
 
     workdir: Path
+    domain: str
+    seed: int
+    days: int
     report: Path
-    good_run: list[Any] = field(default_factory=list)
-    degraded_run: list[Any] = field(default_factory=list)
+    summary_path: Path
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    backtests: dict[str, dict[str, Any]] = field(default_factory=dict)
+    features: dict[str, str] = field(default_factory=lambda: {"good": GOOD, "degraded": DEGRADED})
+    good_run: list[DayOutcome] = field(default_factory=list)
+    degraded_run: list[DayOutcome] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    audit_ok: bool = False
+    audit_entries: int = 0
     seconds: float = 0.0
 
-
-class _Receiver(BaseHTTPRequestHandler):
-    received: list[dict[str, Any]]
-
-    def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length", "0"))
-        self.received.append(json.loads(self.rfile.read(length) or b"{}"))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-def _start_receiver() -> tuple[ThreadingHTTPServer, list[dict[str, Any]]]:
-    received: list[dict[str, Any]] = []
-    handler = type("DemoReceiver", (_Receiver,), {"received": received})
-    try:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    except OSError as exc:  # pragma: no cover - no free port on loopback
-        raise StorageError(f"The demo could not open a webhook receiver on 127.0.0.1: {exc}.") from exc
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, received
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON (paths as strings), as written to ``report/demo_summary.json``."""
+        return {
+            "workdir": str(self.workdir),
+            "domain": self.domain,
+            "seed": self.seed,
+            "days": self.days,
+            "report": str(self.report),
+            "models": self.models,
+            "backtests": self.backtests,
+            "features": self.features,
+            "good_run": [d.as_dict() for d in self.good_run],
+            "degraded_run": [d.as_dict() for d in self.degraded_run],
+            "notifications": self.notifications,
+            "audit_ok": self.audit_ok,
+            "audit_entries": self.audit_entries,
+            "seconds": round(self.seconds, 1),
+        }
 
 
-class _RandomScores:
-    """A deliberately broken challenger: scores that ignore the race."""
-
-    def __init__(self, seed: int) -> None:
-        self._rng = np.random.default_rng(seed)
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        p = self._rng.uniform(0.05, 0.3, size=len(X))
-        return np.column_stack([1.0 - p, p])
-
-
-def _prepare(workdir: Path) -> None:
-    try:
-        for sub in ("data", "models", "config", "backtest", "report"):
-            (workdir / sub).mkdir(parents=True, exist_ok=True)
-        probe = workdir / ".write-probe"
-        probe.write_text("ok")
-        probe.unlink()
-    except OSError as exc:
-        raise StorageError(
-            f"The demo work directory {str(workdir)!r} is not writable ({exc.strerror or exc}); "
-            "pass --workdir with a writable directory."
-        ) from exc
-    if (workdir / "data" / "monitor.db").exists() or any((workdir / "models").iterdir()):
+def _check(domain: object, days: object, seed: object, model_params: object) -> None:
+    if domain not in DOMAINS:
+        raise ConfigError(f"The 'domain' option must be one of {list(DOMAINS)}. Got {domain!r}.")
+    if domain == "markets":
         raise ConfigError(
-            f"The work directory {str(workdir)!r} already holds a demo run; pass a new --workdir "
-            "(the demo never overwrites what is stored)."
+            "The demo does not support the 'markets' domain yet: the rollout controller judges a "
+            "challenger from race outcomes only, so a bar-by-bar replay could not be promoted or "
+            "rolled back. Use --domain races (the default); for bars, `stagewise train --domain "
+            "markets` and `stagewise backtest --domain markets` cover training and walk-forward."
+        )
+    if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 120:
+        raise ConfigError(f"The 'days' option must be an int in [7, 120]. Got {days!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"The 'seed' option must be an int >= 0. Got {seed!r}.")
+    if model_params is not None and not isinstance(model_params, dict):
+        raise ConfigError(
+            f"'model_params' must be a dict of ProductionEnsemble arguments. Got {model_params!r}."
         )
 
 
-def run_demo(
-    workdir: str | Path = "stagewise-demo", *, days: int = 21, seed: int = 0, say: Say = print
-) -> DemoResult:
-    """Run the lifecycle in ``workdir``; ``days`` live days are replayed for each challenger."""
-    from stagewise.backtest import WalkForwardBacktest
-    from stagewise.data import simulate_races
-    from stagewise.lifecycle.index import write_index
-    from stagewise.lifecycle.replay import replay_days
-    from stagewise.models.registry import ModelRegistry
-    from stagewise.models.training import train_races
-    from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.notify import WebhookNotifier
-    from stagewise.rollout import GradualRollout
+def _model_info(report: Any, version: str, notes: str) -> dict[str, Any]:
+    scores = {s.name: s for s in report.scores}
+    ensemble = scores["Ensemble"]
+    return {
+        "version": version,
+        "win": ensemble.value,
+        "low": ensemble.low,
+        "high": ensemble.high,
+        "lane": scores["lane order 1-2-3"].value if "lane order 1-2-3" in scores else None,
+        "oracle": scores["oracle"].value if "oracle" in scores else None,
+        "notes": notes,
+    }
 
-    if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 120:
-        raise ConfigError(f"The 'days' option must be an int in [7, 120]. Got {days!r}.")
+
+def _fit_on_shuffled_labels(history: pd.DataFrame, params: dict[str, Any], seed: int) -> Any:
+    """A real ensemble that learned nothing: the winners were shuffled across all boats first."""
+    from stagewise.features.races import race_entry_features
+    from stagewise.models import ProductionEnsemble
+
+    labels = (history["finish_position"] == 1).fillna(False).astype(int).to_numpy()
+    shuffled = np.random.default_rng(seed + 7).permutation(labels)
+    model = ProductionEnsemble(random_state=seed, **params)
+    model.fit(race_entry_features(history), shuffled)
+    return model
+
+
+def run_demo(
+    workdir: str | Path = "stagewise-demo",
+    domain: str = "races",
+    days: int = 21,
+    seed: int = 0,
+    progress: DemoProgress | None = None,
+    *,
+    webhook_port: int = 0,
+    model_params: dict[str, Any] | None = None,
+) -> DemoResult:
+    """Run the lifecycle in ``workdir``: ``days`` live days for a good challenger, then for a degraded one.
+
+    ``workdir`` must be new (or empty): the demo never overwrites an earlier run. ``progress``
+    receives the narrative and the progress bars (default: plain lines on stdout).
+    ``model_params`` replaces :data:`DEMO_MODEL` (e.g. tiny ensembles in tests). The webhook
+    receiver listens on 127.0.0.1:``webhook_port`` (0: any free port).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> tiny = {k: {"n_estimators": 5} for k in ("lgbm_params", "xgb_params", "rf_params")}
+    >>> result = run_demo(tempfile.mkdtemp(), days=7, progress=TextProgress(lambda _: None),
+    ...                   model_params=tiny)  # doctest: +SKIP
+    >>> result.report.name  # doctest: +SKIP
+    'index.html'
+    """
+    from stagewise.lifecycle.webhook_receiver import WebhookReceiver
+
+    _check(domain, days, seed, model_params)
+    say = progress or TextProgress()
+    params = dict(DEMO_MODEL if model_params is None else model_params)
     started = time.perf_counter()
     root = Path(workdir)
-    _prepare(root)
+    secret = secrets.token_hex(16)
+    # The port is taken before anything is written: a port in use stores nothing.
+    with WebhookReceiver(webhook_port, secret=secret) as receiver:
+        prepare_workdir(root)
+        result = DemoResult(
+            workdir=root,
+            domain=domain,
+            seed=seed,
+            days=days,
+            report=root / "report" / "index.html",
+            summary_path=root / "report" / "demo_summary.json",
+        )
+        _run(result, say, params, receiver, secret, started)
+    result.seconds = time.perf_counter() - started
+    _write_outputs(result, say)
+    return result
 
+
+def _run(
+    result: DemoResult, say: DemoProgress, params: dict[str, Any], receiver: Any, secret: str, started: float
+) -> None:
+    from stagewise.data import simulate_races
+    from stagewise.lifecycle.steps import backtest_both, replay_feature
+    from stagewise.models.registry import ModelRegistry
+    from stagewise.models.training import train_races
+
+    root, seed, days = result.workdir, result.seed, result.days
     first = pd.Timestamp("2025-01-01")
     live_start = first + pd.Timedelta(days=TRAIN_DAYS)
     last = live_start + pd.Timedelta(days=2 * days - 1)
-    say(
-        f"1/6 Simulating races {first.date()} → {last.date()} (seed {seed}): "
-        f"{TRAIN_DAYS} days to learn from, "
-        f"then {days} live days for a good challenger and {days} for a broken one."
+    say.step(
+        1,
+        STEPS,
+        "Simulate races",
+        f"{TRAIN_DAYS} days of simulated kyotei races (from {first.date()}) "
+        f"to learn from, then 2 × {days} 'live' days the models never see in training. The simulator "
+        "knows each boat's true win probability, so every score can sit beside the best achievable.",
     )
     races = simulate_races(first, last, seed=seed)
     races.to_parquet(root / "data" / "races.parquet")
     history = races.loc[races["race_date"] < live_start]
     live = races.loc[races["race_date"] >= live_start]
     live_days = sorted(live["race_date"].unique())
-    good_days = live.loc[live["race_date"].isin(live_days[:days])]
-    bad_days = live.loc[live["race_date"].isin(live_days[days:])]
-
-    say(
-        "2/6 Training a champion (the seed's 0.4/0.4/0.2 vote) and a challenger (boosters only) and "
-        "scoring both on held-out days beside lane order and the oracle."
+    say.note(
+        f"{history['race_id'].nunique():,} races to learn from, {live['race_id'].nunique():,} live races."
     )
-    candidates = {"champion": DEMO_MODEL, "challenger": {**DEMO_MODEL, "weights": CHALLENGER_WEIGHTS}}
+
+    say.step(
+        2,
+        STEPS,
+        "Train a champion and a challenger, then walk-forward backtest both",
+        "The champion is the seed's soft vote (LightGBM 0.4, XGBoost 0.4, RandomForest 0.2); the "
+        "challenger drops the forest (0.6 / 0.4 / 0). Each is scored on held-out days beside lane "
+        "order 1-2-3 and the oracle, then walk-forward backtested so no test day was ever trained on.",
+    )
+    candidates = {"champion": params, "challenger": {**params, "weights": CHALLENGER_WEIGHTS}}
+    say.start("training", len(candidates))
     reports = {}
-    for name, params in candidates.items():
-        report = train_races(history, days=TRAIN_DAYS, model_params=params, random_state=seed)
-        reports[name] = report
+    for name, model_params in candidates.items():
+        reports[name] = train_races(history, days=TRAIN_DAYS, model_params=model_params, random_state=seed)
+        say.advance()
+    say.finish()
+    for name, report in reports.items():
         scores = {s.name: s for s in report.scores}
-        lane = scores["lane order 1-2-3"].value
-        say(
-            f"    {name}: win hit {scores['Ensemble'].value:.1%} (lane order {lane:.1%}, "
-            f"oracle {scores['oracle'].value:.1%})"
+        say.note(
+            f"{name}: held-out win hit {scores['Ensemble'].value:.1%} "
+            f"[{scores['Ensemble'].low:.1%}, {scores['Ensemble'].high:.1%}] "
+            f"(lane order {scores['lane order 1-2-3'].value:.1%}, oracle {scores['oracle'].value:.1%})"
         )
+    result.backtests = backtest_both(history, candidates, root / "backtest", seed, say)
 
-    say("    Walk-forward backtests of both (14-day training windows, 7-day steps, leak-free by design).")
-    for name, params in candidates.items():
-        backtest = WalkForwardBacktest(domain="races", data=history, model_params=params, seed=seed)
-        end = history["race_date"].max()
-        backtest.run_walkforward(
-            end - pd.Timedelta(days=27), end, 14, 7, 7, output_dir=root / "backtest" / name
-        )
-
-    say(
-        "3/6 Registering both without pickle; the champion goes to production, the challenger gets its alias."
+    say.step(
+        3,
+        STEPS,
+        "Register both models",
+        "Saved as LightGBM text, XGBoost UBJSON and skops files under a SHA-256 manifest (no pickle); "
+        "the champion is promoted to production, the challenger gets the 'challenger' alias.",
     )
     registry = ModelRegistry(root / "models")
     versions = {
-        name: registry.save(report.model, metrics=report.performance_metrics(), notes=f"demo {name}")
+        name: registry.save(
+            report.model,
+            metrics=report.performance_metrics(),
+            data_window=report.train_window,
+            notes=f"demo {name}",
+        )
         for name, report in reports.items()
     }
     registry.promote(versions["champion"])
     registry.set_alias("challenger", versions["challenger"])
+    for name, report in reports.items():
+        result.models[name] = _model_info(report, versions[name], f"demo {name}")
+    say.note(
+        f"production = {versions['champion']}, challenger = {versions['challenger']} (files verified on load)"
+    )
 
-    server, received = _start_receiver()
-    notifier = WebhookNotifier(f"http://127.0.0.1:{server.server_address[1]}/hook")
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.monitor.notify import WebhookNotifier
+    from stagewise.rollout import GradualRollout
+
     now = [datetime.combine(live_start.date(), datetime.min.time())]
-
-    def clock(moment: datetime) -> None:
-        now[0] = moment
-
     rollout = GradualRollout(root / "config" / "rollout_config.json", now=lambda: now[0], actor="demo")
     monitor = PerformanceMonitor(
         f"sqlite:///{root / 'data' / 'monitor.db'}", notifiers=[], clock=lambda: now[0]
     )
-    result = DemoResult(workdir=root, report=root / "report" / "index.html", notifications=received)
+    notifier = WebhookNotifier(receiver.url, secret=secret)
     try:
-        say(
-            f"4/6 Rolling the challenger out at 10 % and replaying {days} live days: each race routed "
-            "by its bucket, logged before the start, settled after it; the controller decides each evening."
+        say.step(
+            4,
+            STEPS,
+            f"Roll the challenger out at 10 % and replay {days} live days",
+            "Each race is routed by its bucket (GradualRollout.variant: 'on' → challenger, 'control' → "
+            "champion), its prediction logged before the start and its result after it; daily stats and "
+            "alerts are computed, and each next morning the controller promotes (10 % → 50 % → 100 %) after "
+            f"3 healthy days (health judged over the last {HEALTH_WINDOW_DAYS} days at the stage), holds, or "
+            "rolls back.",
         )
-        rollout.add_feature("challenger_model", "10%", reason="backtest passed", actor="demo")
-        result.good_run = replay_days(
+        rollout.add_feature(
+            GOOD, "10%", salt=f"{GOOD}:{seed}", reason="walk-forward backtest passed", actor="demo"
+        )
+        good_days = live.loc[live["race_date"].isin(live_days[:days])]
+        result.good_run = replay_feature(
             good_days,
-            rollout=rollout,
-            monitor=monitor,
-            feature="challenger_model",
-            champion=(versions["champion"], reports["champion"].model),
-            challenger=(versions["challenger"], reports["challenger"].model),
-            notifiers=[notifier],
-            clock=clock,
-            on_day=lambda d: _say_day(say, d),
+            rollout,
+            monitor,
+            GOOD,
+            registry,
+            notifier,
+            now,
+            say,
+            days_after_rollback=None,
+            health_window_days=HEALTH_WINDOW_DAYS,
         )
+        if result.good_run and result.good_run[-1].stage_after == "100%":
+            registry.promote(versions["challenger"])
+            say.note(
+                f"The challenger serves every race: {versions['challenger']} becomes production "
+                "(the old champion stays one `stagewise models rollback` away)."
+            )
 
-        say(
-            f"5/6 Now a broken challenger (random scores) at 10 % for {days} days: the controller must roll "
-            "it back and notify the webhook."
+        say.step(
+            5,
+            STEPS,
+            "Once more with a degraded challenger",
+            "An ensemble fitted on shuffled labels (it learned nothing) is registered as the challenger "
+            "and rolled out at 10 %. The controller should roll it back on its own and tell the webhook "
+            f"receiver listening on {receiver.url}.",
         )
-        rollout.add_feature("broken_model", "10%", reason="demo: a deliberately degraded model", actor="demo")
-        result.degraded_run = replay_days(
+        degraded = _fit_on_shuffled_labels(history, params, seed)
+        bad_version = registry.save(
+            degraded,
+            data_window=reports["champion"].train_window,
+            notes="demo: degraded on purpose (shuffled labels)",
+        )
+        registry.set_alias("challenger", bad_version)
+        result.models["degraded"] = {
+            "version": bad_version,
+            "win": None,
+            "low": None,
+            "high": None,
+            "notes": "fitted on shuffled labels",
+        }
+        rollout.add_feature(
+            DEGRADED,
+            "10%",
+            salt=f"{DEGRADED}:{seed}",
+            reason="demo: a deliberately degraded model",
+            actor="demo",
+        )
+        bad_days = live.loc[live["race_date"].isin(live_days[days:])]
+        result.degraded_run = replay_feature(
             bad_days,
-            rollout=rollout,
-            monitor=monitor,
-            feature="broken_model",
-            champion=(versions["champion"], reports["champion"].model),
-            challenger=("broken-random-scores", _RandomScores(seed)),
-            notifiers=[notifier],
-            clock=clock,
-            on_day=lambda d: _say_day(say, d),
+            rollout,
+            monitor,
+            DEGRADED,
+            registry,
+            notifier,
+            now,
+            say,
+            days_after_rollback=1,
+            health_window_days=HEALTH_WINDOW_DAYS,
         )
-        time.sleep(0.2)  # let the receiver finish the last request
+        if any(d.action == "rollback" for d in result.degraded_run):
+            registry.remove_alias("challenger")
+        result.notifications = list(receiver.received)
+        for item in result.notifications:
+            body = item["body"] if isinstance(item["body"], dict) else {}
+            say.note(
+                f"webhook received: {body.get('title', item['body'])!s} "
+                f"(signature {'verified' if item['signature_ok'] else 'NOT verified'})"
+            )
+
+        say.step(
+            6,
+            STEPS,
+            "Write the reports",
+            "The monitor's trend report, then one page linking the backtests, the monitor, each day's "
+            "controller decision, the rollout history and the verified audit log.",
+        )
+        from stagewise.lifecycle.report import write_report
+
+        n_days = (last - live_start).days + 1
+        monitor_paths = monitor.generate_report(n_days, root / "report" / "monitor.txt", end_date=last.date())
+        audit = rollout.verify_audit()
+        result.audit_ok, result.audit_entries = audit.ok, audit.entries
+        result.seconds = time.perf_counter() - started
+        write_report(
+            result.report,
+            result=result,
+            audit=rollout.audit_log(),
+            audit_report=audit,
+            monitor_report=monitor_paths,
+        )
     finally:
-        server.shutdown()
-        server.server_close()
-
-    say("6/6 Writing the reports.")
-    n_days = int((last - live_start).days) + 1
-    monitor_paths = monitor.generate_report(n_days, root / "report" / "monitor.txt", end_date=last.date())
-    write_index(result, rollout=rollout, monitor_report=monitor_paths, versions=versions)
-    result.seconds = time.perf_counter() - started
-    return result
+        monitor.close()
+        rollout.close()
 
 
-def _say_day(say: Say, day: Any) -> None:
-    change = f" → {day.stage_after}" if day.stage_after != day.stage_before else ""
-    hit = "—" if math.isnan(day.hit_rate_1st) else f"{day.hit_rate_1st:.1%}"
-    say(
-        f"    {day.day} {day.stage_before:>8}{change:<12} {day.races:3d} races "
-        f"({day.challenger_races:3d} challenger) win {hit:>6}  {day.action}"
+def _write_outputs(result: DemoResult, say: DemoProgress) -> None:
+    result.summary_path.write_text(
+        json.dumps(result.as_dict(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
+    say.note(f"Index page: {result.report}")

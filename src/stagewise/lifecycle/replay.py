@@ -1,16 +1,19 @@
 """Replay "live" race days: route each race by the rollout, log it, settle it, let the controller decide.
 
 Each simulated day goes through the steps a production day would: every race is routed to
-the champion or the challenger by :meth:`GradualRollout.variant`, its prediction is logged
-before the race (pending), its result after it, the day's stats and alerts are computed, and
-the controller decides at the end of the day with the clock set to that day.
+the champion or the challenger by :meth:`GradualRollout.variant` (``"on"`` or ``"control"``,
+the ledger convention the controller reads), its prediction is logged before the race
+(pending), its result after it, the day's stats and alerts are computed, and the controller
+decides early the next morning (the clock set to 06:00 of the following day), reading every
+complete day so far.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
@@ -20,16 +23,31 @@ __all__ = ["DayOutcome", "replay_days"]
 
 @dataclass(frozen=True, slots=True)
 class DayOutcome:
-    """What happened on one replayed day."""
+    """What happened on one replayed day (the controller's view in ``action`` and ``reasons``)."""
 
+    feature: str
     day: str
     stage_before: str
     races: int
     challenger_races: int
     hit_rate_1st: float
+    challenger_hit_rate_1st: float
+    control_hit_rate_1st: float
+    alerts: tuple[str, ...]
     action: str
     stage_after: str
     reasons: tuple[str, ...]
+    notifications: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON (NaN becomes None)."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, float) and math.isnan(value):
+                value = None
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
 
 
 def _predictions(ranking: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
@@ -40,6 +58,15 @@ def _predictions(ranking: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+def _rate(cumulative: dict[str, Any], group: str) -> float:
+    value = (cumulative.get(group) or {}).get("hit_rate_1st")
+    return math.nan if value is None else float(value)
+
+
+def _stage(rollout: Any, feature: str) -> str:
+    return str(rollout.get_rollout_status()["feature_rollouts"][feature]["stage"])
+
+
 def replay_days(
     races: pd.DataFrame,
     *,
@@ -48,23 +75,37 @@ def replay_days(
     feature: str,
     champion: tuple[str, Any],
     challenger: tuple[str, Any],
-    notifiers: Sequence[Any] = (),
     clock: Callable[[datetime], None],
+    notifiers: Sequence[Any] = (),
     on_day: Callable[[DayOutcome], None] | None = None,
+    days_after_rollback: int | None = None,
+    health_window_days: int = 7,
 ) -> list[DayOutcome]:
-    """Replay every day of ``races``; ``champion``/``challenger`` are ``(version, model)`` pairs."""
+    """Replay every day of ``races``; ``champion``/``challenger`` are ``(version, model)`` pairs.
+
+    ``clock(moment)`` sets the simulated time (09:00 predictions, 21:00 results, 06:00 next day the
+    controller). With ``days_after_rollback=k`` the replay stops ``k`` days after the
+    controller rolled the feature back (nothing more to watch). ``health_window_days`` goes to
+    :func:`~stagewise.rollout.controller_runner.run_controller`.
+    """
     from stagewise.data import race_results
     from stagewise.features.races import race_entry_features
     from stagewise.models.races import rank_races
     from stagewise.rollout.controller_runner import run_controller
 
     outcomes: list[DayOutcome] = []
-    for day_value, frame in races.groupby("race_date", sort=True):
-        day: date = pd.to_datetime(str(day_value)).date()
+    rolled_back_at: int | None = None
+    for index, (day_value, frame) in enumerate(races.groupby("race_date", sort=True)):
+        stop = rolled_back_at is not None and days_after_rollback is not None
+        if stop and index - rolled_back_at > days_after_rollback:  # type: ignore[operator]
+            break
+        day: date = pd.Timestamp(str(day_value)).date()
         clock(datetime.combine(day, time(9, 0)))
-        stage_before = str(rollout.get_rollout_status()["feature_rollouts"][feature]["stage"])
+        stage_before = _stage(rollout, feature)
         features = race_entry_features(frame)
         entries = frame[["race_id", "pit"]]
+        # Both models score every race (cheap, and what a shadow deployment would log); the rollout
+        # decides which one's prediction is served and logged.
         by_model = {
             "champion": _predictions(rank_races(champion[1], entries, features)),
             "challenger": _predictions(rank_races(challenger[1], entries, features)),
@@ -72,8 +113,7 @@ def replay_days(
         rows = []
         for race_id, race in frame.groupby("race_id", sort=False):
             variant = rollout.variant(feature, race_id)
-            version = challenger[0] if variant != "control" else champion[0]
-            chosen = by_model["challenger" if variant != "control" else "champion"][str(race_id)]
+            served = "champion" if variant == "control" else "challenger"
             first = race.iloc[0]
             rows.append(
                 {
@@ -81,37 +121,45 @@ def replay_days(
                     "race_date": day.isoformat(),
                     "venue_code": int(first["venue_code"]),
                     "race_number": int(first["race_number"]),
-                    "predictions": chosen,
+                    "predictions": by_model[served][str(race_id)],
                     "integration_mode": "DEMO",
-                    "feature_flags": {feature: variant != "control"},
-                    "model_version": version,
+                    "feature_flags": {feature: served == "challenger"},
+                    "model_version": champion[0] if served == "champion" else challenger[0],
                     "variant": variant,
                 }
             )
-        monitor.log_predictions(rows)  # before the races: pending
+        monitor.log_predictions(rows)  # before the races: pending until their results arrive
         clock(datetime.combine(day, time(21, 0)))
         results = race_results(frame)
         monitor.log_results([(row["race_id"], results[row["race_id"]]) for row in rows])
         stats = monitor.calculate_daily_stats(day.isoformat())
-        monitor.check_alerts(day.isoformat(), stats)
+        alerts = monitor.check_alerts(day.isoformat(), stats) if stats else []
+        # The controller runs the next morning, once the day's results are in (as a daily cron job
+        # would): it reads every complete day up to yesterday, and a stage it changes starts today.
+        morning = datetime.combine(day + timedelta(days=1), time(6, 0))
+        clock(morning)
         decision = run_controller(
-            rollout,
-            monitor,
-            feature,
-            now=datetime.combine(day, time(23, 0)),
-            notifiers=notifiers,
+            rollout, monitor, feature, now=morning, notifiers=notifiers, health_window_days=health_window_days
         )
+        cumulative = decision.numbers.get("cumulative") or {}
         outcome = DayOutcome(
+            feature=feature,
             day=day.isoformat(),
             stage_before=stage_before,
             races=len(rows),
             challenger_races=sum(1 for r in rows if r["variant"] != "control"),
-            hit_rate_1st=float(stats["hit_rate_1st"]) if stats else float("nan"),
+            hit_rate_1st=float(stats["hit_rate_1st"]) if stats else math.nan,
+            challenger_hit_rate_1st=_rate(cumulative, "challenger"),
+            control_hit_rate_1st=_rate(cumulative, "control"),
+            alerts=tuple(str(a.get("alert_type")) for a in alerts or []),
             action=str(decision.action),
-            stage_after=str(rollout.get_rollout_status()["feature_rollouts"][feature]["stage"]),
+            stage_after=_stage(rollout, feature),
             reasons=tuple(str(r) for r in decision.reasons),
+            notifications=len(decision.numbers.get("notifications") or []),
         )
         outcomes.append(outcome)
+        if decision.action == "rollback" and rolled_back_at is None:
+            rolled_back_at = index
         if on_day is not None:
             on_day(outcome)
     return outcomes

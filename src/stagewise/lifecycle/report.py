@@ -1,0 +1,247 @@
+"""The demo's one HTML page: models, backtests, monitor trend, rollout history, notifications, audit log.
+
+Everything on the page is read back from what the demo stored (the backtest JSON, the rollout
+store and its hash-chained audit log, the receiver's deliveries), so the page shows what is on
+disk, not what the demo meant to write.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["STAGE_PERCENT", "stage_history", "write_report"]
+
+STAGE_PERCENT = {"disabled": 0.0, "10%": 10.0, "50%": 50.0, "100%": 100.0}
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
+td,th{border:1px solid #ccc;padding:3px 6px}
+th{background:#f3f3f3} .ok{color:#176b2c;font-weight:bold} .bad{color:#b00020;font-weight:bold}
+code,pre{font-size:12px} pre{background:#f7f7f7;padding:.6em;overflow:auto;max-height:24em}
+.promote{background:#e7f6ea} .rollback{background:#fde8ea}"""
+
+
+class _Raw(str):
+    """Markup that :func:`_table` puts in a cell as it is (already escaped)."""
+
+
+def _e(value: Any) -> str:
+    if isinstance(value, _Raw):
+        return str(value)
+    return html.escape("" if value is None else str(value))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        css = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _link(target: Path, base: Path, text: str) -> _Raw:
+    return _Raw(f'<a href="{_e(os.path.relpath(target, base))}">{_e(text)}</a>')
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None or value != value else f"{float(value):.1%}"
+
+
+def stage_history(audit: Sequence[Mapping[str, Any]], feature: str) -> list[tuple[str, str, str]]:
+    """``(at, stage, actor)`` for each stage change of ``feature`` in the audit log, oldest first."""
+    points: list[tuple[str, str, str]] = []
+    for entry in audit:
+        if entry.get("feature") != feature:
+            continue
+        new = entry.get("new_stage")
+        if points and new == points[-1][1]:
+            continue
+        points.append((str(entry.get("at")), str(new), str(entry.get("actor"))))
+    return points
+
+
+def _stage_chart(outcomes: Sequence[Any], title: str) -> str:
+    """An inline SVG step chart of the stage at the end of each replayed day."""
+    if not outcomes:
+        return ""
+    width, height, left, top = 720, 150, 60, 12
+    plot_w, plot_h = width - left - 20, height - top - 30
+    n = len(outcomes)
+
+    def x(i: float) -> float:
+        return left + plot_w * i / n
+
+    def y(stage: str) -> float:
+        return top + plot_h * (1 - STAGE_PERCENT.get(stage, 0.0) / 100)
+
+    points: list[tuple[float, float]] = [(x(0), y(outcomes[0].stage_before))]
+    for i, day in enumerate(outcomes):
+        points += [(x(i + 1), points[-1][1]), (x(i + 1), y(day.stage_after))]
+    path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+    grid = "".join(
+        f'<line x1="{left}" x2="{left + plot_w}" y1="{y(s):.1f}" y2="{y(s):.1f}" stroke="#ddd"/>'
+        f'<text x="{left - 6}" y="{y(s) + 4:.1f}" font-size="11" text-anchor="end">{_e(s)}</text>'
+        for s in STAGE_PERCENT
+    )
+    marks = "".join(
+        f'<circle cx="{x(i + 1):.1f}" cy="{y(d.stage_after):.1f}" r="4" '
+        f'fill="{"#176b2c" if d.action == "promote" else "#b00020"}">'
+        f"<title>{_e(d.day)}: {_e(d.action)}</title></circle>"
+        for i, d in enumerate(outcomes)
+        if d.action in ("promote", "rollback")
+    )
+    labels = (
+        f'<text x="{left}" y="{height - 6}" font-size="11">{_e(outcomes[0].day)}</text>'
+        f'<text x="{left + plot_w}" y="{height - 6}" font-size="11" text-anchor="end">'
+        f"{_e(outcomes[-1].day)}</text>"
+    )
+    return (
+        f'<svg width="{width}" height="{height}" role="img" aria-label="{_e(title)}">{grid}'
+        f'<polyline points="{path}" fill="none" stroke="#1f5fbf" stroke-width="2"/>{marks}{labels}</svg>'
+    )
+
+
+def _day_table(outcomes: Sequence[Any]) -> str:
+    header = [
+        "day",
+        "stage",
+        "races",
+        "challenger races",
+        "win hit (all)",
+        "challenger win hit*",
+        "control win hit*",
+        "alerts",
+        "controller",
+        "stage after",
+        "why",
+    ]
+    rows = [
+        [
+            d.day,
+            d.stage_before,
+            d.races,
+            d.challenger_races,
+            _pct(d.hit_rate_1st),
+            _pct(d.challenger_hit_rate_1st),
+            _pct(d.control_hit_rate_1st),
+            ", ".join(d.alerts) or "—",
+            d.action,
+            d.stage_after,
+            "; ".join(d.reasons),
+        ]
+        for d in outcomes
+    ]
+    classes = [d.action if d.action in ("promote", "rollback") else "" for d in outcomes]
+    return _table(header, rows, classes) + "<p><small>* cumulative since the rollout began.</small></p>"
+
+
+def _backtests(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> str:
+    rows = []
+    for name, info in backtests.items():
+        s = info["summary"]
+        links = _Raw(
+            " · ".join(_link(Path(p), base, kind) for kind, p in info["outputs"].items() if p is not None)
+        )
+        rows.append(
+            [
+                name,
+                s["total_steps"],
+                s["total_races"],
+                _pct(s["overall_hit_rate_1st"]),
+                _pct(s["overall_hit_rate_top3"]),
+                f"{s['overall_score_accuracy']:.3f}",
+                links,
+            ]
+        )
+    return _table(["model", "steps", "races", "win hit", "trifecta hit", "score accuracy", "reports"], rows)
+
+
+def write_report(
+    path: Path,
+    *,
+    result: Any,
+    audit: Sequence[Mapping[str, Any]],
+    audit_report: Any,
+    monitor_report: Mapping[str, Path],
+) -> Path:
+    """Write the demo's index page to ``path`` (atomically) and return it."""
+    base = path.parent
+    badge = (
+        f'<span class="ok">chain verified</span> ({audit_report.entries} entries, head '
+        f"<code>{_e(audit_report.head_hash[:16])}…</code>)"
+        if audit_report.ok
+        else '<span class="bad">BROKEN</span>: ' + _e("; ".join(audit_report.problems))
+    )
+    audit_rows = [
+        [
+            e.get("seq"),
+            e.get("at"),
+            e.get("actor"),
+            e.get("feature"),
+            e.get("action"),
+            e.get("old_stage"),
+            e.get("new_stage"),
+            e.get("reason"),
+            str(e.get("prev_hash", ""))[:10],
+            str(e.get("hash", ""))[:10],
+        ]
+        for e in audit
+    ]
+    models = _table(
+        ["role", "version", "held-out win hit (95 % interval)", "lane order 1-2-3", "oracle", "notes"],
+        [
+            [
+                role,
+                info["version"],
+                f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
+                _pct(info.get("lane")),
+                _pct(info.get("oracle")),
+                info.get("notes", ""),
+            ]
+            for role, info in result.models.items()
+        ],
+    )
+    monitor_links = " · ".join(
+        _link(Path(p), base, f"monitor trend ({k})") for k, p in monitor_report.items()
+    )
+    notifications = json.dumps(result.notifications, ensure_ascii=False, indent=1, default=str)
+    sections = [
+        f"<h1>stagewise demo — {_e(result.domain)}</h1>",
+        f"<p>Seed {result.seed}, {result.days} live days per challenger, finished in {result.seconds:.0f} s. "
+        f"Work directory <code>{_e(result.workdir)}</code>; machine-readable summary: "
+        f"{_link(result.summary_path, base, 'demo_summary.json')}.</p>",
+        "<h2>1–3. Models (registry <code>models/</code>, pickle-free)</h2>",
+        models,
+        "<h2>2. Walk-forward backtests</h2>",
+        _backtests(result.backtests, base),
+        "<h2>4. Monitor</h2>",
+        f"<p>Ledger <code>data/monitor.db</code>: {monitor_links}.</p>",
+    ]
+    for title, outcomes in (
+        (f"4–5. Rollout of the challenger ({result.features['good']})", result.good_run),
+        (f"5. Rollout of the degraded challenger ({result.features['degraded']})", result.degraded_run),
+    ):
+        sections += [f"<h2>{_e(title)}</h2>", _stage_chart(outcomes, title), _day_table(outcomes)]
+    sections += [
+        f"<h2>5. Notifications received by the local webhook ({len(result.notifications)})</h2>",
+        f"<pre>{_e(notifications[:30000])}</pre>",
+        f"<h2>Audit log: {badge}</h2>",
+        _table(
+            ["seq", "at", "actor", "feature", "action", "old", "new", "reason", "prev_hash", "hash"],
+            audit_rows,
+        ),
+    ]
+    page = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>stagewise demo</title>'
+        f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
+    )
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
