@@ -80,6 +80,8 @@ def test_small_demo_promotes_the_challenger_and_rolls_back_the_degraded_one(tmp_
     registry = json.loads((tmp_path / "run" / "models" / "registry.json").read_text(encoding="utf-8"))
     assert registry["production"] == result.models["champion"]["version"]
     assert "challenger" not in registry["aliases"]
+    page = result.report.read_text(encoding="utf-8")
+    assert "<td>unalias</td>" in page  # the registry events are on the page
 
 
 @pytest.mark.slow

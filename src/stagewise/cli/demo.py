@@ -34,7 +34,7 @@ registered without pickle. The challenger is rolled out at 10 % and DAYS live da
 (each race routed by its bucket, logged before the start, settled after it) while the controller \
 promotes it 10 % → 50 % → 100 % when healthy. A degraded challenger (fitted on shuffled labels) is \
 then rolled back automatically and the notification is delivered to a local webhook. \
-WORKDIR/report/index.html links every output. About a minute on two cores.
+WORKDIR/report/index.html links every output. Under a minute on two cores.
     """
     from stagewise.lifecycle.demo import run_demo
     from stagewise.lifecycle.progress import RichProgress

@@ -75,6 +75,7 @@ class DemoResult:
     good_run: list[DayOutcome] = field(default_factory=list)
     degraded_run: list[DayOutcome] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    registry_events: list[dict[str, Any]] = field(default_factory=list)
     audit_ok: bool = False
     audit_entries: int = 0
     seconds: float = 0.0
@@ -93,6 +94,7 @@ class DemoResult:
             "good_run": [d.as_dict() for d in self.good_run],
             "degraded_run": [d.as_dict() for d in self.degraded_run],
             "notifications": self.notifications,
+            "registry_events": self.registry_events,
             "audit_ok": self.audit_ok,
             "audit_entries": self.audit_entries,
             "seconds": round(self.seconds, 1),
@@ -383,6 +385,7 @@ def _run(
         monitor_paths = monitor.generate_report(n_days, root / "report" / "monitor.txt", end_date=last.date())
         audit = rollout.verify_audit()
         result.audit_ok, result.audit_entries = audit.ok, audit.entries
+        result.registry_events = registry.history()
         result.seconds = time.perf_counter() - started
         write_report(
             result.report,

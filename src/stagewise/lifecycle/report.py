@@ -8,6 +8,7 @@ disk, not what the demo meant to write.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,23 @@ from typing import Any
 __all__ = ["STAGE_PERCENT", "stage_history", "write_report"]
 
 STAGE_PERCENT = {"disabled": 0.0, "10%": 10.0, "50%": 50.0, "100%": 100.0}
+#: Chart rows: the seed's stages evenly spaced (a custom stage sits between its neighbours).
+_LEVELS = {"disabled": 0.0, "10%": 1.0, "50%": 2.0, "100%": 3.0}
+
+
+def _level(stage: str) -> float:
+    if stage in _LEVELS:
+        return _LEVELS[stage]
+    try:
+        share = float(stage.rstrip("%"))
+    except ValueError:
+        return 0.0
+    marks = sorted(STAGE_PERCENT.items(), key=lambda kv: kv[1])
+    for (lo_name, lo), (hi_name, hi) in itertools.pairwise(marks):
+        if lo <= share <= hi:
+            return _LEVELS[lo_name] + (share - lo) / (hi - lo) * (_LEVELS[hi_name] - _LEVELS[lo_name])
+    return 0.0
+
 
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1150px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
@@ -78,7 +96,7 @@ def _stage_chart(outcomes: Sequence[Any], title: str) -> str:
         return left + plot_w * i / n
 
     def y(stage: str) -> float:
-        return top + plot_h * (1 - STAGE_PERCENT.get(stage, 0.0) / 100)
+        return top + plot_h * (1 - _level(stage) / 3)
 
     points: list[tuple[float, float]] = [(x(0), y(outcomes[0].stage_before))]
     for i, day in enumerate(outcomes):
@@ -87,7 +105,7 @@ def _stage_chart(outcomes: Sequence[Any], title: str) -> str:
     grid = "".join(
         f'<line x1="{left}" x2="{left + plot_w}" y1="{y(s):.1f}" y2="{y(s):.1f}" stroke="#ddd"/>'
         f'<text x="{left - 6}" y="{y(s) + 4:.1f}" font-size="11" text-anchor="end">{_e(s)}</text>'
-        for s in STAGE_PERCENT
+        for s in _LEVELS
     )
     marks = "".join(
         f'<circle cx="{x(i + 1):.1f}" cy="{y(d.stage_after):.1f}" r="4" '
@@ -199,7 +217,9 @@ def write_report(
             [
                 role,
                 info["version"],
-                f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
+                "not scored"
+                if info["win"] is None
+                else f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
                 _pct(info.get("lane")),
                 _pct(info.get("oracle")),
                 info.get("notes", ""),
@@ -218,6 +238,20 @@ def write_report(
         f"{_link(result.summary_path, base, 'demo_summary.json')}.</p>",
         "<h2>1–3. Models (registry <code>models/</code>, pickle-free)</h2>",
         models,
+        "<p>Registry events:</p>",
+        _table(
+            ["at", "action", "alias", "version", "replaced"],
+            [
+                [
+                    e.get("at"),
+                    e.get("action"),
+                    e.get("alias", ""),
+                    e.get("version") or "—",
+                    e.get("from") or "—",
+                ]
+                for e in result.registry_events
+            ],
+        ),
         "<h2>2. Walk-forward backtests</h2>",
         _backtests(result.backtests, base),
         "<h2>4. Monitor</h2>",
