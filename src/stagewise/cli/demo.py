@@ -21,7 +21,12 @@ def demo(
             help="Where every output goes; must be new or empty (an earlier run is never overwritten)."
         ),
     ] = Path("stagewise-demo"),
-    days: Annotated[int, typer.Option(help="Live days replayed for each challenger (7-120).")] = 21,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="Live days replayed for each challenger (7-120; the first promotion needs about 10)."
+        ),
+    ] = 21,
     seed: Annotated[int, typer.Option(help="Seed of the simulator and the models.")] = 0,
     webhook_port: Annotated[
         int, typer.Option(help="Port of the local webhook receiver on 127.0.0.1 (0: any free port).")
