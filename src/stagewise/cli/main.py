@@ -62,6 +62,7 @@ def _root(
 def _register() -> None:
     # Each command group lives in its own module; registration order is the --help order.
     from stagewise.cli import backtest as backtest_cli
+    from stagewise.cli import check as check_cli
     from stagewise.cli import dashboard as dashboard_cli
     from stagewise.cli import data as data_cli
     from stagewise.cli import demo as demo_cli
@@ -81,6 +82,7 @@ def _register() -> None:
     app.add_typer(rollout_cli.app, name="rollout")
     app.command("serve")(serve_cli.serve)
     app.command("dashboard")(dashboard_cli.dashboard)
+    app.add_typer(check_cli.app, name="check")
 
 
 _register()

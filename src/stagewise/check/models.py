@@ -1,0 +1,190 @@
+"""Stage 4, the models: the registry's state, every version's hashes, and the production model at work.
+
+Everything here only reads (the seed's ``ml-models --dry-run``): :meth:`ModelRegistry.verify`
+and :meth:`ModelRegistry.load` check every SHA-256 before any object is built, so a tampered
+or truncated file fails here, naming the file. Training lives in :mod:`stagewise.check.training`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stagewise._exceptions import FeatureMismatchError
+from stagewise.check.result import CheckResult, guarded
+
+__all__ = ["production_model_checks", "registry_checks"]
+
+
+def _train_fix(root: Path) -> str:
+    return (
+        f"train and promote a model: `stagewise train --domain races --root {root}` then "
+        f"`stagewise models promote latest --root {root}` (--models points the check elsewhere)"
+    )
+
+
+def _state_fix(root: Path) -> str:
+    return (
+        f"restore {root / 'registry.json'} from a backup; without one, move it aside and promote again "
+        f"(`stagewise models promote VERSION --root {root}`): the saved versions are untouched"
+    )
+
+
+def registry_checks(root: str | Path) -> list[CheckResult]:
+    """registry.json readable, versions present with one in production, hashes verified, aliases resolve."""
+    from stagewise.models import ModelRegistry
+
+    root = Path(root)
+    registry = ModelRegistry(root)
+
+    def state() -> CheckResult:
+        if not root.is_dir():
+            return CheckResult("registry state", False, f"{root} does not exist", _train_fix(root))
+        if not (root / "registry.json").is_file():
+            return CheckResult(
+                "registry state", True, f"{root / 'registry.json'} not written yet (nothing promoted)"
+            )
+        n_aliases, n_events = len(registry.aliases()), len(registry.history())
+        return CheckResult(
+            "registry state", True, f"{root / 'registry.json'}: {n_aliases} alias(es), {n_events} event(s)"
+        )
+
+    def versions() -> CheckResult:
+        found = registry.list_versions()
+        if not found:
+            where = "does not exist" if not root.exists() else "holds no saved version"
+            return CheckResult("model versions", False, f"{root} {where}", _train_fix(root))
+        production = next((v.version for v in found if v.is_production), None)
+        if production is None:
+            return CheckResult(
+                "model versions",
+                False,
+                f"{len(found)} version(s) in {root} but none is in production",
+                f"promote one: `stagewise models promote latest --root {root}`",
+            )
+        return CheckResult("model versions", True, f"{len(found)} version(s); production {production}")
+
+    def hashes() -> CheckResult:
+        found = registry.list_versions()
+        if not found:
+            return CheckResult("registry hashes", False, f"no version to verify in {root}", _train_fix(root))
+        bad, n_files = [], 0
+        for summary in found:
+            try:
+                n_files += len(registry.verify(summary.version))
+            except Exception as exc:
+                bad.append(f"{summary.version}: {type(exc).__name__}: {exc}")
+        if bad:
+            return CheckResult(
+                "registry hashes",
+                False,
+                f"{len(bad)} of {len(found)} version(s) fail verification; " + "; ".join(bad),
+                "never serve a changed file: restore the version from a backup or retrain it; "
+                f"if it is production, `stagewise models rollback --root {root}` first",
+            )
+        return CheckResult(
+            "registry hashes", True, f"{len(found)} version(s), {n_files} files match their SHA-256 manifest"
+        )
+
+    def aliases() -> CheckResult:
+        mapping = registry.aliases()
+        known = {v.version for v in registry.list_versions()}
+        dangling = {a: v for a, v in mapping.items() if v not in known}
+        if dangling:
+            return CheckResult(
+                "registry aliases",
+                False,
+                "aliases point at missing versions: " + ", ".join(f"{a} → {v}" for a, v in dangling.items()),
+                f"point them at a saved version: `stagewise models alias NAME VERSION --root {root}`",
+            )
+        text = ", ".join(f"{a} → {v}" for a, v in sorted(mapping.items())) or "none set"
+        return CheckResult("registry aliases", True, text)
+
+    first = guarded("registry state", _state_fix(root), state)
+    if not first.ok:  # every other check would repeat the same error
+        return [first]
+    return [
+        first,
+        guarded("model versions", _train_fix(root), versions),
+        guarded("registry hashes", "restore the registry from a backup or retrain", hashes),
+        guarded("registry aliases", _state_fix(root), aliases),
+    ]
+
+
+def production_model_checks(root: str | Path, *, seed: int = 0) -> list[CheckResult]:
+    """The seed's ``ml-models --dry-run``: production loads and predicts, 3 families answer, columns kept."""
+    from stagewise.models import ModelRegistry
+
+    root = Path(root)
+    registry = ModelRegistry(root)
+    fix = _train_fix(root)
+    loaded: dict[str, Any] = {}
+
+    def ensemble() -> CheckResult:
+        version = registry.resolve("production")
+        model = registry.load("production")
+        loaded["model"] = model
+        X = np.random.default_rng(seed).random((5, int(model.n_features_in_)))
+        proba = model.predict_proba(X)
+        sane = (
+            proba.shape == (5, 2)
+            and bool(np.isfinite(proba).all())
+            and bool(np.allclose(proba.sum(axis=1), 1.0))
+        )
+        if not sane:
+            return CheckResult("production model", False, f"{version}: predict_proba gave {proba!r}", fix)
+        return CheckResult(
+            "production model", True, f"{version} loads (hashes verified), {model.n_features_in_} features"
+        )
+
+    def families() -> CheckResult:
+        model = loaded.get("model")
+        if model is None:
+            return CheckResult("model families", False, "not checked: the production model did not load", fix)
+        X = np.random.default_rng(seed).random((3, int(model.n_features_in_)))
+        parts = model.predict_proba_by_model(X)
+        weights = ", ".join(f"{name} {weight:.2f}" for name, weight in model.weights_.items())
+        if len(parts) != 3:
+            return CheckResult("model families", False, f"{len(parts)} of 3 families answer ({weights})", fix)
+        return CheckResult("model families", True, f"3 families answer ({weights})")
+
+    def contract() -> CheckResult:
+        model = loaded.get("model")
+        if model is None:
+            return CheckResult(
+                "feature contract", False, "not checked: the production model did not load", fix
+            )
+        return _refuses_wrong_columns(model, seed)
+
+    return [
+        guarded("production model", fix, ensemble),
+        guarded("model families", fix, families),
+        guarded("feature contract", fix, contract),
+    ]
+
+
+def _refuses_wrong_columns(model: Any, seed: int) -> CheckResult:
+    import pandas as pd
+
+    names = [str(n) for n in model.feature_names_in_]
+    table = pd.DataFrame(np.random.default_rng(seed).random((3, len(names))), columns=names)
+    model.predict_proba(table)  # the right columns are accepted
+    accepted = []
+    for label, wrong in (("reordered", table[names[::-1]]), ("one column short", table[names[:-1]])):
+        try:
+            model.predict_proba(wrong)
+        except FeatureMismatchError:
+            continue
+        accepted.append(label)
+    if accepted:
+        return CheckResult(
+            "feature contract",
+            False,
+            f"the production model accepted a table {' and '.join(accepted)}: predictions would be wrong",
+            "reinstall stagewise (`pip install -e .`); the model must refuse columns it was not fitted on",
+        )
+    return CheckResult(
+        "feature contract", True, f"{len(names)} named columns required in order; reordered or short refused"
+    )

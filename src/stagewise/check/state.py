@@ -1,0 +1,275 @@
+"""Stages 5 and 6, the stored operational state: the rollout config and audit log, the monitor ledger.
+
+Nothing here writes. A SQLite ledger is first inspected with a plain SQLite connection that
+only reads (exists, ``PRAGMA quick_check``, tables, schema revision), so that a missing file
+is reported and never created, and a corrupt one is named before the library touches it.
+The library opens the ledger only when its schema is at the revision this release writes:
+opening an older one would migrate it, which is a write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stagewise._exceptions import NotFoundError, StorageError
+from stagewise.check.result import CheckResult, guarded
+from stagewise.check.targets import is_url, sqlite_file
+
+if TYPE_CHECKING:
+    from stagewise.monitor import PerformanceMonitor
+
+__all__ = [
+    "SEED_TABLES",
+    "LedgerFacts",
+    "inspect_ledger",
+    "ledger_checks",
+    "open_alerts",
+    "open_alerts_check",
+    "open_ledger",
+    "rollout_checks",
+]
+
+#: Tables the seed's monitor database has; stagewise keeps them (and adds its own).
+SEED_TABLES: tuple[str, ...] = ("daily_performance", "race_predictions", "alerts")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+# ------------------------------------------------------------------------------ rollout
+def rollout_checks(config: str) -> list[CheckResult]:
+    """The rollout config parses, and its hash-chained audit log verifies (no edit, deletion, reorder)."""
+    from stagewise.rollout import GradualRollout
+
+    state: dict[str, Any] = {}
+    create = f"create it with a first feature: `stagewise rollout add challenger_model --config {config}`"
+    repair = (
+        f"repair {config} (its format is in docs/rollout.md) or restore it from a backup; "
+        "`stagewise rollout audit --verify` names the last good entry"
+    )
+
+    def parse() -> CheckResult:
+        if not is_url(config) and not Path(config).is_file():
+            return CheckResult("rollout config", False, f"{config} does not exist", create)
+        rollout = GradualRollout(config, refresh_interval=0, actor="stagewise check")
+        state["rollout"] = rollout
+        features = rollout.get_rollout_status()["feature_rollouts"]
+        stages = ", ".join(
+            f"{name} {info['stage']}" + (" (killed)" if info.get("killed") else "")
+            for name, info in features.items()
+        )
+        return CheckResult("rollout config", True, f"{len(features)} feature(s): {stages or 'none'}")
+
+    def audit() -> CheckResult:
+        rollout = state.get("rollout")
+        if rollout is None:
+            return CheckResult("rollout audit log", False, "not checked: the rollout config did not load", "")
+        report = rollout.verify_audit()
+        if not report.ok:
+            return CheckResult(
+                "rollout audit log",
+                False,
+                f"{report.entries} entries; " + "; ".join(report.problems),
+                "the log was edited or cut: keep the file as evidence, restore it from a backup and review "
+                f"every stage change since the last good entry (`stagewise rollout audit --config {config}`)",
+            )
+        notes = f" ({'; '.join(report.notes)})" if report.notes else ""
+        return CheckResult("rollout audit log", True, f"{report.entries} entries, hash chain intact{notes}")
+
+    try:
+        results = [guarded("rollout config", repair, parse)]
+        if results[0].ok:
+            results.append(guarded("rollout audit log", repair, audit))
+    finally:
+        if "rollout" in state:
+            state["rollout"].close()
+    return results
+
+
+# ------------------------------------------------------------------------------ monitor ledger
+@dataclass(frozen=True, slots=True)
+class LedgerFacts:
+    """What a read-only look at the ledger found."""
+
+    location: str
+    tables: tuple[str, ...]
+    revision: str | None
+
+
+def _sqlite_facts(path: Path) -> LedgerFacts:
+    """Header, ``quick_check``, tables and revision of a SQLite file, with statements that only read."""
+    from stagewise.monitor.schema import VERSION_TABLE
+
+    if not path.is_file():
+        raise NotFoundError(f"{path} does not exist")
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+            raise StorageError(f"{path} is not a SQLite database (corrupt, or another kind of file)")
+    # mode=rw never creates the file; a read-write connection (rather than mode=ro) removes the
+    # WAL side files it opened when it closes, so the folder is left as it was found.
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+    try:
+        verdict = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+        if verdict != "ok":
+            raise StorageError(f"{path} is damaged: SQLite's quick_check says {verdict!r}")
+        tables = tuple(str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+        revision = None
+        if VERSION_TABLE in tables:
+            row = conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+            revision = None if row is None else str(row[0])
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} cannot be read by SQLite: {exc}") from None
+    finally:
+        conn.close()
+    return LedgerFacts(str(path), tables, revision)
+
+
+def _server_facts(url: str) -> LedgerFacts:
+    """Tables and revision of a ledger on a database server, in a transaction that only reads."""
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from stagewise.monitor.schema import VERSION_TABLE
+
+    shown = make_url(url).render_as_string(hide_password=True)
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            tables = tuple(inspect(conn).get_table_names())
+            revision = None
+            if VERSION_TABLE in tables:
+                value = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
+                revision = None if value is None else str(value)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"{shown} cannot be reached: {getattr(exc, 'orig', exc)}") from None
+    finally:
+        engine.dispose()
+    return LedgerFacts(shown, tables, revision)
+
+
+def inspect_ledger(db: str) -> LedgerFacts:
+    """Read the ledger's tables and schema revision without changing anything.
+
+    Raises
+    ------
+    NotFoundError
+        A SQLite file that does not exist.
+    StorageError
+        A file that is not SQLite or is damaged, or a server that cannot be reached.
+    """
+    path = sqlite_file(db)
+    if path is not None:
+        return _sqlite_facts(path)
+    return _server_facts(db)
+
+
+def _revision_problem(facts: LedgerFacts) -> str | None:
+    from stagewise.monitor.store import HEAD_REVISION
+
+    if facts.revision == HEAD_REVISION:
+        return None
+    missing = [t for t in SEED_TABLES if t not in facts.tables]
+    if facts.revision is None and missing:
+        return f"{facts.location} is not a monitor ledger (no schema revision; lacks the tables {missing})"
+    if facts.revision is None:
+        return (
+            f"{facts.location} has the seed's tables but no stagewise schema revision; opening it with "
+            "the library would migrate it"
+        )
+    return (
+        f"{facts.location} is at schema revision {facts.revision!r}, this stagewise reads {HEAD_REVISION!r}"
+    )
+
+
+def open_ledger(db: str) -> PerformanceMonitor:
+    """The monitor on ``db``, without notifiers, after :func:`inspect_ledger` found it safe to open.
+
+    Raises :class:`~stagewise.StorageError` for a ledger the library would have to migrate.
+    """
+    from stagewise.monitor import PerformanceMonitor
+
+    problem = _revision_problem(inspect_ledger(db))
+    if problem is not None:
+        raise StorageError(problem)
+    return PerformanceMonitor(db, notifiers=[])
+
+
+def ledger_checks(db: str) -> list[CheckResult]:
+    """The ledger exists, is intact and at this release's schema, and the library reads it."""
+    from sqlalchemy import func, select
+
+    from stagewise.monitor.schema import race_predictions
+
+    restore = (
+        f"move {db} aside and restore it from a backup (predictions logged since then must be logged again); "
+        "a new ledger is created by the first logged prediction"
+    )
+    create = (
+        "log predictions first (`stagewise serve`, or `stagewise demo` for a complete example), "
+        "or point --db at the ledger"
+    )
+
+    def integrity() -> CheckResult:
+        try:
+            facts = inspect_ledger(db)
+        except NotFoundError as exc:
+            return CheckResult("monitor db", False, str(exc), create)
+        problem = _revision_problem(facts)
+        if problem is not None:
+            fix = f"back {db} up, then open it once with this stagewise: `stagewise monitor trend --db {db}`"
+            return CheckResult("monitor db", False, problem, fix)
+        return CheckResult(
+            "monitor db",
+            True,
+            f"{facts.location}: intact, schema {facts.revision}, {len(facts.tables)} tables",
+        )
+
+    def reads() -> CheckResult:
+        rp = race_predictions.c
+        query = select(func.count(), func.max(rp.race_date), func.count().filter(rp.status == "pending"))
+        with open_ledger(db) as monitor:
+            n, last, pending = monitor.store.read(lambda conn: conn.execute(query).one())
+        if not n:
+            return CheckResult("monitor ledger", True, "readable; no prediction logged yet")
+        return CheckResult(
+            "monitor ledger", True, f"{n:,} predictions, last race day {last}, {pending:,} awaiting a result"
+        )
+
+    first = guarded("monitor db", restore, integrity)
+    if not first.ok:
+        return [first]
+    return [first, guarded("monitor ledger", restore, reads)]
+
+
+def open_alerts(monitor: PerformanceMonitor) -> list[dict[str, Any]]:
+    """Alerts whose latest row is firing, oldest first (``date, alert_type, severity, message``)."""
+    history = monitor.alert_history()
+    if history.empty:
+        return []
+    latest = history.groupby("fingerprint", sort=False).tail(1)
+    firing = latest[latest["state"] == "firing"]
+    columns = ["date", "alert_type", "severity", "message"]
+    return [{c: row[c] for c in columns} for row in firing.to_dict("records")]
+
+
+def open_alerts_check(db: str) -> CheckResult:
+    """Health, not validity: fails while a *critical* alert is firing (warnings are listed, and pass)."""
+    fix = (
+        f"read them (`stagewise monitor alerts --date DAY --db {db}`, or the dashboard), act on the cause; "
+        "an alert resolves when the metric recovers"
+    )
+
+    def run() -> CheckResult:
+        with open_ledger(db) as monitor:
+            firing = open_alerts(monitor)
+        critical = [a for a in firing if a["severity"] == "critical"]
+        listed = "; ".join(f"{a['date']} {a['alert_type']} ({a['severity']})" for a in firing)
+        if critical:
+            return CheckResult("open alerts", False, f"{len(critical)} critical firing: {listed}", fix)
+        return CheckResult(
+            "open alerts", True, f"{len(firing)} firing (none critical){': ' + listed if listed else ''}"
+        )
+
+    return guarded("open alerts", fix, run)

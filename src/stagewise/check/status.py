@@ -1,0 +1,165 @@
+"""A snapshot of the deployment: models, rollouts and the monitor, at a glance; it only reads.
+
+:func:`collect_status` gathers plain rows; the CLI only renders them. Each part reports its
+own problem (what is wrong and how to fix it) instead of raising, so a broken ledger does
+not hide the model table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stagewise.check.targets import CheckTargets, is_url
+
+__all__ = ["Problem", "Status", "collect_status"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a part of the status could not be shown, and what to do."""
+
+    what: str
+    fix: str
+
+
+@dataclass(slots=True)
+class Status:
+    """What ``stagewise check status`` shows.
+
+    ``models``: one row per version (version, created_at, role, aliases, n_features, hashes,
+    hashes_ok). ``rollouts``: one row per feature (feature, stage, since, hash_mode, killed).
+    ``monitor``: the last race day's figures. ``problems``: part name → :class:`Problem`.
+    """
+
+    targets: CheckTargets
+    models: list[dict[str, Any]] = field(default_factory=list)
+    rollouts: list[dict[str, Any]] = field(default_factory=list)
+    rollout_updated_at: str | None = None
+    audit_ok: bool | None = None
+    monitor: dict[str, Any] = field(default_factory=dict)
+    open_alerts: list[dict[str, Any]] = field(default_factory=list)
+    problems: dict[str, Problem] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Every part was read, every hash verified, the audit chain is intact."""
+        return (
+            not self.problems and all(row["hashes_ok"] for row in self.models) and self.audit_ok is not False
+        )
+
+
+def _models(status: Status) -> None:
+    from stagewise.models import ModelRegistry
+
+    root = status.targets.models
+    if not root.is_dir():
+        status.problems["models"] = Problem(
+            f"no model registry at {root}",
+            f"train and promote one: `stagewise train --domain races --root {root}`, then "
+            f"`stagewise models promote latest --root {root}` (or pass --models)",
+        )
+        return
+    registry = ModelRegistry(root)
+    for summary in registry.list_versions():
+        try:
+            verified, ok = f"ok ({len(registry.verify(summary.version))} files)", True
+        except Exception as exc:
+            verified, ok = f"FAILED: {type(exc).__name__}: {exc}", False
+        role = "production" if summary.is_production else ("previous" if summary.is_previous else "")
+        status.models.append(
+            {
+                "version": summary.version,
+                "created_at": (summary.created_at or "?").replace("+00:00", ""),
+                "role": role,
+                "aliases": ", ".join(summary.aliases),
+                "n_features": summary.n_features,
+                "hashes": verified,
+                "hashes_ok": ok,
+            }
+        )
+    if not status.models:
+        status.problems["models"] = Problem(
+            f"{root} holds no saved version", f"train one: `stagewise train --domain races --root {root}`"
+        )
+
+
+def _rollouts(status: Status) -> None:
+    from stagewise.rollout import GradualRollout
+
+    config = status.targets.config
+    if not is_url(config) and not Path(config).is_file():
+        status.problems["rollouts"] = Problem(
+            f"no rollout config at {config}",
+            f"create it: `stagewise rollout add challenger_model --config {config}` (or pass --config)",
+        )
+        return
+    with GradualRollout(config, refresh_interval=0, actor="stagewise check") as rollout:
+        result = rollout.get_rollout_status()
+        status.rollout_updated_at = None if result["updated_at"] is None else str(result["updated_at"])
+        for name, info in result["feature_rollouts"].items():
+            killed = info.get("killed")
+            status.rollouts.append(
+                {
+                    "feature": name,
+                    "stage": info["stage"],
+                    "since": None if info.get("enabled_at") is None else str(info["enabled_at"]),
+                    "hash_mode": info.get("hash_mode"),
+                    "killed": f"{killed['reason']} ({str(killed['at'])[:19]})" if killed else "",
+                }
+            )
+        status.audit_ok = rollout.verify_audit().ok
+
+
+def _monitor(status: Status) -> None:
+    from sqlalchemy import func, select
+
+    from stagewise._exceptions import NotFoundError
+    from stagewise.check.state import open_alerts, open_ledger
+    from stagewise.monitor.schema import race_predictions
+    from stagewise.monitor.stats import aggregate_days, race_stats_from_counts, segment_key
+
+    db = status.targets.db
+    try:
+        monitor = open_ledger(db)
+    except NotFoundError as exc:
+        status.problems["monitor"] = Problem(
+            f"no monitor ledger: {exc}",
+            "log predictions first (`stagewise serve`, or `stagewise demo` for a complete example), "
+            "or pass --db",
+        )
+        return
+    with monitor:
+        last = monitor.store.read(
+            lambda conn: conn.execute(select(func.max(race_predictions.c.race_date))).scalar()
+        )
+        if last is not None:
+            key = segment_key("races", {})
+            # aggregate_days only reads; calculate_daily_stats would refresh the rollup table
+            sums = monitor.store.read(lambda conn: aggregate_days(conn, "races", [last], key))
+            stats = race_stats_from_counts(last, sums[last], key) if last in sums else None
+            status.monitor = {"date": str(last), **(stats or {})}
+        status.open_alerts = open_alerts(monitor)
+
+
+def collect_status(targets: CheckTargets) -> Status:
+    """Models (versions, aliases, hashes verified), rollouts (stage, since), monitor (last day, alerts)."""
+    status = Status(targets)
+    for part, read in (("models", _models), ("rollouts", _rollouts), ("monitor", _monitor)):
+        try:
+            read(status)
+        except Exception as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            status.problems.setdefault(part, Problem(what, _REPAIR[part].format(t=targets)))
+    return status
+
+
+_REPAIR = {
+    "models": "restore {t.models}/registry.json or the named version from a backup; "
+    "`stagewise check ml-models --dry-run --models {t.models}` shows what fails",
+    "rollouts": "repair or restore {t.config}; `stagewise rollout audit --verify --config {t.config}` "
+    "names the last good entry",
+    "monitor": "move {t.db} aside and restore it from a backup; `stagewise check validate --db {t.db}` "
+    "shows what fails",
+}
