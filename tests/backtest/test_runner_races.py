@@ -184,13 +184,39 @@ def test_no_data_tells_how_to_make_some(tmp_path: Path) -> None:
         ({"n_workers": 64}, "times model_threads (1) must be at most"),
         ({"window": "sliding"}, "The 'window' parameter must be one of"),
         ({"lang": "fr"}, "The 'lang' parameter must be one of ['en', 'ja']"),
+        ({"places": "lane"}, "The 'places' parameter must be one of ['model', 'win_order']. Got 'lane'"),
     ],
-    ids=["domain", "refit", "oversubscribed", "window", "lang"],
+    ids=["domain", "refit", "oversubscribed", "window", "lang", "places"],
 )
 def test_bad_settings(kwargs: dict[str, Any], message: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         WalkForwardBacktest(**kwargs).run_walkforward(**SEED_WINDOWS, output_dir=tmp_path)
     assert message in str(info.value)
+
+
+def test_place_model_reorders_only_the_minor_places(
+    seed_run: tuple[dict[str, Any], Path], small_races: pd.DataFrame, tmp_path: Path
+) -> None:
+    result, out = seed_run
+    bt = WalkForwardBacktest(
+        "races", data=small_races, n_workers=1, model_params=SMALL_MODEL, n_resamples=200, places="win_order"
+    )
+    plain = bt.run_walkforward(**SEED_WINDOWS, output_dir=tmp_path)
+    assert (result["config"]["places"], plain["config"]["places"]) == ("model", "win_order")
+    with_places = pd.read_parquet(out / "walkforward_predictions.parquet")
+    by_win = pd.read_parquet(tmp_path / "walkforward_predictions.parquet")
+    assert with_places["place_score"].between(0, 1).all()
+    assert by_win["place_score"].isna().all()
+    # the same win model: same winner picks, same win probabilities, same win metrics
+    key = ["race_id", "pit"]
+    merged = with_places.merge(by_win, on=key, suffixes=("", "_plain"))
+    assert len(merged) == len(with_places) == len(by_win)
+    assert (merged["win_prob"] == merged["win_prob_plain"]).all()
+    assert ((merged["predicted_rank"] == 1) == (merged["predicted_rank_plain"] == 1)).all()
+    for metric in ("hit_rate_1st", "log_loss"):
+        assert result["summary"]["overall"][metric] == plain["summary"]["overall"][metric]
+    # ... and the minor places do move
+    assert (merged["predicted_rank"] != merged["predicted_rank_plain"]).any()
 
 
 def test_json_has_no_nan_and_keeps_intervals(seed_run: tuple[dict[str, Any], Path]) -> None:

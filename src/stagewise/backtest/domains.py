@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataArg", "Domain", "FeatureFunction", "Prepared", "StepScore"]
+__all__ = ["DataArg", "Domain", "FeatureFunction", "Prepared", "StepScore", "second_stage_data"]
 
 DataArg = pd.DataFrame | str | Path | None
 #: ``feature_fn(data) -> DataFrame`` with one row per data row (same index), numeric columns.
@@ -70,3 +70,17 @@ class Domain(Protocol):
     def headline(self) -> tuple[str, ...]: ...
 
     def chance(self, summaries: dict[str, dict[str, Any]]) -> float: ...
+
+
+def second_stage_data(domain: Domain, prepared: Prepared, train: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The training data of the domain's second model for these rows, or None if it has none.
+
+    A domain with a second model (races: the place model) also has
+    ``fit_second_stage(x_train, data, threads, permute_seed)`` and
+    ``apply_second_stage(stage, rows, x_test, proba) -> array``; the worker calls both.
+    """
+    method = getattr(domain, "second_stage_data", None)
+    if method is None:
+        return None
+    data: dict[str, np.ndarray] | None = method(prepared, train)
+    return data

@@ -30,7 +30,8 @@ RANDOM_BASELINE = {
 }
 
 PREDICTION_COLUMNS = [
-    "step", "race_id", "race_date", "pit", "score", "win_prob", "predicted_rank", "finish_position", "status",
+    "step", "race_id", "race_date", "pit", "score", "win_prob", "place_score", "predicted_rank",
+    "finish_position", "status",
 ]  # fmt: skip
 _SIMULATE_HINT = (
     "No race data given: pass data= a DataFrame or the path of a CSV/Parquet race file. Make one with "
@@ -47,10 +48,17 @@ class _Precomputed:
 
 
 class RaceDomain:
-    """Kyotei races (see :mod:`stagewise.data.races` for the schema)."""
+    """Kyotei races (see :mod:`stagewise.data.races` for the schema).
+
+    With ``places="model"`` a :class:`~stagewise.models.places.PlaceModel` is fitted beside each
+    win model and orders boats 2-6; with ``"win_order"`` every boat is ordered by win probability.
+    """
 
     name = "races"
     unit = "races"
+
+    def __init__(self, places: str = "model") -> None:
+        self.places = places
 
     def load(self, data: DataArg) -> pd.DataFrame:
         if data is None:
@@ -93,8 +101,37 @@ class RaceDomain:
             labels=won.astype(np.float64),
             usable=np.ones(len(frame), dtype=bool),
             label_horizon=None,
-            extras={"oracle": oracle},
+            extras={
+                "oracle": oracle,
+                "race_codes": pd.factorize(frame["race_id"])[0].astype(np.int64),
+                "pits": frame["pit"].to_numpy(dtype=np.int64),
+                "finish": frame["finish_position"]
+                .astype("Float64")
+                .to_numpy(dtype=np.float64, na_value=np.nan),
+            },
         )
+
+    def second_stage_data(self, prepared: Prepared, train: np.ndarray) -> dict[str, np.ndarray] | None:
+        if self.places != "model":
+            return None
+        return {name: prepared.extras[name][train] for name in ("race_codes", "pits", "finish")}
+
+    def fit_second_stage(
+        self, x_train: np.ndarray, data: dict[str, np.ndarray], threads: int, permute_seed: int | None
+    ) -> Any:
+        from stagewise.models.places import PlaceModel
+
+        finish = data["finish"]
+        if permute_seed is not None:  # the permutation check shuffles the place labels like the win labels
+            finish = np.random.default_rng(permute_seed).permutation(finish)
+        return PlaceModel(n_jobs=threads).fit(x_train, data["race_codes"], data["pits"], finish)
+
+    def apply_second_stage(
+        self, stage: Any, rows: pd.DataFrame, x_test: np.ndarray, proba: np.ndarray
+    ) -> np.ndarray:
+        codes = pd.factorize(rows["race_id"])[0]
+        place = stage.place_scores(x_test, codes, rows["pit"].to_numpy(), proba) if len(proba) else proba
+        return np.column_stack([proba, place])
 
     def scoring_rows(self, prepared: Prepared, train: np.ndarray, test: np.ndarray) -> pd.DataFrame:
         columns = ["race_id", "race_date", "pit", "finish_position", "status"]
@@ -103,11 +140,20 @@ class RaceDomain:
         return prepared.frame.iloc[test][columns]
 
     def score_rows(self, rows: pd.DataFrame, step: int, proba: np.ndarray) -> StepScore:
-        from stagewise.models.races import rank_races
+        from stagewise.models.races import order_places, rank_races
 
         race_results = _data_function("race_results") or _race_results
         entries = rows[["race_id", "pit"]]
-        ranked = rank_races(_Precomputed(), entries, proba.reshape(-1, 1))
+        proba = np.asarray(proba, dtype=np.float64)
+        win = proba[:, 0] if proba.ndim == 2 else proba
+        ranked = rank_races(_Precomputed(), entries, win.reshape(-1, 1))
+        if proba.ndim == 2:
+            place = pd.Series(proba[:, 1], index=entries.index)
+            ranked = order_places(ranked, place.loc[ranked.index].to_numpy()).assign(
+                place_score=lambda t: place.loc[t.index].to_numpy()
+            )
+        else:
+            ranked = ranked.assign(place_score=np.nan)
         context = rows[["race_date", "finish_position", "status"]]
         predictions = ranked.join(context).assign(step=step)
         predictions = predictions[PREDICTION_COLUMNS]

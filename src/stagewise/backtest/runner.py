@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
-from stagewise.backtest.domains import DataArg, Domain, FeatureFunction, Prepared
+from stagewise.backtest.domains import DataArg, Domain, FeatureFunction, Prepared, second_stage_data
 from stagewise.backtest.execution import check_parallelism, execute
 from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describe_factory, task_key
 from stagewise.backtest.summary import summarize_run
@@ -29,6 +29,7 @@ __all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
 
 DOMAINS = ("races", "markets")
 LANGS = ("en", "ja")
+PLACES = ("model", "win_order")
 
 
 def default_model_factory(model_params: dict[str, Any] | None = None) -> Callable[[], Any]:
@@ -38,11 +39,11 @@ def default_model_factory(model_params: dict[str, Any] | None = None) -> Callabl
     return functools.partial(ProductionEnsemble, **(model_params or {}))
 
 
-def _domain(name: str, label_horizon: int) -> Domain:
+def _domain(name: str, label_horizon: int, places: str) -> Domain:
     if name == "races":
         from stagewise.backtest.race_domain import RaceDomain
 
-        return RaceDomain()
+        return RaceDomain(places)
     from stagewise.backtest.market_domain import MarketDomain
 
     return MarketDomain(label_horizon)
@@ -75,6 +76,10 @@ class WalkForwardBacktest:
     domain's features; computed once over all data), permutation_check, lang ("en"/"ja" for
     the text report), n_resamples and seed (bootstrap intervals; label shuffles),
     last_window ("truncate" or "drop"), html (write the HTML report).
+    places : {"model", "win_order"}
+        Races only: how boats 2-6 are ordered. ``"model"`` fits a
+        :class:`~stagewise.models.places.PlaceModel` beside each win model (P(second or third)
+        given the predicted winner's pit); ``"win_order"`` orders every boat by win probability.
 
     Examples
     --------
@@ -112,6 +117,7 @@ class WalkForwardBacktest:
         seed: int = 0,
         last_window: Literal["truncate", "drop"] = "truncate",
         html: bool = True,
+        places: Literal["model", "win_order"] = "model",
     ) -> None:
         self.domain = domain
         self.data = data
@@ -132,6 +138,7 @@ class WalkForwardBacktest:
         self.seed = seed
         self.last_window = last_window
         self.html = html
+        self.places = places
 
     # ------------------------------------------------------------------ checks
     def _check_settings(self) -> int:
@@ -142,6 +149,10 @@ class WalkForwardBacktest:
         if self.lang not in LANGS:
             raise ConfigError(
                 f"The 'lang' parameter must be one of {list(LANGS)}. Got {self.lang!r} instead."
+            )
+        if self.places not in PLACES:
+            raise ConfigError(
+                f"The 'places' parameter must be one of {list(PLACES)}. Got {self.places!r} instead."
             )
         refit = self.refit_every
         if isinstance(refit, bool) or not isinstance(refit, int) or refit < 1:
@@ -242,7 +253,7 @@ class WalkForwardBacktest:
             "last_window": self.last_window,
         }
         walk_forward_windows([], **params)  # validates every window parameter before any work
-        domain = _domain(self.domain, self.label_horizon)
+        domain = _domain(self.domain, self.label_horizon, self.places)
         factory = self.model_factory or default_model_factory(self.model_params)
         frame = domain.load(self.data)
         started = time.perf_counter()
@@ -266,8 +277,9 @@ class WalkForwardBacktest:
                 x_train = prepared.features[group[0].train]
                 y_train = prepared.labels[group[0].train].astype(np.int64)
                 x_tests = [prepared.features[s.test] for s in group]
+                second = second_stage_data(domain, prepared, group[0].train)
                 seed = None if permute is None else permute * 100_003 + chunk
-                key = task_key({**key_config, "permute_seed": seed}, x_train, y_train, x_tests)
+                key = task_key({**key_config, "permute_seed": seed}, x_train, y_train, x_tests, second)
                 rows = tuple(domain.scoring_rows(prepared, s.train, s.test) for s in group)
                 tasks.append(
                     ChunkTask(
@@ -283,6 +295,7 @@ class WalkForwardBacktest:
                         key,
                         domain=domain,
                         score_rows=rows,
+                        second_stage=second,
                     )
                 )
 
@@ -325,6 +338,7 @@ class WalkForwardBacktest:
             },
             "refit_every": self.refit_every,
             "label_horizon": self.label_horizon if self.domain == "markets" else None,
+            "places": self.places if self.domain == "races" else None,
             "model": describe_factory(factory),
             "model_threads": self.model_threads,
             "feature_fn": describe_factory(self.feature_fn) if self.feature_fn is not None else None,

@@ -52,6 +52,8 @@ class ChunkTask:
     #: when set, the worker also scores its steps (``domain.score_rows``) so the parent does not
     domain: Any = None
     score_rows: tuple[pd.DataFrame, ...] = ()
+    #: the domain's data for a second model fitted beside the first (races: the place model)
+    second_stage: Any = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     started = time.perf_counter()
     model = _make_model(task.model_factory, task.model_threads)
     model.fit(pd.DataFrame(task.x_train, columns=names), y)
+    stage = None
+    if task.second_stage is not None:
+        stage = task.domain.fit_second_stage(
+            task.x_train, task.second_stage, task.model_threads, task.permute_seed
+        )
     fit_seconds = time.perf_counter() - started
     probas: list[np.ndarray] = []
     predict_seconds: list[float] = []
@@ -94,6 +101,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             ]
         else:
             proba = np.empty(0, dtype=np.float64)
+        if stage is not None:
+            proba = task.domain.apply_second_stage(stage, task.score_rows[len(probas)], x_test, proba)
         predict_seconds.append(time.perf_counter() - started)
         probas.append(np.ascontiguousarray(proba))
     scores = None
@@ -132,12 +141,16 @@ def code_version() -> str:
 
 
 def task_key(
-    config: dict[str, Any], x_train: np.ndarray, y_train: np.ndarray, x_tests: list[np.ndarray]
+    config: dict[str, Any],
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_tests: list[np.ndarray],
+    extra: dict[str, np.ndarray] | None = None,
 ) -> str:
-    """SHA-256 of (configuration, data slice, code version)."""
+    """SHA-256 of (configuration, data slice, the second stage's data, code version)."""
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
     digest.update(code_version().encode())
-    for arr in (x_train, y_train, *x_tests):
+    for arr in (x_train, y_train, *x_tests, *(v for _, v in sorted((extra or {}).items()))):
         digest.update(str(arr.shape).encode())
         digest.update(np.ascontiguousarray(arr).tobytes())
     return digest.hexdigest()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from stagewise._exceptions import DataValidationError
 
-__all__ = ["predicted_orders", "rank_races"]
+__all__ = ["order_places", "predicted_orders", "rank_races"]
 
 _COLUMNS = ["race_id", "pit", "score", "win_prob", "predicted_rank"]
 
@@ -91,6 +91,38 @@ def rank_races(model: Any, entries: pd.DataFrame, features: Any) -> pd.DataFrame
     )
     out["predicted_rank"] = out.groupby("race_id", sort=False).cumcount().astype(np.int64) + 1
     return out[_COLUMNS]
+
+
+def order_places(ranking: pd.DataFrame, place_score: Any) -> pd.DataFrame:
+    """Keep each race's predicted winner first; order the other boats by ``place_score``.
+
+    ``ranking`` is :func:`rank_races` output and ``place_score`` one value per row of it, in
+    its row order (e.g. :meth:`stagewise.models.places.PlaceModel.place_scores`: P(second or
+    third) given the predicted winner). Equal place scores go to the lower pit. ``score`` and
+    ``win_prob`` are unchanged: only ``predicted_rank`` 2 and below move.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ranking = pd.DataFrame({"race_id": ["r1"] * 3, "pit": [2, 1, 3], "score": [0.6, 0.3, 0.1],
+    ...                         "win_prob": [0.6, 0.3, 0.1], "predicted_rank": [1, 2, 3]})
+    >>> order_places(ranking, [0.1, 0.2, 0.9])[["pit", "predicted_rank"]].to_dict("list")
+    {'pit': [2, 3, 1], 'predicted_rank': [1, 2, 3]}
+    """
+    place = np.asarray(place_score, dtype=np.float64)
+    if place.shape != (len(ranking),):
+        raise DataValidationError(
+            f"place_score must have one value per ranked boat ({len(ranking)}); got shape {place.shape}."
+        )
+    order = pd.Categorical(ranking["race_id"], categories=pd.unique(ranking["race_id"]), ordered=True)
+    key = np.where(ranking["predicted_rank"].to_numpy() == 1, np.inf, place)
+    out = (
+        ranking.assign(_race=order, _neg=-key)
+        .sort_values(["_race", "_neg", "pit"], kind="mergesort")
+        .drop(columns=["_race", "_neg"])
+    )
+    out["predicted_rank"] = out.groupby("race_id", sort=False).cumcount().astype(np.int64) + 1
+    return out
 
 
 def predicted_orders(ranking: pd.DataFrame) -> dict[Any, list[int]]:
