@@ -23,9 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SEED_TABLES",
-    "LedgerFacts",
-    "inspect_ledger",
+    "DatabaseFacts",
+    "inspect_database",
     "ledger_checks",
+    "missing_rollout_store",
     "open_alerts",
     "open_alerts_check",
     "open_ledger",
@@ -38,20 +39,41 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 # ------------------------------------------------------------------------------ rollout
+_ROLLOUT_TABLES = ("rollout_features", "rollout_state", "rollout_audit")
+
+
+def missing_rollout_store(config: str) -> str | None:
+    """Why there is no rollout config to read at ``config`` (a file or a database URL); None if there is one.
+
+    Opening a missing store through the library would create it (a file on the first write, the
+    tables of a database at once), so the check asks first, reading only.
+    """
+    if not is_url(config):
+        return None if Path(config).is_file() else f"{config} does not exist"
+    try:
+        tables = inspect_database(config).tables
+    except NotFoundError as exc:
+        return str(exc)
+    missing = [t for t in _ROLLOUT_TABLES if t not in tables]
+    return f"{config} has no rollout tables ({', '.join(missing)} missing)" if missing else None
+
+
 def rollout_checks(config: str) -> list[CheckResult]:
     """The rollout config parses, and its hash-chained audit log verifies (no edit, deletion, reorder)."""
     from stagewise.rollout import GradualRollout
 
     state: dict[str, Any] = {}
-    create = f"create it with a first feature: `stagewise rollout add challenger_model --config {config}`"
+    option = "--db" if is_url(config) else "--config"
+    create = f"create it with a first feature: `stagewise rollout add challenger_model {option} {config}`"
     repair = (
         f"repair {config} (its format is in docs/rollout.md) or restore it from a backup; "
         "`stagewise rollout audit --verify` names the last good entry"
     )
 
     def parse() -> CheckResult:
-        if not is_url(config) and not Path(config).is_file():
-            return CheckResult("rollout config", False, f"{config} does not exist", create)
+        missing = missing_rollout_store(config)
+        if missing is not None:
+            return CheckResult("rollout config", False, missing, create)
         rollout = GradualRollout(config, refresh_interval=0, actor="stagewise check")
         state["rollout"] = rollout
         features = rollout.get_rollout_status()["feature_rollouts"]
@@ -89,15 +111,15 @@ def rollout_checks(config: str) -> list[CheckResult]:
 
 # ------------------------------------------------------------------------------ monitor ledger
 @dataclass(frozen=True, slots=True)
-class LedgerFacts:
-    """What a read-only look at the ledger found."""
+class DatabaseFacts:
+    """What a read-only look at a database (the ledger, or the rollout tables) found."""
 
     location: str
     tables: tuple[str, ...]
     revision: str | None
 
 
-def _sqlite_facts(path: Path) -> LedgerFacts:
+def _sqlite_facts(path: Path) -> DatabaseFacts:
     """Header, ``quick_check``, tables and revision of a SQLite file, with statements that only read."""
     from stagewise.monitor.schema import VERSION_TABLE
 
@@ -122,10 +144,10 @@ def _sqlite_facts(path: Path) -> LedgerFacts:
         raise StorageError(f"{path} cannot be read by SQLite: {exc}") from None
     finally:
         conn.close()
-    return LedgerFacts(str(path), tables, revision)
+    return DatabaseFacts(str(path), tables, revision)
 
 
-def _server_facts(url: str) -> LedgerFacts:
+def _server_facts(url: str) -> DatabaseFacts:
     """Tables and revision of a ledger on a database server, in a transaction that only reads."""
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.engine import make_url
@@ -146,11 +168,11 @@ def _server_facts(url: str) -> LedgerFacts:
         raise StorageError(f"{shown} cannot be reached: {getattr(exc, 'orig', exc)}") from None
     finally:
         engine.dispose()
-    return LedgerFacts(shown, tables, revision)
+    return DatabaseFacts(shown, tables, revision)
 
 
-def inspect_ledger(db: str) -> LedgerFacts:
-    """Read the ledger's tables and schema revision without changing anything.
+def inspect_database(db: str) -> DatabaseFacts:
+    """Read a database's tables and the ledger's schema revision without changing anything.
 
     Raises
     ------
@@ -165,7 +187,7 @@ def inspect_ledger(db: str) -> LedgerFacts:
     return _server_facts(db)
 
 
-def _revision_problem(facts: LedgerFacts) -> str | None:
+def _revision_problem(facts: DatabaseFacts) -> str | None:
     from stagewise.monitor.store import HEAD_REVISION
 
     if facts.revision == HEAD_REVISION:
@@ -184,13 +206,13 @@ def _revision_problem(facts: LedgerFacts) -> str | None:
 
 
 def open_ledger(db: str) -> PerformanceMonitor:
-    """The monitor on ``db``, without notifiers, after :func:`inspect_ledger` found it safe to open.
+    """The monitor on ``db``, without notifiers, after :func:`inspect_database` found it safe to open.
 
     Raises :class:`~stagewise.StorageError` for a ledger the library would have to migrate.
     """
     from stagewise.monitor import PerformanceMonitor
 
-    problem = _revision_problem(inspect_ledger(db))
+    problem = _revision_problem(inspect_database(db))
     if problem is not None:
         raise StorageError(problem)
     return PerformanceMonitor(db, notifiers=[])
@@ -213,7 +235,7 @@ def ledger_checks(db: str) -> list[CheckResult]:
 
     def integrity() -> CheckResult:
         try:
-            facts = inspect_ledger(db)
+            facts = inspect_database(db)
         except NotFoundError as exc:
             return CheckResult("monitor db", False, str(exc), create)
         problem = _revision_problem(facts)

@@ -8,7 +8,6 @@ not hide the model table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from stagewise.check.targets import CheckTargets, is_url
@@ -86,13 +85,16 @@ def _models(status: Status) -> None:
 
 
 def _rollouts(status: Status) -> None:
+    from stagewise.check.state import missing_rollout_store
     from stagewise.rollout import GradualRollout
 
     config = status.targets.config
-    if not is_url(config) and not Path(config).is_file():
+    missing = missing_rollout_store(config)
+    if missing is not None:
+        option = "--db" if is_url(config) else "--config"
         status.problems["rollouts"] = Problem(
-            f"no rollout config at {config}",
-            f"create it: `stagewise rollout add challenger_model --config {config}` (or pass --config)",
+            f"no rollout config: {missing}",
+            f"create it: `stagewise rollout add challenger_model {option} {config}` (or pass --config)",
         )
         return
     with GradualRollout(config, refresh_interval=0, actor="stagewise check") as rollout:

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from stagewise.check import CheckResult, CheckTargets, Status
@@ -133,7 +135,7 @@ def _results_table(title: str, results: list[CheckResult]) -> Table:
     for r in results:
         if previous is not None and r.stage != previous:
             table.add_section()
-        table.add_row(r.stage if r.stage != previous else "", r.name, _status_cell(r), r.detail)
+        table.add_row(r.stage if r.stage != previous else "", r.name, _status_cell(r), Text(r.detail))
         previous = r.stage
     return table
 
@@ -143,7 +145,7 @@ def _fix_table(failed: list[CheckResult]) -> Table:
     table.add_column("check", no_wrap=True)
     table.add_column("fix", overflow="fold")
     for r in failed:
-        table.add_row(f"{r.stage}: {r.name}" if r.stage else r.name, r.fix or "see the detail above")
+        table.add_row(f"{r.stage}: {r.name}" if r.stage else r.name, Text(r.fix or "see the detail above"))
     return table
 
 
@@ -161,7 +163,7 @@ def _stage_summary(results: list[CheckResult]) -> Table:
         failed = [r for r in mine if not r.ok]
         verdict = "[green]PASS[/]" if mine and not failed else "[bold red]FAIL[/]"
         fixes = "\n".join(f"{r.name}: {r.fix or 'see the detail above'}" for r in failed)
-        table.add_row(str(number), stage, verdict, f"{len(mine) - len(failed)}/{len(mine)}", fixes)
+        table.add_row(str(number), stage, verdict, f"{len(mine) - len(failed)}/{len(mine)}", Text(fixes))
     return table
 
 
@@ -329,7 +331,7 @@ def _print_status(result: Status) -> None:
         models.add_column(column, overflow="fold", no_wrap=column == "version")
     for row in result.models:
         role = f"[bold green]{row['role']}[/]" if row["role"] == "production" else row["role"]
-        hashes = row["hashes"] if row["hashes_ok"] else f"[bold red]{row['hashes']}[/]"
+        hashes = Text(row["hashes"], style="" if row["hashes_ok"] else "bold red")
         models.add_row(
             row["version"], row["created_at"], role, row["aliases"], str(row["n_features"]), hashes
         )
@@ -366,7 +368,7 @@ def _print_status(result: Status) -> None:
             if not firing
             else "\n".join(f"{a['date']} [{a['severity']}] {a['alert_type']}: {a['message']}" for a in firing)
         )
-        monitor.add_row("open alerts", text)
+        monitor.add_row("open alerts", Text(text))
     _print_part(monitor, problems.get("monitor"), "monitor" not in problems)
 
     ok = "[bold green]ok[/]" if result.ok else "[bold red]problems found[/]"
@@ -377,5 +379,5 @@ def _print_part(table: Table, problem: Any, show: bool) -> None:
     if show:
         console.print(table)
     if problem is not None:
-        console.print(f"[bold red]{table.title}[/]: {problem.what}")
-        console.print(f"  [bold]fix[/]: {problem.fix}")
+        console.print(f"[bold red]{escape(str(table.title))}[/]: {escape(problem.what)}")
+        console.print(f"  [bold]fix[/]: {escape(problem.fix)}")
