@@ -15,13 +15,35 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from stagewise._exceptions import DataValidationError, NotFoundError
 from stagewise.monitor.ledger import bump_days, chunks
 from stagewise.monitor.schema import corrections, market_signals
 
-__all__ = ["Signal", "normalise_signal", "parse_timestamp", "write_outcomes", "write_signals"]
+__all__ = [
+    "OUTCOME_COLUMNS",
+    "Signal",
+    "normalise_signal",
+    "parse_timestamp",
+    "read_outcomes",
+    "write_outcomes",
+    "write_signals",
+]
+
+#: Columns of :func:`read_outcomes` (``PerformanceMonitor.market_outcomes``), in order.
+OUTCOME_COLUMNS = (
+    "symbol",
+    "ts",
+    "signal_date",
+    "variant",
+    "model_version",
+    "signal",
+    "probability",
+    "outcome",
+    "status",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,3 +227,35 @@ def write_outcomes(
     if fixes:
         conn.execute(insert(corrections), fixes)
     return len(changed)
+
+
+def read_outcomes(
+    conn: Connection,
+    start: date,
+    end: date,
+    *,
+    model_version: str | None = None,
+    variant: str | None = None,
+    symbol: str | None = None,
+) -> pd.DataFrame:
+    """One row per logged signal dated ``start`` to ``end`` (inclusive), oldest first.
+
+    Columns :data:`OUTCOME_COLUMNS` plus ``hit`` (signal == outcome; ``<NA>`` until settled):
+    ``ts`` and ``signal_date`` as datetime64, ``outcome`` as nullable Int64.
+    """
+    ms = market_signals.c
+    cols = [ms[name] for name in OUTCOME_COLUMNS]
+    query = select(*cols).where(ms.signal_date.between(start, end))
+    for column, value in (("model_version", model_version), ("variant", variant), ("symbol", symbol)):
+        if value is not None:
+            query = query.where(ms[column] == value)
+    query = query.order_by(ms.ts, ms.symbol, ms.model_version)
+    frame = pd.DataFrame(conn.execute(query).all(), columns=list(OUTCOME_COLUMNS))
+    frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
+    frame["signal_date"] = pd.to_datetime(frame["signal_date"]).astype("datetime64[ns]")
+    frame["signal"] = frame["signal"].astype("int64")
+    frame["probability"] = frame["probability"].astype("float64")
+    frame["outcome"] = frame["outcome"].astype("Int64")
+    settled = frame["status"] == "settled"
+    frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").where(settled, pd.NA)
+    return frame

@@ -383,6 +383,31 @@ class PerformanceMonitor:
             lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason)
         )
 
+    def market_outcomes(
+        self,
+        start_date: Any,
+        end_date: Any,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+        symbol: str | None = None,
+    ) -> pd.DataFrame:
+        """One row per logged signal dated ``start_date`` to ``end_date`` inclusive (the markets twin of
+        :meth:`race_outcomes`).
+
+        Columns: symbol, ts, signal_date, variant, model_version, signal, probability, outcome
+        (``<NA>`` until settled), status (``pending`` or ``settled``) and hit (signal == outcome,
+        ``<NA>`` until settled), sorted by time.
+        """
+        from stagewise.monitor.market import read_outcomes
+
+        start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
+        return self.store.read(
+            lambda conn: read_outcomes(
+                conn, start, end, model_version=model_version, variant=variant, symbol=symbol
+            )
+        )
+
     def calculate_market_stats(
         self,
         date: Any,

@@ -4,16 +4,21 @@ The controller's only reading of the ledger goes through the monitor's public
 ``race_outcomes`` frame (one row per logged prediction with its hit flags, score
 accuracy and status); these functions sum it per day for one group
 (:func:`daily_counts`) or pair two model versions on the races both scored
-(:func:`paired_days`, shadow mode).
+(:func:`paired_days`, shadow mode). The markets domain reads ``market_outcomes`` (one
+row per signal) and sums it with :func:`market_daily_counts`; :func:`market_health_metrics`
+pools such days into the markets health policy's metrics.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import pandas as pd
 
 from stagewise.rollout.harm import DayCounts, PairedDay
 
-__all__ = ["daily_counts", "paired_days"]
+__all__ = ["daily_counts", "market_daily_counts", "market_health_metrics", "paired_days"]
 
 
 def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
@@ -101,3 +106,89 @@ def paired_days(champion: pd.DataFrame, challenger: pd.DataFrame) -> list[Paired
         )
         for day, row in sums.iterrows()
     ]
+
+
+def market_daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
+    """Sum settled signals (``PerformanceMonitor.market_outcomes`` rows) per day.
+
+    ``races`` counts the settled signals, ``hits_1st`` those whose direction was right,
+    ``positives`` the bars that went up, and the score is each signal's probability score
+    1 − (p − y)², so ``score_sum / score_n`` is one minus the Brier score. Pending signals are
+    not counted; days without settled signals are left out.
+    """
+    settled = outcomes[outcomes["status"] == "settled"]
+    if settled.empty:
+        return []
+    outcome = settled["outcome"].astype("float64")
+    score = 1.0 - (settled["probability"].astype("float64") - outcome) ** 2
+    frame = pd.DataFrame(
+        {
+            "day": pd.to_datetime(settled["signal_date"]).dt.date,
+            "hit": (settled["signal"].astype("float64") == outcome).astype("int64"),
+            "up": outcome.astype("int64"),
+            "score": score,
+            "score_sq": score**2,
+        }
+    )
+    sums = frame.groupby("day", sort=True).agg(
+        signals=("hit", "size"),
+        hits=("hit", "sum"),
+        ups=("up", "sum"),
+        score_sum=("score", "sum"),
+        score_sq_sum=("score_sq", "sum"),
+    )
+    return [
+        DayCounts(
+            day=day,  # type: ignore[arg-type]
+            races=int(row.signals),
+            hits_1st=int(row.hits),
+            score_n=int(row.signals),
+            score_sum=float(row.score_sum),
+            score_sq_sum=float(row.score_sq_sum),
+            positives=int(row.ups),
+        )
+        for day, row in sums.iterrows()
+    ]
+
+
+def market_health_metrics(days: Sequence[DayCounts]) -> dict[str, float]:
+    """The markets health policy's metrics over ``days`` pooled (see ``MARKETS_POLICY``).
+
+    ``direction_accuracy`` (share of right directions), ``brier_score`` (mean (p − y)²),
+    ``brier_skill`` = 1 − Brier / (u · (1 − u)) where u is the share of bars that went up:
+    the skill against the forecast that always says the base rate (the probabilistic majority
+    baseline; 0 = no better, negative = worse), ``majority_share`` (accuracy of always
+    guessing the more frequent direction on the same bars, for context), ``error_rate`` 0 (the
+    ledger holds outcomes, not serving errors) and ``total_signals``. NaN where undefined.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> day = DayCounts(date(2017, 10, 2), races=4, hits_1st=3, score_n=4, score_sum=3.0, positives=2)
+    >>> m = market_health_metrics([day])
+    >>> m["direction_accuracy"], m["brier_score"], m["brier_skill"], m["majority_share"]
+    (0.75, 0.25, 0.0, 0.5)
+    """
+    n = sum(d.races for d in days)
+    k = sum(d.score_n for d in days)
+    if not n or not k:
+        nan = math.nan
+        return {
+            "direction_accuracy": nan,
+            "brier_score": nan,
+            "brier_skill": nan,
+            "majority_share": nan,
+            "error_rate": 0.0,
+            "total_signals": float(n),
+        }
+    up = sum(d.positives for d in days) / n
+    brier = 1.0 - sum(d.score_sum for d in days) / k
+    base = up * (1.0 - up)
+    return {
+        "direction_accuracy": sum(d.hits_1st for d in days) / n,
+        "brier_score": brier,
+        "brier_skill": 1.0 - brier / base if base > 0 else math.nan,
+        "majority_share": max(up, 1.0 - up),
+        "error_rate": 0.0,
+        "total_signals": float(n),
+    }

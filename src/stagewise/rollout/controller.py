@@ -110,7 +110,9 @@ class Evidence:
     ``group_counts``; leave it None in shadow mode, where every race has both.
     ``paired`` (shadow mode: both models scored the same races) switches the
     harm test to the paired mSPRT, which needs far fewer races. ``groups`` names the
-    compared groups (ledger variants or model versions) for the record.
+    compared groups (ledger variants or model versions) for the record. ``unit`` and
+    ``metric_labels`` only change the wording of the reasons (markets: ``"signals"``,
+    ``hit_rate_1st`` read as direction accuracy).
     """
 
     feature: str
@@ -125,6 +127,8 @@ class Evidence:
     health_reasons: Mapping[date, Sequence[str]] = field(default_factory=dict)
     paired: Sequence[PairedDay] | None = None
     groups: Mapping[str, str] = field(default_factory=dict)
+    unit: str = "races"
+    metric_labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -241,7 +245,8 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         harmed = [name for name, t in tests.items() if t.rejected]
         if harmed:
             reasons = [
-                f"significant harm on {name}: challenger − control = {tests[name].estimates[-1]:+.4f}, "
+                f"significant harm on {evidence.metric_labels.get(name, name)}: "
+                f"challenger − control = {tests[name].estimates[-1]:+.4f}, "
                 f"always-valid p = {tests[name].p_value:.4g} < α/2 = {policy.alpha / 2:g}"
                 for name in harmed
             ]
@@ -275,7 +280,8 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     if streak >= policy.days_healthy:
         reasons = [
             f"HEALTHY for {streak} consecutive days at {stage} "
-            f"(>= {policy.days_healthy}, each with >= {policy.min_races_per_day} races); no significant harm"
+            f"(>= {policy.days_healthy}, each with >= {policy.min_races_per_day} {evidence.unit}); "
+            "no significant harm"
         ]
         return result("promote", target.name, reasons, numbers)
     reasons = [f"{streak} of {policy.days_healthy} HEALTHY days at {stage}; waiting"]
@@ -283,7 +289,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         reasons.append(f"{latest.day.isoformat()} has no health verdict ({latest_verdict})")
     if skipped:
         reasons.append(
-            f"days at this stage with fewer than {policy.min_races_per_day} races, not evaluated: "
+            f"days at this stage with fewer than {policy.min_races_per_day} {evidence.unit}, not evaluated: "
             f"{', '.join(skipped)}"
         )
     return result("hold", stage, reasons, numbers)

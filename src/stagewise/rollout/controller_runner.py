@@ -6,7 +6,9 @@
    and the day its current stage began from the audit log;
 2. read per-race outcomes of the challenger cohort and the control group from the
    :class:`~stagewise.monitor.PerformanceMonitor` ledger (``race_outcomes``, filtered by
-   ``variant``) for every complete day since ``enabled_at``, and sum them per day;
+   ``variant``) for every complete day since ``enabled_at``, and sum them per day; with the
+   markets health policy (``GradualRollout(health_policy="markets")``) the per-signal
+   ``market_outcomes`` instead (direction hits, probability score, bars that went up);
 3. grade each day with the rollout's health policy over a trailing window of
    ``health_window_days`` days at the current stage (one day at 10 % is about 14 races,
    too few for the seed's table; a week is about 100);
@@ -20,7 +22,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,7 +30,7 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
-from stagewise.rollout.cohorts import daily_counts, paired_days
+from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide
 from stagewise.rollout.experiments.variants import VariantSplit
@@ -51,6 +53,9 @@ MAX_LOOKBACK_DAYS = 365
 ACTOR = "stagewise-controller"
 ON = "on"
 """Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``)."""
+MARKETS = "markets"
+"""The health policy domain whose cohorts are read from the monitor's market signals."""
+MARKET_LABELS = {"hit_rate_1st": "direction accuracy", "avg_score_accuracy": "probability score (1 − Brier)"}
 
 
 def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
@@ -87,6 +92,7 @@ def _windowed_health(
     since: date | None,
     window: int,
     now: datetime,
+    pooled: Callable[[Sequence[DayCounts]], dict[str, float]] = _pooled,
 ) -> tuple[dict[date, str], dict[date, list[str]]]:
     verdicts: dict[date, str] = {}
     reasons: dict[date, list[str]] = {}
@@ -95,9 +101,9 @@ def _windowed_health(
             continue
         low = day.day - timedelta(days=window - 1)
         in_window = [d for d in days[: i + 1] if d.day >= low and (since is None or d.day >= since)]
-        metrics = _pooled(in_window)
+        metrics = pooled(in_window)
         if any(isinstance(v, float) and math.isnan(v) for v in metrics.values()):
-            verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled races with a score"]
+            verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled outcomes with a score"]
             continue
         verdict = evaluate_health(metrics, rollout.health_policy, feature_name=feature, now=now)
         verdicts[day.day] = str(verdict["status"])
@@ -160,6 +166,9 @@ def gather_evidence(
     config, else ``{challenger_variant: 1.0}``) describes an A/B/n split of the enabled
     buckets (:class:`~stagewise.rollout.experiments.VariantSplit`); the sample-ratio check
     then covers control and every variant, against their exact bucket shares.
+
+    With the markets health policy (``rollout.health_policy.domain == "markets"``) ``monitor``
+    needs ``market_outcomes`` instead and the cohorts are signals (shadow mode is for races).
     """
     if (
         isinstance(health_window_days, bool)
@@ -175,6 +184,15 @@ def gather_evidence(
         raise ConfigError(
             f"'shadow' must be two different model versions (champion, challenger). Got {shadow!r}."
         )
+    markets = rollout.health_policy.domain == MARKETS
+    if markets and shadow is not None:
+        raise ConfigError(
+            "Shadow mode ('shadow') pairs races both models scored; it is not available with the "
+            "markets health policy. Judge market signals by their rollout variants (leave shadow unset)."
+        )
+    read = monitor.market_outcomes if markets else monitor.race_outcomes
+    counts = market_daily_counts if markets else daily_counts
+    day_column = "signal_date" if markets else "race_date"
     rollout.refresh(force=True)
     state = rollout.feature(feature)
     last_day = through if through is not None else now.date() - timedelta(days=1)
@@ -194,17 +212,20 @@ def gather_evidence(
             chall_rows = monitor.race_outcomes(start, last_day, model_version=shadow[1])
             paired = paired_days(ctrl_rows, chall_rows)
         else:
-            chall_rows = monitor.race_outcomes(start, last_day, variant=challenger_variant)
-            ctrl_rows = monitor.race_outcomes(start, last_day, variant=control_variant)
+            chall_rows = read(start, last_day, variant=challenger_variant)
+            ctrl_rows = read(start, last_day, variant=control_variant)
             frames = {challenger_variant: chall_rows, control_variant: ctrl_rows}
             for name in split.names:
                 if name not in frames:
-                    frames[name] = monitor.race_outcomes(start, last_day, variant=name)
+                    frames[name] = read(start, last_day, variant=name)
             for name, rows in frames.items():
-                dates = pd.to_datetime(rows["race_date"]).dt.date
+                dates = pd.to_datetime(rows[day_column]).dt.date
                 group_counts[name] = len(rows if since is None else rows[dates >= since])
-        challenger, control = daily_counts(chall_rows), daily_counts(ctrl_rows)
-    health, reasons = _windowed_health(rollout, feature, challenger, since, health_window_days, now)
+        challenger, control = counts(chall_rows), counts(ctrl_rows)
+    health, reasons = _windowed_health(
+        rollout, feature, challenger, since, health_window_days, now,
+        market_health_metrics if markets else _pooled,
+    )  # fmt: skip
     expected = None
     if group_counts and 0 < state.threshold < split.buckets:
         buckets = split.bucket_counts(state.threshold)
@@ -226,6 +247,8 @@ def gather_evidence(
             if shadow is not None
             else {"challenger": challenger_variant, "control": control_variant}
         ),
+        unit="signals" if markets else "races",
+        metric_labels=MARKET_LABELS if markets else {},
     )
 
 

@@ -30,7 +30,13 @@ __all__ = ["DayCounts", "PairedDay", "aligned", "harm_tests"]
 
 @dataclass(frozen=True)
 class DayCounts:
-    """One group's settled counts for one day (what the monitor's daily stats hold)."""
+    """One group's settled counts for one day (what the monitor's daily stats hold).
+
+    Races: ``races`` settled races, ``hits_1st`` won, ``score_*`` over the score accuracy.
+    Markets (:func:`~stagewise.rollout.cohorts.market_daily_counts`): ``races`` settled signals,
+    ``hits_1st`` right directions, ``positives`` bars that went up, ``score_*`` over each
+    signal's probability score 1 − (p − y)² (one minus its Brier score).
+    """
 
     day: date
     races: int
@@ -39,6 +45,7 @@ class DayCounts:
     score_n: int = 0
     score_sum: float = 0.0
     score_sq_sum: float = 0.0
+    positives: int = 0
 
     @property
     def hit_rate_1st(self) -> float:

@@ -44,6 +44,7 @@ __all__ = [
     "CRITICAL",
     "HEALTHY",
     "INSUFFICIENT_DATA",
+    "MARKETS_POLICY",
     "POLICIES",
     "RACES_POLICY",
     "WARNING",
@@ -155,7 +156,43 @@ RACES_POLICY = HealthPolicy(
 )
 """The seed's table; 100 races minimum (about a week of races at a 10 % stage)."""
 
-POLICIES: dict[str, HealthPolicy] = {"races": RACES_POLICY}
+MARKETS_POLICY = HealthPolicy(
+    domain="markets",
+    rules=[
+        MetricRule(
+            metric="direction_accuracy", label="direction accuracy", label_ja="方向的中率", critical=0.35
+        ),
+        MetricRule(
+            metric="brier_skill",
+            label="Brier skill vs the base rate",
+            label_ja="ブライアスキル (基準率比)",
+            warning=-0.10,
+            critical=-0.25,
+            percent=False,
+            rate=False,
+        ),
+        MetricRule(
+            metric="error_rate",
+            label="error rate",
+            label_ja="エラー率",
+            higher_is_better=False,
+            critical=0.10,
+            needs_sample=False,
+        ),
+    ],
+    sample_metric="total_signals",
+    min_sample=50,
+)
+"""Next-bar direction signals: 50 settled signals minimum (about five weeks of hourly FX bars at 10 %).
+
+On hourly FX an honest model is right about half the time, so the direction floor only catches a
+model that is wrong most of the time (35 % of 50 signals is 2.1 standard errors below a coin);
+the Brier skill against the base-rate forecast (the probabilistic majority baseline) catches
+confident noise: probabilities far from the base rate that the outcomes do not bear out.
+See ``docs/demo.md`` for what these gates can and cannot detect at this sample size.
+"""
+
+POLICIES: dict[str, HealthPolicy] = {"races": RACES_POLICY, "markets": MARKETS_POLICY}
 """Built-in policies by domain name."""
 
 
@@ -260,7 +297,9 @@ def _validated(metrics: Mapping[str, Any], policy: HealthPolicy) -> dict[str, fl
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise DataValidationError(f"metrics[{name!r}] must be a finite number. Got {value!r}.")
-        if value < 0 or (name != policy.sample_metric and _is_rate(name, policy) and value > 1):
+        if name == policy.sample_metric and value < 0:
+            raise DataValidationError(f"metrics[{name!r}] must be a count >= 0. Got {value!r}.")
+        if name != policy.sample_metric and _is_rate(name, policy) and not 0 <= value <= 1:
             raise DataValidationError(f"metrics[{name!r}] must be a rate in [0, 1]. Got {value!r}.")
         values[name] = float(value)
     return values
