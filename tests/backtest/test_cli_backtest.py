@@ -69,8 +69,16 @@ def test_market_command_runs_on_the_bundled_eurusd_bars(tmp_path: Path) -> None:
         (["--train-days", "40"], "before the data"),
         (["--domain", "horses"], "ConfigError: The 'domain' parameter must be one of ['races', 'markets']"),
         (["--window", "sliding"], "ConfigError: The 'window' parameter must be one of"),
+        (["--places", "lanes"], "ConfigError: The 'places' parameter must be one of ['model', 'win_order']"),
     ],
-    ids=["end-before-start", "train-days-0", "window-larger-than-data", "unknown-domain", "unknown-window"],
+    ids=[
+        "end-before-start",
+        "train-days-0",
+        "window-larger-than-data",
+        "unknown-domain",
+        "unknown-window",
+        "unknown-places",
+    ],
 )
 def test_bad_input_is_one_clear_line_and_no_output(
     races_file: Path, tmp_path: Path, extra: list[str], message: str

@@ -69,6 +69,13 @@ def backtest(
         int | None,
         typer.Option("--n-estimators", help="Trees per ensemble family (default: the ensemble's own, 100)."),
     ] = None,
+    places: Annotated[
+        str,
+        typer.Option(
+            "--places",
+            help="Races: order boats 2-6 by the place model (model) or by win probability (win_order).",
+        ),
+    ] = "model",
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
@@ -92,6 +99,7 @@ def backtest(
         permutation_check=permutation_check,
         label_horizon=label_horizon,
         lang=lang,  # type: ignore[arg-type]
+        places=places,  # type: ignore[arg-type]
     )
     console = Console(stderr=True)
     with Progress(
