@@ -7,7 +7,6 @@ headless, without usage statistics, and replaces this process (Ctrl-C stops it).
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -42,22 +41,6 @@ def streamlit_argv(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
-def check_port(host: str, port: int) -> None:
-    """Raise ConfigError for a port outside 1-65535 and StorageError when it is already in use."""
-    from stagewise._exceptions import ConfigError, StorageError
-
-    if isinstance(port, bool) or not 1 <= port <= 65535:
-        raise ConfigError(f"--port must be an int in 1-65535. Got {port!r}.")
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise StorageError(
-                f"Cannot listen on {host}:{port} ({exc.strerror}); the port is in use or the address "
-                "is not local. Pick another with --port."
-            ) from None
-
-
 def dashboard(
     db: str = DB,
     config: str = CONFIG,
@@ -67,6 +50,7 @@ def dashboard(
     port: int = PORT,
 ) -> None:
     """Start the Streamlit dashboard: accuracy trends, alerts, rollout, backtests, drift, registry."""
+    from stagewise.cli._ports import check_port
     from stagewise.dashboard.data import DashboardSettings
 
     check_port(host, port)

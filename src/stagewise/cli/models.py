@@ -26,8 +26,15 @@ REF = typer.Argument(..., help="Version id, 'production', 'previous', 'latest' o
 
 
 def _registry(root: str) -> ModelRegistry:
+    from pathlib import Path
+
+    from stagewise._exceptions import NotFoundError
     from stagewise.models import ModelRegistry
 
+    if not Path(root).is_dir():  # every models command needs saved versions: never create an empty registry
+        raise NotFoundError(
+            f"No model registry at {root!r}; save one with `stagewise train --root {root}` or pass --root."
+        )
     return ModelRegistry(root)
 
 

@@ -92,6 +92,9 @@ def serve(
         raise ConfigError("; ".join(problems) + ".") from None
     if not models.is_dir():
         raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
+    from stagewise.cli._ports import check_port
+
+    check_port(host, port)
     log_config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     log_config["loggers"]["stagewise"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     os.environ[SETTINGS_ENV] = json.dumps(settings.model_dump())
