@@ -22,7 +22,8 @@ def test_default_ensemble_against_the_oracle_on_a_simulated_year(tmp_path: Path)
     assert result["guard"]["findings"] == []
     # goal met: >= 97 % of the oracle's win hit rate
     assert share["hit_rate_1st"]["share"] >= 0.97
-    # the trifecta goal (>= 90 % of the oracle) is not met (see BENCHMARKS.md, docs/backtest.md); what must
-    # hold is that the model clearly beats always-1-2-3 and stays below the oracle
+    # goal met with the place model: >= 90 % of the oracle's trifecta hit rate (92.8 % in the bench, which
+    # refits every step); the model also clearly beats always-1-2-3 and stays below the oracle
+    assert share["hit_rate_top3"]["share"] >= 0.90
     assert overall["hit_rate_top3_ci"][0] > baselines["lane_order"]["hit_rate_top3"]
     assert share["hit_rate_top3"]["low"] < 1.0
