@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Each run gets a new directory (an earlier run is never overwritten); CI passes its own.
+DEMO_WORKDIR ?= stagewise-demo/run-$(shell date +%Y%m%dT%H%M%S)
+
 demo: $(STAMP)
-	$(BIN)/stagewise demo --workdir stagewise-demo/run-$$(date +%Y%m%dT%H%M%S)
+	$(BIN)/stagewise demo --workdir $(DEMO_WORKDIR)
 
 # The fast suites; CI=true (or `make test-all`) adds the slow ones.
 test: $(STAMP)
