@@ -62,7 +62,8 @@ def crash_while_saving(root: str, model: Any) -> None:
     """Process body: die (no cleanup, like a power cut) after writing two files of a version."""
     import os
 
-    from stagewise.models import ModelRegistry, _atomic
+    from stagewise import _atomic
+    from stagewise.models import ModelRegistry
 
     real = _atomic._write_synced
     written: list[Path] = []

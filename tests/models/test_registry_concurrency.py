@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from models_support import StepClock, crash_while_saving, save_in_child
 
-from stagewise.models import ModelRegistry, ProductionEnsemble, _atomic
+from stagewise import _atomic
+from stagewise.models import ModelRegistry, ProductionEnsemble
 
 
 # fork: the children inherit the fitted model; they only serialise and write (no OpenMP work)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from stagewise._exceptions import ArtifactError, ConfigError, UnsupportedFormatError
-from stagewise.models._atomic import write_file_atomic
+from stagewise._atomic import write_file_atomic
 from stagewise.models.manifest import canonical_json
 
 __all__ = [

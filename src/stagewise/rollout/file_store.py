@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -27,6 +26,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from stagewise._atomic import write_file_atomic
 from stagewise._exceptions import ConfigError, StorageError
 from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
 from stagewise.rollout.config import RolloutConfig, parse_config
@@ -213,16 +213,9 @@ class FileRolloutStore:
         for stale in directory.glob(f".{self.config_path.name}.*.tmp"):
             stale.unlink(missing_ok=True)  # left by a writer killed between write and rename
         text = json.dumps(config.to_document(), ensure_ascii=False, indent=2) + "\n"
-        tmp = directory / f".{self.config_path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.config_path)
-            _fsync_directory(directory)
+            write_file_atomic(self.config_path, text.encode("utf-8"))
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise StorageError(f"Cannot write the rollout config {self.location}: {exc}") from exc
 
     def _append_audit(self, entries: list[dict[str, Any]]) -> None:
@@ -257,11 +250,3 @@ def _last_line(path: Path, chunk: int = 65_536) -> tuple[bytes, int, int]:
 
 def _continues(pending: list[dict[str, Any]], head_seq: int, head_hash: str) -> bool:
     return pending[0].get("seq") == head_seq + 1 and pending[0].get("prev_hash") == head_hash
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

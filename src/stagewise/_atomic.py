@@ -1,8 +1,8 @@
 """Crash-safe file writes: temp file (or directory) + fsync + rename.
 
 A reader never sees a half-written file or version directory: either the old state
-or the complete new one. Temporary names start with a dot, which every reader in the
-registry ignores.
+or the complete new one. Temporary names start with a dot (``.<name>.<hex>.tmp``), which
+every reader ignores. Used by the model registry and the rollout file store.
 """
 
 from __future__ import annotations
