@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint bench clean install
+.PHONY: demo test test-all lint bench clean install docs
 
 install: $(STAMP)
 
@@ -36,6 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/stagewise
+
+# The CLI reference is generated from the commands; tests/cli/test_cli_reference.py fails when it is stale.
+docs: $(STAMP)
+	$(BIN)/python -m stagewise.cli.reference > docs/cli.md.tmp
+	mv docs/cli.md.tmp docs/cli.md
 
 # Peers (GrowthBook, Unleash, Evidently, pandas-ta-classic, skforecast) live in their own venv so that their
 # pins (Evidently wants plotly<6) never change the environment the tests run in. Evidently 0.7 does not import
