@@ -94,7 +94,7 @@ def rollout_checks(config: str) -> list[CheckResult]:
                 False,
                 f"{report.entries} entries; " + "; ".join(report.problems),
                 "the log was edited or cut: keep the file as evidence, restore it from a backup and review "
-                f"every stage change since the last good entry (`stagewise rollout audit --config {config}`)",
+                f"every stage change since the last good entry (`stagewise rollout audit {option} {config}`)",
             )
         notes = f" ({'; '.join(report.notes)})" if report.notes else ""
         return CheckResult("rollout audit log", True, f"{report.entries} entries, hash chain intact{notes}")

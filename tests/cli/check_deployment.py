@@ -1,0 +1,106 @@
+"""A small, real deployment for the `stagewise check` tests, laid out as the demo lays out its work directory.
+
+data/races.parquet (4 simulated days), models/ (one tiny race ensemble, promoted),
+config/rollout_config.json + rollout_audit.jsonl (challenger_model at 10 %),
+data/monitor.db (12 settled races on the last day). Everything is written through the
+library, as a user's deployment would be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+LAST_DAY = "2025-01-04"
+TINY = {"n_estimators": 3}
+
+
+def build_deployment(root: Path) -> dict[str, Any]:
+    """Write the deployment under ``root``; return the production version."""
+    from stagewise.data import save_races, simulate_races
+    from stagewise.features import race_entry_features
+    from stagewise.models import ModelRegistry, ProductionEnsemble
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.rollout import GradualRollout
+
+    races = simulate_races("2025-01-01", LAST_DAY, seed=0, venues=[1, 24])
+    save_races(races, root / "data" / "races.parquet")
+
+    X = race_entry_features(races)
+    y = (races["finish_position"] == 1).fillna(False).astype(int)
+    model = ProductionEnsemble(lgbm_params=TINY, xgb_params=TINY, rf_params=TINY).fit(X, y)
+    registry = ModelRegistry(root / "models")
+    version = registry.save(
+        model, metrics={"ensemble_hit_rate_1st": 0.5}, data_window=("2025-01-01", LAST_DAY)
+    )
+    registry.promote(version)
+
+    with GradualRollout(root / "config" / "rollout_config.json", refresh_interval=0) as rollout:
+        rollout.add_feature("challenger_model", "10%", reason="first look", actor="test")
+
+    rows = [
+        {
+            "race_id": f"R{n}",
+            "race_date": LAST_DAY,
+            "venue_code": 24,
+            "race_number": n,
+            "predictions": [{"pit_number": p, "total_score": 1.0 - p / 10} for p in range(1, 7)],
+            "actual_results": [
+                {"pit_number": p, "rank": rank}
+                for rank, p in enumerate((1, 2, 3, 4, 5, 6) if n % 2 else (2, 1, 3, 4, 5, 6), start=1)
+            ],
+            "model_version": version,
+        }
+        for n in range(1, 13)
+    ]
+    with PerformanceMonitor(str(root / "data" / "monitor.db"), notifiers=[]) as monitor:
+        monitor.log_predictions(rows)
+    return {"version": version}
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
+    """Every file below ``root``: size, mtime (ns) and SHA-256, to prove nothing was written."""
+    return {
+        str(p.relative_to(root)): (
+            p.stat().st_size,
+            p.stat().st_mtime_ns,
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+        )
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[bool]:
+    """Make ``directory`` read-only for the block: chmod for a user, a read-only bind mount for root.
+
+    Yields False when that is impossible here (root without the right to mount).
+    """
+    import os
+
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [directory, *directory.rglob("*")] if p.is_dir()}
+        for p in modes:
+            p.chmod(0o555)
+        try:
+            yield True
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    mounted = subprocess.run(
+        ["mount", "--bind", "-o", "ro", str(directory), str(directory)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        yield False
+        return
+    try:
+        remount = subprocess.run(["mount", "-o", "remount,bind,ro", str(directory)], capture_output=True)
+        yield remount.returncode == 0 and not os.access(directory, os.W_OK)
+    finally:
+        subprocess.run(["umount", str(directory)], check=False)
