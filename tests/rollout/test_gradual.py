@@ -118,7 +118,7 @@ def test_new_features_use_the_salted_scheme_and_record_it(tmp_path: Path, clock:
     rollout.add_feature("calibration_v2", "12.5%", reason="start")
     stored = json.loads(path.read_text())["feature_rollouts"]["calibration_v2"]
     assert stored["hash_mode"] == "blake2b-64"
-    assert stored["salt"].startswith("calibration_v2:")
+    assert stored["salt"] == "calibration_v2"  # the default salt is the feature name
     assert stored["stage"] == "12.5%"
     on = np.array([rollout.should_enable_feature("calibration_v2", i) for i in range(20_000)])
     assert abs(on.mean() - 0.125) < 0.01
@@ -132,6 +132,48 @@ def test_explicit_salt_gives_reproducible_assignment(tmp_path: Path, clock: Cloc
     b.add_feature("f", "50%", salt="shared-salt")
     ids = [f"race-{i}" for i in range(500)]
     assert [a.should_enable_feature("f", i) for i in ids] == [b.should_enable_feature("f", i) for i in ids]
+
+
+def test_without_a_salt_every_host_creating_the_feature_buckets_every_race_alike(
+    tmp_path: Path, clock: Clock
+) -> None:
+    """Two hosts, two config files, the same ``add_feature`` call: the same cohort, run after run."""
+    hosts = [open_rollout(tmp_path / f"host{k}.json", clock) for k in (1, 2)]
+    hosts.append(GradualRollout(store=MemoryRolloutStore(), refresh_interval=0, actor="t"))
+    for rollout in hosts:
+        rollout.add_feature("calibration_v2", "10%", reason="canary")
+    ids = [f"2025120301{i:04d}" for i in range(3000)]
+    cohorts = [[r.should_enable_feature("calibration_v2", i) for i in ids] for r in hosts]
+    assert cohorts[0] == cohorts[1] == cohorts[2]
+    assert [r.feature("calibration_v2").salt for r in hosts] == ["calibration_v2"] * 3
+    assert cohorts[0] == [bucket_of("calibration_v2", i) < threshold("10") for i in ids]
+    # another feature name is another salt: independent cohorts (about 1 % overlap, not 10 %)
+    hosts[0].add_feature("dynamic_integration", "10%")
+    both = [
+        hosts[0].should_enable_feature("dynamic_integration", i) and on
+        for i, on in zip(ids, cohorts[0], strict=True)
+    ]
+    assert sum(both) < 0.03 * len(ids)
+
+
+def test_a_feature_stored_with_a_random_salt_keeps_bucketing_by_it(tmp_path: Path, clock: Clock) -> None:
+    """Configs written when the default salt was random load and bucket exactly as before."""
+    path = tmp_path / "rollout_config.json"
+    stored = {
+        "stage": "50%",
+        "enabled_at": "2025-11-20",
+        "hash_mode": "blake2b-64",
+        "salt": "f:3f9a0c6e1d2b4a57",
+    }
+    doc = {"feature_rollouts": {"f": stored}, "updated_at": "2025-11-20 10:00:00"}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    rollout = open_rollout(path, clock)
+    ids = [f"race-{i}" for i in range(2000)]
+    on = [rollout.should_enable_feature("f", i) for i in ids]
+    assert on == [bucket_of("f:3f9a0c6e1d2b4a57", i) < threshold("50") for i in ids]
+    assert on != [bucket_of("f", i) < threshold("50") for i in ids]
+    rollout.update_rollout_stage("f", "100%", reason="healthy")
+    assert json.loads(path.read_text())["feature_rollouts"]["f"]["salt"] == "f:3f9a0c6e1d2b4a57"
 
 
 @pytest.mark.parametrize("bad", [37, "ten", "-5%", "150%"])

@@ -63,9 +63,7 @@ def set_stage(
     create: bool = typer.Option(
         False, "--create", help="Create the feature (salted bucketing) if it is new."
     ),
-    salt: str = typer.Option(
-        None, "--salt", help="With --create: the salt (default: feature name + random)."
-    ),
+    salt: str = typer.Option(None, "--salt", help="With --create: the salt (default: the feature name)."),
     actor: str = ACTOR,
     config: Path = CONFIG,
     db: str = DB,
@@ -95,7 +93,7 @@ def set_stage(
 def add(
     feature: str = typer.Argument(..., help="New feature name (letters, digits, _ . : -)."),
     stage: str = typer.Option("disabled", "--stage", help="Initial stage."),
-    salt: str = typer.Option(None, "--salt", help="Salt for the bucketing (default: feature name + random)."),
+    salt: str = typer.Option(None, "--salt", help="Salt for the bucketing (default: the feature name)."),
     legacy: bool = typer.Option(
         False, "--legacy", help="Use the seed's MD5 buckets 0-99 instead of salting."
     ),

@@ -21,7 +21,6 @@ Examples
 from __future__ import annotations
 
 import getpass
-import secrets
 import socket
 from collections.abc import Mapping
 from dataclasses import replace
@@ -111,13 +110,18 @@ def add_feature_change(
     hash_mode: str = HASH_SALTED,
     reason: str | None = None,
 ) -> Change:
-    """Create a feature; salted by default, with ``"<name>:<16 random hex>"`` unless a salt is given."""
+    """Create a feature; salted by default, the salt being the feature name unless one is given.
+
+    A salt derived from the name (as GrowthBook's default hash seed and Unleash's default
+    group id are) makes the same config bucket identically on every host and every run;
+    pass another salt to reshuffle the cohort of a feature that keeps its name.
+    """
     check_feature_name(name)
     parsed = parse_stage(stage)
     if hash_mode not in HASH_MODES:
         raise ConfigError(f"The 'hash_mode' must be one of {', '.join(HASH_MODES)}. Got {hash_mode!r}.")
     if hash_mode == HASH_SALTED:
-        salt = salt if salt is not None else f"{name}:{secrets.token_hex(8)}"
+        salt = salt if salt is not None else name
         if type(salt) is not str or not salt:
             raise ConfigError(f"The 'salt' must be a non-empty string. Got {salt!r}.")
     feature = FeatureRollout(

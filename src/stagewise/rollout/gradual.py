@@ -266,7 +266,12 @@ class GradualRollout:
         reason: str | None = None,
         actor: str | None = None,
     ) -> dict[str, Any]:
-        """Create a feature (salted bucketing by default, with a random salt unless given)."""
+        """Create a feature with salted bucketing, salted with the feature name unless ``salt`` is given.
+
+        The default salt is deterministic, so the same config buckets a race identically on
+        every host and in every run; give ``salt`` to reshuffle a feature's cohort.
+        Configs stored with another salt (earlier versions drew a random one) keep it.
+        """
         change = add_feature_change(
             feature_name, stage, now=self.now(), actor=self._actor(actor), salt=salt, hash_mode=hash_mode,
             reason=reason,
