@@ -33,8 +33,8 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy src/stagewise
 
 # The CLI reference is generated from the commands; tests/cli/test_cli_reference.py fails when it is stale.
