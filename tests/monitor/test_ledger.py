@@ -294,6 +294,30 @@ def test_seed_constructor_creates_the_sqlite_file_with_wal(tmp_path: Any) -> Non
     again.close()
 
 
+def test_the_seed_positional_call_takes_db_path_then_monitor_db(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``PerformanceMonitor("data/boatrace.db", "data/monitor.db")``: the ledger is the second argument."""
+    from pathlib import Path
+
+    from stagewise import ConfigError
+
+    monkeypatch.chdir(tmp_path)
+    m = PerformanceMonitor("data/boatrace.db", "data/monitor.db")
+    assert (tmp_path / "data" / "monitor.db").exists()
+    assert not (tmp_path / "data" / "boatrace.db").exists()  # the race database is never written
+    assert str(m.db_path) == "data/boatrace.db"
+    assert m.url == "sqlite:///data/monitor.db"
+    m.close()
+    with PerformanceMonitor(Path("data/boatrace.db"), monitor_db=Path("data/other.db")) as again:
+        assert again.url == "sqlite:///data/other.db"
+        assert again.db_path == Path("data/boatrace.db")
+    with PerformanceMonitor("data/monitor.db") as single:  # one positional value is still the ledger
+        assert (single.url, single.db_path) == ("sqlite:///data/monitor.db", None)
+    with pytest.raises(ConfigError, match="either db_url or monitor_db"):
+        PerformanceMonitor("sqlite:///data/monitor.db", "data/monitor.db")
+
+
 def test_seed_tables_exist(monitor: PerformanceMonitor) -> None:
     from sqlalchemy import inspect
 

@@ -34,19 +34,27 @@ __all__ = ["PerformanceMonitor"]
 _NO_STATS: Any = object()
 
 
+def _is_file_path(value: str | Path | None) -> bool:
+    return isinstance(value, Path) or (isinstance(value, str) and value != "" and "://" not in value)
+
+
 class PerformanceMonitor:
     """A prediction ledger with daily stats, alerts, drift and reports (SQLite or PostgreSQL).
 
     Parameters
     ----------
-    db_url : str, optional
+    db_url : str or Path, optional
         SQLAlchemy URL (``sqlite:///data/monitor.db`` by default, or ``postgresql+psycopg://...``).
         A value without ``://`` is a SQLite file path.
     monitor_db : str or Path, optional
         The seed's name for the SQLite file (``data/monitor.db``); give it or ``db_url``, not both.
+        It is also the second positional argument, as in the seed.
     db_path : str or Path, optional
         The seed's race database path; accepted for compatibility and recorded as :attr:`db_path`
-        (the monitor does not read it).
+        (the monitor does not read it). The seed's positional call
+        ``PerformanceMonitor("data/boatrace.db", "data/monitor.db")`` works: when a file path is
+        followed by ``monitor_db``, the path is the seed's ``db_path`` and the ledger is
+        ``monitor_db``. A single positional value stays the ledger (``db_url``).
     alert_config : AlertConfig, str or Path, optional
         Alert rules (a TOML/JSON file is validated); the seed's thresholds by default.
     notifiers : sequence, optional
@@ -72,16 +80,19 @@ class PerformanceMonitor:
 
     def __init__(
         self,
-        db_url: str | None = None,
-        *,
+        db_url: str | Path | None = None,
         monitor_db: str | Path | None = None,
+        *,
         db_path: str | Path | None = None,
         alert_config: AlertConfig | str | Path | None = None,
         notifiers: Sequence[Any] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        if db_path is None and monitor_db is not None and _is_file_path(db_url):
+            # the seed's order: PerformanceMonitor(db_path, monitor_db)
+            db_path, db_url = db_url, None
         self.db_path = None if db_path is None else Path(db_path)
-        self.url = resolve_url(db_url, monitor_db)
+        self.url = resolve_url(None if db_url is None else str(db_url), monitor_db)
         if alert_config is None:
             self.alert_config = AlertConfig()
         elif isinstance(alert_config, AlertConfig):
