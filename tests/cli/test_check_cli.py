@@ -87,6 +87,7 @@ def test_status_shows_models_rollouts_and_the_monitor(
     assert document["models"][0]["version"] == version
     assert document["models"][0]["hashes_ok"] is True
     assert document["rollouts"][0]["stage"] == "10%"
+    assert document["rollouts"][0]["stage_since"] is not None  # from the audit log
     assert document["monitor"]["date"] == LAST_DAY
     assert document["monitor"]["total_races"] == 12
     assert document["monitor"]["hit_rate_1st"] == pytest.approx(0.5)

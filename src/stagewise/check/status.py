@@ -28,7 +28,8 @@ class Status:
     """What ``stagewise check status`` shows.
 
     ``models``: one row per version (version, created_at, role, aliases, n_features, hashes,
-    hashes_ok). ``rollouts``: one row per feature (feature, stage, since, hash_mode, killed).
+    hashes_ok). ``rollouts``: one row per feature (feature, stage, stage_since: when the stage last
+    changed, enabled_since: when the feature was first enabled, hash_mode, killed).
     ``monitor``: the last race day's figures. ``problems``: part name → :class:`Problem`.
     """
 
@@ -99,6 +100,7 @@ def _rollouts(status: Status) -> None:
         return
     with GradualRollout(config, refresh_interval=0, actor="stagewise check") as rollout:
         result = rollout.get_rollout_status()
+        stage_set_at = _stage_changes(rollout)
         status.rollout_updated_at = None if result["updated_at"] is None else str(result["updated_at"])
         for name, info in result["feature_rollouts"].items():
             killed = info.get("killed")
@@ -106,12 +108,28 @@ def _rollouts(status: Status) -> None:
                 {
                     "feature": name,
                     "stage": info["stage"],
-                    "since": None if info.get("enabled_at") is None else str(info["enabled_at"]),
+                    "stage_since": stage_set_at.get(name),
+                    "enabled_since": None if info.get("enabled_at") is None else str(info["enabled_at"]),
                     "hash_mode": info.get("hash_mode"),
                     "killed": f"{killed['reason']} ({str(killed['at'])[:19]})" if killed else "",
                 }
             )
         status.audit_ok = rollout.verify_audit().ok
+
+
+def _stage_changes(rollout: Any) -> dict[str, str]:
+    """Feature → when its stage last changed, from the audit log (empty if the log cannot be read)."""
+    from stagewise._exceptions import StagewiseError
+
+    try:
+        entries = rollout.audit_log()
+    except StagewiseError:  # verify_audit reports the broken log
+        return {}
+    return {
+        str(e["feature"]): str(e["at"])
+        for e in entries
+        if e.get("feature") and e.get("new_stage") is not None and e.get("new_stage") != e.get("old_stage")
+    }
 
 
 def _monitor(status: Status) -> None:

@@ -341,12 +341,11 @@ def _print_status(result: Status) -> None:
     audit = {True: "audit chain intact", False: "[bold red]audit chain BROKEN[/]", None: "audit not read"}
     rollouts = Table(title=f"Rollouts in {targets.config} (updated {updated}; {audit[result.audit_ok]})")
     rollouts.title_justify = "left"
-    for column in ("feature", "stage", "since", "bucketing", "killed"):
+    for column in ("feature", "stage", "stage since", "enabled since", "bucketing", "killed"):
         rollouts.add_column(column, overflow="fold")
     for row in result.rollouts:
-        rollouts.add_row(
-            row["feature"], row["stage"], row["since"] or "-", row["hash_mode"], row["killed"] or "-"
-        )
+        since, enabled = row["stage_since"] or "-", row["enabled_since"] or "-"
+        rollouts.add_row(row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-")
     _print_part(rollouts, problems.get("rollouts"), bool(result.rollouts) or result.audit_ok is not None)
 
     day = result.monitor
