@@ -34,7 +34,7 @@ from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide
 from stagewise.rollout.experiments.variants import VariantSplit
-from stagewise.rollout.gradual import GradualRollout
+from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
 
@@ -51,8 +51,9 @@ MAX_LOOKBACK_DAYS = 365
 """The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
 
 ACTOR = "stagewise-controller"
-ON = "on"
-"""Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``)."""
+ON = ENABLED_VARIANT
+"""Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``;
+the prediction server logs its challenger's answers under it too)."""
 MARKETS = "markets"
 """The health policy domain whose cohorts are read from the monitor's market signals."""
 MARKET_LABELS = {"hit_rate_1st": "direction accuracy", "avg_score_accuracy": "probability score (1 − Brier)"}

@@ -43,7 +43,12 @@ from stagewise.rollout.plan import build_plan
 from stagewise.rollout.stages import DISABLED, next_stage
 from stagewise.rollout.store import Change, RolloutStore
 
-__all__ = ["ALL_FEATURES", "GradualRollout"]
+__all__ = ["ALL_FEATURES", "CONTROL_VARIANT", "ENABLED_VARIANT", "GradualRollout"]
+
+ENABLED_VARIANT = "on"
+"""Ledger variant of a race the feature enables when it has no A/B/n split (``GradualRollout.variant``)."""
+CONTROL_VARIANT = "control"
+"""Ledger variant of a race the feature does not enable."""
 
 
 _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
@@ -351,10 +356,10 @@ class GradualRollout:
         feature = self._current().feature(feature_name)
         bucket = feature.bucket(race_id)
         if bucket >= feature.threshold:
-            return "control"
+            return CONTROL_VARIANT
         weights = feature.extra.get("variants")
         if weights is None:
-            return "on"
+            return ENABLED_VARIANT
         return str(self._split(feature, weights).variant_of_bucket(bucket, feature.threshold))
 
     def _split(self, feature: FeatureRollout, weights: Mapping[str, float]) -> Any:

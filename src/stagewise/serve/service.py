@@ -16,6 +16,7 @@ import pandas as pd
 from stagewise._exceptions import DataValidationError, StagewiseError
 from stagewise.features.races import RACE_FEATURE_NAMES
 from stagewise.features.technical import FEATURE_NAMES, TechnicalIndicators
+from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
 from stagewise.serve.features import one_race_features
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
@@ -34,8 +35,8 @@ from stagewise.serve.settings import ServeSettings
 
 __all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_race"]
 
-#: Ledger variant of each role; "control"/"challenger" are what the rollout controller reads.
-VARIANTS = {"champion": "control", "challenger": "challenger", "market": "control"}
+#: Ledger variant of each role: the labels of ``GradualRollout.variant``, which the rollout controller reads.
+VARIANTS = {"champion": CONTROL_VARIANT, "challenger": ENABLED_VARIANT, "market": CONTROL_VARIANT}
 SHADOW_VARIANT = "shadow"
 
 
