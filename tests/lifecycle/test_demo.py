@@ -221,7 +221,10 @@ def test_a_webhook_port_in_use_is_a_storage_error_before_anything_is_written(tmp
         (["--seed", "-1"], "The 'seed' option must be an int >= 0. Got -1."),
         (["--domain", "horses"], "The 'domain' option must be one of ['races', 'markets']. Got 'horses'."),
         (["--webhook-port", "70000"], "The webhook 'port' must be an int in [0, 65535]"),
-        (["--domain", "markets"], "The demo does not support the 'markets' domain yet"),
+        (
+            ["--domain", "markets", "--days", "100"],
+            "The 'days' option must be an int in [7, 87] for the markets",
+        ),
     ],
 )
 def test_bad_options_are_one_line_and_write_nothing(tmp_path: Path, args: list[str], message: str) -> None:

@@ -13,7 +13,11 @@ console = Console(highlight=False)
 
 def demo(
     domain: Annotated[
-        str, typer.Option(help="races (simulated kyotei; the full workflow) or markets (not supported yet).")
+        str,
+        typer.Option(
+            help="races (simulated kyotei) or markets (the bundled EURUSD hourly bars, judged on "
+            "direction accuracy and Brier skill)."
+        ),
     ] = "races",
     workdir: Annotated[
         Path,
@@ -22,11 +26,13 @@ def demo(
         ),
     ] = Path("stagewise-demo"),
     days: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Live days replayed for each challenger (7-120; the first promotion needs about 10)."
+            help="Live days replayed for each challenger. races: 7-120, default 21 (the first promotion "
+            "needs about 10). markets: calendar days of bars, 7-87, default 56 (the 10 % stage alone "
+            "needs about five weeks of bars before the first promotion)."
         ),
-    ] = 21,
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the simulator and the models.")] = 0,
     webhook_port: Annotated[
         int, typer.Option(help="Port of the local webhook receiver on 127.0.0.1 (0: any free port).")
@@ -40,6 +46,12 @@ registered without pickle. The challenger is rolled out at 10 % and DAYS live da
 promotes it 10 % → 50 % → 100 % when healthy. A degraded challenger (fitted on shuffled labels) is \
 then rolled back automatically and the notification is delivered to a local webhook. \
 WORKDIR/report/index.html links every output. Under a minute on two cores.
+
+    --domain markets does the same on the bundled EURUSD hourly bars: each bar is a unit \
+(EURUSD:timestamp), its direction signal is logged at the bar's close and settled when the next bar \
+closes, and the controller judges the challenger's signals under the markets health policy \
+(direction accuracy, Brier skill against the base rate). The degraded challenger there has an \
+off-by-one label bug (it learned the previous bar's direction) and is certain of every call.
     """
     from stagewise.lifecycle.demo import run_demo
     from stagewise.lifecycle.progress import RichProgress

@@ -4,6 +4,9 @@ simulate → train a champion and a challenger → walk-forward backtest both �
 roll the challenger out at 10 % → replay live days (route, log, settle, stats, alerts, the
 controller each morning) → the same with a degraded challenger that the controller must roll
 back, notifying a local webhook → one HTML page over everything written.
+
+``domain="markets"`` tells the same story on the bundled EURUSD hourly bars
+(:mod:`stagewise.lifecycle.markets_demo`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from stagewise.lifecycle.workdir import prepare_workdir
 
 __all__ = [
     "CHALLENGER_WEIGHTS",
+    "DEFAULT_DAYS",
     "DEMO_MODEL",
     "DOMAINS",
     "HEALTH_WINDOW_DAYS",
@@ -35,6 +39,8 @@ __all__ = [
 ]
 
 DOMAINS = ("races", "markets")
+#: Live days replayed per challenger when ``days`` is not given, by domain.
+DEFAULT_DAYS = {"races": 21, "markets": 56}
 
 #: Smaller ensembles than the library defaults so the demo takes about a minute on two cores.
 DEMO_MODEL: dict[str, Any] = {
@@ -59,7 +65,8 @@ class DemoResult:
     """What the demo wrote and what the controller decided.
 
     ``good_run`` and ``degraded_run`` hold one :class:`~stagewise.lifecycle.replay.DayOutcome`
-    per replayed day; ``notifications`` what the local webhook received (body, headers and
+    per replayed day (markets: :class:`~stagewise.lifecycle.market_replay.MarketDayOutcome`, one
+    per day with bars); ``notifications`` what the local webhook received (body, headers and
     whether its HMAC signature verified); ``report`` the index page.
     """
 
@@ -72,8 +79,8 @@ class DemoResult:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     backtests: dict[str, dict[str, Any]] = field(default_factory=dict)
     features: dict[str, str] = field(default_factory=lambda: {"good": GOOD, "degraded": DEGRADED})
-    good_run: list[DayOutcome] = field(default_factory=list)
-    degraded_run: list[DayOutcome] = field(default_factory=list)
+    good_run: list[DayOutcome | Any] = field(default_factory=list)
+    degraded_run: list[DayOutcome | Any] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     registry_events: list[dict[str, Any]] = field(default_factory=list)
     audit_ok: bool = False
@@ -104,15 +111,13 @@ class DemoResult:
 def _check(domain: object, days: object, seed: object, model_params: object) -> None:
     if domain not in DOMAINS:
         raise ConfigError(f"The 'domain' option must be one of {list(DOMAINS)}. Got {domain!r}.")
-    if domain == "markets":
-        raise ConfigError(
-            "The demo does not support the 'markets' domain yet: the rollout controller judges a "
-            "challenger from race outcomes only, so a bar-by-bar replay could not be promoted or "
-            "rolled back. Use --domain races (the default); for bars, `stagewise train --domain "
-            "markets` and `stagewise backtest --domain markets` cover training and walk-forward."
-        )
     if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 120:
         raise ConfigError(f"The 'days' option must be an int in [7, 120]. Got {days!r}.")
+    if domain == "markets":
+        from stagewise.lifecycle.markets_demo import check_market_days
+        from stagewise.lifecycle.markets_demo import span_days as market_span
+
+        check_market_days(days, market_span())
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"The 'seed' option must be an int >= 0. Got {seed!r}.")
     if model_params is not None and not isinstance(model_params, dict):
@@ -150,7 +155,7 @@ def _fit_on_shuffled_labels(history: pd.DataFrame, params: dict[str, Any], seed:
 def run_demo(
     workdir: str | Path = "stagewise-demo",
     domain: str = "races",
-    days: int = 21,
+    days: int | None = None,
     seed: int = 0,
     progress: DemoProgress | None = None,
     *,
@@ -159,7 +164,9 @@ def run_demo(
 ) -> DemoResult:
     """Run the lifecycle in ``workdir``: ``days`` live days for a good challenger, then for a degraded one.
 
-    ``workdir`` must be new (or empty): the demo never overwrites an earlier run. ``progress``
+    ``days`` defaults to :data:`DEFAULT_DAYS` of the domain (21 race days; 56 calendar days of
+    EURUSD bars, the 10 % stage alone needs about five weeks of bars). ``workdir`` must be new
+    (or empty): the demo never overwrites an earlier run. ``progress``
     receives the narrative and the progress bars (default: plain lines on stdout).
     ``model_params`` replaces :data:`DEMO_MODEL` (e.g. tiny ensembles in tests). The webhook
     receiver listens on 127.0.0.1:``webhook_port`` (0: any free port).
@@ -175,6 +182,7 @@ def run_demo(
     """
     from stagewise.lifecycle.webhook_receiver import WebhookReceiver
 
+    days = DEFAULT_DAYS.get(domain, DEFAULT_DAYS["races"]) if days is None else days
     _check(domain, days, seed, model_params)
     say = progress or TextProgress()
     params = dict(DEMO_MODEL if model_params is None else model_params)
@@ -192,7 +200,12 @@ def run_demo(
             report=root / "report" / "index.html",
             summary_path=root / "report" / "demo_summary.json",
         )
-        _run(result, say, params, receiver, secret, started)
+        if domain == "markets":
+            from stagewise.lifecycle.markets_demo import run_markets
+
+            run_markets(result, say, model_params, receiver, secret, started)
+        else:
+            _run(result, say, params, receiver, secret, started)
     result.seconds = time.perf_counter() - started
     _write_outputs(result, say)
     return result

@@ -180,6 +180,25 @@ def _backtests(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> str:
     return _table(["model", "steps", "races", "win hit", "trifecta hit", "score accuracy", "reports"], rows)
 
 
+def _models(models: Mapping[str, Mapping[str, Any]]) -> str:
+    return _table(
+        ["role", "version", "held-out win hit (95 % interval)", "lane order 1-2-3", "oracle", "notes"],
+        [
+            [
+                role,
+                info["version"],
+                "not scored"
+                if info["win"] is None
+                else f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
+                _pct(info.get("lane")),
+                _pct(info.get("oracle")),
+                info.get("notes", ""),
+            ]
+            for role, info in models.items()
+        ],
+    )
+
+
 def write_report(
     path: Path,
     *,
@@ -211,22 +230,14 @@ def write_report(
         ]
         for e in audit
     ]
-    models = _table(
-        ["role", "version", "held-out win hit (95 % interval)", "lane order 1-2-3", "oracle", "notes"],
-        [
-            [
-                role,
-                info["version"],
-                "not scored"
-                if info["win"] is None
-                else f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
-                _pct(info.get("lane")),
-                _pct(info.get("oracle")),
-                info.get("notes", ""),
-            ]
-            for role, info in result.models.items()
-        ],
-    )
+    if result.domain == "markets":
+        from stagewise.lifecycle import markets_report
+
+        day_table: Any = markets_report.day_table
+        backtests = markets_report.backtests_table(result.backtests, base)
+        models = markets_report.models_table(result.models)
+    else:
+        day_table, backtests, models = _day_table, _backtests(result.backtests, base), _models(result.models)
     monitor_links = " · ".join(
         _link(Path(p), base, f"monitor trend ({k})") for k, p in monitor_report.items()
     )
@@ -253,7 +264,7 @@ def write_report(
             ],
         ),
         "<h2>2. Walk-forward backtests</h2>",
-        _backtests(result.backtests, base),
+        backtests,
         "<h2>4. Monitor</h2>",
         f"<p>Ledger <code>data/monitor.db</code>: {monitor_links}.</p>",
     ]
@@ -261,7 +272,7 @@ def write_report(
         (f"4–5. Rollout of the challenger ({result.features['good']})", result.good_run),
         (f"5. Rollout of the degraded challenger ({result.features['degraded']})", result.degraded_run),
     ):
-        sections += [f"<h2>{_e(title)}</h2>", _stage_chart(outcomes, title), _day_table(outcomes)]
+        sections += [f"<h2>{_e(title)}</h2>", _stage_chart(outcomes, title), day_table(outcomes)]
     sections += [
         f"<h2>5. Notifications received by the local webhook ({len(result.notifications)})</h2>",
         f"<pre>{_e(notifications[:30000])}</pre>",

@@ -257,5 +257,5 @@ def read_outcomes(
     frame["probability"] = frame["probability"].astype("float64")
     frame["outcome"] = frame["outcome"].astype("Int64")
     settled = frame["status"] == "settled"
-    frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").where(settled, pd.NA)
+    frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").mask(~settled)
     return frame

@@ -1,0 +1,169 @@
+"""The controller on market signals: a real SQLite ledger, the markets health policy, a real config file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stagewise import ConfigError
+from stagewise.monitor import PerformanceMonitor
+from stagewise.rollout import GradualRollout
+from stagewise.rollout.cohorts import market_daily_counts, market_health_metrics
+from stagewise.rollout.controller import ControllerPolicy, Decision
+from stagewise.rollout.controller_runner import run_controller
+
+FEATURE = "challenger_model"
+START = date(2017, 10, 2)
+POLICY = ControllerPolicy(days_healthy=3, min_races_per_day=1)
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> _Clock:
+    return _Clock(datetime(2017, 10, 2, 0, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
+    r = GradualRollout(
+        tmp_path / "rollout_config.json", now=clock, refresh_interval=0, actor="ops", health_policy="markets"
+    )
+    r.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:markets", reason="start canary")
+    return r
+
+
+@pytest.fixture
+def monitor(tmp_path: Path, clock: _Clock) -> Iterator[PerformanceMonitor]:
+    m = PerformanceMonitor(monitor_db=tmp_path / "monitor.db", clock=clock, notifiers=[])
+    yield m
+    m.close()
+
+
+def _day(
+    monitor: PerformanceMonitor,
+    rollout: GradualRollout,
+    clock: _Clock,
+    day: date,
+    rng: np.random.Generator,
+    *,
+    challenger_confidence: float,
+) -> None:
+    """24 hourly bars: each routed, its signal logged, then settled with a random direction.
+
+    Control says 0.5 ± 0.05; the challenger says ``challenger_confidence`` for a random direction.
+    """
+    for hour in range(24):
+        ts = datetime(day.year, day.month, day.day, hour)
+        clock.now = (ts + timedelta(hours=1)).replace(tzinfo=UTC)
+        enabled = rollout.should_enable_feature(FEATURE, f"EURUSD:{ts.isoformat()}")
+        if enabled:
+            up = bool(rng.integers(2))
+            p = challenger_confidence if up else 1 - challenger_confidence
+        else:
+            p = float(rng.uniform(0.45, 0.55))
+        variant = "on" if enabled else "control"
+        version = "v-challenger" if enabled else "v-champion"
+        monitor.log_signal("EURUSD", ts, int(p >= 0.5), p, model_version=version, variant=variant)
+        clock.now += timedelta(hours=1)
+        monitor.log_market_outcome("EURUSD", ts, int(rng.integers(2)))
+
+
+def _replay(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock, days: int, confidence: float
+) -> list[Decision]:
+    rng = np.random.default_rng(3)
+    out = []
+    for i in range(days):
+        day = START + timedelta(days=i)
+        _day(monitor, rollout, clock, day, rng, challenger_confidence=confidence)
+        now = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+        clock.now = now
+        out.append(run_controller(rollout, monitor, FEATURE, now=now, policy=POLICY, health_window_days=60))
+        if out[-1].action == "rollback":
+            break
+    return out
+
+
+def _settled_at_stage(decision: Decision) -> int:
+    return sum(d["races"] for d in decision.numbers["days"] if d["at_stage"])
+
+
+def test_a_modest_uninformed_challenger_gets_no_verdict_before_50_signals_then_is_promoted(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+) -> None:
+    decisions = _replay(monitor, rollout, clock, 40, confidence=0.52)
+    actions = [d.action for d in decisions]
+    assert "rollback" not in actions
+    first = actions.index("promote")
+    assert decisions[first].to_stage == "50%"
+    assert set(actions[:first]) == {"hold"}
+    verdicts = [(_settled_at_stage(d), d.numbers["days"][-1]["health"]) for d in decisions[: first + 1]]
+    assert all(v == "INSUFFICIENT_DATA" for n, v in verdicts if n < 50), verdicts
+    assert all(v == "HEALTHY" for n, v in verdicts if n >= 50), verdicts
+    assert [v for _, v in verdicts].count("HEALTHY") == 3  # promoted on the third healthy day
+    assert (
+        "HEALTHY for 3 consecutive days at 10% (>= 3, each with >= 1 signals)" in decisions[first].reasons[0]
+    )
+
+
+def test_a_confidently_random_challenger_is_rolled_back_once_its_sample_counts(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+) -> None:
+    decisions = _replay(monitor, rollout, clock, 40, confidence=0.97)
+    last = decisions[-1]
+    assert last.action == "rollback"
+    assert last.to_stage == "disabled"
+    reason = " ".join(last.reasons)
+    assert "Brier skill vs the base rate" in reason or "probability score (1 − Brier)" in reason, reason
+    assert {d.action for d in decisions[:-1]} == {"hold"}
+    assert _settled_at_stage(last) < 80  # caught soon after the minimum sample, not at the end
+
+
+def test_market_outcomes_and_counts_read_back_what_was_logged(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+) -> None:
+    rng = np.random.default_rng(0)
+    _day(monitor, rollout, clock, START, rng, challenger_confidence=0.8)
+    monitor.log_signal(
+        "EURUSD", datetime(2017, 10, 3, 0), 1, 0.6, model_version="v-champion", variant="control"
+    )
+    frame = monitor.market_outcomes(START, START + timedelta(days=1))
+    assert len(frame) == 25
+    assert frame["status"].tolist().count("pending") == 1
+    assert frame["hit"].isna().sum() == 1
+    settled = frame[frame["status"] == "settled"]
+    assert (settled["hit"] == (settled["signal"] == settled["outcome"])).all()
+    [day] = market_daily_counts(frame)
+    assert day.races == 24  # the pending signal is not counted
+    assert day.hits_1st == int(settled["hit"].sum())
+    assert day.positives == int(settled["outcome"].sum())
+    brier = float(((settled["probability"] - settled["outcome"]) ** 2).mean())
+    metrics = market_health_metrics([day])
+    assert metrics["brier_score"] == pytest.approx(brier)
+    up = day.positives / 24
+    assert metrics["brier_skill"] == pytest.approx(1 - brier / (up * (1 - up)))
+    assert metrics["total_signals"] == 24
+
+
+def test_the_markets_policy_refuses_shadow_mode(monitor: PerformanceMonitor, rollout: GradualRollout) -> None:
+    with pytest.raises(ConfigError, match="not available with the markets health policy"):
+        run_controller(rollout, monitor, FEATURE, now=datetime(2017, 10, 3, tzinfo=UTC), shadow=("a", "b"))
+
+
+def test_an_empty_ledger_gives_empty_counts(monitor: PerformanceMonitor) -> None:
+    frame = monitor.market_outcomes(START, START)
+    assert frame.empty
+    assert isinstance(frame, pd.DataFrame)
+    assert market_daily_counts(frame) == []
