@@ -150,3 +150,18 @@ def test_a_postgres_ledger_is_checked_like_a_file(pg_url: str) -> None:
     assert [r.name for r in rows] == ["monitor db", "monitor ledger"]
     assert all(r.ok for r in rows), rows
     assert "postgres" not in rows[0].detail or "***" in rows[0].detail or "@" in rows[0].detail
+
+
+def test_the_markets_round_trip_and_walk_forward_use_the_bundled_bars(tmp_path: Path) -> None:
+    from stagewise.check.training import training_checks, walk_forward_check
+
+    rows = {r.name: r for r in training_checks(tmp_path, domain="markets")}
+    rows["walk-forward"] = walk_forward_check(tmp_path, domain="markets")
+    assert all(r.ok for r in rows.values()), rows
+    assert rows["training"].detail.startswith("markets: ")
+    assert "accuracy" in rows["training"].detail
+    assert "identical predictions" in rows["registry round trip"].detail
+    assert "overall_accuracy" in rows["walk-forward"].detail
+    assert (tmp_path / "walkforward" / "walkforward_results.json").is_file()
+    with pytest.raises(ConfigError, match="'races', 'markets'"):
+        walk_forward_check(tmp_path, domain="bars")

@@ -78,9 +78,13 @@ def training_checks(scratch: str | Path, *, domain: str = "races", seed: int = 0
         if report.notes:  # too good to be true: leakage, not skill
             return CheckResult("training", False, " ".join(report.notes), _LEAK_FIX)
         ensemble = next(s for s in report.scores if s.name == "Ensemble")
+        interval = f"[{ensemble.low:.3f}, {ensemble.high:.3f}]"  # Wilson, of the win hit rate or the accuracy
+        if domain == "races":
+            held_out = f"win hit rate {ensemble.value:.3f} {interval}"
+        else:
+            held_out = f"accuracy {ensemble.extra['accuracy']:.3f} {interval}, F1 {ensemble.value:.3f}"
         detail = (
-            f"{domain}: {report.n_train:,} {unit} fitted in {report.fit_seconds:.1f} s; held-out "
-            f"{ensemble.metric} {ensemble.value:.3f} [{ensemble.low:.3f}, {ensemble.high:.3f}]"
+            f"{domain}: {report.n_train:,} {unit} fitted in {report.fit_seconds:.1f} s; held-out {held_out}"
         )
         return CheckResult("training", True, detail)
 
