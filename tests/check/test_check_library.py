@@ -165,3 +165,22 @@ def test_the_markets_round_trip_and_walk_forward_use_the_bundled_bars(tmp_path: 
     assert (tmp_path / "walkforward" / "walkforward_results.json").is_file()
     with pytest.raises(ConfigError, match="'races', 'markets'"):
         walk_forward_check(tmp_path, domain="bars")
+
+
+def test_rollout_tables_in_a_database_are_checked_and_never_created(tmp_path: Path) -> None:
+    from stagewise.check.state import rollout_checks
+    from stagewise.rollout import GradualRollout
+
+    ledger = tmp_path / "monitor.db"
+    PerformanceMonitor(str(ledger), notifiers=[]).close()
+    url = f"sqlite:///{ledger}"
+    rows = rollout_checks(url)
+    assert [(r.name, r.ok) for r in rows] == [("rollout config", False)]
+    assert "no rollout tables" in rows[0].detail
+    assert f"--db {url}" in rows[0].fix
+    assert "rollout_features" not in inspect_database(url).tables  # asking created nothing
+    with GradualRollout(url, refresh_interval=0) as rollout:
+        rollout.add_feature("challenger_model", "10%", reason="canary", actor="test")
+    rows = rollout_checks(url)
+    assert all(r.ok for r in rows), rows
+    assert "challenger_model 10%" in rows[0].detail

@@ -163,3 +163,32 @@ def test_a_bad_mode_is_a_usage_error(workdir: Path) -> None:
     result = runner.invoke(app, ["check", "validate", "--mode", "heavy", "--workdir", str(workdir)])
     assert result.exit_code == 2
     assert "light" in result.output
+
+
+def test_a_critical_alert_fails_full_check_but_not_validate(workdir: Path) -> None:
+    from check_deployment import LAST_DAY
+
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.monitor.alert_config import AlertConfig, AlertRule, DomainRules
+
+    rule = AlertRule(
+        alert_type="LOW_RACE_COUNT", metric="total_races", threshold=100, min_samples=0, severity="critical"
+    )
+    rules = AlertConfig(domains={"races": DomainRules(rules=(rule,))})
+    with PerformanceMonitor(
+        str(workdir / "data" / "monitor.db"), notifiers=[], alert_config=rules
+    ) as monitor:
+        assert monitor.check_alerts(LAST_DAY)
+    assert runner.invoke(app, ["check", "validate", "--workdir", str(workdir)]).exit_code == 0
+    before = snapshot(workdir)
+    result = runner.invoke(app, ["check", "full-check", "--workdir", str(workdir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 1, result.output
+    summary = result.output[result.output.index("Summary: the six stages") :]
+    monitor_row = next(line for line in summary.splitlines() if " monitor " in line)
+    assert "FAIL" in monitor_row
+    assert "2/3" in monitor_row
+    assert "stagewise monitor alerts" in summary
+    assert "1 failed" in result.output
+    status = runner.invoke(app, ["check", "status", "--workdir", str(workdir)], env={"COLUMNS": "200"})
+    assert "[critical] LOW_RACE_COUNT" in status.output
+    assert snapshot(workdir) == before
