@@ -109,6 +109,7 @@ def test_an_unreachable_server_is_a_failing_row() -> None:
     rows = ledger_checks("postgresql+psycopg://postgres@127.0.0.1:1/nothing")
     assert not rows[0].ok
     assert "cannot be reached" in rows[0].detail
+    assert "start the database server" in rows[0].fix
 
 
 def _critical_rules(threshold: float, severity: str) -> AlertConfig:

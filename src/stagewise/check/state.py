@@ -238,6 +238,11 @@ def ledger_checks(db: str) -> list[CheckResult]:
             facts = inspect_database(db)
         except NotFoundError as exc:
             return CheckResult("monitor db", False, str(exc), create)
+        except StorageError as exc:
+            if sqlite_file(db) is not None:
+                raise
+            unreachable = "start the database server, or correct --db (host, port, user, database name)"
+            return CheckResult("monitor db", False, str(exc), unreachable)
         problem = _revision_problem(facts)
         if problem is not None:
             fix = f"back {db} up, then open it once with this stagewise: `stagewise monitor trend --db {db}`"
