@@ -335,7 +335,7 @@ def _print_status(result: Status) -> None:
         models.add_row(
             row["version"], row["created_at"], role, row["aliases"], str(row["n_features"]), hashes
         )
-    _print_part(models, problems.get("models"), bool(result.models))
+    _print_part(models, "Models", problems.get("models"), bool(result.models))
 
     updated = result.rollout_updated_at or "never"
     audit = {True: "audit chain intact", False: "[bold red]audit chain BROKEN[/]", None: "audit not read"}
@@ -346,12 +346,15 @@ def _print_status(result: Status) -> None:
     for row in result.rollouts:
         since, enabled = row["stage_since"] or "-", row["enabled_since"] or "-"
         rollouts.add_row(row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-")
-    _print_part(rollouts, problems.get("rollouts"), bool(result.rollouts) or result.audit_ok is not None)
+    _print_part(
+        rollouts, "Rollouts", problems.get("rollouts"), bool(result.rollouts) or result.audit_ok is not None
+    )
 
     day = result.monitor
-    monitor = Table(title=f"Monitor {targets.db}", title_justify="left", show_header=False)
+    monitor = Table(title="Monitor", title_justify="left", show_header=False)
     monitor.add_column("fact", style="bold")
     monitor.add_column("value", overflow="fold")
+    monitor.add_row("ledger", targets.db)
     if day:
         monitor.add_row("last race day", str(day["date"]))
         monitor.add_row("settled races", str(day.get("total_races", 0)))
@@ -368,15 +371,15 @@ def _print_status(result: Status) -> None:
             else "\n".join(f"{a['date']} [{a['severity']}] {a['alert_type']}: {a['message']}" for a in firing)
         )
         monitor.add_row("open alerts", Text(text))
-    _print_part(monitor, problems.get("monitor"), "monitor" not in problems)
+    _print_part(monitor, "Monitor", problems.get("monitor"), "monitor" not in problems)
 
     ok = "[bold green]ok[/]" if result.ok else "[bold red]problems found[/]"
     console.print(f"status: {ok}")
 
 
-def _print_part(table: Table, problem: Any, show: bool) -> None:
+def _print_part(table: Table, label: str, problem: Any, show: bool) -> None:
     if show:
         console.print(table)
     if problem is not None:
-        console.print(f"[bold red]{escape(str(table.title))}[/]: {escape(problem.what)}")
+        console.print(f"[bold red]{label}[/]: {escape(problem.what)}")
         console.print(f"  [bold]fix[/]: {escape(problem.fix)}")
