@@ -270,6 +270,7 @@ def run_markets(
     from stagewise.monitor.notify import WebhookNotifier
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy
+    from stagewise.rollout.health import MARKETS_POLICY
 
     now = [datetime.combine(live_start.date(), datetime.min.time())]
 
@@ -368,6 +369,13 @@ def run_markets(
         result.degraded_run = replay(DEGRADED, live.loc[live.index >= good_end], 1)
         if any(d.action == "rollback" for d in result.degraded_run):
             registry.remove_alias("challenger")
+        else:
+            served = sum(d.challenger_signals for d in result.degraded_run)
+            say.note(
+                f"The degraded challenger was not rolled back within {days} days: it served {served} "
+                "signals, and the health policy withholds a verdict below "
+                f"{MARKETS_POLICY.min_sample} settled ones (a longer --days gives it the sample)."
+            )
         result.notifications = list(receiver.received)
         for item in result.notifications:
             body = item["body"] if isinstance(item["body"], dict) else {}
