@@ -156,3 +156,25 @@ def test_the_report_links_backtests_monitor_and_audit(run: tuple[DemoResult, lis
     day_lines = [line for line in lines if re.match(r"\s+201[78]-\d\d-\d\d ", line)]
     assert len(day_lines) == len(result.good_run) + len(result.degraded_run)
     assert any(SYMBOL in line for line in lines)
+
+
+def test_each_day_has_its_stats_and_alerts_in_the_ledger(run: tuple[DemoResult, list[str]]) -> None:
+    result, _ = run
+    days = [*result.good_run, *result.degraded_run]
+    [(rollups,)] = _ledger(
+        result, "SELECT count(DISTINCT date) FROM daily_performance WHERE domain = 'market'"
+    )
+    assert rollups == len(days)  # calculate_market_stats ran for every replayed day
+    # Sunday evenings bring 2-3 bars: the monitor's LOW_SIGNAL_COUNT (< 10 signals) fires, and only then.
+    for day in days:
+        assert ("LOW_SIGNAL_COUNT" in day.alerts) == (day.signals < 10), day
+    states = dict(
+        _ledger(
+            result,
+            "SELECT state, count(*) FROM alerts WHERE domain = 'market' AND alert_type = 'LOW_SIGNAL_COUNT' "
+            "GROUP BY state",
+        )
+    )
+    sundays = sum(1 for d in days if d.signals < 10)
+    assert states["firing"] == sundays
+    assert states["resolved"] == sundays  # each Monday's full day resolves it
