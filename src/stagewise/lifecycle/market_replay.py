@@ -28,7 +28,7 @@ __all__ = ["MarketDayOutcome", "replay_market_days", "unit_id"]
 class MarketDayOutcome:
     """What happened on one replayed market day (the controller's view in ``action`` and ``reasons``).
 
-    ``accuracy`` is the day's share of right directions over every settled signal; the
+    ``accuracy`` is the day's share of right directions over the signals settled by midnight; the
     ``challenger_*`` and ``control_*`` figures are cumulative since the rollout began, as the
     controller read them (Brier = mean squared error of the probability, lower is better).
     ``health`` is the challenger's verdict for the day over the health window; ``alerts`` the

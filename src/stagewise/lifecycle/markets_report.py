@@ -61,7 +61,7 @@ def day_table(outcomes: Sequence[Any]) -> str:
         "stage",
         "bars",
         "challenger bars",
-        "accuracy (day, all)",
+        "accuracy that day (settled by midnight)",
         "challenger accuracy*",
         "control accuracy*",
         "challenger Brier*",
