@@ -9,9 +9,6 @@ library, as a user's deployment would be.
 from __future__ import annotations
 
 import hashlib
-import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,34 +70,3 @@ def snapshot(root: Path) -> dict[str, tuple[int, int, str]]:
         for p in sorted(root.rglob("*"))
         if p.is_file()
     }
-
-
-@contextmanager
-def read_only(directory: Path) -> Iterator[bool]:
-    """Make ``directory`` read-only for the block: chmod for a user, a read-only bind mount for root.
-
-    Yields False when that is impossible here (root without the right to mount).
-    """
-    import os
-
-    if os.geteuid() != 0:
-        modes = {p: p.stat().st_mode for p in [directory, *directory.rglob("*")] if p.is_dir()}
-        for p in modes:
-            p.chmod(0o555)
-        try:
-            yield True
-        finally:
-            for p, mode in modes.items():
-                p.chmod(mode)
-        return
-    mounted = subprocess.run(
-        ["mount", "--bind", "-o", "ro", str(directory), str(directory)], capture_output=True
-    )
-    if mounted.returncode != 0:
-        yield False
-        return
-    try:
-        remount = subprocess.run(["mount", "-o", "remount,bind,ro", str(directory)], capture_output=True)
-        yield remount.returncode == 0 and not os.access(directory, os.W_OK)
-    finally:
-        subprocess.run(["umount", str(directory)], check=False)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from check_deployment import build_deployment, read_only, snapshot
+from check_deployment import build_deployment, snapshot
 from typer.testing import CliRunner
 
+from readonly_support import read_only
 from stagewise.cli.main import app
 
 runner = CliRunner()

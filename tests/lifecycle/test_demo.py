@@ -111,38 +111,16 @@ def test_a_path_below_a_file_is_a_storage_error_and_the_file_is_kept(tmp_path: P
 
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Any:
-    """A directory nobody can write: chmod for a normal user, a read-only tmpfs for root."""
-    import os
-    import subprocess
+    """A directory nobody can write, holding one file stored before."""
+    from readonly_support import read_only
 
     target = tmp_path / "ro"
     target.mkdir()
     (target / "keep.txt").write_text("stored before")
-    if os.geteuid() != 0:
-        target.chmod(0o555)
+    with read_only(target) as done:
+        if not done:
+            pytest.skip("cannot make a read-only directory here (root without the right to mount)")
         yield target
-        target.chmod(0o755)
-        return
-    # root ignores permission bits: bind-mount the directory read-only (needs CAP_SYS_ADMIN).
-    mounted = subprocess.run(["mount", "--bind", "-o", "ro", str(target), str(target)], capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"running as root without the right to mount a read-only directory: {mounted.stderr!r}")
-    remount = subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], capture_output=True)
-    try:
-        if remount.returncode != 0 or _writable(target):
-            pytest.skip("could not make a read-only directory here")
-        yield target
-    finally:
-        subprocess.run(["umount", str(target)], check=False)
-
-
-def _writable(path: Path) -> bool:
-    try:
-        (path / ".probe").write_text("x")
-    except OSError:
-        return False
-    (path / ".probe").unlink()
-    return True
 
 
 def test_a_read_only_workdir_is_a_storage_error_and_nothing_changes(read_only_dir: Path) -> None:
