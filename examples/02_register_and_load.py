@@ -16,7 +16,7 @@ Run it::
 
     .venv/bin/python examples/02_register_and_load.py [WORKDIR]
 
-Everything is written under WORKDIR/models (default: a new temporary directory). A few seconds.
+Everything is written under WORKDIR/models (default: a new temporary directory). About 10 s.
 """
 
 from __future__ import annotations

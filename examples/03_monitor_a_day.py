@@ -16,7 +16,7 @@ Run it::
     .venv/bin/python examples/03_monitor_a_day.py [WORKDIR]
 
 Writes WORKDIR/data/monitor.db and WORKDIR/temp/monitor/report.txt and .html (default WORKDIR: a
-new temporary directory). A few seconds.
+new temporary directory). Under 10 s.
 """
 
 from __future__ import annotations
