@@ -146,6 +146,21 @@ def test_health_from_options_and_json(config: Path, tmp_path: Path) -> None:
     assert "Give --hit-rate-top3, --score-accuracy or --from-json." in out
 
 
+def test_health_critical_rule_flag(config: Path) -> None:
+    args = ["health", "probability_calibration", "--config", str(config), "--hit-rate-1st", "0.25"]
+    noisy_week = [*args, "--hit-rate-top3", "0.0357", "--score-accuracy", "0.70", "--races", "112"]
+    code, out = run(*noisy_week, "--fail-on", "critical")
+    assert code == 0, out
+    assert out.startswith("probability_calibration: WARNING -> CONTINUE_MONITORING")
+    assert "95 % upper bound over 112 total_races is 8.8" in out
+    code, out = run(*noisy_week, "--critical-rule", "point", "--fail-on", "critical")
+    assert code == 3
+    assert "issue: trifecta hit rate 3.57% < 5.00% (CRITICAL)" in out
+    code, out = run(*noisy_week, "--critical-rule", "sometimes")
+    assert code == 1
+    assert "ConfigError: The 'critical_rule' (--critical-rule) must be 'point' or 'upper_bound'." in out
+
+
 def test_audit_verify_fails_after_tampering(config: Path) -> None:
     for stage in ("10%", "50%"):
         run("set", "probability_calibration", stage, "--reason", "ramp", "--config", str(config))

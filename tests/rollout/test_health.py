@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stagewise import ConfigError, DataValidationError
-from stagewise.rollout.health import RACES_POLICY, evaluate_health, load_policy
+from stagewise.rollout.health import RACES_POLICY, HealthPolicy, evaluate_health, load_policy
 
 NOW = datetime(2025, 12, 2, 16, 12, 2, tzinfo=UTC)
 GOOD = {
@@ -22,8 +22,11 @@ GOOD = {
 }
 
 
-def verdict(**changes: Any) -> dict[str, Any]:
-    return evaluate_health({**GOOD, **changes}, feature_name="f", now=NOW, next_stage="50%")
+POINT = RACES_POLICY.model_copy(update={"critical_rule": "point"})
+
+
+def verdict(policy: HealthPolicy = RACES_POLICY, **changes: Any) -> dict[str, Any]:
+    return evaluate_health({**GOOD, **changes}, policy, feature_name="f", now=NOW, next_stage="50%")
 
 
 def test_the_seed_example_is_healthy_with_every_key_of_the_seed_shape() -> None:
@@ -64,7 +67,7 @@ def test_the_seed_example_is_healthy_with_every_key_of_the_seed_shape() -> None:
     ],
 )
 def test_seed_threshold_table_boundaries(metric: str, value: float, status: str) -> None:
-    result = verdict(**{metric: value})
+    result = verdict(POINT, **{metric: value})  # the seed's comparison of point values
     assert result["status"] == status
     if status == "CRITICAL":
         assert result["action"] == "ROLLBACK"
@@ -72,6 +75,72 @@ def test_seed_threshold_table_boundaries(metric: str, value: float, status: str)
     if status == "WARNING":
         assert result["action"] == "CONTINUE_MONITORING"
         assert len(result["warnings"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("metric", "value", "races", "point", "upper_bound"),
+    [
+        # a baseline-level challenger's noisy week: 4 trifectas in 112 races, 95 % upper bound 8.8 %
+        ("hit_rate_top3", 4 / 112, 112, "CRITICAL", "WARNING"),
+        ("hit_rate_top3", 0 / 112, 112, "CRITICAL", "CRITICAL"),  # upper bound 3.3 % < 5 %
+        ("hit_rate_1st", 16 / 112, 112, "CRITICAL", "WARNING"),  # 14.3 %, upper bound 21.8 %
+        ("hit_rate_1st", 15 / 300, 300, "CRITICAL", "CRITICAL"),  # 5 %, upper bound 8.1 %
+        ("hit_rate_1st", 44 / 300, 300, "CRITICAL", "WARNING"),  # 14.7 %: the seed's line, not past it
+        ("error_rate", 12 / 100, 100, "CRITICAL", "WARNING"),  # lower bound 7.0 % < 10 %
+        ("error_rate", 30 / 100, 100, "CRITICAL", "CRITICAL"),  # lower bound 22 %
+        ("avg_score_accuracy", 0.59, 112, "CRITICAL", "CRITICAL"),  # a mean: point value either way
+    ],
+    ids=[
+        "trifecta-noise",
+        "trifecta-zero",
+        "win-noise",
+        "win-clear",
+        "win-at-the-line",
+        "errors-noise",
+        "errors-clear",
+        "score-mean",
+    ],
+)
+def test_upper_bound_rule_rolls_back_only_what_the_sample_shows(
+    metric: str, value: float, races: int, point: str, upper_bound: str
+) -> None:
+    assert verdict(POINT, **{metric: value}, total_races=races)["status"] == point
+    result = verdict(**{metric: value}, total_races=races)
+    assert RACES_POLICY.critical_rule == "upper_bound"  # the default
+    assert result["status"] == upper_bound
+    if upper_bound == "WARNING":
+        assert result["issues"] == []
+        assert result["action"] == "CONTINUE_MONITORING"
+        assert any(f"bound over {races} total_races" in w for w in result["warnings"])
+
+
+def test_the_seed_call_without_a_sample_size_compares_point_values_under_either_rule() -> None:
+    metrics = {k: v for k, v in GOOD.items() if k != "total_races"}
+    for policy in (RACES_POLICY, POINT):
+        result = evaluate_health({**metrics, "hit_rate_top3": 0.0499}, policy, feature_name="f", now=NOW)
+        assert result["status"] == "CRITICAL"
+        assert result["issues"] == ["trifecta hit rate 4.99% < 5.00% (CRITICAL)"]
+    warning = evaluate_health(metrics, feature_name="f", now=NOW)["warnings"][0]
+    assert warning.endswith("; CRITICAL compares point values")
+
+
+def test_the_critical_rule_is_validated_wherever_it_is_set(tmp_path: Path) -> None:
+    assert load_policy("races", critical_rule="point").critical_rule == "point"
+    assert load_policy(None).critical_rule == "upper_bound"
+    with pytest.raises(
+        ConfigError, match=r"--critical-rule\) must be 'point' or 'upper_bound'. Got 'wilson'"
+    ):
+        load_policy("races", critical_rule="wilson")
+    path = tmp_path / "policy.json"
+    doc = RACES_POLICY.model_dump()
+    path.write_text(json.dumps({**doc, "critical_rule": "point"}))
+    assert load_policy(path).critical_rule == "point"
+    path.write_text(json.dumps({**doc, "critical_rule": "sometimes"}))
+    with pytest.raises(ConfigError, match="critical_rule"):
+        load_policy(path)
+    bad_rule = {"metric": "score", "label": "s", "critical": 0.5, "rate": False, "proportion": True}
+    with pytest.raises(ConfigError, match="'proportion' needs 'rate'"):
+        load_policy({"domain": "x", "rules": [bad_rule]})
 
 
 def test_critical_wins_over_warning_and_lists_every_reason() -> None:

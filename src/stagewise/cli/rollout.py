@@ -171,6 +171,12 @@ def health(
     ),
     from_json: Path | None = FROM_JSON,
     policy: str = typer.Option(None, "--policy", help="Health policy: a domain name or a JSON file."),
+    critical_rule: str = typer.Option(
+        None,
+        "--critical-rule",
+        help="CRITICAL by the rate's Wilson 95 % upper bound (upper_bound, the default) or by the "
+        "point value as the seed did (point); default: the policy's own.",
+    ),
     fail_on: str = typer.Option(
         None, "--fail-on", help="Exit 3 at this status or worse: warning or critical."
     ),
@@ -182,6 +188,7 @@ def health(
     """Grade the feature's metrics with the seed's table: HEALTHY, WARNING, CRITICAL or INSUFFICIENT_DATA."""
     from stagewise._exceptions import ConfigError, DataValidationError
     from stagewise.rollout import GradualRollout
+    from stagewise.rollout.health import load_policy
 
     if fail_on not in (None, "warning", "critical"):
         raise ConfigError(f"--fail-on must be 'warning' or 'critical'. Got {fail_on!r}.")
@@ -205,7 +212,8 @@ def health(
             raise DataValidationError(f"Give {named} or --from-json.")
         if races is not None:
             metrics["total_races"] = races
-    with GradualRollout(config, db_url=db, refresh_interval=0, health_policy=policy) as rollout:
+    health_policy = load_policy(policy, critical_rule=critical_rule)
+    with GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy) as rollout:
         result = rollout.check_rollout_health(feature, metrics, lang=_lang(lang))
     if as_json:
         _echo_json(result)

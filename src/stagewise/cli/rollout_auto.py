@@ -95,17 +95,21 @@ def simulate_aa(
             p_control=p, p_treatment=p_worse,
             progress=lambda done, _n: progress.update(task_pw, completed=done), **common,
         )  # fmt: skip
-        gate = simulate_health_gate(
-            n_sims=sims, days=days, races_per_day=races_per_day, treatment_share=share, p_win=p,
-            p_trifecta=p_trifecta, seed=seed,
-        )  # fmt: skip
+        gates = {
+            rule: simulate_health_gate(
+                n_sims=sims, days=days, races_per_day=races_per_day, treatment_share=share, p_win=p,
+                p_trifecta=p_trifecta, seed=seed, critical_rule=rule,
+            )
+            for rule in ("point", "upper_bound")
+        }  # fmt: skip
     if as_json:
         data = _aa_json(aa, power)
-        data["false_rollback"]["seed_absolute_thresholds"] = _outcome_json(gate)
+        data["false_rollback"]["seed_absolute_thresholds"] = _outcome_json(gates["point"])
+        data["false_rollback"]["seed_thresholds_wilson_upper_bound"] = _outcome_json(gates["upper_bound"])
         data["settings"]["p_trifecta"] = p_trifecta
         typer.echo(json.dumps(data, indent=2))
         return
-    _print_aa(Console(), aa, power, gate, p_trifecta)
+    _print_aa(Console(), aa, power, gates, p_trifecta)
 
 
 def _outcome_json(outcome: RuleOutcome) -> dict[str, Any]:
@@ -130,7 +134,9 @@ def _aa_json(aa: AaResult, power: AaResult) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _print_aa(console: Any, aa: AaResult, power: AaResult, gate: RuleOutcome, p_trifecta: float) -> None:
+def _print_aa(
+    console: Any, aa: AaResult, power: AaResult, gates: dict[str, RuleOutcome], p_trifecta: float
+) -> None:
     from rich.table import Table
 
     table = Table(
@@ -148,7 +154,8 @@ def _print_aa(console: Any, aa: AaResult, power: AaResult, gate: RuleOutcome, p_
         ("naive daily z-test", aa.naive, power.naive),
     ):
         table.add_row(name, _rate(a), _rate(b), _day(b))
-    table.add_row("seed thresholds (CRITICAL)", _rate(gate), "-", "-")
+    table.add_row("seed thresholds, point (CRITICAL)", _rate(gates["point"]), "-", "-")
+    table.add_row("seed thresholds, Wilson upper bound", _rate(gates["upper_bound"]), "-", "-")
     console.print(table)
     verdict = "within" if aa.sequential.interval()[0] <= aa.alpha else "ABOVE"
     console.print(
@@ -158,7 +165,9 @@ def _print_aa(console: Any, aa: AaResult, power: AaResult, gate: RuleOutcome, p_
     console.print(
         f"The seed's absolute CRITICAL lines (win < 15 %, trifecta < 5 %) on 7-day windows of >= 100 races "
         f"fire on a challenger with win {aa.p_control:.0%} and trifecta {p_trifecta:.0%} in "
-        f"{gate.rate:.1%} of runs: noise, not harm."
+        f"{gates['point'].rate:.1%} of runs when the point values are compared (noise, not harm), and in "
+        f"{gates['upper_bound'].rate:.1%} with the health policy's default rule (the Wilson 95 % upper "
+        "bound must be below the line)."
     )
 
 
@@ -184,6 +193,12 @@ def auto(
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the sequential harm test."),
     srm_action: str = typer.Option(
         "hold", "--srm-action", help="What a sample-ratio mismatch does: hold | rollback."
+    ),
+    critical_rule: str | None = typer.Option(
+        None,
+        "--critical-rule",
+        help="CRITICAL by the rate's Wilson 95 % upper bound (upper_bound, the default) or by the "
+        "point value as the seed did (point); default: the policy's own.",
     ),
     challenger_variant: str | None = typer.Option(
         None,
@@ -226,6 +241,7 @@ def auto(
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy
     from stagewise.rollout.controller_runner import run_controller
+    from stagewise.rollout.health import load_policy
 
     if srm_action not in ("hold", "rollback"):
         raise ConfigError(f"--srm-action must be 'hold' or 'rollback'. Got {srm_action!r}.")
@@ -257,7 +273,8 @@ def auto(
         srm_action=srm_action,  # type: ignore[arg-type]
     )
     notifiers = [] if dry_run else notifiers_from_env()
-    rollout = GradualRollout(config, db_url=db, refresh_interval=0)
+    health_policy = load_policy(None, critical_rule=critical_rule)
+    rollout = GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy)
     with PerformanceMonitor(ledger_url) as monitor:
         decision = run_controller(
             rollout, monitor, feature, now=datetime.now(UTC), policy=policy, dry_run=dry_run,

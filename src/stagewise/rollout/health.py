@@ -16,6 +16,16 @@ The seed's code flagged the error rate with ``> 0.1``; stagewise follows the tab
 rate over a handful of races says nothing. Rules marked ``needs_sample=False``
 (the error rate, a software signal) still turn a small sample CRITICAL.
 
+``HealthPolicy.critical_rule`` says how a sample is held against the CRITICAL line.
+``"upper_bound"`` (the default) grades a rate CRITICAL only when its Wilson 95 % interval
+lies wholly on the wrong side of the line (for a higher-is-better rate: the upper bound
+is below it; for the error rate: the lower bound is at or above it). A rate whose point
+value crosses the line while its interval does not is WARNING: hold, do not roll back.
+``"point"`` compares the point value alone, as the seed did. Without a sample size (the
+seed's call passes none) both rules compare point values. Only proportions of the
+sample (hits per race) have such an interval; means such as the score accuracy are
+graded on their point value under either rule (``MetricRule.proportion=False``).
+
 Examples
 --------
 >>> from datetime import datetime, UTC
@@ -38,10 +48,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from stagewise._exceptions import ConfigError, DataValidationError
+from stagewise.metrics.intervals import wilson_interval
 
 __all__ = [
     "ACTIONS",
     "CRITICAL",
+    "CRITICAL_CONFIDENCE",
+    "CRITICAL_RULES",
     "HEALTHY",
     "INSUFFICIENT_DATA",
     "MARKETS_POLICY",
@@ -61,13 +74,20 @@ ACTIONS = {
     CRITICAL: "ROLLBACK",
     INSUFFICIENT_DATA: "WAIT_FOR_MORE_DATA",
 }
+CRITICAL_RULES = ("point", "upper_bound")
+"""How a sample is held against a CRITICAL line (see the module docstring)."""
+CRITICAL_CONFIDENCE = 0.95
+"""Confidence of the Wilson interval behind ``critical_rule="upper_bound"``."""
+CriticalRule = Literal["point", "upper_bound"]
 
 
 class MetricRule(BaseModel):
     """One row of the threshold table.
 
     ``percent`` shows values as percentages; ``rate`` requires values in [0, 1];
-    ``needs_sample=False`` applies the rule even below the minimum sample.
+    ``proportion`` (default: same as ``rate``) says the value is a share of the sample
+    (hits per race), so ``critical_rule="upper_bound"`` may hold it against its Wilson
+    interval; ``needs_sample=False`` applies the rule even below the minimum sample.
     For ``higher_is_better`` metrics: ``value < critical`` is CRITICAL, ``value < warning``
     is WARNING, otherwise healthy. For the others: ``value >= critical`` is CRITICAL,
     ``value >= warning`` is WARNING.
@@ -83,10 +103,20 @@ class MetricRule(BaseModel):
     critical: float
     percent: bool = True
     rate: bool = True
+    proportion: bool | None = None
     needs_sample: bool = True
+
+    @property
+    def is_proportion(self) -> bool:
+        """Whether the value is a share of the sample (a Wilson interval applies)."""
+        return self.rate if self.proportion is None else self.proportion
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricRule:
+        if self.proportion and not self.rate:
+            raise ValueError(
+                f"rule {self.metric!r}: 'proportion' needs 'rate' (a share of the sample lies in [0, 1])"
+            )
         if self.warning is not None:
             wrong = self.warning < self.critical if self.higher_is_better else self.warning > self.critical
             if wrong:
@@ -106,6 +136,18 @@ class MetricRule(BaseModel):
         if value >= self.critical:
             return CRITICAL
         return WARNING if self.warning is not None and value >= self.warning else HEALTHY
+
+    def significant(self, value: float, sample: float) -> tuple[bool, float]:
+        """Whether ``value`` over ``sample`` units is beyond the CRITICAL line by its Wilson interval.
+
+        Returns the verdict and the bound compared: the upper bound for higher-is-better rates,
+        the lower bound otherwise.
+        """
+        trials = round(sample)
+        low, high = wilson_interval(min(round(value * trials), trials), trials, CRITICAL_CONFIDENCE)
+        if self.higher_is_better:
+            return high < self.critical, high
+        return low >= self.critical, low
 
     def show(self, value: float) -> str:
         return f"{value:.2%}" if self.percent else f"{value:.4f}"
@@ -127,6 +169,10 @@ class HealthPolicy(BaseModel):
     rules: list[MetricRule] = Field(min_length=1)
     sample_metric: str = "total_races"
     min_sample: int = Field(default=100, ge=0)
+    critical_rule: CriticalRule = "upper_bound"
+    """``"upper_bound"``: CRITICAL only when the rate's Wilson 95 % interval is past the line
+    (a challenger as good as the baseline is not rolled back for a noisy week);
+    ``"point"``: the point value against the line, as the seed did."""
 
 
 RACES_POLICY = HealthPolicy(
@@ -143,6 +189,7 @@ RACES_POLICY = HealthPolicy(
             warning=0.65,
             critical=0.60,
             percent=False,
+            proportion=False,
         ),
         MetricRule(
             metric="error_rate",
@@ -154,7 +201,8 @@ RACES_POLICY = HealthPolicy(
         ),
     ],
 )
-"""The seed's table; 100 races minimum (about a week of races at a 10 % stage)."""
+"""The seed's table; 100 races minimum (about a week of races at a 10 % stage), CRITICAL by the
+Wilson upper bound (``critical_rule="point"`` for the seed's point comparison)."""
 
 MARKETS_POLICY = HealthPolicy(
     domain="markets",
@@ -196,8 +244,29 @@ POLICIES: dict[str, HealthPolicy] = {"races": RACES_POLICY, "markets": MARKETS_P
 """Built-in policies by domain name."""
 
 
-def load_policy(source: HealthPolicy | Mapping[str, Any] | str | Path | None) -> HealthPolicy:
-    """A policy from an object, a dict, a JSON file path, or a built-in domain name (None: races)."""
+def load_policy(
+    source: HealthPolicy | Mapping[str, Any] | str | Path | None, *, critical_rule: str | None = None
+) -> HealthPolicy:
+    """A policy from an object, a dict, a JSON file path, or a built-in domain name (None: races).
+
+    ``critical_rule`` (``"point"`` or ``"upper_bound"``) replaces the policy's own.
+
+    Examples
+    --------
+    >>> load_policy("races", critical_rule="point").critical_rule
+    'point'
+    """
+    if critical_rule is not None and critical_rule not in CRITICAL_RULES:
+        raise ConfigError(
+            f"The 'critical_rule' (--critical-rule) must be 'point' or 'upper_bound'. Got {critical_rule!r}."
+        )
+    policy = _load_policy(source)
+    if critical_rule is None or critical_rule == policy.critical_rule:
+        return policy
+    return policy.model_copy(update={"critical_rule": critical_rule})
+
+
+def _load_policy(source: HealthPolicy | Mapping[str, Any] | str | Path | None) -> HealthPolicy:
     if source is None:
         return RACES_POLICY
     if isinstance(source, HealthPolicy):
@@ -239,15 +308,23 @@ def evaluate_health(
     warnings: list[str] = []
     grades: list[str] = []
     ja = lang == "ja"
+    sample_size = None if sample is None else float(sample)
+    by_interval = policy.critical_rule == "upper_bound" and bool(sample_size)
     for rule in policy.rules:
         value = values[rule.metric]
         grade = rule.grade(value)
-        grades.append(grade)
         label = rule.label_ja or rule.label if ja else rule.label
+        sign = "<" if rule.higher_is_better else ">="
+        if grade == CRITICAL and by_interval and rule.is_proportion and sample_size is not None:
+            beyond, bound_value = rule.significant(value, sample_size)
+            if not beyond:  # past the line by its point value only: hold, do not roll back
+                grades.append(WARNING)
+                warnings.append(_not_significant(rule, label, value, sample_size, bound_value, policy, ja))
+                continue
+        grades.append(grade)
         bound = rule.critical if grade == CRITICAL else rule.warning
         if grade == HEALTHY or bound is None:
             continue
-        sign = "<" if rule.higher_is_better else ">="
         text = f"{label} {rule.show(value)} {sign} {rule.show(bound)} ({grade})"
         (issues if grade == CRITICAL else warnings).append(text)
     enough = sample is None or sample >= policy.min_sample
@@ -255,6 +332,7 @@ def evaluate_health(
         warnings.append(
             f"{policy.sample_metric} was not given, so the sample size was not checked "
             f"(minimum {policy.min_sample})"
+            + ("; CRITICAL compares point values" if policy.critical_rule == "upper_bound" else "")
         )
     sample_free_critical = any(
         g == CRITICAL and not r.needs_sample for g, r in zip(grades, policy.rules, strict=True)
@@ -278,6 +356,20 @@ def evaluate_health(
         "metrics": dict(metrics),
         "checked_at": now.isoformat(),
     }
+
+
+def _not_significant(
+    rule: MetricRule, label: str, value: float, sample: float, bound: float, policy: HealthPolicy, ja: bool
+) -> str:
+    line = f"{label} {rule.show(value)} {'<' if rule.higher_is_better else '>='} {rule.show(rule.critical)}"
+    if ja:
+        side = "上限" if rule.higher_is_better else "下限"
+        return f"{line}、ただし {sample:g} 件での95%{side}は {rule.show(bound)} (WARNING: 有意ではない)"
+    side = "upper" if rule.higher_is_better else "lower"
+    return (
+        f"{line}, but its 95 % {side} bound over {sample:g} {policy.sample_metric} is {rule.show(bound)} "
+        "(WARNING: not significantly past the CRITICAL line)"
+    )
 
 
 def _validated(metrics: Mapping[str, Any], policy: HealthPolicy) -> dict[str, float]:

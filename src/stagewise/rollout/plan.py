@@ -76,6 +76,13 @@ def build_plan(
         sign = "<" if rule.higher_is_better else "≥"
         label = (rule.label_ja or rule.label) if lang == "ja" else rule.label
         criteria.append(f"{rule.metric} ({label}) {sign} {rule.show(rule.critical)}")
+    if policy.critical_rule == "upper_bound":
+        criteria.append(
+            "率は観測レース数の Wilson 95% 信頼区間全体が基準を越えた場合のみ (critical_rule=upper_bound)"
+            if lang == "ja"
+            else "rates count only when their whole Wilson 95 % interval over the races seen is past "
+            "the line (critical_rule=upper_bound)"
+        )
     return {
         "feature_name": feature.name,
         "current_stage": feature.stage.name,

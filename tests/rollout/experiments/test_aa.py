@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -80,3 +81,20 @@ def test_absolute_gate_fires_often_on_a_baseline_level_model_and_rarely_on_a_str
     assert strong.rate < 0.01  # about 500 races a window: 12 % is far from 5 %
     with pytest.raises(ConfigError, match="cannot exceed"):
         simulate_health_gate(p_win=0.1, p_trifecta=0.2)
+
+
+def test_the_upper_bound_rule_spares_a_baseline_level_model_and_still_catches_a_failing_one() -> None:
+    """The default health rule: a CRITICAL line must be crossed by the Wilson upper bound, not the point."""
+    common: dict[str, Any] = {"n_sims": 2000, "treatment_share": 0.1, "seed": 3, "max_window_days": 28}
+    fine = {"p_win": 0.25, "p_trifecta": 0.07}
+    assert simulate_health_gate(**common, **fine, critical_rule="point").rate > 0.3
+    assert simulate_health_gate(**common, **fine, critical_rule="upper_bound").rate < 0.05
+    failing = {"p_win": 0.17, "p_trifecta": 0.01}  # a model fitted on noise: trifecta ~ 1/120
+    caught = simulate_health_gate(**common, **failing, critical_rule="upper_bound")
+    assert caught.rate > 0.95
+    assert caught.median_day is not None
+    assert caught.median_day <= 12
+    with pytest.raises(ConfigError, match="'critical_rule' parameter must be 'point' or 'upper_bound'"):
+        simulate_health_gate(critical_rule="wilson")
+    with pytest.raises(ConfigError, match="'max_window_days' parameter must be >= window_days"):
+        simulate_health_gate(max_window_days=3)

@@ -23,7 +23,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -246,6 +246,32 @@ def _rolling(counts: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+def _growing_windows(
+    races: np.ndarray, hits: Sequence[np.ndarray], window_days: int, max_window_days: int, min_sample: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each day's pooled counts over the last ``window_days`` days, grown one day at a time (up to
+    ``max_window_days``, and never before day 1) until they hold ``min_sample`` races, as the
+    controller's health step pools them."""
+    n = _rolling(races, window_days)
+    pooled = [_rolling(h, window_days) for h in hits]
+    for k in range(window_days + 1, max_window_days + 1):
+        short = n < min_sample
+        if not short.any():
+            break
+        wider = _rolling(races, k)
+        n = np.where(short, wider, n)
+        pooled = [np.where(short, _rolling(h, k), p) for h, p in zip(hits, pooled, strict=True)]
+    return n, pooled
+
+
+def _wilson_upper(hits: np.ndarray, trials: np.ndarray) -> np.ndarray:
+    """Wilson 95 % upper bounds by :func:`~stagewise.metrics.intervals.wilson_interval`, once per
+    distinct (hits, trials) pair; NaN where there are no trials."""
+    pairs, inverse = np.unique(np.stack([hits.ravel(), trials.ravel()]), axis=1, return_inverse=True)
+    upper = np.array([wilson_interval(int(h), int(t))[1] for h, t in pairs.T])
+    return upper[inverse.ravel()].reshape(hits.shape)
+
+
 def simulate_health_gate(
     n_sims: int = 1000,
     days: int = 30,
@@ -258,8 +284,10 @@ def simulate_health_gate(
     win_critical: float = 0.15,
     trifecta_critical: float = 0.05,
     seed: int = 0,
+    critical_rule: str = "point",
+    max_window_days: int | None = None,
 ) -> RuleOutcome:
-    """How often the seed's absolute CRITICAL thresholds fire on a challenger that is fine.
+    """How often the seed's absolute CRITICAL thresholds fire on the challenger, once a day.
 
     Each day the challenger's win and trifecta rates over the last ``window_days`` days
     (once they hold ``min_sample`` races) are compared with the seed's CRITICAL lines
@@ -267,10 +295,19 @@ def simulate_health_gate(
     also a win, so trifecta hits are drawn first and the other wins among the rest.
     A model near the lane-order baseline (trifecta about 7 %) crosses 5 % by chance
     often: this is the false-rollback rate of an absolute gate that ignores sample size.
+    With rates below the lines it is the gate's power.
+
+    ``critical_rule="point"`` (the seed's) compares the pooled rates with the lines;
+    ``"upper_bound"`` (the health policy's default) fires only when a rate's Wilson 95 %
+    upper bound is below its line. ``max_window_days`` grows a window that holds fewer than
+    ``min_sample`` races one day at a time up to that many days, as the controller does
+    (default: ``window_days``, a fixed window).
 
     Examples
     --------
     >>> simulate_health_gate(n_sims=500, seed=1).rate > 0.05
+    True
+    >>> simulate_health_gate(n_sims=500, seed=1, critical_rule="upper_bound").rate < 0.05
     True
     """
     _validate(n_sims, days, races_per_day, treatment_share, 0.05, (p_win, p_trifecta))
@@ -278,9 +315,22 @@ def simulate_health_gate(
         raise ConfigError(
             f"'p_trifecta' ({p_trifecta!r}) cannot exceed 'p_win' ({p_win!r}): a trifecta is a win."
         )
-    for name, value in (("window_days", window_days), ("min_sample", min_sample)):
+    max_window = window_days if max_window_days is None else max_window_days
+    for name, value in (
+        ("window_days", window_days),
+        ("min_sample", min_sample),
+        ("max_window_days", max_window),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"The '{name}' parameter must be an int >= 1. Got {value!r}.")
+    if max_window < window_days:
+        raise ConfigError(
+            f"The 'max_window_days' parameter must be >= window_days ({window_days}). Got {max_window!r}."
+        )
+    if critical_rule not in ("point", "upper_bound"):
+        raise ConfigError(
+            f"The 'critical_rule' parameter must be 'point' or 'upper_bound'. Got {critical_rule!r}."
+        )
     rng = np.random.default_rng(seed)
     fired_parts = []
     done = 0
@@ -289,12 +339,17 @@ def simulate_health_gate(
         races = rng.binomial(races_per_day, treatment_share, size=(size, days))
         trifecta = rng.binomial(races, p_trifecta)
         other_wins = rng.binomial(races - trifecta, (p_win - p_trifecta) / (1.0 - p_trifecta))
-        n = _rolling(races, window_days)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            win_rate = _rolling(trifecta + other_wins, window_days) / n
-            trifecta_rate = _rolling(trifecta, window_days) / n
+        n, (wins, trifectas) = _growing_windows(
+            races, (trifecta + other_wins, trifecta), window_days, max_window, min_sample
+        )
+        if critical_rule == "point":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                win_stat, trifecta_stat = wins / n, trifectas / n
+        else:
+            win_stat, trifecta_stat = _wilson_upper(wins, n), _wilson_upper(trifectas, n)
         fired_parts.append(
-            (n >= min_sample) & ((win_rate < win_critical) | (trifecta_rate < trifecta_critical))
+            (n >= min_sample) & ((win_stat < win_critical) | (trifecta_stat < trifecta_critical))
         )
         done += size
-    return _first_day(np.concatenate(fired_parts), "seed absolute thresholds (CRITICAL)")
+    label = "Wilson upper bound" if critical_rule == "upper_bound" else "point values"
+    return _first_day(np.concatenate(fired_parts), f"seed absolute thresholds (CRITICAL, {label})")
