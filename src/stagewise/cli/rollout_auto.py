@@ -218,7 +218,9 @@ def auto(
         7, "--health-window", help="Days pooled for each day's health verdict."
     ),
     through: str | None = typer.Option(
-        None, "--through", help="Last complete day to read (default: yesterday)."
+        None,
+        "--through",
+        help="Last day to read (default: yesterday, local time); days with results pending are skipped.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the decision as JSON."),
 ) -> None:
@@ -233,7 +235,7 @@ def auto(
     With --shadow the two model versions are compared on the same races (paired), which needs far fewer races.
     A kill switch is respected. Every decision except a --dry-run goes to the audit log with its numbers.
     """
-    from datetime import UTC, datetime
+    from datetime import datetime
 
     from stagewise._exceptions import ConfigError, NotFoundError
     from stagewise.monitor import PerformanceMonitor
@@ -277,7 +279,8 @@ def auto(
     rollout = GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy)
     with PerformanceMonitor(ledger_url) as monitor:
         decision = run_controller(
-            rollout, monitor, feature, now=datetime.now(UTC), policy=policy, dry_run=dry_run,
+            # local time: race days are local days, and "yesterday" must be the local yesterday
+            rollout, monitor, feature, now=datetime.now().astimezone(), policy=policy, dry_run=dry_run,
             notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
             control_variant=control_variant,
             health_window_days=health_window, shadow=versions,

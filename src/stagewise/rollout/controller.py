@@ -110,7 +110,8 @@ class Evidence:
     ``group_counts``; leave it None in shadow mode, where every race has both.
     ``paired`` (shadow mode: both models scored the same races) switches the
     harm test to the paired mSPRT, which needs far fewer races. ``groups`` names the
-    compared groups (ledger variants or model versions) for the record. ``unit`` and
+    compared groups (ledger variants or model versions) for the record. ``pending_days`` are
+    days left out because some of their results are not in yet. ``unit`` and
     ``metric_labels`` only change the wording of the reasons (markets: ``"signals"``,
     ``hit_rate_1st`` read as direction accuracy).
     """
@@ -127,6 +128,7 @@ class Evidence:
     health_reasons: Mapping[date, Sequence[str]] = field(default_factory=dict)
     paired: Sequence[PairedDay] | None = None
     groups: Mapping[str, str] = field(default_factory=dict)
+    pending_days: Sequence[date] = ()
     unit: str = "races"
     metric_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -221,6 +223,7 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers["days_total"] = len(day_rows)
     numbers["groups"] = dict(evidence.groups)
     numbers["stage_since"] = since.isoformat() if since else None
+    numbers["pending_days"] = [d.isoformat() for d in evidence.pending_days]
 
     tests = harm_tests(
         evidence.challenger, evidence.control, evidence.paired,

@@ -41,9 +41,11 @@ from stagewise.rollout.health import evaluate_health
 __all__ = [
     "MAX_LOOKBACK_DAYS",
     "daily_counts",
+    "first_unserved_day",
     "gather_evidence",
     "paired_days",
     "run_controller",
+    "stage_first_day",
     "stage_start",
 ]
 
@@ -71,6 +73,73 @@ def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) ->
             return date.fromisoformat(at[:10])
         return None
     return None
+
+
+def stage_first_day(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
+    """The first race day served wholly at ``stage``: the ``effective_from`` the move recorded, else its day.
+
+    The controller records ``details["effective_from"]`` when it moves a stage
+    (:func:`first_unserved_day`): moved in the evening, the day's races were served at the
+    old stage and the new stage starts the next day. A move without it (by hand) starts on
+    the day it was made.
+    """
+    for entry in reversed(audit):
+        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
+            continue
+        details = entry.get("details")
+        effective = details.get("effective_from") if isinstance(details, Mapping) else None
+        if entry.get("new_stage") == stage and isinstance(effective, str):
+            return date.fromisoformat(effective)
+        break
+    return stage_start(audit, feature, stage)
+
+
+MAX_AHEAD_DAYS = 31
+"""How far ahead :func:`first_unserved_day` looks for predictions logged before their day."""
+
+
+def first_unserved_day(monitor: Any, today: date) -> date:
+    """The first race day of which no prediction is in the ledger yet: a stage set now applies to it in full.
+
+    ``today``, unless predictions dated today (or later: logged ahead) are already logged,
+    i.e. were served at the stage in force when they were made.
+    """
+    logged = monitor.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
+    if logged.empty:
+        return today
+    last = pd.Timestamp(logged["race_date"].max()).date()
+    return max(today, last + timedelta(days=1))
+
+
+class _CompleteDays:
+    """The monitor, but ``race_outcomes`` leaves out every day that still has a pending prediction.
+
+    A day is judged once every prediction logged for it is settled or void: read before
+    its results are in, it would count its predictions in the sample-ratio check and
+    only its settled part in the health window. Which days are left out is decided on
+    all groups at once (one read of the range without filters) and kept in ``pending_days``.
+    """
+
+    def __init__(self, monitor: Any) -> None:
+        self._monitor = monitor
+        self._pending: dict[tuple[Any, Any], set[date]] = {}
+        self.pending_days: set[date] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._monitor, name)
+
+    def race_outcomes(self, start_date: Any, end_date: Any, **filters: Any) -> pd.DataFrame:
+        key = (start_date, end_date)
+        if key not in self._pending:
+            every = self._monitor.race_outcomes(start_date, end_date)
+            days = pd.to_datetime(every["race_date"]).dt.date
+            self._pending[key] = set(days[every["status"] == "pending"])
+            self.pending_days |= self._pending[key]
+        rows: pd.DataFrame = self._monitor.race_outcomes(start_date, end_date, **filters)
+        if not self._pending[key] or rows.empty:
+            return rows
+        days = pd.to_datetime(rows["race_date"]).dt.date
+        return rows[~days.isin(self._pending[key])].reset_index(drop=True)
 
 
 def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
@@ -155,8 +224,12 @@ def gather_evidence(
     """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
 
     ``monitor`` is a :class:`~stagewise.monitor.PerformanceMonitor` (anything with its
-    ``race_outcomes(start_date, end_date, variant=...)``). ``through`` is the last complete
-    day to read (default: the day before ``now``).
+    ``race_outcomes(start_date, end_date, variant=...)``). ``through`` is the last day to
+    read (default: the day before ``now``, in ``now``'s time zone). Only complete days are
+    judged: a day with a prediction still pending (its result not logged yet) is left out
+    of the health window, the harm test and the sample-ratio check until it is settled, and
+    listed in ``Evidence.pending_days``. The current stage counts from the first day served
+    wholly at it (:func:`stage_first_day`).
 
     ``shadow=(champion_version, challenger_version)`` reads shadow mode instead: both
     model versions scored every race, the groups are the two model versions (not
@@ -185,6 +258,7 @@ def gather_evidence(
         raise ConfigError(
             f"'shadow' must be two different model versions (champion, challenger). Got {shadow!r}."
         )
+    monitor = _CompleteDays(monitor)
     markets = rollout.health_policy.domain == MARKETS
     if markets and shadow is not None:
         raise ConfigError(
@@ -197,7 +271,7 @@ def gather_evidence(
     rollout.refresh(force=True)
     state = rollout.feature(feature)
     last_day = through if through is not None else now.date() - timedelta(days=1)
-    since = stage_start(rollout.audit_log(), feature, state.stage.name)
+    since = stage_first_day(rollout.audit_log(), feature, state.stage.name)
     enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
     since = since or enabled
     first = enabled or since
@@ -248,6 +322,7 @@ def gather_evidence(
             if shadow is not None
             else {"challenger": challenger_variant, "control": control_variant}
         ),
+        pending_days=tuple(sorted(monitor.pending_days)),
         unit="signals" if markets else "races",
         metric_labels=MARKET_LABELS if markets else {},
     )
@@ -351,7 +426,14 @@ def run_controller(
             f"killed={current.killed is not None}); nothing applied, run again"
         )
         return _with(decision, action="none", to_stage=current.stage.name, reasons=(reason,))
-    details = {"controller": {k: v for k, v in decision.as_dict().items() if k != "applied"}}
+    extra: dict[str, Any] = {}
+    if decision.action == "promote":
+        # races already served today ran at the old stage: the new one starts on the first day without any
+        extra["effective_from"] = first_unserved_day(monitor, now.date()).isoformat()
+        decision = _with(
+            decision, numbers={**decision.numbers, "stage_effective_from": extra["effective_from"]}
+        )
+    details = {"controller": {k: v for k, v in decision.as_dict().items() if k != "applied"}, **extra}
     reason = f"controller {decision.action}: " + "; ".join(decision.reasons)
     if decision.action in ("promote", "rollback"):
         rollout.update_rollout_stage(feature, decision.to_stage, reason=reason, actor=actor, details=details)
