@@ -75,6 +75,7 @@ def simulate_aa(
     from rich.console import Console
     from rich.progress import Progress
 
+    from stagewise.rollout.controller_runner import MAX_HEALTH_WINDOW_DAYS
     from stagewise.rollout.experiments.aa import simulate_aa as run_aa
     from stagewise.rollout.experiments.aa import simulate_health_gate, simulate_power
 
@@ -98,7 +99,7 @@ def simulate_aa(
         gates = {
             rule: simulate_health_gate(
                 n_sims=sims, days=days, races_per_day=races_per_day, treatment_share=share, p_win=p,
-                p_trifecta=p_trifecta, seed=seed, critical_rule=rule,
+                p_trifecta=p_trifecta, seed=seed, critical_rule=rule, max_window_days=MAX_HEALTH_WINDOW_DAYS,
             )
             for rule in ("point", "upper_bound")
         }  # fmt: skip
@@ -163,7 +164,8 @@ def _print_aa(
         f"{aa.naive.rate / aa.alpha:.1f}× α."
     )
     console.print(
-        f"The seed's absolute CRITICAL lines (win < 15 %, trifecta < 5 %) on 7-day windows of >= 100 races "
+        "The seed's absolute CRITICAL lines (win < 15 %, trifecta < 5 %) on the controller's windows "
+        "(7 days, widened up to 28 until they hold 100 races) "
         f"fire on a challenger with win {aa.p_control:.0%} and trifecta {p_trifecta:.0%} in "
         f"{gates['point'].rate:.1%} of runs when the point values are compared (noise, not harm), and in "
         f"{gates['upper_bound'].rate:.1%} with the health policy's default rule (the Wilson 95 % upper "
@@ -215,7 +217,13 @@ def auto(
         help="Shadow mode: CHAMPION:CHALLENGER model versions that both scored every race (paired test).",
     ),
     health_window: int = typer.Option(
-        7, "--health-window", help="Days pooled for each day's health verdict."
+        7, "--health-window", help="Days pooled for each day's health verdict (widened, see below)."
+    ),
+    max_health_window: int | None = typer.Option(
+        None,
+        "--max-health-window",
+        help="Widen a window holding fewer races than the policy's minimum a day at a time, up to this "
+        "many days (default 28, or --health-window if larger).",
     ),
     through: str | None = typer.Option(
         None,
@@ -283,7 +291,7 @@ def auto(
             rollout, monitor, feature, now=datetime.now().astimezone(), policy=policy, dry_run=dry_run,
             notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
             control_variant=control_variant,
-            health_window_days=health_window, shadow=versions,
+            health_window_days=health_window, shadow=versions, max_health_window_days=max_health_window,
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))

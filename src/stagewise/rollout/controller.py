@@ -111,7 +111,8 @@ class Evidence:
     ``paired`` (shadow mode: both models scored the same races) switches the
     harm test to the paired mSPRT, which needs far fewer races. ``groups`` names the
     compared groups (ledger variants or model versions) for the record. ``pending_days`` are
-    days left out because some of their results are not in yet. ``unit`` and
+    days left out because some of their results are not in yet; ``health_windows`` the
+    days and units each day's verdict pooled. ``unit`` and
     ``metric_labels`` only change the wording of the reasons (markets: ``"signals"``,
     ``hit_rate_1st`` read as direction accuracy).
     """
@@ -129,6 +130,7 @@ class Evidence:
     paired: Sequence[PairedDay] | None = None
     groups: Mapping[str, str] = field(default_factory=dict)
     pending_days: Sequence[date] = ()
+    health_windows: Mapping[date, Mapping[str, int]] = field(default_factory=dict)
     unit: str = "races"
     metric_labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -218,6 +220,9 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         if ok:
             evaluated.append(day)
         day_rows.append(_day_numbers(day, evidence.health.get(day.day), ok, at_stage))
+        window = evidence.health_windows.get(day.day)
+        if window is not None:
+            day_rows[-1]["health_window"] = dict(window)
     # The audit keeps the last month of days; the cumulative figures cover the rest.
     numbers: dict[str, Any] = {"days": day_rows[-MAX_DAYS_SHOWN:], "policy": _policy_numbers(policy)}
     numbers["days_total"] = len(day_rows)

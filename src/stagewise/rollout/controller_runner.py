@@ -11,7 +11,9 @@
    ``market_outcomes`` instead (direction hits, probability score, bars that went up);
 3. grade each day with the rollout's health policy over a trailing window of
    ``health_window_days`` days at the current stage (one day at 10 % is about 14 races,
-   too few for the seed's table; a week is about 100);
+   too few for the seed's table), widened a day at a time up to ``max_health_window_days``
+   (28) until it holds the policy's minimum sample (a week at 10 % of 138 races a day holds
+   about 97, under the table's 100);
 4. :func:`~stagewise.rollout.controller.decide`;
 5. unless ``dry_run``: re-read the feature, and if nobody changed it meanwhile, move the
    stage (``update_rollout_stage``) or record the hold (``record_audit``), always with the
@@ -39,6 +41,7 @@ from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
 
 __all__ = [
+    "MAX_HEALTH_WINDOW_DAYS",
     "MAX_LOOKBACK_DAYS",
     "daily_counts",
     "first_unserved_day",
@@ -51,6 +54,8 @@ __all__ = [
 
 MAX_LOOKBACK_DAYS = 365
 """The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
+MAX_HEALTH_WINDOW_DAYS = 28
+"""Default widest health window: one short of the minimum sample grows up to this many days."""
 
 ACTOR = "stagewise-controller"
 ON = ENABLED_VARIANT
@@ -155,6 +160,36 @@ def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
     }
 
 
+def _max_window(window: int, widest: int | None) -> int:
+    if widest is None:
+        return max(window, MAX_HEALTH_WINDOW_DAYS)
+    if isinstance(widest, bool) or not isinstance(widest, int) or widest < window:
+        raise ConfigError(
+            f"The 'max_health_window_days' must be an int >= health_window_days ({window}). Got {widest!r}."
+        )
+    return widest
+
+
+def _health_window(
+    days: Sequence[DayCounts], since: date | None, window: int, widest: int, min_sample: int
+) -> tuple[list[DayCounts], int]:
+    """The days pooled for the verdict of the last of ``days``, and how many calendar days they span.
+
+    The last ``window`` calendar days at the stage, widened a day at a time until they hold
+    ``min_sample`` units, ``widest`` days are reached, or the stage has no earlier day.
+    """
+    last = days[-1].day
+    at_stage = [d for d in days if since is None or d.day >= since]
+    span = window
+    while True:
+        low = last - timedelta(days=span - 1)
+        chosen = [d for d in at_stage if d.day >= low]
+        enough = sum(d.races for d in chosen) >= min_sample
+        if enough or span >= widest or not at_stage or low <= at_stage[0].day:
+            return chosen, span
+        span += 1
+
+
 def _windowed_health(
     rollout: GradualRollout,
     feature: str,
@@ -163,14 +198,18 @@ def _windowed_health(
     window: int,
     now: datetime,
     pooled: Callable[[Sequence[DayCounts]], dict[str, float]] = _pooled,
-) -> tuple[dict[date, str], dict[date, list[str]]]:
+    *,
+    max_window: int | None = None,
+) -> tuple[dict[date, str], dict[date, list[str]], dict[date, dict[str, int]]]:
     verdicts: dict[date, str] = {}
     reasons: dict[date, list[str]] = {}
+    windows: dict[date, dict[str, int]] = {}
+    min_sample = rollout.health_policy.min_sample
     for i, day in enumerate(days):
         if since is not None and day.day < since:
             continue
-        low = day.day - timedelta(days=window - 1)
-        in_window = [d for d in days[: i + 1] if d.day >= low and (since is None or d.day >= since)]
+        in_window, span = _health_window(days[: i + 1], since, window, max_window or window, min_sample)
+        windows[day.day] = {"days": span, "sample": sum(d.races for d in in_window)}
         metrics = pooled(in_window)
         if any(isinstance(v, float) and math.isnan(v) for v in metrics.values()):
             verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled outcomes with a score"]
@@ -178,7 +217,7 @@ def _windowed_health(
         verdict = evaluate_health(metrics, rollout.health_policy, feature_name=feature, now=now)
         verdicts[day.day] = str(verdict["status"])
         reasons[day.day] = [*verdict["issues"], *verdict["warnings"]]
-    return verdicts, reasons
+    return verdicts, reasons, windows
 
 
 def _split(
@@ -220,6 +259,7 @@ def gather_evidence(
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
     variants: Mapping[str, float] | None = None,
+    max_health_window_days: int | None = None,
 ) -> Evidence:
     """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
 
@@ -230,6 +270,12 @@ def gather_evidence(
     of the health window, the harm test and the sample-ratio check until it is settled, and
     listed in ``Evidence.pending_days``. The current stage counts from the first day served
     wholly at it (:func:`stage_first_day`).
+
+    Each day at the stage is graded over the last ``health_window_days`` days at the stage;
+    a window holding fewer units than the health policy's ``min_sample`` is widened a day at
+    a time, up to ``max_health_window_days`` (default :data:`MAX_HEALTH_WINDOW_DAYS`, or
+    ``health_window_days`` if larger), so a small stage still gets a verdict once it has
+    enough races instead of never. ``Evidence.health_windows`` records each window.
 
     ``shadow=(champion_version, challenger_version)`` reads shadow mode instead: both
     model versions scored every race, the groups are the two model versions (not
@@ -250,6 +296,7 @@ def gather_evidence(
         or health_window_days < 1
     ):
         raise ConfigError(f"The 'health_window_days' must be an int >= 1. Got {health_window_days!r}.")
+    max_window = _max_window(health_window_days, max_health_window_days)
     if challenger_variant is not None and challenger_variant == control_variant:
         raise ConfigError(
             f"The challenger and control variants must differ. Got {challenger_variant!r} for both."
@@ -297,9 +344,9 @@ def gather_evidence(
                 dates = pd.to_datetime(rows[day_column]).dt.date
                 group_counts[name] = len(rows if since is None else rows[dates >= since])
         challenger, control = counts(chall_rows), counts(ctrl_rows)
-    health, reasons = _windowed_health(
+    health, reasons, windows = _windowed_health(
         rollout, feature, challenger, since, health_window_days, now,
-        market_health_metrics if markets else _pooled,
+        market_health_metrics if markets else _pooled, max_window=max_window,
     )  # fmt: skip
     expected = None
     if group_counts and 0 < state.threshold < split.buckets:
@@ -323,6 +370,7 @@ def gather_evidence(
             else {"challenger": challenger_variant, "control": control_variant}
         ),
         pending_days=tuple(sorted(monitor.pending_days)),
+        health_windows=windows,
         unit="signals" if markets else "races",
         metric_labels=MARKET_LABELS if markets else {},
     )
@@ -384,6 +432,7 @@ def run_controller(
     health_window_days: int = 7,
     shadow: tuple[str, str] | None = None,
     variants: Mapping[str, float] | None = None,
+    max_health_window_days: int | None = None,
 ) -> Decision:
     """Decide for ``feature`` and, unless ``dry_run``, apply, notify and audit the decision.
 
@@ -409,11 +458,12 @@ def run_controller(
     evidence = gather_evidence(
         rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
         control_variant=control_variant, health_window_days=health_window_days, shadow=shadow,
-        variants=variants,
+        variants=variants, max_health_window_days=max_health_window_days,
     )  # fmt: skip
     decision = decide(evidence, policy, now)
     numbers = dict(decision.numbers)
     numbers["health_window_days"] = health_window_days
+    numbers["max_health_window_days"] = _max_window(health_window_days, max_health_window_days)
     decision = _with(decision, numbers=numbers, dry_run=dry_run)
     if dry_run:
         return decision
