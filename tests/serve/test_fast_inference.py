@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -361,3 +362,37 @@ def test_values_lightgbm_reads_as_zero_are_scored_like_the_library() -> None:
     assert expected[0, 1] > 0.9 > 0.1 > expected[1, 1]  # the case is real: the sign decides
     assert np.array_equal(fast.predict_proba(rows), expected)
     assert np.array_equal(fast.predict_proba_one(rows[0]), expected[0])
+
+
+# ----------------------------------------------------------------------------- the forest walker
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no C compiler")
+def test_the_forest_is_walked_in_c_when_a_compiler_works(fast_market: FastEnsemble) -> None:
+    assert fast_market._forest is not None
+    assert "random_forest" not in [f.name for f in fast_market._families]
+
+
+def test_without_a_compiler_the_forest_goes_to_lightgbm_with_the_same_probabilities(
+    monkeypatch: pytest.MonkeyPatch, markets: tuple[pd.DataFrame, pd.Series, pd.DataFrame]
+) -> None:
+    X, y, held_out = markets
+    monkeypatch.setenv("STAGEWISE_FAST_NO_CC", "1")
+    forest_only = _fit(X, y, ONLY["random_forest"])
+    fast = compile_ensemble(forest_only)
+    assert fast._forest is None
+    grid = np.concatenate(
+        [held_out.to_numpy(), held_out.mask(np.random.default_rng(2).random(held_out.shape) < 0.3).to_numpy()]
+    )
+    assert _max_difference(fast, forest_only, grid) <= 1e-12
+    ensemble = _fit(X, y)
+    assert _max_difference(compile_ensemble(ensemble), ensemble, held_out) <= TOLERANCE
+
+
+def test_a_failing_compiler_is_reported_and_refused(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from stagewise.serve import _forest_walker
+
+    monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
+    with caplog.at_level("WARNING", logger="stagewise.serve"):
+        assert _forest_walker._compile() is None
+    assert "LightGBM scores the forest" in caplog.text

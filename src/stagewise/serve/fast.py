@@ -17,6 +17,7 @@ import numpy as np
 from stagewise._exceptions import ConfigError, DataValidationError, FeatureMismatchError
 from stagewise.models._features import check_features
 from stagewise.models._params import FAMILIES
+from stagewise.serve._forest_walker import ForestWalker, forest_walker
 from stagewise.serve._lightgbm_engine import RawScorer
 from stagewise.serve._tree_tables import (
     FLOAT32_MAX,
@@ -61,6 +62,7 @@ class FastEnsemble:
         feature_names: list[str],
         classes: np.ndarray,
         library: Any,
+        forest: ForestWalker | None = None,
     ) -> None:
         self.classes_ = classes
         self.feature_names_in_ = np.asarray(feature_names, dtype=object)
@@ -70,13 +72,16 @@ class FastEnsemble:
         self._name_set = frozenset(feature_names)
         self._families = families
         self._weights = [self.weights_[f.name] for f in families]
+        self._forest = forest
+        self._forest_weight = self.weights_["random_forest"]
         # XGBoost and scikit-learn read float32: a larger |x| would be infinity for them
-        reads_float32 = any(f.name != "lightgbm" for f in families)
+        reads_float32 = forest is not None or any(f.name != "lightgbm" for f in families)
         self._limit = FLOAT32_MAX if reads_float32 else float(np.finfo(np.float64).max)
-        # LightGBM reads |x| <= 1e-35 as 0; the other families do not, so such rows go to the library
-        self._tiny = TINY if reads_float32 else 0.0
+        # LightGBM reads |x| <= 1e-35 as 0; the others do not, so such rows go to the library
+        self._tiny = TINY if any(f.name != "lightgbm" for f in families) else 0.0
         self._library = library
-        self._scorer = RawScorer(engine_model_text(families, len(feature_names)), len(feature_names))
+        n = len(feature_names)
+        self._scorer = RawScorer(engine_model_text(families, n), n) if families else None
 
     # ------------------------------------------------------------------ predict
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -103,10 +108,13 @@ class FastEnsemble:
             positive = np.array([self._positive_one(row, matrix) for row in matrix])
             return np.column_stack([1.0 - positive, positive])
         tiny = self._check_range(matrix)
-        raw = self._scorer.many(np.ascontiguousarray(matrix))
         positive = np.zeros(matrix.shape[0], dtype=np.float64)
-        for j, family in enumerate(self._families):
-            positive += self._weights[j] * _probabilities(family, raw[:, j])
+        if self._scorer is not None:
+            raw = self._scorer.many(np.ascontiguousarray(matrix))
+            for j, family in enumerate(self._families):
+                positive += self._weights[j] * _probabilities(family, raw[:, j])
+        if self._forest is not None:
+            positive += self._forest_weight * np.array([self._forest.mean(row) for row in matrix])
         positive = np.clip(positive, 0.0, 1.0)
         proba = np.column_stack([1.0 - positive, positive])
         if tiny.any():
@@ -140,10 +148,13 @@ class FastEnsemble:
             magnitude = abs(number)
             if (magnitude > limit or 0.0 < magnitude <= tiny) and self._check_range(given).any():
                 return float(self._library.predict_proba(values[None, :])[0, 1])
-        raw = self._scorer.one(values)
         positive = 0.0
-        for j, family in enumerate(self._families):
-            positive += self._weights[j] * _probability(family, raw[j])
+        if self._scorer is not None:
+            raw = self._scorer.one(values)
+            for j, family in enumerate(self._families):
+                positive += self._weights[j] * _probability(family, raw[j])
+        if self._forest is not None:  # last, as in the library's sum
+            positive += self._forest_weight * self._forest.mean(values)
         return min(max(positive, 0.0), 1.0)
 
     # ------------------------------------------------------------------ input checks
@@ -261,10 +272,13 @@ def compile_ensemble(model: Any) -> FastEnsemble:
     if not isinstance(model, ProductionEnsemble):
         raise ConfigError(f"compile_ensemble needs a fitted ProductionEnsemble; got {type(model).__name__}.")
     model._check_fitted()
+    forest = forest_walker(model.random_forest_) if model.weights_["random_forest"] > 0 else None
     readers = {"lightgbm": lightgbm_trees, "xgboost": xgboost_trees, "random_forest": forest_trees}
     attributes = {"lightgbm": "lightgbm_", "xgboost": "xgboost_", "random_forest": "random_forest_"}
     families = [
-        readers[name](getattr(model, attributes[name])) for name in FAMILIES if model.weights_[name] > 0
+        readers[name](getattr(model, attributes[name]))
+        for name in FAMILIES
+        if model.weights_[name] > 0 and not (name == "random_forest" and forest is not None)
     ]
     names = [str(n) for n in model.feature_names_in_]
-    return FastEnsemble(families, model.weights_, names, np.asarray(model.classes_), model)
+    return FastEnsemble(families, model.weights_, names, np.asarray(model.classes_), model, forest)
