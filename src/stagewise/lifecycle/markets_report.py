@@ -31,9 +31,11 @@ def _rule(metric: str) -> Any:
 
 
 MARKET_HEALTH_NOTE = (
-    f"CRITICAL when direction accuracy < {_rule('direction_accuracy').critical:.0%} or the Brier skill "
-    f"against the base rate < {_rule('brier_skill').critical:+.2f}, WARNING below "
-    f"{_rule('brier_skill').warning:+.2f}, no verdict under {MARKETS_POLICY.min_sample} settled signals"
+    f"CRITICAL when the Brier skill against the base rate < {_rule('brier_skill').critical:+.2f} or "
+    f"direction accuracy is below {_rule('direction_accuracy').critical:.0%} beyond its 95 % interval, "
+    f"WARNING when the skill < {_rule('brier_skill').warning:+.2f} or the accuracy's point value < "
+    f"{_rule('direction_accuracy').critical:.0%}, no verdict under {MARKETS_POLICY.min_sample} settled "
+    "signals"
 )
 
 

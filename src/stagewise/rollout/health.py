@@ -234,8 +234,10 @@ MARKETS_POLICY = HealthPolicy(
 """Next-bar direction signals: 50 settled signals minimum (about five weeks of hourly FX bars at 10 %).
 
 On hourly FX an honest model is right about half the time, so the direction floor only catches a
-model that is wrong most of the time (35 % of 50 signals is 2.1 standard errors below a coin);
-the Brier skill against the base-rate forecast (the probabilistic majority baseline) catches
+model that is wrong most of the time: below 35 % holds (WARNING; a coin does that at 50 signals with
+probability 1.6 %), and with the default ``critical_rule="upper_bound"`` it rolls back only when the
+Wilson 95 % upper bound is below 35 % (10 or fewer right of 50). The Brier skill against the
+base-rate forecast (the probabilistic majority baseline; a mean, graded on its point value) catches
 confident noise: probabilities far from the base rate that the outcomes do not bear out.
 See ``docs/demo.md`` for what these gates can and cannot detect at this sample size.
 """
