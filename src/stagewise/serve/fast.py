@@ -1,4 +1,4 @@
-"""The ensemble's single-row inference path: every tree in one LightGBM predictor, microseconds a row.
+"""The ensemble's single-row inference path: compiled trees, tens of microseconds a row.
 
 :func:`compile_ensemble` turns a fitted :class:`~stagewise.models.ProductionEnsemble` into a
 :class:`FastEnsemble` that gives the library's probabilities (within 1e-6; LightGBM and the
@@ -240,9 +240,12 @@ def _probabilities(family: FamilyTrees, raw: np.ndarray) -> np.ndarray:
 def compile_ensemble(model: Any) -> FastEnsemble:
     """Compile a fitted ProductionEnsemble into a :class:`FastEnsemble`.
 
-    The families with a non-zero weight are rewritten as LightGBM trees (scikit-learn's and
-    XGBoost's float32 split rules turned into exact float64 thresholds) and loaded into one
-    LightGBM predictor; nothing is compiled with a C compiler and nothing is written to disk.
+    The boosters with a non-zero weight are rewritten as LightGBM trees (XGBoost's float32
+    split rule turned into exact float64 thresholds) and loaded into one LightGBM single-row
+    predictor; the forest goes to a small C walker built once per process with the machine's
+    compiler, or, without one, into the LightGBM predictor too (scikit-learn's float32 rule
+    rewritten the same way). Nothing is written to disk except the walker's build, in a private
+    temporary directory removed right after loading.
 
     Raises
     ------
