@@ -215,7 +215,7 @@ def _run(
     result: DemoResult, say: DemoProgress, params: dict[str, Any], receiver: Any, secret: str, started: float
 ) -> None:
     from stagewise.data import simulate_races
-    from stagewise.lifecycle.steps import backtest_both, replay_feature
+    from stagewise.lifecycle.steps import backtest_both, register_both, replay_feature
     from stagewise.models.registry import ModelRegistry
     from stagewise.models.training import train_races
 
@@ -264,30 +264,10 @@ def _run(
         )
     result.backtests = backtest_both(history, candidates, root / "backtest", seed, say)
 
-    say.step(
-        3,
-        STEPS,
-        "Register both models",
-        "Saved as LightGBM text, XGBoost UBJSON and skops files under a SHA-256 manifest (no pickle); "
-        "the champion is promoted to production, the challenger gets the 'challenger' alias.",
-    )
     registry = ModelRegistry(root / "models")
-    versions = {
-        name: registry.save(
-            report.model,
-            metrics=report.performance_metrics(),
-            data_window=report.train_window,
-            notes=f"demo {name}",
-        )
-        for name, report in reports.items()
-    }
-    registry.promote(versions["champion"])
-    registry.set_alias("challenger", versions["challenger"])
+    versions = register_both(registry, reports, say, STEPS, note_suffix="")
     for name, report in reports.items():
         result.models[name] = _model_info(report, versions[name], f"demo {name}")
-    say.note(
-        f"production = {versions['champion']}, challenger = {versions['challenger']} (files verified on load)"
-    )
 
     from stagewise.monitor import PerformanceMonitor
     from stagewise.monitor.notify import WebhookNotifier

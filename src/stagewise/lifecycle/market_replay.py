@@ -21,6 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stagewise.lifecycle.replay import slots_as_json
+
 __all__ = ["MarketDayOutcome", "replay_market_days", "unit_id"]
 
 
@@ -54,13 +56,7 @@ class MarketDayOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON (NaN becomes None)."""
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if isinstance(value, float) and math.isnan(value):
-                value = None
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
+        return slots_as_json(self)
 
 
 def unit_id(symbol: str, timestamp: pd.Timestamp) -> str:

@@ -182,6 +182,7 @@ def run_markets(
     from stagewise.data import bundled_bars
     from stagewise.lifecycle.market_replay import replay_market_days
     from stagewise.lifecycle.markets_report import day_line, write_monitor_trend
+    from stagewise.lifecycle.steps import register_both
     from stagewise.models.registry import ModelRegistry
     from stagewise.models.training import train_markets
 
@@ -239,30 +240,10 @@ def run_markets(
         )
     result.backtests = _backtest_both(history, candidates, root / "backtest", seed, say)
 
-    say.step(
-        3,
-        STEPS,
-        "Register both models",
-        "Saved as LightGBM text, XGBoost UBJSON and skops files under a SHA-256 manifest (no pickle); "
-        "the champion is promoted to production, the challenger gets the 'challenger' alias.",
-    )
     registry = ModelRegistry(root / "models")
-    versions = {
-        name: registry.save(
-            report.model,
-            metrics=report.performance_metrics(),
-            data_window=report.train_window,
-            notes=f"demo {name} ({SYMBOL} direction)",
-        )
-        for name, report in reports.items()
-    }
-    registry.promote(versions["champion"])
-    registry.set_alias("challenger", versions["challenger"])
+    versions = register_both(registry, reports, say, STEPS, note_suffix=f" ({SYMBOL} direction)")
     for name, report in reports.items():
         result.models[name] = _model_info(report, versions[name], f"demo {name}")
-    say.note(
-        f"production = {versions['champion']}, challenger = {versions['challenger']} (files verified on load)"
-    )
 
     from stagewise.features.technical import FEATURE_NAMES
     from stagewise.lifecycle.markets_report import MARKET_HEALTH_NOTE

@@ -18,7 +18,18 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DayOutcome", "replay_days"]
+__all__ = ["DayOutcome", "replay_days", "slots_as_json"]
+
+
+def slots_as_json(outcome: Any) -> dict[str, Any]:
+    """A slotted day record as plain JSON: NaN becomes None, tuples become lists."""
+    out: dict[str, Any] = {}
+    for name in outcome.__slots__:
+        value = getattr(outcome, name)
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +52,7 @@ class DayOutcome:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON (NaN becomes None)."""
-        out: dict[str, Any] = {}
-        for name in self.__slots__:
-            value = getattr(self, name)
-            if isinstance(value, float) and math.isnan(value):
-                value = None
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
+        return slots_as_json(self)
 
 
 def _predictions(ranking: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:

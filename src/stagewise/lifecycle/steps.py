@@ -10,18 +10,49 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from stagewise.lifecycle.progress import DemoProgress
 from stagewise.lifecycle.replay import DayOutcome, replay_days
 
-__all__ = ["BACKTEST_WINDOW", "backtest_both", "day_line", "replay_feature"]
+if TYPE_CHECKING:
+    from stagewise.models import ModelRegistry
+
+__all__ = ["BACKTEST_WINDOW", "backtest_both", "day_line", "register_both", "replay_feature"]
 
 #: (days before the last history day where testing starts, train_days, test_days, step_days):
 #: four 7-day test windows, each after its own 14 training days.
 BACKTEST_WINDOW = (27, 14, 7, 7)
+
+
+def register_both(
+    registry: ModelRegistry, reports: Mapping[str, Any], say: DemoProgress, steps: int, note_suffix: str = ""
+) -> dict[str, str]:
+    """Step 3 of either demo: save both models pickle-free, promote the champion, alias the challenger."""
+    say.step(
+        3,
+        steps,
+        "Register both models",
+        "Saved as LightGBM text, XGBoost UBJSON and skops files under a SHA-256 manifest (no pickle); "
+        "the champion is promoted to production, the challenger gets the 'challenger' alias.",
+    )
+    versions = {
+        name: registry.save(
+            report.model,
+            metrics=report.performance_metrics(),
+            data_window=report.train_window,
+            notes=f"demo {name}{note_suffix}",
+        )
+        for name, report in reports.items()
+    }
+    registry.promote(versions["champion"])
+    registry.set_alias("challenger", versions["challenger"])
+    say.note(
+        f"production = {versions['champion']}, challenger = {versions['challenger']} (files verified on load)"
+    )
+    return versions
 
 
 def backtest_both(
