@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stagewise._exceptions import ArtifactError, ConfigError, UnsupportedFormatError
 from stagewise._atomic import write_file_atomic
+from stagewise._exceptions import ArtifactError, ConfigError, UnsupportedFormatError
 from stagewise.models.manifest import canonical_json
 
 __all__ = [

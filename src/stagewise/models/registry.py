@@ -14,8 +14,8 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StorageError
 from stagewise._atomic import remove_dir_atomic, write_dir_atomic, write_file_atomic
+from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StorageError
 from stagewise.models._state import RESERVED_REFS, VERSION_PATTERN, RegistryState, validate_alias
 from stagewise.models.artifacts import (
     ARTIFACT_FILES,
