@@ -1,8 +1,9 @@
 """The three families' trees as LightGBM tree text, with each family's own split rule kept exactly.
 
 The fast path evaluates the boosters' trees (and the forest's, when no C compiler is there for
-the forest walker) with one engine, LightGBM's single-row predictor. LightGBM's rule is ``x <= threshold`` on the float64 value, NaN going to the
-node's default side. The other two families read their input as float32 first:
+the forest walker) with one engine, LightGBM's single-row predictor. LightGBM's rule is
+``x <= threshold`` on the float64 value, NaN going to the node's default side. The other two
+families read their input as float32 first:
 
 * scikit-learn's trees go left when ``float32(x) <= t`` (``t`` a float64 midpoint);
 * XGBoost goes left when ``float32(x) < s`` (``s`` a float32).
