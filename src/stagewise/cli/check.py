@@ -74,8 +74,10 @@ DOMAIN = typer.Option(
 SEED = typer.Option(0, "--seed", help="Random seed of the simulated data and the small models.")
 MODE = typer.Option(Mode.light, "--mode", help="light: fast, builds nothing; full: also trains.")
 
-console = Console(highlight=False, soft_wrap=False)
-progress_console = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    """Made per call, so that it sees this run's terminal width (COLUMNS), not the importer's."""
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
 
 
 def _targets(
@@ -96,7 +98,7 @@ def _run(title: str, as_json: bool, work: Any) -> list[CheckResult]:
     if as_json:
         results: list[CheckResult] = work(None)
         return results
-    with progress_console.status(title) as spinner:
+    with _console(stderr=True).status(title) as spinner:
         results = work(lambda message: spinner.update(f"{title}: {message}"))
     return results
 
@@ -109,14 +111,16 @@ def _finish(command: str, results: list[CheckResult], as_json: bool, *, by_stage
         document = {"command": command, "ok": ok, "results": [r.to_dict() for r in results]}
         typer.echo(json.dumps(document, ensure_ascii=False, indent=2))
     else:
-        console.print(_results_table(command, results))
+        _console().print(_results_table(command, results))
         failed = [r for r in results if not r.ok]
         if by_stage:
-            console.print(_stage_summary(results))
+            _console().print(_stage_summary(results))
         elif failed:
-            console.print(_fix_table(failed))
+            _console().print(_fix_table(failed))
         verdict = "[bold green]all passed[/]" if ok else f"[bold red]{len(failed)} failed[/]"
-        console.print(f"{command}: {len(results) - len(failed)} of {len(results)} checks passed, {verdict}")
+        _console().print(
+            f"{command}: {len(results) - len(failed)} of {len(results)} checks passed, {verdict}"
+        )
     if not ok:
         raise typer.Exit(1)
 
@@ -374,12 +378,12 @@ def _print_status(result: Status) -> None:
     _print_part(monitor, "Monitor", problems.get("monitor"), "monitor" not in problems)
 
     ok = "[bold green]ok[/]" if result.ok else "[bold red]problems found[/]"
-    console.print(f"status: {ok}")
+    _console().print(f"status: {ok}")
 
 
 def _print_part(table: Table, label: str, problem: Any, show: bool) -> None:
     if show:
-        console.print(table)
+        _console().print(table)
     if problem is not None:
-        console.print(f"[bold red]{label}[/]: {escape(problem.what)}")
-        console.print(f"  [bold]fix[/]: {escape(problem.fix)}")
+        _console().print(f"[bold red]{label}[/]: {escape(problem.what)}")
+        _console().print(f"  [bold]fix[/]: {escape(problem.fix)}")
