@@ -14,13 +14,12 @@ if TYPE_CHECKING:
 
 __all__ = ["check", "simulate"]
 
-console = Console(highlight=False)
-
 
 def _print_summary(title: str, path: Path, races: pd.DataFrame) -> None:
     from stagewise.data.races.calibration import calibration_figures
 
     figures = calibration_figures(races)
+    console = Console(highlight=False)  # per call: this run's terminal width
     facts = Table(title=title, show_header=False, title_justify="left")
     facts.add_column("fact", style="bold")
     facts.add_column("value", overflow="fold")

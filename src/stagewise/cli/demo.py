@@ -8,8 +8,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
-
 
 def demo(
     domain: Annotated[
@@ -56,6 +54,7 @@ off-by-one label bug (it learned the previous bar's direction) and is certain of
     from stagewise.lifecycle.demo import run_demo
     from stagewise.lifecycle.progress import RichProgress
 
+    console = Console(highlight=False)  # per call: this run's terminal width
     with RichProgress(console) as progress:
         result = run_demo(
             workdir, domain=domain, days=days, seed=seed, progress=progress, webhook_port=webhook_port

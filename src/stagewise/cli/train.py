@@ -14,8 +14,6 @@ from rich.table import Table
 if TYPE_CHECKING:
     from stagewise.models.training import TrainingReport
 
-console = Console(highlight=False)
-
 
 class Domain(StrEnum):
     markets = "markets"
@@ -78,6 +76,7 @@ must beat: always-up and majority class, or lane order 1-2-3 and random.
 
     from stagewise.models.training import train_markets, train_races
 
+    console = Console(highlight=False)  # per call: this run's terminal width
     with Status("loading data", console=console) as status:
 
         def progress(message: str) -> None:
