@@ -52,10 +52,10 @@ DEMO_MODEL: dict[str, Any] = {
 CHALLENGER_WEIGHTS = {"lightgbm": 0.6, "xgboost": 0.4, "random_forest": 0.0}
 #: Days of simulated history the models learn from before the first live day.
 TRAIN_DAYS = 90
-#: Days the controller's health verdict looks back over. At 10 % a day brings about 14 challenger
-#: races, so the controller's default week holds about 98, just under the seed table's 100-race
-#: minimum; ten days hold about 140 and give a verdict every day once the stage is ten days old.
-HEALTH_WINDOW_DAYS = 10
+#: Days the controller's health verdict starts from: its default week. At 10 % a day brings about 14
+#: challenger races, so a week holds about 98, just under the seed table's 100-race minimum; the
+#: controller widens the window a day at a time until it holds the minimum (up to 28 days).
+HEALTH_WINDOW_DAYS = 7
 STEPS = 6
 GOOD, DEGRADED = "challenger_model", "degraded_model"
 
