@@ -167,3 +167,33 @@ def test_an_empty_ledger_gives_empty_counts(monitor: PerformanceMonitor) -> None
     assert frame.empty
     assert isinstance(frame, pd.DataFrame)
     assert market_daily_counts(frame) == []
+
+
+def test_rollout_auto_on_the_cli_judges_signals_with_the_markets_policy(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from stagewise.cli.main import app
+
+    rng = np.random.default_rng(3)
+    days = [START + timedelta(days=i) for i in range(30)]  # about 70 signals at 10 %: past the 50 minimum
+    for day in days:
+        _day(monitor, rollout, clock, day, rng, challenger_confidence=0.97)
+    args = ["rollout", "auto", FEATURE, "--config", str(tmp_path / "rollout_config.json")]
+    args += ["--ledger", str(tmp_path / "monitor.db"), "--through", days[-1].isoformat()]
+    args += ["--health-window", "60", "--dry-run", "--json"]
+    markets = CliRunner().invoke(app, [*args, "--policy", "markets"])
+    assert markets.exit_code == 0, markets.output
+    decision = json.loads(markets.output)
+    assert decision["action"] == "rollback", decision["reasons"]
+    # the markets default: a few signals a day at 10 %
+    assert decision["numbers"]["policy"]["min_races_per_day"] == 1
+    # the races policy (the default) reads race outcomes: this ledger has none, so it cannot judge
+    races = CliRunner().invoke(app, args)
+    assert races.exit_code == 0, races.output
+    assert json.loads(races.output)["action"] == "hold"
+    rollout.refresh(force=True)
+    assert rollout.feature(FEATURE).stage.name == "10%"  # --dry-run changed nothing

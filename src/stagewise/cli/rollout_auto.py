@@ -191,7 +191,16 @@ def auto(
         help="Monitor ledger: a SQLAlchemy URL or a SQLite file path (default: --db, else data/monitor.db).",
     ),
     days_healthy: int = typer.Option(3, "--days-healthy", help="HEALTHY days at a stage needed to promote."),
-    min_races: int = typer.Option(10, "--min-races", help="Challenger races a day needs to be evaluated."),
+    min_races: int | None = typer.Option(
+        None,
+        "--min-races",
+        help="Challenger races (signals) a day needs to be evaluated (default: 10 for races, 1 for markets).",
+    ),
+    health: str | None = typer.Option(
+        None,
+        "--policy",
+        help="Health policy: races (default), markets, or a JSON file (see docs/controller.md).",
+    ),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the sequential harm test."),
     srm_action: str = typer.Option(
         "hold", "--srm-action", help="What a sample-ratio mismatch does: hold | rollback."
@@ -276,6 +285,10 @@ def auto(
         raise NotFoundError(
             f"The ledger {ledger_url!r} does not exist; log predictions first or pass --ledger."
         )
+    health_policy = load_policy(health, critical_rule=critical_rule)
+    if min_races is None:
+        # a market signal comes once a bar: at 10 % a day holds a few, not the ten races of a race day
+        min_races = 1 if health_policy.domain == "markets" else 10
     policy = ControllerPolicy(
         days_healthy=days_healthy,
         min_races_per_day=min_races,
@@ -283,7 +296,6 @@ def auto(
         srm_action=srm_action,  # type: ignore[arg-type]
     )
     notifiers = [] if dry_run else notifiers_from_env()
-    health_policy = load_policy(None, critical_rule=critical_rule)
     rollout = GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy)
     with PerformanceMonitor(ledger_url) as monitor:
         decision = run_controller(
