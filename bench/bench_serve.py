@@ -94,24 +94,13 @@ def _registry(root: Path) -> None:
 
 def _payloads(n: int = 300) -> list[dict[str, Any]]:
     from stagewise.data import simulate_races
+    from stagewise.serve.schemas import RaceEntryIn
 
     races = simulate_races("2025-03-01", "2025-03-03", seed=1)
     out = []
     for race_id, race in list(races.groupby("race_id"))[:n]:
         first = race.iloc[0]
-        entries = race.sort_values("pit")[
-            [
-                "pit",
-                "racer_id",
-                "racer_class",
-                "national_win_rate",
-                "local_win_rate",
-                "motor_2rate",
-                "boat_2rate",
-                "exhibition_time",
-                "avg_start_timing",
-            ]
-        ]
+        entries = race.sort_values("pit")[list(RaceEntryIn.model_fields)]
         out.append(
             {
                 "race_id": str(race_id),

@@ -28,6 +28,7 @@ from pathlib import Path
 from stagewise import ModelRegistry, PerformanceMonitor, simulate_races
 from stagewise.models.training import train_races
 from stagewise.serve import ServeSettings, create_app
+from stagewise.serve.schemas import RaceEntryIn
 
 with warnings.catch_warnings():
     # starlette's test client asks for 'httpx2' at import: a note about its future, not about this script
@@ -35,17 +36,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 SMALL_MODEL = {family: {"n_estimators": 20} for family in ("lgbm_params", "xgb_params", "rf_params")}
-ENTRY_FIELDS = (
-    "pit",
-    "racer_id",
-    "racer_class",
-    "national_win_rate",
-    "local_win_rate",
-    "motor_2rate",
-    "boat_2rate",
-    "exhibition_time",
-    "avg_start_timing",
-)
+ENTRY_FIELDS = list(RaceEntryIn.model_fields)  # the request schema names the columns a race entry carries
 
 
 def main(workdir: Path) -> None:
@@ -72,7 +63,7 @@ def main(workdir: Path) -> None:
                 "race_number": int(first["race_number"]),
                 "entries": [
                     {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-                    for row in race[list(ENTRY_FIELDS)].to_dict("records")
+                    for row in race[ENTRY_FIELDS].to_dict("records")
                 ],
             }
             answer = client.post("/v1/races/predict", json=body).json()
