@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from routed_races_support import routed_races
 
 from stagewise.monitor import PerformanceMonitor
 from stagewise.rollout import GradualRollout
@@ -59,32 +60,7 @@ def monitor(tmp_path: Path, clock: Clock) -> Iterator[PerformanceMonitor]:
 def day_races(
     rollout: GradualRollout, day: date, groups: dict[str, int], *, seed: int = 0
 ) -> list[dict[str, Any]]:
-    """Exactly ``groups[variant]`` races of each variant on ``day``, as the rollout assigns them.
-
-    The challenger ("on") hits 32 % of its races, control 30 %: a hit predicts the finish
-    exactly, a miss swaps the first two boats.
-    """
-    rng = np.random.default_rng(seed + day.toordinal())
-    wanted = dict(groups)
-    rows: list[dict[str, Any]] = []
-    for k in range(100_000):
-        if not any(wanted.values()):
-            break
-        race_id = f"{day:%Y%m%d}{k:05d}"
-        variant = rollout.variant(FEATURE, race_id)
-        if not wanted.get(variant):
-            continue
-        wanted[variant] -= 1
-        order = [int(p) for p in rng.permutation(6) + 1]
-        hit = rng.random() < (0.32 if variant == "on" else 0.30)
-        predicted = order if hit else [order[1], order[0], *order[2:]]
-        rows.append({
-            "race_id": race_id, "race_date": day.isoformat(), "venue_code": k % 24 + 1,
-            "race_number": k % 12 + 1, "variant": variant,
-            "predictions": [{"pit_number": p} for p in predicted],
-            "_result": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
-        })  # fmt: skip
-    return rows
+    return routed_races(rollout, FEATURE, day, groups, np.random.default_rng(seed + day.toordinal()))
 
 
 def live_day(

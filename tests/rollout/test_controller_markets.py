@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from routed_races_support import Clock
 
 from stagewise import ConfigError
 from stagewise.monitor import PerformanceMonitor
@@ -22,21 +23,13 @@ START = date(2017, 10, 2)
 POLICY = ControllerPolicy(days_healthy=3, min_races_per_day=1)
 
 
-class _Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2017, 10, 2, 0, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> _Clock:
-    return _Clock(datetime(2017, 10, 2, 0, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
+def rollout(tmp_path: Path, clock: Clock) -> GradualRollout:
     r = GradualRollout(
         tmp_path / "rollout_config.json", now=clock, refresh_interval=0, actor="ops", health_policy="markets"
     )
@@ -45,7 +38,7 @@ def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
 
 
 @pytest.fixture
-def monitor(tmp_path: Path, clock: _Clock) -> Iterator[PerformanceMonitor]:
+def monitor(tmp_path: Path, clock: Clock) -> Iterator[PerformanceMonitor]:
     m = PerformanceMonitor(monitor_db=tmp_path / "monitor.db", clock=clock, notifiers=[])
     yield m
     m.close()
@@ -54,7 +47,7 @@ def monitor(tmp_path: Path, clock: _Clock) -> Iterator[PerformanceMonitor]:
 def _day(
     monitor: PerformanceMonitor,
     rollout: GradualRollout,
-    clock: _Clock,
+    clock: Clock,
     day: date,
     rng: np.random.Generator,
     *,
@@ -81,7 +74,7 @@ def _day(
 
 
 def _replay(
-    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock, days: int, confidence: float
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock, days: int, confidence: float
 ) -> list[Decision]:
     rng = np.random.default_rng(3)
     out = []
@@ -101,7 +94,7 @@ def _settled_at_stage(decision: Decision) -> int:
 
 
 def test_a_modest_uninformed_challenger_gets_no_verdict_before_50_signals_then_is_promoted(
-    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
 ) -> None:
     decisions = _replay(monitor, rollout, clock, 40, confidence=0.52)
     actions = [d.action for d in decisions]
@@ -119,7 +112,7 @@ def test_a_modest_uninformed_challenger_gets_no_verdict_before_50_signals_then_i
 
 
 def test_a_confidently_random_challenger_is_rolled_back_once_its_sample_counts(
-    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
 ) -> None:
     decisions = _replay(monitor, rollout, clock, 40, confidence=0.97)
     last = decisions[-1]
@@ -132,7 +125,7 @@ def test_a_confidently_random_challenger_is_rolled_back_once_its_sample_counts(
 
 
 def test_market_outcomes_and_counts_read_back_what_was_logged(
-    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
 ) -> None:
     rng = np.random.default_rng(0)
     _day(monitor, rollout, clock, START, rng, challenger_confidence=0.8)
@@ -170,7 +163,7 @@ def test_an_empty_ledger_gives_empty_counts(monitor: PerformanceMonitor) -> None
 
 
 def test_rollout_auto_on_the_cli_judges_signals_with_the_markets_policy(
-    monitor: PerformanceMonitor, rollout: GradualRollout, clock: _Clock, tmp_path: Path
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock, tmp_path: Path
 ) -> None:
     import json
 

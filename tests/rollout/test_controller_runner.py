@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from routed_races_support import Clock
 
 from stagewise.monitor import PerformanceMonitor
 from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
@@ -23,21 +24,13 @@ FEATURE = "probability_calibration"
 START = date(2026, 11, 1)
 
 
-class _Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> _Clock:
-    return _Clock(datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
+def rollout(tmp_path: Path, clock: Clock) -> GradualRollout:
     r = GradualRollout(
         tmp_path / "config" / "rollout_config.json", now=clock, refresh_interval=0, actor="ops"
     )
@@ -46,7 +39,7 @@ def rollout(tmp_path: Path, clock: _Clock) -> GradualRollout:
 
 
 @pytest.fixture
-def monitor(tmp_path: Path, clock: _Clock) -> Iterator[PerformanceMonitor]:
+def monitor(tmp_path: Path, clock: Clock) -> Iterator[PerformanceMonitor]:
     m = PerformanceMonitor(monitor_db=tmp_path / "data" / "monitor.db", clock=clock)
     yield m
     m.close()
@@ -116,7 +109,7 @@ def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def test_healthy_challenger_is_promoted_after_enough_days_and_the_audit_has_the_numbers(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
@@ -153,7 +146,7 @@ def test_healthy_challenger_is_promoted_after_enough_days_and_the_audit_has_the_
 def test_critical_challenger_is_rolled_back_at_once_and_notified(
     rollout: GradualRollout,
     monitor: PerformanceMonitor,
-    clock: _Clock,
+    clock: Clock,
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:
     url, received = webhook
@@ -174,7 +167,7 @@ def test_critical_challenger_is_rolled_back_at_once_and_notified(
 
 
 def test_significant_harm_rolls_back_while_absolute_health_is_fine(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     rollout.update_rollout_stage(FEATURE, "50%", reason="wider canary")
     log_days(monitor, rollout, START, 6, races_per_day=288, hit_rate={"on": 0.22, "control": 0.34})
@@ -186,7 +179,7 @@ def test_significant_harm_rolls_back_while_absolute_health_is_fine(
 
 
 def test_a_failing_notifier_does_not_stop_the_rollback(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     log_days(monitor, rollout, START, 7, hit_rate={"on": 0.04, "control": 0.30})
     clock.now = datetime(2026, 11, 8, 5, 0, tzinfo=UTC)
@@ -198,9 +191,7 @@ def test_a_failing_notifier_does_not_stop_the_rollback(
     assert rollout.audit_log()[-1]["action"] == "controller_notification_failed"
 
 
-def test_kill_switch_is_respected(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
-) -> None:
+def test_kill_switch_is_respected(rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock) -> None:
     log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     rollout.kill(FEATURE, reason="incident 42")
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
@@ -212,7 +203,7 @@ def test_kill_switch_is_respected(
 
 
 def test_sample_ratio_mismatch_holds_and_is_notified(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock,
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock,
     webhook: tuple[str, list[dict[str, Any]]],
 ) -> None:  # fmt: skip
     url, received = webhook
@@ -238,7 +229,7 @@ def test_sample_ratio_mismatch_holds_and_is_notified(
 
 
 def test_policy_days_healthy_is_honoured(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
@@ -250,7 +241,7 @@ def test_policy_days_healthy_is_honoured(
 
 
 def test_a_change_made_while_deciding_is_not_overwritten(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     log_days(monitor, rollout, START, 9, hit_rate={"on": 0.32, "control": 0.30})
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
@@ -274,9 +265,7 @@ def test_a_change_made_while_deciding_is_not_overwritten(
 
 
 @pytest.mark.postgres
-def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(
-    pg_url: str, clock: _Clock
-) -> None:
+def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(pg_url: str, clock: Clock) -> None:
     import uuid
 
     from sqlalchemy import create_engine, text
@@ -308,7 +297,7 @@ def test_on_postgresql_with_the_rollout_store_and_the_ledger_in_one_schema(
 
 
 def test_shadow_mode_pairs_the_two_model_versions_on_the_same_races(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     """Both versions score every race; the challenger loses 6 points of win rate on the same races."""
     rng = np.random.default_rng(8)
@@ -369,7 +358,7 @@ def _abn_days(monitor: PerformanceMonitor, rollout: GradualRollout, *, drop: str
     ("drop", "verdict"), [(None, "ok"), ("calib_v3", "hold")], ids=["clean", "lost-logs"]
 )
 def test_abn_variants_from_the_config_are_checked_for_sample_ratio_mismatch(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock, drop: str | None, verdict: str
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock, drop: str | None, verdict: str
 ) -> None:
     rollout.update_rollout_stage(FEATURE, "50%", reason="A/B/n at 50 %")
     rollout.set_variants(FEATURE, {"calib_v2": 0.5, "calib_v3": 0.5}, reason="two calibrators")
@@ -392,7 +381,7 @@ def test_abn_variants_from_the_config_are_checked_for_sample_ratio_mismatch(
 
 
 def test_a_challenger_variant_outside_the_split_is_refused(
-    rollout: GradualRollout, monitor: PerformanceMonitor, clock: _Clock
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
 ) -> None:
     from stagewise._exceptions import ConfigError
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from routed_races_support import routed_races
 
 from stagewise import ConfigError
 from stagewise.monitor import PerformanceMonitor
@@ -39,24 +40,9 @@ def monitor(tmp_path: Path, rollout: GradualRollout) -> Iterator[PerformanceMoni
     rows: list[dict[str, Any]] = []
     for k in range(10):
         day = START + timedelta(days=k)
-        wanted = {"on": 13, "control": 125}
-        for i in range(100_000):
-            if not any(wanted.values()):
-                break
-            race_id = f"{day:%Y%m%d}{i:05d}"
-            variant = rollout.variant(FEATURE, race_id)
-            if not wanted[variant]:
-                continue
-            wanted[variant] -= 1
-            order = [int(p) for p in rng.permutation(6) + 1]
-            hit = rng.random() < (0.32 if variant == "on" else 0.30)
-            predicted = order if hit else [order[1], order[0], *order[2:]]
-            rows.append({
-                "race_id": race_id, "race_date": day.isoformat(), "venue_code": i % 24 + 1,
-                "race_number": i % 12 + 1, "variant": variant,
-                "predictions": [{"pit_number": p} for p in predicted],
-                "actual_results": [{"pit_number": p, "rank": r} for r, p in enumerate(order, 1)],
-            })  # fmt: skip
+        for row in routed_races(rollout, FEATURE, day, {"on": 13, "control": 125}, rng):
+            row["actual_results"] = row.pop("_result")
+            rows.append(row)
     m = PerformanceMonitor(monitor_db=tmp_path / "monitor.db", notifiers=[])
     m.log_predictions(rows)
     yield m
