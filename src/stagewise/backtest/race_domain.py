@@ -146,14 +146,10 @@ class RaceDomain:
         entries = rows[["race_id", "pit"]]
         proba = np.asarray(proba, dtype=np.float64)
         win = proba[:, 0] if proba.ndim == 2 else proba
-        ranked = rank_races(_Precomputed(), entries, win.reshape(-1, 1))
+        place = pd.Series(proba[:, 1] if proba.ndim == 2 else np.nan, index=entries.index, name="place_score")
+        ranked = rank_races(_Precomputed(), entries, win.reshape(-1, 1)).join(place)
         if proba.ndim == 2:
-            place = pd.Series(proba[:, 1], index=entries.index)
-            ranked = order_places(ranked, place.loc[ranked.index].to_numpy()).assign(
-                place_score=lambda t: place.loc[t.index].to_numpy()
-            )
-        else:
-            ranked = ranked.assign(place_score=np.nan)
+            ranked = order_places(ranked, ranked["place_score"].to_numpy())
         context = rows[["race_date", "finish_position", "status"]]
         predictions = ranked.join(context).assign(step=step)
         predictions = predictions[PREDICTION_COLUMNS]

@@ -93,7 +93,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     fit_seconds = time.perf_counter() - started
     probas: list[np.ndarray] = []
     predict_seconds: list[float] = []
-    for x_test in task.x_tests:
+    for i, x_test in enumerate(task.x_tests):
         started = time.perf_counter()
         if len(x_test):
             proba = np.asarray(model.predict_proba(pd.DataFrame(x_test, columns=names)), dtype=np.float64)[
@@ -102,7 +102,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         else:
             proba = np.empty(0, dtype=np.float64)
         if stage is not None:
-            proba = task.domain.apply_second_stage(stage, task.score_rows[len(probas)], x_test, proba)
+            proba = task.domain.apply_second_stage(stage, task.score_rows[i], x_test, proba)
         predict_seconds.append(time.perf_counter() - started)
         probas.append(np.ascontiguousarray(proba))
     scores = None
