@@ -11,9 +11,9 @@ from stagewise import ConfigError, StorageError
 from stagewise.check import CheckResult, CheckTargets, all_ok, guarded, validate
 from stagewise.check.environment import storage_checks
 from stagewise.check.state import inspect_database, ledger_checks, open_alerts_check
-from stagewise.check.targets import sqlite_file
 from stagewise.monitor import PerformanceMonitor
 from stagewise.monitor.alert_config import AlertConfig, AlertRule, DomainRules
+from stagewise.monitor.store import sqlite_path
 
 
 def test_targets_follow_the_other_commands_defaults_inside_the_workdir(tmp_path: Path) -> None:
@@ -39,8 +39,8 @@ def test_targets_follow_the_other_commands_defaults_inside_the_workdir(tmp_path:
     ],
     ids=["path", "relative-url", "absolute-url", "memory", "postgres"],
 )
-def test_sqlite_file(db: str, expected: Path | None) -> None:
-    assert sqlite_file(db) == expected
+def test_sqlite_path(db: str, expected: Path | None) -> None:
+    assert sqlite_path(db) == expected
 
 
 def test_guard_turns_every_exception_into_a_failing_row() -> None:

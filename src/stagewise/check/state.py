@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from stagewise._exceptions import NotFoundError, StorageError
 from stagewise.check.result import CheckResult, guarded
-from stagewise.check.targets import is_url, sqlite_file
+from stagewise.check.targets import is_url
+from stagewise.monitor.store import sqlite_path
 
 if TYPE_CHECKING:
     from stagewise.monitor import PerformanceMonitor
@@ -181,7 +182,7 @@ def inspect_database(db: str) -> DatabaseFacts:
     StorageError
         A file that is not SQLite or is damaged, or a server that cannot be reached.
     """
-    path = sqlite_file(db)
+    path = sqlite_path(db)
     if path is not None:
         return _sqlite_facts(path)
     return _server_facts(db)
@@ -239,7 +240,7 @@ def ledger_checks(db: str) -> list[CheckResult]:
         except NotFoundError as exc:
             return CheckResult("monitor db", False, str(exc), create)
         except StorageError as exc:
-            if sqlite_file(db) is not None:
+            if sqlite_path(db) is not None:
                 raise
             unreachable = "start the database server, or correct --db (host, port, user, database name)"
             return CheckResult("monitor db", False, str(exc), unreachable)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_LAYOUT", "CheckTargets", "is_url", "sqlite_file"]
+from stagewise.monitor.store import sqlite_path
+
+__all__ = ["DEFAULT_LAYOUT", "CheckTargets", "is_url"]
 
 #: Default location of each part, relative to the work directory.
 DEFAULT_LAYOUT: dict[str, str] = {
@@ -26,24 +28,6 @@ DEFAULT_LAYOUT: dict[str, str] = {
 def is_url(value: str) -> bool:
     """True for a SQLAlchemy URL (``sqlite:///...``, ``postgresql+psycopg://...``)."""
     return "://" in value
-
-
-def sqlite_file(db: str) -> Path | None:
-    """The file behind a SQLite URL or plain path; None for another database or in-memory SQLite.
-
-    Examples
-    --------
-    >>> sqlite_file("data/monitor.db"), sqlite_file("sqlite:///data/monitor.db")
-    (PosixPath('data/monitor.db'), PosixPath('data/monitor.db'))
-    >>> sqlite_file("postgresql+psycopg://postgres@127.0.0.1/test") is None
-    True
-    """
-    if not is_url(db):
-        return Path(db)
-    if db.startswith("sqlite:///"):
-        rest = db[len("sqlite:///") :].split("?", 1)[0]
-        return None if rest in ("", ":memory:") else Path(rest)
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +86,7 @@ class CheckTargets:
     def writable_places(self) -> dict[str, Path]:
         """The directories stagewise writes into: registry root, ledger folder, rollout config folder."""
         places = {"model registry": self.models}
-        ledger = sqlite_file(self.db)
+        ledger = sqlite_path(self.db)
         if ledger is not None:
             places["monitor ledger"] = ledger.parent
         if not is_url(self.config):

@@ -43,26 +43,12 @@ METRICS_OUTPUT = typer.Option(None, "--output", help="Write to this file instead
 def _open(db: str, alert_config: Path | None = None) -> PerformanceMonitor:
     from stagewise._exceptions import NotFoundError
     from stagewise.monitor import PerformanceMonitor
+    from stagewise.monitor.store import sqlite_path
 
-    if not _sqlite_file_exists(db):
+    path = sqlite_path(db)
+    if path is not None and not path.exists():
         raise NotFoundError(f"The ledger {db!r} does not exist; log predictions first or pass --db.")
     return PerformanceMonitor(db, alert_config=alert_config)
-
-
-def _sqlite_file_exists(db: str) -> bool:
-    """False for a SQLite path or ``sqlite:///`` URL whose file is missing: reading must not create it."""
-    if "://" not in db:
-        return Path(db).exists()
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        url = make_url(db)
-    except ArgumentError:
-        return True  # PerformanceMonitor names the malformed URL
-    if not url.drivername.startswith("sqlite") or url.database in (None, "", ":memory:"):
-        return True
-    return Path(url.database).exists()
 
 
 def _segments(model: str | None, variant: str | None, venue: int | None, mode: str | None) -> dict[str, Any]:

@@ -257,6 +257,7 @@ def auto(
     from stagewise._exceptions import ConfigError, NotFoundError
     from stagewise.monitor import PerformanceMonitor
     from stagewise.monitor.notify import notifiers_from_env
+    from stagewise.monitor.store import sqlite_path
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy
     from stagewise.rollout.controller_runner import run_controller
@@ -281,7 +282,8 @@ def auto(
         raise NotFoundError(
             f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout add'."
         )
-    if "://" not in ledger_url and not Path(ledger_url).exists():
+    ledger_file = sqlite_path(ledger_url)
+    if ledger_file is not None and not ledger_file.exists():
         raise NotFoundError(
             f"The ledger {ledger_url!r} does not exist; log predictions first or pass --ledger."
         )

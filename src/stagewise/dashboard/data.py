@@ -125,8 +125,10 @@ def _is_url(value: str) -> bool:
 def open_monitor(db: str) -> PerformanceMonitor:
     """The monitor on ``db`` (URL or SQLite path), without notifiers; refuses to create a new file."""
     from stagewise.monitor import PerformanceMonitor
+    from stagewise.monitor.store import sqlite_path
 
-    if not _is_url(db) and not Path(db).is_file():
+    path = sqlite_path(db)
+    if path is not None and not path.is_file():
         raise NotFoundError(
             f"No monitor database at {db!r}. Pass --db with the ledger the CLI writes "
             "(a SQLite file or a SQLAlchemy URL), e.g. `stagewise dashboard --db data/monitor.db`."

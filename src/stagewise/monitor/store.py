@@ -31,7 +31,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from stagewise._exceptions import ConfigError, StorageError
 from stagewise.monitor.schema import VERSION_TABLE
 
-__all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "resolve_url"]
+__all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "resolve_url", "sqlite_path"]
 
 DEFAULT_URL = "sqlite:///data/monitor.db"
 #: The newest migration; bump together with a new file in ``migrations/versions``.
@@ -57,6 +57,27 @@ def resolve_url(db_url: str | None = None, monitor_db: str | Path | None = None)
     if isinstance(value, Path) or "://" not in value:
         return f"sqlite:///{Path(value)}"
     return value
+
+
+def sqlite_path(db: str | Path) -> Path | None:
+    """The file behind a ledger given as a SQLite path or ``sqlite:///`` URL; None for a server or memory.
+
+    Commands that only read check it before opening the ledger, since opening creates a missing file.
+
+    Examples
+    --------
+    >>> sqlite_path("data/monitor.db"), sqlite_path("sqlite:///data/monitor.db?timeout=5")
+    (PosixPath('data/monitor.db'), PosixPath('data/monitor.db'))
+    >>> sqlite_path("postgresql+psycopg://postgres@127.0.0.1/test") is None
+    True
+    """
+    try:
+        url = make_url(resolve_url(str(db)))
+    except ArgumentError:
+        return None  # LedgerStore names the malformed URL
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 
 
 def _is_busy(exc: BaseException) -> bool:
