@@ -39,7 +39,8 @@ __all__ = [
 ]
 
 DOMAINS = ("races", "markets")
-#: Live days replayed per challenger when ``days`` is not given, by domain.
+#: Live days replayed per challenger when ``days`` is not given, by domain (markets: calendar days;
+#: 8 weeks are about 40 trading days).
 DEFAULT_DAYS = {"races": 21, "markets": 56}
 
 #: Smaller ensembles than the library defaults so the demo takes about a minute on two cores.
@@ -182,7 +183,8 @@ def run_demo(
     """
     from stagewise.lifecycle.webhook_receiver import WebhookReceiver
 
-    days = DEFAULT_DAYS.get(domain, DEFAULT_DAYS["races"]) if days is None else days
+    if days is None:  # an unknown domain is refused by _check; the default only has to not fail first
+        days = DEFAULT_DAYS.get(domain if isinstance(domain, str) else "races", DEFAULT_DAYS["races"])
     _check(domain, days, seed, model_params)
     say = progress or TextProgress()
     params = dict(DEMO_MODEL if model_params is None else model_params)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stagewise.lifecycle.replay import slots_as_json
+from stagewise.lifecycle.replay import current_stage, group_value, slots_as_json
 
 __all__ = ["MarketDayOutcome", "replay_market_days", "unit_id"]
 
@@ -62,15 +62,6 @@ class MarketDayOutcome:
 def unit_id(symbol: str, timestamp: pd.Timestamp) -> str:
     """The rollout unit of a bar: ``"EURUSD:2017-10-19T09:00:00"`` (stable across runs and machines)."""
     return f"{symbol}:{timestamp.isoformat()}"
-
-
-def _stage(rollout: Any, feature: str) -> str:
-    return str(rollout.get_rollout_status()["feature_rollouts"][feature]["stage"])
-
-
-def _group(cumulative: dict[str, Any], group: str, key: str) -> float:
-    value = (cumulative.get(group) or {}).get(key)
-    return math.nan if value is None else float(value)
 
 
 def replay_market_days(
@@ -126,7 +117,7 @@ def replay_market_days(
         if stop and index - rolled_back_at > days_after_rollback:  # type: ignore[operator]
             break
         day: date = day_value.date()
-        stage_before = _stage(rollout, feature)
+        stage_before = current_stage(rollout, feature)
         positions = np.flatnonzero(days == day_value)
         served_by_challenger = 0
         for i in positions.tolist():
@@ -168,14 +159,14 @@ def replay_market_days(
             signals=len(positions),
             challenger_signals=served_by_challenger,
             accuracy=float(stats["accuracy"]) if stats and stats.get("total_signals") else math.nan,
-            challenger_accuracy=_group(cumulative, "challenger", "hit_rate_1st"),
-            control_accuracy=_group(cumulative, "control", "hit_rate_1st"),
-            challenger_brier=1.0 - _group(cumulative, "challenger", "avg_score_accuracy"),
-            control_brier=1.0 - _group(cumulative, "control", "avg_score_accuracy"),
+            challenger_accuracy=group_value(cumulative, "challenger", "hit_rate_1st"),
+            control_accuracy=group_value(cumulative, "control", "hit_rate_1st"),
+            challenger_brier=1.0 - group_value(cumulative, "challenger", "avg_score_accuracy"),
+            control_brier=1.0 - group_value(cumulative, "control", "avg_score_accuracy"),
             health=latest.get("health"),
             alerts=tuple(str(a.get("alert_type")) for a in alerts or [] if a.get("state") == "firing"),
             action=str(decision.action),
-            stage_after=_stage(rollout, feature),
+            stage_after=current_stage(rollout, feature),
             reasons=tuple(str(r) for r in decision.reasons),
             notifications=len(decision.numbers.get("notifications") or []),
         )

@@ -21,7 +21,6 @@ from stagewise.lifecycle.progress import DemoProgress
 __all__ = [
     "MARKET_CHALLENGER",
     "MARKET_CONTROLLER",
-    "MARKET_DAYS",
     "MARKET_HEALTH_WINDOW_DAYS",
     "MARKET_MIN_HISTORY_DAYS",
     "MARKET_MODEL",
@@ -32,8 +31,6 @@ __all__ = [
 ]
 
 SYMBOL = "EURUSD"
-#: Calendar days replayed for each challenger by default (8 weeks: about 40 trading days).
-MARKET_DAYS = 56
 #: Days of bars that must stay before the live period: training, and the walk-forward backtest
 #: (four 14-day test windows after 60 training days).
 MARKET_MIN_HISTORY_DAYS = 120

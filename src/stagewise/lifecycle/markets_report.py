@@ -7,12 +7,12 @@ the pages show what is stored, not what the demo meant to store.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from stagewise._atomic import write_file_atomic
 from stagewise.lifecycle.report import _e, _link, _pct, _Raw, _table
 from stagewise.rollout.health import MARKETS_POLICY
 
@@ -225,6 +225,4 @@ def write_monitor_trend(monitor: Any, start: date, end: date, out_dir: Path) -> 
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    write_file_atomic(path, text.encode("utf-8"))

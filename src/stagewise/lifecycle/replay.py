@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["DayOutcome", "replay_days", "slots_as_json"]
+__all__ = ["DayOutcome", "current_stage", "group_value", "replay_days", "slots_as_json"]
 
 
 def slots_as_json(outcome: Any) -> dict[str, Any]:
@@ -63,12 +63,14 @@ def _predictions(ranking: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
-def _rate(cumulative: dict[str, Any], group: str) -> float:
-    value = (cumulative.get(group) or {}).get("hit_rate_1st")
+def group_value(cumulative: dict[str, Any], group: str, key: str) -> float:
+    """One group's cumulative figure from the controller's numbers (NaN when it has none yet)."""
+    value = (cumulative.get(group) or {}).get(key)
     return math.nan if value is None else float(value)
 
 
-def _stage(rollout: Any, feature: str) -> str:
+def current_stage(rollout: Any, feature: str) -> str:
+    """The feature's stage as the rollout reports it now."""
     return str(rollout.get_rollout_status()["feature_rollouts"][feature]["stage"])
 
 
@@ -106,7 +108,7 @@ def replay_days(
             break
         day: date = pd.Timestamp(str(day_value)).date()
         clock(datetime.combine(day, time(9, 0)))
-        stage_before = _stage(rollout, feature)
+        stage_before = current_stage(rollout, feature)
         features = race_entry_features(frame)
         entries = frame[["race_id", "pit"]]
         # Both models score every race (cheap, and what a shadow deployment would log); the rollout
@@ -154,11 +156,11 @@ def replay_days(
             races=len(rows),
             challenger_races=sum(1 for r in rows if r["variant"] != "control"),
             hit_rate_1st=float(stats["hit_rate_1st"]) if stats else math.nan,
-            challenger_hit_rate_1st=_rate(cumulative, "challenger"),
-            control_hit_rate_1st=_rate(cumulative, "control"),
+            challenger_hit_rate_1st=group_value(cumulative, "challenger", "hit_rate_1st"),
+            control_hit_rate_1st=group_value(cumulative, "control", "hit_rate_1st"),
             alerts=tuple(str(a.get("alert_type")) for a in alerts or []),
             action=str(decision.action),
-            stage_after=_stage(rollout, feature),
+            stage_after=current_stage(rollout, feature),
             reasons=tuple(str(r) for r in decision.reasons),
             notifications=len(decision.numbers.get("notifications") or []),
         )

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from stagewise._atomic import write_file_atomic
+
 __all__ = ["STAGE_PERCENT", "stage_history", "write_report"]
 
 STAGE_PERCENT = {"disabled": 0.0, "10%": 10.0, "50%": 50.0, "100%": 100.0}
@@ -286,7 +288,5 @@ def write_report(
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>stagewise demo</title>'
         f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
     )
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    write_file_atomic(path, page.encode("utf-8"))
     return path

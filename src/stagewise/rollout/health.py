@@ -55,6 +55,7 @@ __all__ = [
     "CRITICAL",
     "CRITICAL_CONFIDENCE",
     "CRITICAL_RULES",
+    "ERROR_RATE_RULE",
     "HEALTHY",
     "INSUFFICIENT_DATA",
     "MARKETS_POLICY",
@@ -175,6 +176,12 @@ class HealthPolicy(BaseModel):
     ``"point"``: the point value against the line, as the seed did."""
 
 
+#: The seed's error-rate line (10 %), the same in every domain; it needs no sample size.
+ERROR_RATE_RULE = MetricRule(
+    metric="error_rate", label="error rate", label_ja="エラー率", higher_is_better=False, critical=0.10,
+    needs_sample=False,
+)  # fmt: skip
+
 RACES_POLICY = HealthPolicy(
     domain="races",
     rules=[
@@ -191,14 +198,7 @@ RACES_POLICY = HealthPolicy(
             percent=False,
             proportion=False,
         ),
-        MetricRule(
-            metric="error_rate",
-            label="error rate",
-            label_ja="エラー率",
-            higher_is_better=False,
-            critical=0.10,
-            needs_sample=False,
-        ),
+        ERROR_RATE_RULE,
     ],
 )
 """The seed's table; 100 races minimum (about a week of races at a 10 % stage), CRITICAL by the
@@ -219,14 +219,7 @@ MARKETS_POLICY = HealthPolicy(
             percent=False,
             rate=False,
         ),
-        MetricRule(
-            metric="error_rate",
-            label="error rate",
-            label_ja="エラー率",
-            higher_is_better=False,
-            critical=0.10,
-            needs_sample=False,
-        ),
+        ERROR_RATE_RULE,
     ],
     sample_metric="total_signals",
     min_sample=50,
