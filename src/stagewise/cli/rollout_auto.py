@@ -259,7 +259,7 @@ def auto(
     from stagewise.monitor.notify import notifiers_from_env
     from stagewise.monitor.store import sqlite_path
     from stagewise.rollout import GradualRollout
-    from stagewise.rollout.controller import ControllerPolicy
+    from stagewise.rollout.controller import ControllerPolicy, min_units_per_day
     from stagewise.rollout.controller_runner import run_controller
     from stagewise.rollout.health import load_policy
 
@@ -289,8 +289,7 @@ def auto(
         )
     health_policy = load_policy(health, critical_rule=critical_rule)
     if min_races is None:
-        # a market signal comes once a bar: at 10 % a day holds a few, not the ten races of a race day
-        min_races = 1 if health_policy.domain == "markets" else 10
+        min_races = min_units_per_day(health_policy.domain)
     policy = ControllerPolicy(
         days_healthy=days_healthy,
         min_races_per_day=min_races,

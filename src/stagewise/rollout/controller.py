@@ -45,11 +45,36 @@ from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_ch
 from stagewise.rollout.harm import DayCounts, PairedDay, aligned, harm_tests
 from stagewise.rollout.stages import DISABLED, Stage, next_stage
 
-__all__ = ["ControllerPolicy", "DayCounts", "Decision", "Evidence", "PairedDay", "decide", "harm_tests"]
+__all__ = [
+    "ControllerPolicy",
+    "DayCounts",
+    "Decision",
+    "Evidence",
+    "PairedDay",
+    "decide",
+    "harm_tests",
+    "min_units_per_day",
+]
 
 Action = Literal["promote", "hold", "rollback", "none"]
 MAX_DAYS_SHOWN = 31
 HEALTHY, WARNING, CRITICAL = "HEALTHY", "WARNING", "CRITICAL"
+
+
+#: Challenger units a day needs to be evaluated, by health-policy domain: the seed's LOW_RACE_COUNT
+#: line for races; one signal for markets, where a 10 % stage of hourly bars brings two or three a day.
+MIN_UNITS_PER_DAY = {"races": 10, "markets": 1}
+
+
+def min_units_per_day(domain: str) -> int:
+    """The default ``min_races_per_day`` for a health policy's domain (10 for a domain not listed).
+
+    Examples
+    --------
+    >>> min_units_per_day("races"), min_units_per_day("markets")
+    (10, 1)
+    """
+    return MIN_UNITS_PER_DAY.get(domain, MIN_UNITS_PER_DAY["races"])
 
 
 @dataclass(frozen=True)

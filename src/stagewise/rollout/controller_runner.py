@@ -34,7 +34,7 @@ from stagewise._exceptions import ConfigError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
-from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide
+from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.harm import DayCounts, PairedDay
@@ -454,7 +454,7 @@ def run_controller(
     >>> d.action, d.dry_run
     ('hold', True)
     """
-    policy = policy or ControllerPolicy()
+    policy = policy or ControllerPolicy(min_races_per_day=min_units_per_day(rollout.health_policy.domain))
     evidence = gather_evidence(
         rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
         control_variant=control_variant, health_window_days=health_window_days, shadow=shadow,
