@@ -283,6 +283,29 @@ def test_a_bad_value_is_refused_naming_the_feature(
         fast_market.predict_proba_one(row)
 
 
+def test_an_integer_too_large_for_a_float_is_refused_not_a_traceback(
+    fast_market: FastEnsemble, markets: tuple[pd.DataFrame, pd.Series, pd.DataFrame]
+) -> None:
+    row = markets[2].iloc[0].to_dict()
+    row["volume"] = 10**400
+    with pytest.raises(DataValidationError, match="too large for a float"):
+        fast_market.predict_proba_one(row)
+    with pytest.raises(DataValidationError, match="numbers"):
+        fast_market.predict_proba_one([10**400] * 12)
+    with pytest.raises(DataValidationError, match="numeric 2-D array"):
+        fast_market.predict_proba([[10**400] * 12])
+
+
+def test_a_labelled_series_is_matched_by_name_not_position(
+    fast_market: FastEnsemble, markets: tuple[pd.DataFrame, pd.Series, pd.DataFrame]
+) -> None:
+    row = markets[2].iloc[0]
+    shuffled = row[row.index[::-1]]
+    assert fast_market.predict_proba_one(shuffled)[1] == fast_market.predict_proba_one(row.to_numpy())[1]
+    with pytest.raises(FeatureMismatchError, match=r"missing \['rsi_14'\]"):
+        fast_market.predict_proba_one(row.drop("rsi_14"))
+
+
 def test_the_library_also_refuses_what_the_fast_path_refuses(
     market_model: ProductionEnsemble, markets: tuple[pd.DataFrame, pd.Series, pd.DataFrame]
 ) -> None:

@@ -60,7 +60,7 @@ def as_feature_matrix(X: Any, names: Sequence[str] | None = None) -> np.ndarray:
     else:
         try:
             arr = np.asarray(X, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise DataValidationError(f"X must be a numeric 2-D array or DataFrame; {exc}.") from None
     if arr.ndim != 2:
         hint = " For a single row use X.reshape(1, -1)." if arr.ndim == 1 else ""

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from stagewise._exceptions import ConfigError, DataValidationError, FeatureMismatchError
 from stagewise.models._features import check_features
@@ -159,12 +160,14 @@ class FastEnsemble:
 
     # ------------------------------------------------------------------ input checks
     def _row(self, row: Any) -> np.ndarray:
+        if isinstance(row, pd.Series) and all(isinstance(k, str) for k in row.index):
+            row = row.to_dict()  # a labelled row is matched by name, like a mapping, never by position
         if isinstance(row, Mapping):
             values = self._mapping_values(row)
         else:
             try:
                 values = np.ascontiguousarray(row, dtype=np.float64)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise DataValidationError(f"row must be {self.n_features_in_} numbers; {exc}.") from None
             if values.ndim != 1:
                 raise DataValidationError(
@@ -192,7 +195,12 @@ class FastEnsemble:
                 raise DataValidationError(
                     f"Feature {name!r} must be a number (int, float or bool; NaN for missing); got {value!r}."
                 )
-        return np.array(values, dtype=np.float64)
+        try:
+            return np.array(values, dtype=np.float64)
+        except OverflowError:
+            raise DataValidationError(
+                f"row holds a number too large for a float; features must fit in ±{FLOAT32_MAX:.6g}."
+            ) from None
 
     def _check_range(self, values: np.ndarray) -> Any:
         """Refuse infinity, and |x| beyond float32 when XGBoost or the forest reads x.
