@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from stagewise.serve._tree_tables import largest_float32_at_most
+
 __all__ = ["C_SOURCE", "ForestWalker", "forest_walker"]
 
 _LOG = logging.getLogger("stagewise.serve")
@@ -143,10 +145,7 @@ class ForestWalker:
             is_leaf = left == -1
             nodes = np.zeros(tree.node_count, dtype=_NODE)
             threshold = np.asarray(tree.threshold, dtype=np.float64)
-            with np.errstate(over="ignore"):
-                below = threshold.astype(np.float32)  # then the largest float32 <= threshold
-            above = below.astype(np.float64) > threshold
-            below[above] = np.nextafter(below[above], np.float32(-np.inf))
+            below = largest_float32_at_most(threshold)
             nodes["threshold"] = np.where(is_leaf, 0.0, below)
             nodes["feature"] = np.where(is_leaf, -1, tree.feature)
             nodes["nan_left"] = np.asarray(tree.missing_go_to_left, dtype=np.uint8)

@@ -34,6 +34,7 @@ __all__ = [
     "engine_model_text",
     "float32_le_bound",
     "forest_trees",
+    "largest_float32_at_most",
     "lightgbm_trees",
     "padding_tree",
     "xgboost_trees",
@@ -91,7 +92,8 @@ def float32_le_bound(f: np.ndarray) -> np.ndarray:
     return np.asarray(np.nan_to_num(bound, neginf=-np.finfo(np.float64).max), dtype=np.float64)
 
 
-def _largest_float32_at_most(t: np.ndarray) -> np.ndarray:
+def largest_float32_at_most(t: np.ndarray) -> np.ndarray:
+    """Per value, the largest float32 at or below it (so ``float32(x) <= result`` iff ``x <= t``)."""
     with np.errstate(over="ignore"):
         f = t.astype(np.float32)
     above = f.astype(np.float64) > t
@@ -163,7 +165,7 @@ def forest_trees(forest: Any) -> FamilyTrees:
         is_leaf = left == -1
         threshold = np.asarray(tree.threshold, dtype=np.float64)
         bound = np.zeros_like(threshold)
-        bound[~is_leaf] = float32_le_bound(_largest_float32_at_most(threshold[~is_leaf]))
+        bound[~is_leaf] = float32_le_bound(largest_float32_at_most(threshold[~is_leaf]))
         trees.append(
             _tree_text(
                 np.asarray(tree.feature, dtype=np.int64),
