@@ -117,7 +117,7 @@ def _tree_text(
     """
     internal = ~is_leaf
     if not internal[0]:
-        return f"num_leaves=1\nnum_cat=0\nleaf_value={_numbers(value[:1])}\nis_linear=0\nshrinkage=1\n"
+        return _leaf_tree(_numbers(value[:1]))
     internal_id = np.cumsum(internal) - 1
     leaf_id = np.cumsum(is_leaf) - 1
     code = np.where(is_leaf, ~leaf_id, internal_id)
@@ -265,9 +265,14 @@ def _lightgbm_block(block: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _leaf_tree(value: str) -> str:
+    """LightGBM text of a tree that is one leaf worth ``value``."""
+    return f"num_leaves=1\nnum_cat=0\nleaf_value={value}\nis_linear=0\nshrinkage=1\n"
+
+
 def padding_tree() -> str:
     """A one-leaf tree worth 0: fills a family's slot when it has fewer trees than another."""
-    return "num_leaves=1\nnum_cat=0\nleaf_value=0\nis_linear=0\nshrinkage=1\n"
+    return _leaf_tree("0")
 
 
 def engine_model_text(families: Sequence[FamilyTrees], n_features: int) -> str:
