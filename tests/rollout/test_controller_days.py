@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from routed_races_support import routed_races
 
+from stagewise import ConfigError
 from stagewise.monitor import PerformanceMonitor
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller_runner import run_controller, stage_first_day, stage_start
@@ -148,3 +149,14 @@ def test_an_evening_run_reading_today_skips_today_while_its_results_are_pending(
     assert decision.numbers["pending_days"] == ["2026-11-09"]
     assert sum(decision.numbers["srm"]["counts"].values()) == 8 * 200
     assert decision.numbers["srm"]["verdict"] == "ok"
+
+
+@pytest.mark.parametrize("bad", ["soon", 20261110, "2026-13-01"])
+def test_a_stage_move_with_a_bad_effective_from_is_refused_and_nothing_is_stored(
+    rollout: GradualRollout, bad: Any
+) -> None:
+    before = rollout.audit_log()
+    with pytest.raises(ConfigError, match=r"details\['effective_from'\] must be a date 'YYYY-MM-DD'"):
+        rollout.update_rollout_stage(FEATURE, "50%", reason="by hand", details={"effective_from": bad})
+    assert rollout.audit_log() == before
+    assert rollout.feature(FEATURE).stage.name == "10%"

@@ -24,7 +24,7 @@ import getpass
 import socket
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from stagewise._exceptions import ConfigError
@@ -145,6 +145,20 @@ def add_feature_change(
     return change
 
 
+def _check_effective_from(details: Mapping[str, Any] | None) -> None:
+    """``details["effective_from"]`` dates the stage's first whole day for the controller: a real date."""
+    effective = None if details is None else details.get("effective_from")
+    if effective is None:
+        return
+    try:
+        date.fromisoformat(effective)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"details['effective_from'] must be a date 'YYYY-MM-DD' (the stage's first whole day). "
+            f"Got {effective!r}."
+        ) from None
+
+
 def set_stage_change(
     name: str,
     stage: str,
@@ -161,6 +175,7 @@ def set_stage_change(
     """
     parsed = parse_stage(stage)
     audit_record(now, "set_stage", name, None, None, actor=actor, reason=reason)  # validates early
+    _check_effective_from(details)
 
     def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
         old = config.feature(name)
