@@ -59,6 +59,13 @@ def test_a_corrupt_database_is_named_and_left_as_it_was(workdir: Path) -> None:
     assert snapshot(workdir) == before
 
 
+def test_a_mistyped_database_url_says_to_correct_db_not_to_restore_a_backup(workdir: Path) -> None:
+    row = only_failure(failing(workdir, "validate", "--db", "notaurl://x"))
+    assert row["name"] == "monitor db"
+    assert "is not a database URL stagewise can open" in row["detail"]
+    assert "correct --db" in row["fix"]
+
+
 def test_a_truncated_database_is_named(workdir: Path) -> None:
     ledger = workdir / "data" / "monitor.db"
     ledger.write_bytes(ledger.read_bytes()[:5000])

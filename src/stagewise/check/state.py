@@ -152,12 +152,15 @@ def _server_facts(url: str) -> DatabaseFacts:
     """Tables and revision of a ledger on a database server, in a transaction that only reads."""
     from sqlalchemy import create_engine, inspect, text
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
     from stagewise.monitor.schema import VERSION_TABLE
 
-    shown = make_url(url).render_as_string(hide_password=True)
-    engine = create_engine(url)
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+        engine = create_engine(url)
+    except (ArgumentError, SQLAlchemyError) as exc:  # a mistyped URL, or a driver that is not installed
+        raise StorageError(f"{url} is not a database URL stagewise can open: {exc}") from None
     try:
         with engine.connect() as conn:
             tables = tuple(inspect(conn).get_table_names())
