@@ -75,11 +75,12 @@ class FastEnsemble:
         self._weights = [self.weights_[f.name] for f in families]
         self._forest = forest
         self._forest_weight = self.weights_["random_forest"]
+        xgboost_trees = any(f.name != "lightgbm" for f in families)
         # XGBoost and scikit-learn read float32: a larger |x| would be infinity for them
-        reads_float32 = forest is not None or any(f.name != "lightgbm" for f in families)
+        reads_float32 = forest is not None or xgboost_trees
         self._limit = FLOAT32_MAX if reads_float32 else float(np.finfo(np.float64).max)
         # LightGBM reads |x| <= 1e-35 as 0; the others do not, so such rows go to the library
-        self._tiny = TINY if any(f.name != "lightgbm" for f in families) else 0.0
+        self._tiny = TINY if xgboost_trees else 0.0
         self._library = library
         n = len(feature_names)
         self._scorer = RawScorer(engine_model_text(families, n), n) if families else None
