@@ -103,6 +103,11 @@ def _run(title: str, as_json: bool, work: Any) -> list[CheckResult]:
     return results
 
 
+def _gate(command: str, as_json: bool, work: Any, *, by_stage: bool = False) -> None:
+    """Run the checks under the command's name, print them, exit 1 if any failed."""
+    _finish(command, _run(command, as_json, work), as_json, by_stage=by_stage)
+
+
 def _finish(command: str, results: list[CheckResult], as_json: bool, *, by_stage: bool = False) -> None:
     from stagewise.check import all_ok
 
@@ -193,12 +198,12 @@ def full_check(
     from stagewise.check import full_check as run
 
     targets = _targets(workdir, models, db, config, data, bars)
-    results = _run(
+    _gate(
         "full-check",
         as_json,
         lambda say: run(targets, scratch=scratch, domain=domain.value, seed=seed, progress=say),
+        by_stage=True,
     )
-    _finish("full-check", results, as_json, by_stage=True)
 
 
 @app.command("validate")
@@ -223,12 +228,11 @@ def validate(
     from stagewise.check import validate as run
 
     targets = _targets(workdir, models, db, config, data, bars)
-    results = _run(
+    _gate(
         f"validate --mode {mode.value}",
         as_json,
         lambda say: run(targets, mode.value, scratch=scratch, domain=domain.value, seed=seed, progress=say),
     )
-    _finish(f"validate --mode {mode.value}", results, as_json)
 
 
 @app.command("data-check")
@@ -242,8 +246,7 @@ def data_check(
     from stagewise.check import data_check as run
 
     targets = _targets(workdir, None, None, None, data, bars)
-    results = _run("data-check", as_json, lambda say: run(targets, progress=say))
-    _finish("data-check", results, as_json)
+    _gate("data-check", as_json, lambda say: run(targets, progress=say))
 
 
 @app.command("ml-models")
@@ -267,14 +270,13 @@ identical predictions, in a scratch registry (never the one given by --models).
 
     targets = _targets(workdir, models, None, None, None, None)
     command = "ml-models" + (" --dry-run" if dry_run else "")
-    results = _run(
+    _gate(
         command,
         as_json,
         lambda say: run(
             targets, dry_run=dry_run, scratch=scratch, domain=domain.value, seed=seed, progress=say
         ),
     )
-    _finish(command, results, as_json)
 
 
 @app.command("status")
