@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY
+
 if TYPE_CHECKING:
     from stagewise.rollout import GradualRollout
 
@@ -170,13 +172,8 @@ def health(
         None, "--races", help="Races behind the figures (below the minimum: no verdict)."
     ),
     from_json: Path | None = FROM_JSON,
-    policy: str = typer.Option(None, "--policy", help="Health policy: a domain name or a JSON file."),
-    critical_rule: str = typer.Option(
-        None,
-        "--critical-rule",
-        help="CRITICAL by the rate's Wilson 95 % upper bound (upper_bound, the default) or by the "
-        "point value as the seed did (point); default: the policy's own.",
-    ),
+    policy: str | None = POLICY,
+    critical_rule: str | None = CRITICAL_RULE,
     fail_on: str = typer.Option(
         None, "--fail-on", help="Exit 3 at this status or worse: warning or critical."
     ),

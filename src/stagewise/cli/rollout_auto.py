@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY
+
 if TYPE_CHECKING:
     from stagewise.rollout.controller import Decision
     from stagewise.rollout.experiments.aa import AaResult, RuleOutcome
@@ -196,21 +198,12 @@ def auto(
         "--min-races",
         help="Challenger races (signals) a day needs to be evaluated (default: 10 for races, 1 for markets).",
     ),
-    health: str | None = typer.Option(
-        None,
-        "--policy",
-        help="Health policy: races (default), markets, or a JSON file (see docs/controller.md).",
-    ),
+    health: str | None = POLICY,
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the sequential harm test."),
     srm_action: str = typer.Option(
         "hold", "--srm-action", help="What a sample-ratio mismatch does: hold | rollback."
     ),
-    critical_rule: str | None = typer.Option(
-        None,
-        "--critical-rule",
-        help="CRITICAL by the rate's Wilson 95 % upper bound (upper_bound, the default) or by the "
-        "point value as the seed did (point); default: the policy's own.",
-    ),
+    critical_rule: str | None = CRITICAL_RULE,
     challenger_variant: str | None = typer.Option(
         None,
         "--challenger-variant",
