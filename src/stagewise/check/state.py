@@ -209,14 +209,16 @@ def _revision_problem(facts: DatabaseFacts) -> str | None:
     )
 
 
-def open_ledger(db: str) -> PerformanceMonitor:
+def open_ledger(db: str, *, inspected: bool = False) -> PerformanceMonitor:
     """The monitor on ``db``, without notifiers, after :func:`inspect_database` found it safe to open.
 
     Raises :class:`~stagewise.StorageError` for a ledger the library would have to migrate.
+    ``inspected=True``: the caller has just inspected it and found it at this release's schema,
+    so it is not read through again (an integrity check reads the whole file).
     """
     from stagewise.monitor import PerformanceMonitor
 
-    problem = _revision_problem(inspect_database(db))
+    problem = None if inspected else _revision_problem(inspect_database(db))
     if problem is not None:
         raise StorageError(problem)
     return PerformanceMonitor(db, notifiers=[])
@@ -260,7 +262,7 @@ def ledger_checks(db: str) -> list[CheckResult]:
     def reads() -> CheckResult:
         rp = race_predictions.c
         query = select(func.count(), func.max(rp.race_date), func.count().filter(rp.status == "pending"))
-        with open_ledger(db) as monitor:
+        with open_ledger(db, inspected=True) as monitor:  # integrity() passed just before
             n, last, pending = monitor.store.read(lambda conn: conn.execute(query).one())
         if not n:
             return CheckResult("monitor ledger", True, "readable; no prediction logged yet")
@@ -285,15 +287,18 @@ def open_alerts(monitor: PerformanceMonitor) -> list[dict[str, Any]]:
     return [{c: row[c] for c in columns} for row in firing.to_dict("records")]
 
 
-def open_alerts_check(db: str) -> CheckResult:
-    """Health, not validity: fails while a *critical* alert is firing (warnings are listed, and pass)."""
+def open_alerts_check(db: str, *, inspected: bool = False) -> CheckResult:
+    """Health, not validity: fails while a *critical* alert is firing (warnings are listed, and pass).
+
+    ``inspected=True`` when :func:`ledger_checks` has just passed on ``db`` (see :func:`open_ledger`).
+    """
     fix = (
         f"read them (`stagewise monitor alerts --date DAY --db {db}`, or the dashboard), act on the cause; "
         "an alert resolves when the metric recovers"
     )
 
     def run() -> CheckResult:
-        with open_ledger(db) as monitor:
+        with open_ledger(db, inspected=inspected) as monitor:
             firing = open_alerts(monitor)
         critical = [a for a in firing if a["severity"] == "critical"]
         listed = "; ".join(f"{a['date']} {a['alert_type']} ({a['severity']})" for a in firing)

@@ -162,6 +162,6 @@ def full_check(
 ) -> list[CheckResult]:
     """The seed's six-stage ``full-check``: every check of ``validate("full")``, then health (open alerts)."""
     results = validate(targets, "full", scratch=scratch, domain=domain, seed=seed, progress=progress)
-    if all(r.ok for r in results if r.stage == "monitor"):
-        results += in_stage("monitor", [open_alerts_check(targets.db)])
+    if all(r.ok for r in results if r.stage == "monitor"):  # the ledger was just inspected and read
+        results += in_stage("monitor", [open_alerts_check(targets.db, inspected=True)])
     return results
