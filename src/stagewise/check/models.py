@@ -7,6 +7,7 @@ or truncated file fails here, naming the file. Training lives in :mod:`stagewise
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import numpy as np
 from stagewise._exceptions import FeatureMismatchError
 from stagewise.check.result import CheckResult, guarded
 
-__all__ = ["production_model_checks", "registry_checks"]
+__all__ = ["production_model_checks", "registry_checks", "verify_versions"]
 
 
 def _train_fix(root: Path) -> str:
@@ -32,12 +33,24 @@ def _state_fix(root: Path) -> str:
     )
 
 
+def verify_versions(registry: Any, versions: list[Any]) -> dict[str, int | str]:
+    """Each version's verified file count, or why it fails (``Type: message``), by version id."""
+    out: dict[str, int | str] = {}
+    for summary in versions:
+        try:
+            out[summary.version] = len(registry.verify(summary.version))
+        except Exception as exc:  # a failing version is a row of the report, never a crash of the check
+            out[summary.version] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 def registry_checks(root: str | Path) -> list[CheckResult]:
     """registry.json readable, versions present with one in production, hashes verified, aliases resolve."""
     from stagewise.models import ModelRegistry
 
     root = Path(root)
     registry = ModelRegistry(root)
+    listed = functools.cache(registry.list_versions)  # one read of every version's metadata per run
 
     def state() -> CheckResult:
         if not root.is_dir():
@@ -52,7 +65,7 @@ def registry_checks(root: str | Path) -> list[CheckResult]:
         )
 
     def versions() -> CheckResult:
-        found = registry.list_versions()
+        found = listed()
         if not found:
             where = "does not exist" if not root.exists() else "holds no saved version"
             return CheckResult("model versions", False, f"{root} {where}", _train_fix(root))
@@ -67,15 +80,12 @@ def registry_checks(root: str | Path) -> list[CheckResult]:
         return CheckResult("model versions", True, f"{len(found)} version(s); production {production}")
 
     def hashes() -> CheckResult:
-        found = registry.list_versions()
+        found = listed()
         if not found:
             return CheckResult("registry hashes", False, f"no version to verify in {root}", _train_fix(root))
-        bad, n_files = [], 0
-        for summary in found:
-            try:
-                n_files += len(registry.verify(summary.version))
-            except Exception as exc:
-                bad.append(f"{summary.version}: {type(exc).__name__}: {exc}")
+        verified = verify_versions(registry, found)
+        bad = [f"{version}: {why}" for version, why in verified.items() if isinstance(why, str)]
+        n_files = sum(n for n in verified.values() if isinstance(n, int))
         if bad:
             return CheckResult(
                 "registry hashes",
@@ -90,7 +100,7 @@ def registry_checks(root: str | Path) -> list[CheckResult]:
 
     def aliases() -> CheckResult:
         mapping = registry.aliases()
-        known = {v.version for v in registry.list_versions()}
+        known = {v.version for v in listed()}
         dangling = {a: v for a, v in mapping.items() if v not in known}
         if dangling:
             return CheckResult(

@@ -51,6 +51,7 @@ class Status:
 
 
 def _models(status: Status) -> None:
+    from stagewise.check.models import verify_versions
     from stagewise.models import ModelRegistry
 
     root = status.targets.models
@@ -62,11 +63,12 @@ def _models(status: Status) -> None:
         )
         return
     registry = ModelRegistry(root)
-    for summary in registry.list_versions():
-        try:
-            verified, ok = f"ok ({len(registry.verify(summary.version))} files)", True
-        except Exception as exc:
-            verified, ok = f"FAILED: {type(exc).__name__}: {exc}", False
+    found = registry.list_versions()
+    verification = verify_versions(registry, found)
+    for summary in found:
+        files = verification[summary.version]
+        ok = isinstance(files, int)
+        verified = f"ok ({files} files)" if ok else f"FAILED: {files}"
         role = "production" if summary.is_production else ("previous" if summary.is_previous else "")
         status.models.append(
             {
