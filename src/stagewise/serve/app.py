@@ -8,6 +8,8 @@ Routes (OpenAPI at ``/openapi.json``, docs at ``/docs``)::
     GET  /healthz             the process is alive
     GET  /readyz              models loaded and verified, database reachable (503 with reasons)
     GET  /metrics             Prometheus text format
+    GET  /v1/analysis/{feature}       the rollout controller's verdict (Argo Rollouts' web provider)
+    GET|POST /v1/analysis/{feature}/gate  the verdict as 200/412 (Flagger webhooks)
     POST /admin/stage|kill|reload   bearer token from STAGEWISE_ADMIN_TOKEN
 
 Errors have one shape, ``{"message": ..., "detail": [...]}``: 422 for bad input (the message
@@ -39,6 +41,7 @@ from stagewise._exceptions import (
 )
 from stagewise._version import __version__
 from stagewise.serve.admin import admin_router
+from stagewise.serve.analysis import AnalysisService, analysis_router
 from stagewise.serve.logging_queue import LedgerSink
 from stagewise.serve.metrics import CONTENT_TYPE, ServeMetrics
 from stagewise.serve.middleware import BodySizeLimit, RequestMetrics
@@ -205,6 +208,9 @@ def create_app(
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     app.include_router(admin_router)
+    # the verdict reads the ledger the results route writes to: one monitor, opened on first use
+    app.state.analysis = AnalysisService(service.rollout, service._monitor)
+    app.include_router(analysis_router)
     return app
 
 
