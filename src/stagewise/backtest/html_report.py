@@ -80,7 +80,9 @@ def render_html(result: dict[str, Any]) -> str:
                   ("avg_score_accuracy", "avg_score_accuracy_ci")]  # fmt: skip
     else:
         charts = [("accuracy", "accuracy_ci"), ("f1", None), ("signal_mean_return", "signal_mean_return_ci")]
-    figures = [_timeline(result)] + [_metric_chart(result, m, c) for m, c in charts]
+    from stagewise.backtest.money_report import money_figures
+
+    figures = [_timeline(result)] + [_metric_chart(result, m, c) for m, c in charts] + money_figures(result)
     parts = [
         fig.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False)
         for i, fig in enumerate(figures)

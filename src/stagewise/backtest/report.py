@@ -197,6 +197,9 @@ def render_text(result: dict[str, Any], lang: str = "en") -> str:
         lines += ["", t["baselines"]]
         for who, m in result["baselines"].items():
             lines.append(f"  {who}: accuracy {_pct(m['accuracy'])}, f1 {_num(m['f1'])}, mcc {_num(m['mcc'])}")
+    from stagewise.backtest.money_report import money_text
+
+    lines += money_text(result)
     lines += ["", t["guard"]]
     findings = result["guard"]["findings"]
     lines += [f"  ! {f['rule']}: {f['reason']}" for f in findings] or [f"  {t['no_findings']}"]

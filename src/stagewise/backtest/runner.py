@@ -24,6 +24,7 @@ from stagewise.backtest.execution import check_parallelism, execute
 from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describe_factory, task_key
 from stagewise.backtest.summary import summarize_run
 from stagewise.backtest.windows import WalkForwardSplit, plan_windows, walk_forward_windows
+from stagewise.metrics.betting import BET_TYPES, StakeStrategy
 
 __all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
 
@@ -80,6 +81,10 @@ class WalkForwardBacktest:
         Races only: how boats 2-6 are ordered. ``"model"`` fits a
         :class:`~stagewise.models.places.PlaceModel` beside each win model (P(second or third)
         given the predicted winner's pit); ``"win_order"`` orders every boat by win probability.
+    bets : StakeStrategy, {"flat", "ev", "kelly"} or None
+        Races with ``win_odds``: settle this strategy on the test predictions at the pre-close
+        odds, beside always-favourite, always-lane-1 and (simulated data) the oracle's EV bets;
+        written as ``betting`` (docs/money.md). ``bet_type`` is ``"win"`` or ``"trifecta"``.
 
     Examples
     --------
@@ -118,6 +123,8 @@ class WalkForwardBacktest:
         last_window: Literal["truncate", "drop"] = "truncate",
         html: bool = True,
         places: Literal["model", "win_order"] = "model",
+        bets: StakeStrategy | str | None = None,
+        bet_type: Literal["win", "trifecta"] = "win",
     ) -> None:
         self.domain = domain
         self.data = data
@@ -139,6 +146,8 @@ class WalkForwardBacktest:
         self.last_window = last_window
         self.html = html
         self.places = places
+        self.bets = bets
+        self.bet_type = bet_type
 
     # ------------------------------------------------------------------ checks
     def _check_settings(self) -> int:
@@ -162,11 +171,26 @@ class WalkForwardBacktest:
                 f"The 'scheduler' parameter must be an address such as 'tcp://127.0.0.1:8786' or None. "
                 f"Got {self.scheduler!r} instead."
             )
+        self._stake_strategy()
         if self.model_factory is not None and not callable(self.model_factory):
             raise ConfigError(
                 f"The 'model_factory' parameter must be callable. Got {self.model_factory!r} instead."
             )
         return check_parallelism(self.n_workers, self.model_threads)
+
+    def _stake_strategy(self) -> StakeStrategy | None:
+        if self.bets is None:
+            return None
+        if self.domain != "races":
+            raise ConfigError(
+                "The 'bets' parameter needs domain='races' (markets have costs, not odds). "
+                f"Got {self.domain!r}."
+            )
+        if self.bet_type not in BET_TYPES:
+            raise ConfigError(
+                f"The 'bet_type' parameter must be one of {list(BET_TYPES)}. Got {self.bet_type!r} instead."
+            )
+        return self.bets if isinstance(self.bets, StakeStrategy) else StakeStrategy(self.bets)
 
     def _plan(self, prepared: Prepared, params: dict[str, Any]) -> list[WalkForwardSplit]:
         stamps = pd.DatetimeIndex(prepared.timestamps)
@@ -256,6 +280,12 @@ class WalkForwardBacktest:
         domain = _domain(self.domain, self.label_horizon, self.places)
         factory = self.model_factory or default_model_factory(self.model_params)
         frame = domain.load(self.data)
+        strategy = self._stake_strategy()
+        if strategy is not None and "win_odds" not in frame.columns:
+            raise ConfigError(
+                "The 'bets' parameter needs odds: the race data has no 'win_odds' column (simulated races "
+                "have it; add 'win_odds' and 'odds_snapshot_min' to your own data)."
+            )
         started = time.perf_counter()
         prepared = domain.prepare(frame, self.feature_fn)
         feature_seconds = time.perf_counter() - started
@@ -267,7 +297,7 @@ class WalkForwardBacktest:
         key_config = {
             k: v
             for k, v in config.items()
-            if k not in ("n_workers", "scheduler", "lang", "permutation_check")
+            if k not in ("n_workers", "scheduler", "lang", "permutation_check", "bets", "bet_type")
         }
         runs = [("model", None)] + ([("permuted", self.seed)] if self.permutation_check else [])
         tasks: list[ChunkTask] = []
@@ -311,6 +341,12 @@ class WalkForwardBacktest:
             domain, prepared, splits, tasks, results, n_model, self.n_resamples, self.seed
         )
         outcome.result["config"] = config
+        if strategy is not None:
+            from stagewise.backtest.betting import betting_section
+
+            outcome.result["betting"] = betting_section(
+                frame, outcome.predictions, strategy, self.bet_type, self.n_resamples, self.seed
+            )
         outcome.result["timing"] = {
             "feature_seconds": feature_seconds,
             "wall_seconds": wall,
@@ -339,6 +375,8 @@ class WalkForwardBacktest:
             "refit_every": self.refit_every,
             "label_horizon": self.label_horizon if self.domain == "markets" else None,
             "places": self.places if self.domain == "races" else None,
+            "bets": (self._stake_strategy() or StakeStrategy()).name if self.bets is not None else None,
+            "bet_type": self.bet_type if self.bets is not None else None,
             "model": describe_factory(factory),
             "model_threads": self.model_threads,
             "feature_fn": describe_factory(self.feature_fn) if self.feature_fn is not None else None,

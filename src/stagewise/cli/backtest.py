@@ -16,7 +16,16 @@ from typing import Annotated, Any
 
 import typer
 
+from stagewise._exceptions import ConfigError
+
 __all__ = ["backtest"]
+
+_FLAGS = {
+    "strategy": "--bets",
+    "margin": "--bet-margin",
+    "kelly_fraction": "--kelly-fraction",
+    "kelly_cap": "--kelly-cap",
+}
 
 
 def backtest(
@@ -76,6 +85,23 @@ def backtest(
             help="Races: order boats 2-6 by the place model (model) or by win probability (win_order).",
         ),
     ] = "model",
+    bets: Annotated[
+        str | None,
+        typer.Option(
+            "--bets",
+            help="Races with win_odds: settle a stake strategy (flat, ev or kelly) on the test predictions.",
+        ),
+    ] = None,
+    bet_type: Annotated[str, typer.Option("--bet-type", help="win or trifecta (with --bets).")] = "win",
+    bet_margin: Annotated[
+        float, typer.Option("--bet-margin", help="ev/kelly bet only when p x odds > 1 + margin.")
+    ] = 0.0,
+    kelly_fraction: Annotated[
+        float, typer.Option("--kelly-fraction", help="Share of the full Kelly stake, in (0, 1].")
+    ] = 0.25,
+    kelly_cap: Annotated[
+        float, typer.Option("--kelly-cap", help="Largest Kelly stake as a share of the bankroll, in (0, 1].")
+    ] = 0.05,
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
@@ -83,10 +109,22 @@ def backtest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from stagewise.backtest import WalkForwardBacktest
+    from stagewise.metrics.betting import StakeStrategy
 
     params: dict[str, Any] | None = None
     if n_estimators is not None:
         params = {f: {"n_estimators": n_estimators} for f in ("lgbm_params", "xgb_params", "rf_params")}
+    strategy = None
+    if bets is not None:
+        try:
+            strategy = StakeStrategy(
+                bets, margin=bet_margin, kelly_fraction=kelly_fraction, kelly_cap=kelly_cap
+            )
+        except ConfigError as exc:
+            message = str(exc)
+            for name, flag in _FLAGS.items():
+                message = message.replace(f"The '{name}' parameter", f"The {flag} option")
+            raise ConfigError(message) from None
     runner = WalkForwardBacktest(
         domain,  # type: ignore[arg-type]  # validated by the runner with a clear message
         data=data,
@@ -100,6 +138,8 @@ def backtest(
         label_horizon=label_horizon,
         lang=lang,  # type: ignore[arg-type]
         places=places,  # type: ignore[arg-type]
+        bets=strategy,
+        bet_type=bet_type,  # type: ignore[arg-type]
     )
     console = Console(stderr=True)
     with Progress(

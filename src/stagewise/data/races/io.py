@@ -61,7 +61,7 @@ def load_races(path: str | os.PathLike[str], min_boats: int = 6) -> pd.DataFrame
                 encoding="utf-8",
                 dtype={"race_id": "str", "racer_class": "str", "status": "str", "race_date": "str"},
                 keep_default_na=False,
-                na_values={"finish_position": [""], "oracle_trifecta_position": [""]},
+                na_values={"finish_position": [""], "oracle_trifecta_position": [""], "win_odds": [""]},
             )
         else:
             raw = pd.read_parquet(file)

@@ -15,6 +15,8 @@ __all__ = [
     "DTYPES",
     "FINISHED",
     "NON_FINISH_STATUSES",
+    "ODDS_COLUMNS",
+    "ODDS_DTYPES",
     "ORACLE_COLUMNS",
     "ORACLE_DTYPES",
     "RACER_CLASSES",
@@ -73,4 +75,12 @@ ORACLE_DTYPES: MappingProxyType[str, str] = MappingProxyType(
     {"true_win_prob": "float64", "oracle_trifecta_position": "Int64"}
 )
 ORACLE_COLUMNS: tuple[str, ...] = tuple(ORACLE_DTYPES)
-RACE_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + ORACLE_COLUMNS
+
+#: Optional pre-race odds: the decimal win odds of each boat and how many minutes before the
+#: close they were read. Final odds are known only after betting closes, so odds without an
+#: explicit snapshot time are refused (see docs/money.md).
+ODDS_DTYPES: MappingProxyType[str, str] = MappingProxyType(
+    {"win_odds": "float64", "odds_snapshot_min": "int64"}
+)
+ODDS_COLUMNS: tuple[str, ...] = tuple(ODDS_DTYPES)
+RACE_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + ORACLE_COLUMNS + ODDS_COLUMNS

@@ -12,9 +12,10 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError
 from stagewise.data.races.model import DNF_RATES, DNS_RATES, RaceModel
+from stagewise.data.races.odds import PublicModel, pool_odds, public_win_shares
 from stagewise.data.races.outcome import sample_finish_order, trifecta_probabilities, win_probabilities
 from stagewise.data.races.population import RacerPool, Roster, make_racer_pool, make_roster, venue_calendar
-from stagewise.data.races.schema import DTYPES, FINISHED, ORACLE_DTYPES, RACE_COLUMNS
+from stagewise.data.races.schema import DTYPES, FINISHED, ODDS_DTYPES, ORACLE_DTYPES, RACE_COLUMNS
 from stagewise.data.races.venues import VENUE_CODES
 
 __all__ = ["RaceSimulator", "simulate_races"]
@@ -78,6 +79,7 @@ class _Draws:
     form: list[FloatArray]
     uniform: list[FloatArray]  # (72, 2): start event, finish event
     gumbel: list[FloatArray]  # (72, 2): win noise, place noise
+    public: list[FloatArray]  # (72,): the betting public's error on each boat's win chance
 
 
 class RaceSimulator:
@@ -86,7 +88,9 @@ class RaceSimulator:
     Six boats a race, 12 races a venue-day, about 11-12 of the 24 venues open a day. Each row
     carries the public pre-race entry data, the result, and the true probabilities the result
     was drawn from (``true_win_prob``, exact; ``oracle_trifecta_position``, the most probable
-    ordered trifecta). The model and its calibration are in docs/data-races.md.
+    ordered trifecta), and the pre-race win odds of a partly informed betting public
+    (``win_odds``, read ``odds_snapshot_min`` minutes before the close; docs/money.md). The
+    model and its calibration are in docs/data-races.md.
 
     Parameters
     ----------
@@ -97,6 +101,8 @@ class RaceSimulator:
         Venue codes (1-24) to simulate; all 24 by default.
     model : RaceModel, optional
         Generative parameters; the calibrated defaults unless given.
+    public : PublicModel, optional
+        How the betting public forms the win pool (payout rate 75 %, noise, longshot bias).
 
     Examples
     --------
@@ -108,12 +114,19 @@ class RaceSimulator:
     True
     """
 
-    def __init__(self, seed: int = 0, venues: Iterable[int] | None = None, model: RaceModel | None = None):
+    def __init__(
+        self,
+        seed: int = 0,
+        venues: Iterable[int] | None = None,
+        model: RaceModel | None = None,
+        public: PublicModel | None = None,
+    ):
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise ConfigError(f"The 'seed' parameter must be an int >= 0. Got {seed!r} instead.")
         self.seed = int(seed)
         self.venues = _check_venues(venues)
         self.model = model if model is not None else RaceModel()
+        self.public = public if public is not None else PublicModel()
 
     def simulate(
         self, start: DateLike, end: DateLike, progress: ProgressCallback | None = None
@@ -132,7 +145,7 @@ class RaceSimulator:
             days, series = venue_calendar(self.seed, v, first, last)
             for d, s in zip(days.tolist(), series.tolist(), strict=True):
                 by_day.setdefault(d, []).append((v, s))
-        out = _Draws(*([] for _ in range(12)))
+        out = _Draws(*([] for _ in range(13)))
         rosters: dict[tuple[int, int], Roster] = {}
         total = last - first + 1
         n_slots = RACES_PER_DAY * LANES
@@ -168,6 +181,8 @@ class RaceSimulator:
                 out.form.append(rng.normal(0.0, m.form_sd, n_slots))
                 out.uniform.append(rng.random((n_slots, 2)))
                 out.gumbel.append(rng.gumbel(size=(n_slots, 2)))
+                # Its own stream, so adding odds left every earlier draw unchanged.
+                out.public.append(np.random.default_rng([self.seed, 5, v, day]).normal(size=n_slots))
             if progress is not None:
                 progress(i + 1, total)
         return out
@@ -209,6 +224,8 @@ class RaceSimulator:
         gumbel = np.concatenate(draws.gumbel).reshape(n_races, LANES, 2)
         status, finish, true_win = _results(m, strength, st, uniform, gumbel)
         trifecta = _oracle_trifecta(strength, m.place_dispersion, m.inside_penalty)
+        public = np.concatenate(draws.public).reshape(n_races, LANES)
+        win_odds = pool_odds(public_win_shares(true_win, public, self.public), self.public.payout_rate)
         race_day = day[::LANES]
         race_venue = venue[::LANES]
         race_number = np.tile(np.arange(1, RACES_PER_DAY + 1), n_races // RACES_PER_DAY)
@@ -238,6 +255,8 @@ class RaceSimulator:
                 "status": pd.Series(status.ravel(), dtype="str"),
                 "true_win_prob": true_win.ravel(),
                 "oracle_trifecta_position": pd.arrays.IntegerArray(trifecta.ravel(), trifecta.ravel() == 0),
+                "win_odds": win_odds.ravel(),
+                "odds_snapshot_min": np.full(n_races * LANES, self.public.snapshot_minutes, dtype=np.int64),
             }
         )
         return frame[list(RACE_COLUMNS)]
@@ -307,7 +326,9 @@ def _oracle_trifecta(strength: FloatArray, dispersion: float, inside_penalty: fl
 
 
 def _empty_frame() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in {**DTYPES, **ORACLE_DTYPES}.items()})
+    return pd.DataFrame(
+        {c: pd.Series(dtype=t) for c, t in {**DTYPES, **ORACLE_DTYPES, **ODDS_DTYPES}.items()}
+    )
 
 
 def simulate_races(

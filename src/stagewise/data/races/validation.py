@@ -16,6 +16,7 @@ from stagewise.data.races.schema import (
     DTYPES,
     FINISHED,
     NON_FINISH_STATUSES,
+    ODDS_COLUMNS,
     ORACLE_COLUMNS,
     RACER_CLASSES,
     REQUIRED_COLUMNS,
@@ -118,14 +119,22 @@ def validate_races(races: pd.DataFrame, min_boats: int = 6) -> pd.DataFrame:
             f"Race data is missing the column(s) {missing!r}; "
             f"required columns are {list(REQUIRED_COLUMNS)!r}."
         )
+    given_odds = [c for c in ODDS_COLUMNS if c in races.columns]
+    if given_odds and len(given_odds) != len(ODDS_COLUMNS):
+        raise DataValidationError(
+            "Odds need their snapshot time: give both 'win_odds' and 'odds_snapshot_min' (minutes before "
+            f"the close the odds were read, an int >= 1; final odds are a leak). Got only {given_odds!r}."
+        )
     problems = _Problems()
     df = _coerce(races.reset_index(drop=True), problems)
     problems.raise_if_any()
     _check_races(df, problems, min_boats)
     problems.raise_if_any()
     oracle = [c for c in ORACLE_COLUMNS if c in df.columns]
-    extra = [c for c in df.columns if c not in REQUIRED_COLUMNS and c not in ORACLE_COLUMNS]
-    df = df[[*REQUIRED_COLUMNS, *oracle, *extra]]
+    odds = [c for c in ODDS_COLUMNS if c in df.columns]
+    known = {*REQUIRED_COLUMNS, *ORACLE_COLUMNS, *ODDS_COLUMNS}
+    extra = [c for c in df.columns if c not in known]
+    df = df[[*REQUIRED_COLUMNS, *oracle, *odds, *extra]]
     return df.sort_values(["race_date", "venue_code", "race_number", "pit"], kind="stable").reset_index(
         drop=True
     )
@@ -213,7 +222,35 @@ def _coerce(raw: pd.DataFrame, problems: _Problems) -> pd.DataFrame:
         bad = raw["oracle_trifecta_position"].notna() & ~pos.isin([1, 2, 3])
         problems.add(df, bad, "oracle_trifecta_position", "must be 1, 2, 3 or empty")
         df["oracle_trifecta_position"] = pos.where(~bad).astype("Int64")
+    if "win_odds" in raw.columns:
+        _coerce_odds(raw, df, problems)
     return df.astype({c: t for c, t in DTYPES.items() if c in ("race_id", "racer_class", "status")})
+
+
+def _coerce_odds(raw: pd.DataFrame, df: pd.DataFrame, problems: _Problems) -> None:
+    """Decimal win odds >= 1.0 (empty only for an absent boat) and a snapshot time >= 1 minute."""
+    odds = pd.to_numeric(raw["win_odds"], errors="coerce").astype("float64")
+    absent = df["status"].eq("欠") & raw["win_odds"].isna()
+    bad = ~absent & (odds.isna() | ~np.isfinite(odds.fillna(0.0)) | odds.lt(1.0))
+    problems.add(
+        df,
+        bad,
+        "win_odds",
+        "must be decimal odds, a finite number >= 1.0 (1.0: stake back, 元返し), "
+        "or empty for an absent (欠) boat",
+        raw["win_odds"],
+    )
+    df["win_odds"] = odds
+    minutes = pd.to_numeric(raw["odds_snapshot_min"], errors="coerce")
+    bad_minutes = minutes.isna() | minutes.ne(np.floor(minutes)) | minutes.lt(1)
+    problems.add(
+        df,
+        bad_minutes,
+        "odds_snapshot_min",
+        "must be an int >= 1: minutes before the close the odds were read (final odds are a leak)",
+        raw["odds_snapshot_min"],
+    )
+    df["odds_snapshot_min"] = minutes.where(~bad_minutes, 0).astype("int64")
 
 
 def _check_races(df: pd.DataFrame, problems: _Problems, min_boats: int) -> None:

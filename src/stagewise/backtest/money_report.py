@@ -1,0 +1,83 @@
+"""The money sections of a walk-forward report: betting (races), calibration, trading (markets).
+
+Each section is optional in the result dict; :func:`money_text` gives the text-report lines and
+:func:`money_figures` the HTML charts (profit curves, reliability curves, equity curves).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["money_figures", "money_text"]
+
+
+def _fmt(value: Any, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return pattern.format(value)
+
+
+def _interval(ci: Any, pattern: str) -> str:
+    if not ci or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in ci):
+        return ""
+    return f" (95% CI {_fmt(ci[0], pattern)} – {_fmt(ci[1], pattern)})"
+
+
+def _pct(value: Any) -> str:
+    return _fmt(None if value is None else 100 * value, "{:+.2f}%")
+
+
+def _pct_ci(ci: Any) -> str:
+    return _interval([None if v is None else 100 * v for v in ci] if ci else ci, "{:+.2f}%")
+
+
+def _betting_lines(section: dict[str, Any]) -> list[str]:
+    rule = section["strategy"]
+    lines = [
+        "",
+        f"[Betting: {section['bet_type']}, strategy {rule['name']}]",
+        f"  odds: {section['odds']}; stake {rule['stake']}, margin {rule['margin']}, "
+        f"Kelly {rule['kelly_fraction']} capped at {rule['kelly_cap']} of {rule['bankroll']}",
+    ]
+    for who, r in section["results"].items():
+        lines.append(
+            f"  {who:<10} bets {r['n_bets']:>7}  ROI {_pct(r['roi'])}{_pct_ci(r['roi_ci'])}"
+            f"  profit {_fmt(r['total_profit'], '{:+.1f}')}"
+            f"  max drawdown {_fmt(r['max_drawdown'], '{:.1f}')}{_interval(r['max_drawdown_ci'], '{:.1f}')}"
+        )
+    model = section["results"]["model"]
+    low = (model.get("roi_ci") or [None])[0]
+    if low is not None and low > 0:
+        lines.append("  the model's ROI interval is above zero: an edge over the pool at these odds")
+    else:
+        lines.append("  no edge is claimed: the model's ROI interval does not exclude a loss")
+    return lines
+
+
+def money_text(result: dict[str, Any]) -> list[str]:
+    """Lines for the text report (empty when the result has no money section)."""
+    lines: list[str] = []
+    if result.get("betting"):
+        lines += _betting_lines(result["betting"])
+    return lines
+
+
+def money_figures(result: dict[str, Any]) -> list[Any]:
+    """Plotly figures for the HTML report: the profit curve of every betting strategy."""
+    import plotly.graph_objects as go
+
+    figures = []
+    if result.get("betting"):
+        fig = go.Figure()
+        for who, r in result["betting"]["results"].items():
+            curve = r["profit_curve"]
+            fig.add_trace(go.Scatter(x=curve["days"], y=curve["cumulative_profit"], mode="lines", name=who))
+        fig.update_layout(
+            title=f"Cumulative profit by day ({result['betting']['bet_type']} bets)",
+            xaxis_title="day",
+            yaxis_title="profit (stake units)",
+            height=380,
+        )
+        figures.append(fig)
+    return figures
