@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import subprocess
 import sys
 from enum import StrEnum
@@ -106,7 +107,12 @@ def test_module_prints_the_reference() -> None:
         encoding="utf-8",
         timeout=120,
         check=False,
-        env={"COLUMNS": "20", "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+        env={
+            "COLUMNS": "20",
+            "PATH": "/usr/bin:/bin",
+            "PYTHONIOENCODING": "utf-8",
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},  # a worktree's own sources
+        },
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout == render_reference()
