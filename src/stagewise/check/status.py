@@ -29,7 +29,8 @@ class Status:
 
     ``models``: one row per version (version, created_at, role, aliases, n_features, hashes,
     hashes_ok). ``rollouts``: one row per feature (feature, stage, stage_since: when the stage last
-    changed, enabled_since: when the feature was first enabled, hash_mode, killed).
+    changed, enabled_since: when the feature was first enabled, hash_mode, killed). ``manual_edit``:
+    set when the rollout config was edited outside stagewise since its last audited write.
     ``monitor``: the last race day's figures. ``problems``: part name → :class:`Problem`.
     """
 
@@ -38,6 +39,7 @@ class Status:
     rollouts: list[dict[str, Any]] = field(default_factory=list)
     rollout_updated_at: str | None = None
     audit_ok: bool | None = None
+    manual_edit: dict[str, Any] | None = None
     monitor: dict[str, Any] = field(default_factory=dict)
     open_alerts: list[dict[str, Any]] = field(default_factory=list)
     problems: dict[str, Problem] = field(default_factory=dict)
@@ -117,6 +119,17 @@ def _rollouts(status: Status) -> None:
                 }
             )
         status.audit_ok = rollout.verify_audit().ok
+        edit = rollout.manual_edit()
+        if edit is not None:
+            status.manual_edit = edit.to_dict()
+            option = "--db" if is_url(config) else "--config"
+            status.problems["rollouts"] = Problem(
+                edit.describe(config),
+                f"compare it with the audit log (`stagewise rollout audit --verify {option} {config}`); "
+                "restore the file, or keep the edit with the next change: "
+                "`stagewise rollout set FEATURE STAGE --accept-manual-edit --reason '...' "
+                f"{option} {config}`",
+            )
 
 
 def _stage_changes(rollout: Any) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-__all__ = ["CRITICAL_RULE", "POLICY"]
+__all__ = ["ACCEPT_MANUAL_EDIT", "CRITICAL_RULE", "POLICY"]
 
 CRITICAL_RULE = typer.Option(
     None,
@@ -14,4 +14,10 @@ CRITICAL_RULE = typer.Option(
 )
 POLICY = typer.Option(
     None, "--policy", help="Health policy: races (default), markets, or a JSON file (see docs/controller.md)."
+)
+ACCEPT_MANUAL_EDIT = typer.Option(
+    False,
+    "--accept-manual-edit",
+    help="The config was edited outside stagewise (see `rollout status`): keep the edit and write anyway; "
+    "--reason says why (both go to the audit log). Also moves an unreadable last audit line aside.",
 )

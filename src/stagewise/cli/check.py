@@ -318,6 +318,7 @@ def _status_document(result: Status) -> dict[str, Any]:
         "rollouts": result.rollouts,
         "rollout_updated_at": result.rollout_updated_at,
         "audit_ok": result.audit_ok,
+        "manual_edit": result.manual_edit,
         "monitor": {k: clean(v) for k, v in result.monitor.items()},
         "open_alerts": result.open_alerts,
         "problems": {part: {"what": p.what, "fix": p.fix} for part, p in result.problems.items()},

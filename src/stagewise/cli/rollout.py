@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY
+from stagewise.cli._rollout_options import ACCEPT_MANUAL_EDIT, CRITICAL_RULE, POLICY
 
 if TYPE_CHECKING:
     from stagewise.rollout import GradualRollout
@@ -66,6 +66,7 @@ def set_stage(
         False, "--create", help="Create the feature (salted bucketing) if it is new."
     ),
     salt: str = typer.Option(None, "--salt", help="With --create: the salt (default: the feature name)."),
+    accept_manual_edit: bool = ACCEPT_MANUAL_EDIT,
     actor: str = ACTOR,
     config: Path = CONFIG,
     db: str = DB,
@@ -82,11 +83,15 @@ def set_stage(
                     f"Unknown rollout feature {feature!r} in {rollout.store.location}. "
                     f"Known features: {known}. Pass --create to create it."
                 )
-            info = rollout.add_feature(feature, stage, salt=salt, reason=reason, actor=actor)
+            info = rollout.add_feature(
+                feature, stage, salt=salt, reason=reason, actor=actor, accept_manual_edit=accept_manual_edit
+            )
             typer.echo(f"{feature}: created at {info['stage']} ({info['hash_mode']}, salt {info['salt']!r})")
             return
         before = rollout.feature(feature).stage.name
-        info = rollout.update_rollout_stage(feature, stage, reason=reason, actor=actor)
+        info = rollout.update_rollout_stage(
+            feature, stage, reason=reason, actor=actor, accept_manual_edit=accept_manual_edit
+        )
     change = "unchanged" if before == info["stage"] else f"{before} -> {info['stage']}"
     typer.echo(f"{feature}: {change} (enabled_at {info['enabled_at']})")
 
@@ -100,6 +105,7 @@ def add(
         False, "--legacy", help="Use the seed's MD5 buckets 0-99 instead of salting."
     ),
     reason: str = typer.Option(None, "--reason", help="Why: recorded in the audit log."),
+    accept_manual_edit: bool = ACCEPT_MANUAL_EDIT,
     actor: str = ACTOR,
     config: Path = CONFIG,
     db: str = DB,
@@ -107,18 +113,32 @@ def add(
     """Create a feature. New features get their own salt, so their cohorts are independent of others."""
     mode = "legacy-md5" if legacy else "blake2b-64"
     with _open(config, db) as rollout:
-        info = rollout.add_feature(feature, stage, salt=salt, hash_mode=mode, reason=reason, actor=actor)
+        info = rollout.add_feature(
+            feature, stage, salt=salt, hash_mode=mode, reason=reason, actor=actor,
+            accept_manual_edit=accept_manual_edit,
+        )  # fmt: skip
     typer.echo(f"{feature}: created at {info['stage']} ({info['hash_mode']})")
 
 
 @app.command("status")
 def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None:
-    """Every feature's stage, since when it is enabled, its bucketing and kill switch."""
+    """Every feature's stage, since when it is enabled, its bucketing and kill switch.
+
+    Warns (on stderr; ``manual_edit`` in --json) when the config was edited outside stagewise.
+    """
     with _open(config, db) as rollout:
         result = rollout.get_rollout_status()
+        edit = rollout.manual_edit()
+        location = rollout.store.location
     if as_json:
-        _echo_json(result)
+        _echo_json({**result, "manual_edit": None if edit is None else edit.to_dict()})
         return
+    if edit is not None:
+        typer.echo(
+            f"WARNING: {edit.describe(location)}. Writes refuse it until one passes --accept-manual-edit "
+            "--reason '...' (the kill switch always works).",
+            err=True,
+        )
     from rich.console import Console
     from rich.table import Table
 
@@ -292,6 +312,7 @@ def variants(
     weights: list[str] = WEIGHTS,
     clear: bool = typer.Option(False, "--clear", help="Remove the split (enabled races are simply 'on')."),
     reason: str = typer.Option(None, "--reason", help="Why: recorded in the audit log."),
+    accept_manual_edit: bool = ACCEPT_MANUAL_EDIT,
     actor: str = ACTOR,
     config: Path = CONFIG,
     db: str = DB,
@@ -313,7 +334,9 @@ def variants(
             except ValueError:
                 raise ConfigError(f"Variants are given as NAME=WEIGHT, e.g. iso=0.5. Got {pair!r}.") from None
     with _open(config, db) as rollout:
-        info = rollout.set_variants(feature, split, reason=reason, actor=actor)
+        info = rollout.set_variants(
+            feature, split, reason=reason, actor=actor, accept_manual_edit=accept_manual_edit
+        )
     shown = ", ".join(f"{k}={v:g}" for k, v in (info.get("variants") or {}).items()) or "none"
     typer.echo(f"{feature}: variants {shown} at {info['stage']}")
 

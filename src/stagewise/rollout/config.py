@@ -126,6 +126,10 @@ class RolloutConfig:
         """A copy with ``feature`` added or replaced."""
         return replace(self, features={**self.features, feature.name: feature})
 
+    def with_audit_tail(self, entries: list[dict[str, Any]]) -> RolloutConfig:
+        """A copy whose ``audit_tail`` (the last write's audit entries) is ``entries``."""
+        return replace(self, audit_tail=list(entries))
+
     def to_document(self) -> dict[str, Any]:
         """The JSON document as written (always the current format version)."""
         return {

@@ -16,9 +16,10 @@ A change acknowledged to the caller has passed step 2, so it survives a SIGKILL.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -150,18 +151,19 @@ class FileRolloutStore:
                 report.problems.extend(verify_chain(lines, expected_head=head).problems)
                 report.ok = not report.problems
         if report.ok:
-            check_replay(report, entries, config)
+            check_replay(report, entries, config, self.location)
         return report
 
     # -- writing ---------------------------------------------------------------------------
-    def update(self, change: Change) -> RolloutConfig:
+    def update(self, change: Change, *, repair: Mapping[str, Any] | None = None) -> RolloutConfig:
         with self._locked():
             current = self.read()
-            head_seq, head_hash = self._complete_audit(current)
+            head_seq, head_hash, quarantined = self._complete_audit(current, repair)
             new, records = change(current)
+            records = quarantined + records
             if not records and new == current:
                 return current  # nothing changed: leave the file (and its readers) alone
-            sealed = seal_records(records, head_seq, head_hash)
+            sealed = seal_records(records, head_seq, head_hash, new)
             new = replace(new, audit_tail=sealed or current.audit_tail)
             self._write_config(new)
             self._append_audit(sealed)
@@ -184,29 +186,87 @@ class FileRolloutStore:
         finally:
             self._lock.release()
 
-    def _complete_audit(self, current: RolloutConfig) -> tuple[int, str]:
-        """Drop a half-written last line and append the entries an interrupted write left pending."""
+    def _complete_audit(
+        self, current: RolloutConfig, repair: Mapping[str, Any] | None
+    ) -> tuple[int, str, list[dict[str, Any]]]:
+        """Drop a half-written last line, deal with an unreadable tail, append what an interrupted write left.
+
+        Returns the head (seq, hash) to chain after and, when ``repair`` moved an unreadable tail
+        aside, the audit record saying so.
+        """
         head_seq, head_hash = 0, GENESIS
+        quarantined: list[dict[str, Any]] = []
         if self.audit_path.exists():
             last, complete_end, size = _last_line(self.audit_path)
             if complete_end != size:  # a half-written last line: the writer died mid-append
                 with open(self.audit_path, "r+b") as fh:
                     fh.truncate(complete_end)
                     os.fsync(fh.fileno())
-            if last:
-                try:
-                    entry = json.loads(last)
-                    head_seq, head_hash = int(entry["seq"]), str(entry["hash"])
-                except (ValueError, KeyError, TypeError):
+            head = _entry_head(last) if last else (0, GENESIS)
+            if head is None:
+                if repair is None:
+                    line_no = _count_lines(self.audit_path)
                     raise ConfigError(
-                        f"The audit log {self.audit_path} ends with a line that is not an audit entry; "
-                        "run `stagewise rollout audit --verify`."
-                    ) from None
+                        f"The audit log {self.audit_path} line {line_no} (its last line) is not an audit "
+                        "entry, so this change cannot be chained to it. The kill switch still works "
+                        f"(it moves the line to {self.quarantine_path.name} and records that). For any "
+                        "other change, look at it with `stagewise rollout audit --verify`, then repeat "
+                        "the change with --accept-manual-edit --reason '...' "
+                        "(API: accept_manual_edit=True) to move it aside."
+                    )
+                head, record = self._quarantine_tail(repair)
+                quarantined.append(record)
+            head_seq, head_hash = head
         pending = [e for e in current.audit_tail if int(e.get("seq", 0)) > head_seq]
         if pending and _continues(pending, head_seq, head_hash):
             self._append_audit(pending)
             head_seq, head_hash = int(pending[-1]["seq"]), str(pending[-1]["hash"])
-        return head_seq, head_hash
+        return head_seq, head_hash, quarantined
+
+    @property
+    def quarantine_path(self) -> Path:
+        """Where unreadable lines cut from the end of the audit log are kept (``<log>.quarantine``)."""
+        return self.audit_path.with_name(self.audit_path.name + ".quarantine")
+
+    def _quarantine_tail(self, repair: Mapping[str, Any]) -> tuple[tuple[int, str], dict[str, Any]]:
+        """Move the trailing lines that are not audit entries to :attr:`quarantine_path`; nothing is lost.
+
+        The side file is written and synced before the log is cut, so a crash in between leaves the
+        lines in both places rather than in neither.
+        """
+        data = self.audit_path.read_bytes()
+        lines = data.split(b"\n")[:-1]  # the file ends with a newline (a torn last line was dropped)
+        keep = len(lines)
+        while keep > 0 and _entry_head(lines[keep - 1]) is None:
+            keep -= 1
+        cut = sum(len(line) + 1 for line in lines[:keep])
+        bad = data[cut:]
+        fd = os.open(self.quarantine_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, bad)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        with open(self.audit_path, "r+b") as fh:
+            fh.truncate(cut)
+            os.fsync(fh.fileno())
+        head = _entry_head(lines[keep - 1]) if keep else (0, GENESIS)
+        assert head is not None
+        record = {
+            **repair,
+            "action": "quarantine_audit_tail",
+            "feature": "*",
+            "old_stage": None,
+            "new_stage": None,
+            "details": {
+                "quarantine_file": self.quarantine_path.name,
+                "first_line": keep + 1,
+                "lines": len(lines) - keep,
+                "bytes": len(bad),
+                "sha256": hashlib.sha256(bad).hexdigest(),
+            },
+        }
+        return head, record
 
     def _write_config(self, config: RolloutConfig) -> None:
         directory = self.config_path.parent
@@ -246,6 +306,23 @@ def _last_line(path: Path, chunk: int = 65_536) -> tuple[bytes, int, int]:
         return b"", 0, size  # no complete line at all
     body = tail[: end - 1]
     return body[body.rfind(b"\n") + 1 :], start + end, size
+
+
+def _entry_head(line: bytes) -> tuple[int, str] | None:
+    """(seq, hash) of a log line that is an audit entry; None for anything else."""
+    try:
+        entry = json.loads(line)
+        seq, digest = entry["seq"], entry["hash"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if type(seq) is not int or type(digest) is not str:
+        return None
+    return seq, digest
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
 
 
 def _continues(pending: list[dict[str, Any]], head_seq: int, head_hash: str) -> bool:

@@ -26,6 +26,7 @@ from stagewise.rollout.bucketing import (
 from stagewise.rollout.changes import (
     ALL_FEATURES,
     add_feature_change,
+    audit_record,
     default_actor,
     kill_change,
     note_change,
@@ -39,9 +40,10 @@ from stagewise.rollout.config import (
     RolloutConfig,
 )
 from stagewise.rollout.health import HealthPolicy, evaluate_health, load_policy
+from stagewise.rollout.integrity import ManualEdit, detect_manual_edit
 from stagewise.rollout.plan import build_plan
 from stagewise.rollout.stages import DISABLED, next_stage
-from stagewise.rollout.store import Change, RolloutStore
+from stagewise.rollout.store import ACCEPT_MANUAL_EDIT, Change, RolloutStore, guard_manual_edit
 
 __all__ = ["ALL_FEATURES", "CONTROL_VARIANT", "ENABLED_VARIANT", "GradualRollout"]
 
@@ -270,6 +272,7 @@ class GradualRollout:
         hash_mode: str = HASH_SALTED,
         reason: str | None = None,
         actor: str | None = None,
+        accept_manual_edit: bool = False,
     ) -> dict[str, Any]:
         """Create a feature with salted bucketing, salted with the feature name unless ``salt`` is given.
 
@@ -281,7 +284,8 @@ class GradualRollout:
             feature_name, stage, now=self.now(), actor=self._actor(actor), salt=salt, hash_mode=hash_mode,
             reason=reason,
         )  # fmt: skip
-        return self._write(change).features[feature_name].info()
+        written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
+        return written.features[feature_name].info()
 
     def update_rollout_stage(
         self,
@@ -291,25 +295,29 @@ class GradualRollout:
         reason: str | None = None,
         actor: str | None = None,
         details: Mapping[str, Any] | None = None,
+        accept_manual_edit: bool = False,
     ) -> dict[str, Any]:
         """Move a feature to ``stage`` (``disabled``, ``10%``, ``50%``, ``100%``, ``12.5%``...).
 
         ``enabled_at`` becomes today when the feature goes from disabled to enabled, and
         null when it is disabled. Setting the current stage again changes nothing.
         ``details`` (e.g. the numbers behind a controller decision) go to the audit entry.
-        Returns the feature's new state.
+        ``accept_manual_edit``: see :meth:`manual_edit`. Returns the feature's new state.
         """
         change = set_stage_change(
             feature_name, stage, now=self.now(), actor=self._actor(actor), reason=reason, details=details
         )
-        return self._write(change).features[feature_name].info()
+        written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
+        return written.features[feature_name].info()
 
     def kill(self, feature_name: str, *, reason: str, actor: str | None = None) -> list[str]:
         """Kill switch: disable ``feature_name`` (or every feature with ``"*"``) in one audited write.
 
         Every process using the same store stops enabling it within ``refresh_interval``.
         The feature stays marked killed (see :meth:`is_killed`) until a manual stage change.
-        Returns the names of the features that were disabled.
+        The kill never needs ``accept_manual_edit``: on a hand-edited config it records the edit
+        it found, and an unreadable last line of a file audit log is moved aside (and recorded)
+        instead of blocking it. Returns the names of the features that were disabled.
         """
         inner = kill_change(feature_name, now=self.now(), actor=self._actor(actor), reason=reason)
         killed: list[str] = []
@@ -319,7 +327,7 @@ class GradualRollout:
             killed[:] = [record["feature"] for record in records]
             return new, records
 
-        self._write(change)
+        self._write(change, True, reason=reason, actor=actor, kill=True)
         return killed
 
     def set_variants(
@@ -329,6 +337,7 @@ class GradualRollout:
         *,
         reason: str | None = None,
         actor: str | None = None,
+        accept_manual_edit: bool = False,
     ) -> dict[str, Any]:
         """Split the feature's enabled races between A/B/n variants (``None`` removes the split).
 
@@ -339,7 +348,8 @@ class GradualRollout:
         change = set_variants_change(
             feature_name, weights, now=self.now(), actor=self._actor(actor), reason=reason
         )
-        return self._write(change).features[feature_name].info()
+        written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
+        return written.features[feature_name].info()
 
     def variant(self, feature_name: str, race_id: str | int) -> str:
         """The race's group: its variant when the feature has a split, else ``"on"``; ``"control"`` when off.
@@ -380,15 +390,44 @@ class GradualRollout:
         reason: str | None = None,
         actor: str | None = None,
         details: Mapping[str, Any] | None = None,
+        accept_manual_edit: bool = False,
     ) -> dict[str, Any]:
         """Append an audit entry without changing the config (e.g. a controller's HOLD decision)."""
         change = note_change(
             feature_name, action, now=self.now(), actor=self._actor(actor), reason=reason, details=details
         )
-        return dict(self._write(change).audit_tail[-1])
+        return dict(self._write(change, accept_manual_edit, reason=reason, actor=actor).audit_tail[-1])
 
-    def _write(self, change: Change) -> RolloutConfig:
-        config = self.store.update(change)
+    def manual_edit(self) -> ManualEdit | None:
+        """How the stored config differs from its audit chain, or None when it matches.
+
+        The config was edited outside stagewise (by hand, or by a tool writing the file or
+        the tables) since the last audited write. Reads keep serving it; every write except
+        :meth:`kill` refuses it with :class:`~stagewise.ConfigError` unless called with
+        ``accept_manual_edit=True`` and a non-blank ``reason``, which records an
+        ``accept_manual_edit`` audit entry holding the accepted features.
+        """
+        return detect_manual_edit(self._current())
+
+    def _write(
+        self, change: Change, accept_manual_edit: bool, *, reason: str | None, actor: str | None,
+        kill: bool = False,
+    ) -> RolloutConfig:  # fmt: skip
+        if type(accept_manual_edit) is not bool:
+            raise ConfigError(f"'accept_manual_edit' must be True or False. Got {accept_manual_edit!r}.")
+        if accept_manual_edit and (type(reason) is not str or not reason.strip()):
+            raise ConfigError(
+                "Accepting a hand-edited config needs a non-empty 'reason' (CLI: --reason); "
+                f"it is recorded in the audit log. Got {reason!r}."
+            )
+        acknowledgement = audit_record(
+            self.now(), ACCEPT_MANUAL_EDIT, ALL_FEATURES, None, None, actor=self._actor(actor), reason=reason
+        )
+        guarded = guard_manual_edit(
+            change, self.store.location, acknowledgement if accept_manual_edit else None, kill=kill
+        )
+        repair = acknowledgement if accept_manual_edit else None
+        config = self.store.update(guarded, repair=repair)
         self._install(config, self.store.version_token())
         self._next_check = time.monotonic() + self.refresh_interval
         return config

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -226,11 +227,12 @@ class SqlRolloutStore:
             raise StorageError(f"Cannot read the rollout audit log from {self.location}: {exc}") from exc
         report = verify_chain(list(rows), expected_head={"seq": state.head_seq, "hash": state.head_hash})
         if report.ok:
-            check_replay(report, [json.loads(text) for text in rows], config)
+            check_replay(report, [json.loads(text) for text in rows], config, self.location)
         return report
 
     # -- writing ---------------------------------------------------------------------------
-    def update(self, change: Change) -> RolloutConfig:
+    def update(self, change: Change, *, repair: Mapping[str, Any] | None = None) -> RolloutConfig:
+        # ``repair`` is for logs kept as text lines; the database's entries cannot have a torn last line.
         try:
             with self.engine.begin() as conn:
                 # Taking the write lock first serialises writers and fixes the audit chain's order.
@@ -238,7 +240,7 @@ class SqlRolloutStore:
                 current = self._read(conn)
                 state = conn.execute(select(self.state.c.head_seq, self.state.c.head_hash)).one()
                 new, records = change(current)
-                sealed = seal_records(records, state.head_seq, state.head_hash)
+                sealed = seal_records(records, state.head_seq, state.head_hash, new)
                 self._write_features(conn, current, new)
                 for entry in sealed:
                     conn.execute(
@@ -275,15 +277,34 @@ class SqlRolloutStore:
             else:
                 conn.execute(insert(self.features).values(name=name, **values))
 
-    def import_config(self, config: RolloutConfig) -> None:
-        """Copy features from another store's config (e.g. the seed's JSON file) that are not here yet."""
+    def import_config(self, config: RolloutConfig, *, actor: str | None = None) -> None:
+        """Copy features from another store's config (e.g. the seed's JSON file) that are not here yet.
+
+        Each imported feature gets an ``import_feature`` audit entry, so the tables match their chain.
+        """
+        from stagewise.rollout.changes import audit_record, default_actor
+
+        now = datetime.now(UTC)
+        who = actor or default_actor()
 
         def change(current: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
-            merged = current
+            merged, records = current, []
             for feature in config.features.values():
                 if feature.name not in current.features:
                     merged = merged.with_feature(feature)
-            return merged, []
+                    records.append(
+                        audit_record(
+                            now,
+                            "import_feature",
+                            feature.name,
+                            None,
+                            feature.stage.name,
+                            actor=who,
+                            reason="imported from another rollout store",
+                            details={"feature": feature.to_document()},
+                        )
+                    )
+            return merged, records
 
         self.update(change)
 

@@ -26,11 +26,22 @@ _Reason = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S", desc
 _Feature = Annotated[str | None, Field(None, min_length=1, max_length=64, description="Default: --feature.")]
 
 
+_Accept = Annotated[
+    bool,
+    Field(
+        False,
+        description="The rollout config was edited outside stagewise (see /readyz warnings): keep the edit "
+        "and write anyway; recorded in the audit log with the reason.",
+    ),
+]
+
+
 class StageRequest(BaseModel):
     model_config = _STRICT
     stage: Annotated[str, Field(min_length=1, max_length=16, examples=["10%", "50%", "100%", "disabled"])]
     reason: _Reason
     feature: _Feature = None
+    accept_manual_edit: _Accept = False
 
 
 class KillRequest(BaseModel):
@@ -42,6 +53,7 @@ class KillRequest(BaseModel):
 class ReloadRequest(BaseModel):
     model_config = _STRICT
     reason: _Reason
+    accept_manual_edit: _Accept = False
 
 
 def _require_admin(request: Request) -> None:
@@ -78,9 +90,13 @@ def set_stage(body: StageRequest, request: Request) -> dict[str, Any]:
     try:
         rollout.feature(feature)
     except NotFoundError:
-        state = rollout.add_feature(feature, body.stage, reason=body.reason, actor=ACTOR)
+        state = rollout.add_feature(
+            feature, body.stage, reason=body.reason, actor=ACTOR, accept_manual_edit=body.accept_manual_edit
+        )
     else:
-        state = rollout.update_rollout_stage(feature, body.stage, reason=body.reason, actor=ACTOR)
+        state = rollout.update_rollout_stage(
+            feature, body.stage, reason=body.reason, actor=ACTOR, accept_manual_edit=body.accept_manual_edit
+        )
     return {"feature": feature, "state": state, "audit": _last_audit(rollout)}
 
 
@@ -102,8 +118,9 @@ def reload(body: ReloadRequest, request: Request) -> dict[str, Any]:
         service.rollout.feature(feature)
     except NotFoundError:
         service.rollout.add_feature(
-            feature, "disabled", reason=f"created by reload: {body.reason}", actor=ACTOR
-        )
+            feature, "disabled", reason=f"created by reload: {body.reason}", actor=ACTOR,
+            accept_manual_edit=body.accept_manual_edit,
+        )  # fmt: skip
     versions = {role: m.version for role, m in models.models.items()}
     entry = service.rollout.record_audit(
         feature,
@@ -111,5 +128,6 @@ def reload(body: ReloadRequest, request: Request) -> dict[str, Any]:
         reason=body.reason,
         actor=ACTOR,
         details={"versions": versions, "errors": dict(models.errors)},
+        accept_manual_edit=body.accept_manual_edit,
     )
     return {"models": versions, "errors": dict(models.errors), "audit": entry}

@@ -17,6 +17,7 @@ from stagewise._exceptions import DataValidationError, StagewiseError
 from stagewise.features.races import RACE_FEATURE_NAMES
 from stagewise.features.technical import FEATURE_NAMES, TechnicalIndicators
 from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
+from stagewise.rollout.integrity import ManualEdit
 from stagewise.serve.features import one_race_features
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
@@ -325,21 +326,39 @@ class PredictionService:
                 f"rollout feature {self.settings.feature!r} is at {stage} but no challenger is loaded: "
                 f"{models.errors.get('challenger', 'challenger_ref is not set')}"
             )
+        warnings: list[str] = []
+        edit = self._manual_edit()
+        if edit is not None:
+            # reported, not a reason to stop serving: an emergency hand edit must not become an outage
+            warnings.append(
+                f"{edit.describe(self.settings.rollout_config)}; the server routes by it, and rollout writes "
+                "refuse it until one passes accept_manual_edit (CLI: --accept-manual-edit --reason)"
+            )
         database = self._ping_database()
         if database is not None:
             reasons.append(f"database unreachable: {database}")
         report: dict[str, Any] = {
             "ready": not reasons,
             "reasons": reasons,
+            "warnings": warnings,
             "models": {
                 role: {"version": m.version, "ref": m.ref, "verified_files": m.verified_files}
                 for role, m in models.models.items()
             },
             "model_errors": dict(models.errors),
-            "rollout": {"feature": self.settings.feature, "stage": stage, "shadow": self.settings.shadow},
+            "rollout": {
+                "feature": self.settings.feature,
+                "stage": stage,
+                "shadow": self.settings.shadow,
+                "manual_edit": None if edit is None else edit.to_dict(),
+            },
             "ledger_queue": self._queue_report(),
         }
         return not reasons, report
+
+    def _manual_edit(self) -> ManualEdit | None:
+        detect = getattr(self.rollout, "manual_edit", None)
+        return None if detect is None else detect()
 
     def _queue_report(self) -> Mapping[str, Any]:
         s = self.queue.stats()
