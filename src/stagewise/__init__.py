@@ -12,9 +12,11 @@ from stagewise._exceptions import (
     FeatureMismatchError,
     NotFittedError,
     NotFoundError,
+    SignatureError,
     StagewiseError,
     StorageError,
     UnsupportedFormatError,
+    UnsupportedModelError,
 )
 from stagewise._version import __version__
 
@@ -39,10 +41,12 @@ __all__ = [
     "PerformanceMonitor",
     "ProductionEnsemble",
     "RaceSimulator",
+    "SignatureError",
     "StagewiseError",
     "StorageError",
     "TechnicalIndicators",
     "UnsupportedFormatError",
+    "UnsupportedModelError",
     "WalkForwardBacktest",
     "__version__",
     "load_races",

@@ -5,8 +5,10 @@ subclass the matching builtin so that ``except ValueError`` keeps working::
 
     StagewiseError
     ├── ConfigError            (ValueError)   a parameter or config file is invalid
+    │   └── UnsupportedModelError             a model object no flavour can store
     ├── DataValidationError    (ValueError)   a data set, row or payload breaks its schema
-    │   └── FeatureMismatchError              feature count or order differs from the model's
+    │   ├── FeatureMismatchError              feature count or order differs from the model's
+    │   └── SignatureError                    a value breaks the model's declared input signature
     ├── NotFittedError         (ValueError, AttributeError)  a model is used before ``fit``
     ├── ArtifactError          (OSError)      a stored artifact cannot be used
     │   ├── ArtifactIntegrityError            a hash does not match: tampered or truncated
@@ -27,9 +29,11 @@ __all__ = [
     "FeatureMismatchError",
     "NotFittedError",
     "NotFoundError",
+    "SignatureError",
     "StagewiseError",
     "StorageError",
     "UnsupportedFormatError",
+    "UnsupportedModelError",
 ]
 
 
@@ -47,6 +51,14 @@ class DataValidationError(StagewiseError, ValueError):
 
 class FeatureMismatchError(DataValidationError):
     """The features given to a model differ in count or order from those it was fitted on."""
+
+
+class SignatureError(DataValidationError):
+    """A value breaks the model's declared input signature (dtype, range, categories or NaN policy)."""
+
+
+class UnsupportedModelError(ConfigError):
+    """A model object is of a type no model flavour can store."""
 
 
 class NotFittedError(StagewiseError, ValueError, AttributeError):

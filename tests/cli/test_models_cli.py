@@ -102,3 +102,34 @@ def test_user_errors_are_one_line_messages(root: Path, two_versions: tuple[Path,
     code, out = _run("alias", "Bad Name", first, "--root", str(root))
     assert code == 1
     assert "ConfigError: Alias names must match" in out
+
+
+def test_show_prints_the_input_signature_of_any_flavour(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from stagewise.models import FeatureSpec, InputSignature, SklearnFlavour
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"pit": rng.integers(1, 7, 200), "rate": rng.normal(5, 1, 200)})
+    y = (X["rate"] > 5).astype(int)
+    from sklearn.linear_model import LogisticRegression
+
+    signature = InputSignature(
+        (FeatureSpec("pit", "int64", minimum=1, maximum=6, allow_nan=False), FeatureSpec("rate"))
+    )
+    version = ModelRegistry(tmp_path / "models").save(
+        SklearnFlavour(LogisticRegression(), signature).fit(X, y)
+    )
+    code, out = _run("show", version, "--root", str(tmp_path / "models"))
+    assert code == 0, out
+    assert "input signature" in out
+    assert "sklearn" in out
+    assert "a whole number in [1, 6], never NaN" in out
+    code, out = _run("show", version, "--root", str(tmp_path / "models"), "--json")
+    assert json.loads(out)["signature"][0] == {
+        "position": 0,
+        "name": "pit",
+        "dtype": "int64",
+        "rule": "a whole number in [1, 6], never NaN",
+        "allow_nan": False,
+    }

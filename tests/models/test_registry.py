@@ -70,7 +70,7 @@ def test_layout_and_metadata_follow_the_seed(registry_copy: tuple[ModelRegistry,
     registry, version = registry_copy
     vdir = registry.root / "training" / version
     assert sorted(p.name for p in vdir.iterdir()) == [
-        "ensemble.json", "lightgbm_model.txt", "manifest.json", "metadata.json",
+        "ensemble.json", "flavour.json", "lightgbm_model.txt", "manifest.json", "metadata.json",
         "random_forest_model.skops", "xgboost_model.ubj",
     ]  # fmt: skip
     assert (vdir / "lightgbm_model.txt").read_text().startswith("tree\n")
@@ -209,7 +209,7 @@ def test_save_refuses_what_it_cannot_store(tmp_path: Path) -> None:
     registry = ModelRegistry(tmp_path)
     with pytest.raises(NotFittedError):
         registry.save(ProductionEnsemble())
-    with pytest.raises(ConfigError, match="fitted ProductionEnsemble; got dict"):
+    with pytest.raises(ConfigError, match=r"Cannot store a builtins.dict: .* Flavours: sklearn"):
         registry.save({})  # type: ignore[arg-type]
     model = _fit(3)
     with pytest.raises(ConfigError, match=r"metrics\['f1'\] must hold JSON values"):

@@ -24,6 +24,7 @@ FILES = [
     "xgboost_model.ubj",
     "random_forest_model.skops",
     "ensemble.json",
+    "flavour.json",
     "metadata.json",
     "manifest.json",
 ]

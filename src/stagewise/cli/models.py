@@ -96,7 +96,7 @@ def _summary(s: Any) -> dict[str, Any]:
 
 @app.command("show")
 def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
-    """Show a version's metadata, files and registry role (use `verify` to check the hashes)."""
+    """Show a version's flavour, input signature, metadata, files and role (`verify` checks hashes)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -112,6 +112,8 @@ def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
     role = "production" if info["is_production"] else ("previous production" if info["is_previous"] else "-")
     rows = [
         ("model type", meta.get("model_type")),
+        ("flavour", info["flavour"]),
+        ("feature set", json.dumps(info["feature_set"], ensure_ascii=False) if info["feature_set"] else "-"),
         ("created (UTC)", meta.get("created_at")),
         ("role", role),
         ("aliases", ", ".join(info["aliases"]) or "-"),
@@ -128,6 +130,12 @@ def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
     for name, value in rows:
         head.add_row(name, str(value))
     console.print(head)
+    signature = Table(title="input signature (checked before every prediction)")
+    for column in ("#", "feature", "dtype", "rule"):
+        signature.add_column(column)
+    for spec in info["signature"]:
+        signature.add_row(str(spec["position"]), spec["name"], spec["dtype"], spec["rule"])
+    console.print(signature)
     files = Table(title="files (manifest)")
     for column in ("file", "bytes", "sha256"):
         files.add_column(column)

@@ -1,18 +1,41 @@
-"""Models: the ProductionEnsemble, race ranking and the pickle-free ModelRegistry."""
+"""Models: the ProductionEnsemble, flavours with input signatures, race ranking, the ModelRegistry."""
 
 from __future__ import annotations
 
-from stagewise.models.artifacts import FORMAT_VERSION, TRUSTED_TYPES
+from stagewise.models.artifacts import TRUSTED_TYPES
 from stagewise.models.ensemble import ProductionEnsemble
+from stagewise.models.flavours import (
+    FORMAT_VERSION,
+    BlendFlavour,
+    EnsembleFlavour,
+    FeatureSpec,
+    Flavour,
+    InputSignature,
+    LightGBMFlavour,
+    RaceFlavour,
+    SklearnFlavour,
+    XGBoostFlavour,
+    as_flavour,
+)
 from stagewise.models.races import predicted_orders, rank_races
 from stagewise.models.registry import ModelRegistry, VersionSummary
 
 __all__ = [
     "FORMAT_VERSION",
     "TRUSTED_TYPES",
+    "BlendFlavour",
+    "EnsembleFlavour",
+    "FeatureSpec",
+    "Flavour",
+    "InputSignature",
+    "LightGBMFlavour",
     "ModelRegistry",
     "ProductionEnsemble",
+    "RaceFlavour",
+    "SklearnFlavour",
     "VersionSummary",
+    "XGBoostFlavour",
+    "as_flavour",
     "predicted_orders",
     "rank_races",
 ]

@@ -26,7 +26,7 @@ from stagewise.models.manifest import canonical_json
 __all__ = [
     "ARTIFACT_FILES",
     "ENSEMBLE_FILE",
-    "FORMAT_VERSION",
+    "ENSEMBLE_FORMAT_VERSION",
     "TRUSTED_TYPES",
     "audit_skops",
     "dump_ensemble",
@@ -34,17 +34,17 @@ __all__ = [
     "read_format_version",
 ]
 
-FORMAT_VERSION = 1
-"""Format of a saved model version (``ensemble.json`` and the three model files).
+ENSEMBLE_FORMAT_VERSION = 1
+"""Format of ``ensemble.json`` and the ensemble's three model files.
 
-Bump it when a file is added, removed, renamed or changes meaning, so that an older
-stagewise refuses the new files (``UnsupportedFormatError``) instead of misreading them:
+The format of a whole model version is :data:`stagewise.models.flavours.FORMAT_VERSION`
+(format 1 versions are exactly these files; format 2 adds ``flavour.json``). Bump this one when
+an ensemble file is added, removed, renamed or changes meaning, so that an older stagewise
+refuses the new files (``UnsupportedFormatError``) instead of misreading them:
 
-1. increase ``FORMAT_VERSION`` and write the new layout in :func:`dump_ensemble`;
+1. increase ``ENSEMBLE_FORMAT_VERSION`` and write the new layout in :func:`dump_ensemble`;
 2. keep the old reader: move it to ``_read_vN`` and register it in ``_READERS``;
-3. save a tiny fixture of the new format under ``tests/models/fixtures/format_vN/`` with
-   ``python tests/models/fixtures/make_fixture.py N`` and keep every older fixture: the
-   test suite loads each one and checks its stored probabilities.
+3. bump the version format too and save a fixture (``tests/models/fixtures/make_fixture.py``).
 """
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -99,7 +99,7 @@ def _ensemble_description(model: ProductionEnsemble) -> dict[str, Any]:
         )
     raw_weights = None if model.weights is None else {k: _plain(v) for k, v in model.weights.items()}
     return {
-        "format_version": FORMAT_VERSION,
+        "format_version": ENSEMBLE_FORMAT_VERSION,
         "type": type(model).__name__,
         "weights": model.weights_,
         "feature_names": [str(n) for n in model.feature_names_in_],
@@ -129,7 +129,7 @@ def read_format_version(files: Mapping[str, bytes]) -> int:
     if isinstance(fmt, bool) or not isinstance(fmt, int):
         raise UnsupportedFormatError(f"{ENSEMBLE_FILE}: 'format_version' must be an int; got {fmt!r}.")
     if fmt not in _READERS:
-        newer = fmt > FORMAT_VERSION
+        newer = fmt > ENSEMBLE_FORMAT_VERSION
         raise UnsupportedFormatError(
             f"{ENSEMBLE_FILE}: format_version {fmt} is "
             + ("newer than this stagewise reads" if newer else "unknown")

@@ -9,6 +9,7 @@ version, the manifest included, is detected::
       "algorithm": "sha256",
       "files": {"ensemble.json": {"sha256": "…", "size": 1234}, …},
       "format_version": 1,
+      "trusted_types": {"model.skops": ["numpy.ndarray", "sklearn.pipeline.Pipeline", …]},
       "manifest_sha256": "<sha256 of this object without this key, canonical form>",
       "version": "20260122T101500Z-a1b2c3"
     }
@@ -68,8 +69,14 @@ def canonical_json(obj: Any) -> bytes:
     return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode()
 
 
-def build_manifest(version: str, files: Mapping[str, bytes]) -> bytes:
-    """The manifest bytes for ``files`` (name → content) of ``version``."""
+def build_manifest(
+    version: str, files: Mapping[str, bytes], trusted_types: Mapping[str, list[str]] | None = None
+) -> bytes:
+    """The manifest bytes for ``files`` (name → content) of ``version``.
+
+    ``trusted_types`` (skops file → the types it holds) is recorded when given: loading audits
+    each skops file against it before anything is built.
+    """
     body: dict[str, Any] = {
         "algorithm": "sha256",
         "files": {
@@ -78,6 +85,8 @@ def build_manifest(version: str, files: Mapping[str, bytes]) -> bytes:
         "format_version": MANIFEST_FORMAT_VERSION,
         "version": version,
     }
+    if trusted_types:
+        body["trusted_types"] = {name: sorted(types) for name, types in sorted(trusted_types.items())}
     body["manifest_sha256"] = sha256_hex(canonical_json(body))
     return canonical_json(body)
 

@@ -28,8 +28,8 @@ import pandas as pd
 from stagewise._exceptions import ConfigError
 from stagewise._version import __version__
 from stagewise.models._params import FAMILIES
-from stagewise.models.artifacts import ARTIFACT_FILES, FORMAT_VERSION
-from stagewise.models.ensemble import ProductionEnsemble
+from stagewise.models.artifacts import ARTIFACT_FILES
+from stagewise.models.flavours import FLAVOUR_FILE, FORMAT_VERSION, EnsembleFlavour, Flavour
 
 __all__ = [
     "METADATA_FILE",
@@ -114,30 +114,58 @@ def normalise_data_window(data_window: Any) -> dict[str, Any] | None:
     return {str(k): _json_value(f"data_window[{k!r}]", v) for k, v in data_window.items()}
 
 
+def _parts(flavour: Flavour, files: list[str]) -> tuple[str, list[str], dict[str, float], dict[str, str]]:
+    """``model_type``, ``individual_models``, ``model_weights`` and ``files`` of the seed's fields."""
+    if isinstance(flavour, EnsembleFlavour):
+        ensemble = flavour.model_
+        return (
+            type(ensemble).__name__,
+            list(FAMILIES),
+            dict(ensemble.weights_),
+            {**ARTIFACT_FILES, "ensemble": "ensemble.json"},
+        )
+    weights = getattr(flavour, "weights_", None)
+    members = getattr(flavour, "members_", None)
+    if members is not None and weights is not None:
+        names = [f"m{i}_{m.name}" for i, m in enumerate(members)]
+        return (
+            type(flavour).__name__,
+            names,
+            dict(zip(names, weights, strict=True)),
+            {"flavour": FLAVOUR_FILE},
+        )
+    listing = {name.rsplit(".", 1)[0].replace(".", "_"): name for name in files}
+    return type(flavour).__name__, [flavour.name], {flavour.name: 1.0}, {**listing, "flavour": FLAVOUR_FILE}
+
+
 def build_metadata(
-    model: ProductionEnsemble,
+    flavour: Flavour,
     *,
     version: str,
     created_at: datetime,
     metrics: dict[str, Any],
     data_window: dict[str, Any] | None,
     notes: str | None,
+    files: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The content of a version's ``metadata.json``."""
+    """The content of a version's ``metadata.json`` (the seed's fields and the flavour)."""
+    model_type, individual, weights, listed = _parts(flavour, sorted(files or []))
+    inner = getattr(flavour, "model_", None)
     return {
         "format_version": FORMAT_VERSION,
         "version": version,
         "created_at": created_at.isoformat(timespec="seconds"),
-        "model_type": type(model).__name__,
-        "n_features": int(model.n_features_in_),
-        "feature_names": [str(n) for n in model.feature_names_in_],
-        "individual_models": list(FAMILIES),
-        "model_weights": dict(model.weights_),
+        "model_type": model_type,
+        "flavour": flavour.name,
+        "n_features": len(flavour.signature_.features),
+        "feature_names": flavour.signature_.names,
+        "individual_models": individual,
+        "model_weights": weights,
         "performance_metrics": metrics,
         "data_window": data_window,
-        "random_seed": model.random_state,
+        "random_seed": getattr(inner, "random_state", getattr(flavour, "random_state", None)),
         "library_versions": library_versions(),
-        "files": {**ARTIFACT_FILES, "ensemble": "ensemble.json"},
+        "files": listed,
         "notes": notes,
     }
 
@@ -155,8 +183,11 @@ def training_metadata(meta: Mapping[str, Any], production_version: str | None) -
         "feature_names": meta["feature_names"],
         "data_window": meta.get("data_window"),
         "individual_models": {
-            family: {"f1_score": metrics.get(f"{family}_f1"), "file": f"{version}/{ARTIFACT_FILES[family]}"}
-            for family in FAMILIES
+            family: {
+                "f1_score": metrics.get(f"{family}_f1"),
+                "file": f"{version}/{(meta.get('files') or {}).get(family, ARTIFACT_FILES.get(family, ''))}",
+            }
+            for family in meta.get("individual_models") or FAMILIES
         },
         "ensemble_config": {
             "weights": meta["model_weights"],

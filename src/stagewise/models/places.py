@@ -122,7 +122,8 @@ class PlaceModel:
     Attributes
     ----------
     classifier_ : lightgbm.LGBMClassifier
-        The fitted classifier.
+        The fitted classifier (a :class:`~stagewise.models.LightGBMFlavour` once part of a
+        stored :class:`~stagewise.models.RaceFlavour`).
 
     Examples
     --------
@@ -158,7 +159,9 @@ class PlaceModel:
                 f"{sorted(set(y.tolist()))}."
             )
         settings = {**FAMILY_DEFAULTS["lightgbm"], **dict(self.params or {})}
-        self.classifier_ = lgb.LGBMClassifier(**settings, random_state=self.random_state, n_jobs=self.n_jobs)
+        self.classifier_: Any = lgb.LGBMClassifier(
+            **settings, random_state=self.random_state, n_jobs=self.n_jobs
+        )
         self.classifier_.fit(x, y)
         return self
 

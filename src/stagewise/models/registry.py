@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,16 +15,17 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from stagewise._atomic import remove_dir_atomic, write_dir_atomic, write_file_atomic
-from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StorageError
+from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StagewiseError, StorageError
 from stagewise.models._state import RESERVED_REFS, VERSION_PATTERN, RegistryState, validate_alias
-from stagewise.models.artifacts import (
-    ARTIFACT_FILES,
-    audit_skops,
-    dump_ensemble,
-    load_ensemble,
-    read_format_version,
+from stagewise.models.flavours import EnsembleFlavour, Flavour, InputSignature, as_flavour
+from stagewise.models.flavours.store import (
+    audit_version,
+    dump_version,
+    load_version,
+    read_feature_set,
+    skops_trust_list,
+    version_format,
 )
-from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.manifest import (
     MANIFEST_NAME,
     VerifiedFile,
@@ -89,6 +90,9 @@ class ModelRegistry:
         Source of "now" for version ids and timestamps (UTC); for tests.
     lock_timeout : float
         Seconds to wait for another process holding the registry lock.
+    trusted_types : sequence of str
+        skops types to trust besides scikit-learn and NumPy classes, NumPy ufuncs and builtins
+        (e.g. ``["mypackage.features.MyTransformer"]``), at save and at load.
 
     Examples
     --------
@@ -116,8 +120,10 @@ class ModelRegistry:
         *,
         clock: Callable[[], datetime] | None = None,
         lock_timeout: float = 60.0,
+        trusted_types: Sequence[str] = (),
     ) -> None:
         self.root = Path(root)
+        self.trusted_types = tuple(trusted_types)
         self.training_dir = self.root / "training"
         self.production_dir = self.root / "production"
         self._clock = clock
@@ -192,10 +198,12 @@ class ModelRegistry:
 
     def _read_checked(self, directory: Path, version: str) -> dict[str, bytes]:
         files = read_verified(directory, version)
-        read_format_version(files)
-        rf_file = ARTIFACT_FILES["random_forest"]
-        if rf_file in files:
-            audit_skops(files[rf_file], str(directory / rf_file))
+        version_format(files)
+        manifest = json.loads(files[MANIFEST_NAME].decode("utf-8"))
+        try:
+            audit_version(files, manifest.get("trusted_types"), self.trusted_types)
+        except ArtifactError as exc:
+            raise type(exc)(f"{directory}/{exc}") from None
         return files
 
     def _metadata(self, version: str) -> dict[str, Any]:
@@ -263,49 +271,73 @@ class ModelRegistry:
     # ------------------------------------------------------------------ public API
     def save(
         self,
-        model: ProductionEnsemble,
+        model: Any,
         *,
         metrics: Mapping[str, Any] | None = None,
         data_window: Any = None,
         notes: str | None = None,
+        signature: InputSignature | None = None,
+        feature_set: Mapping[str, Any] | None = None,
     ) -> str:
-        """Store a fitted ensemble as a new version under ``training/`` and return its id.
+        """Store a fitted model as a new version under ``training/`` and return its id.
 
         Parameters
         ----------
-        model : ProductionEnsemble
-            A fitted ensemble.
+        model : ProductionEnsemble, a flavour, or a fitted model a flavour stores
+            A ``ProductionEnsemble``, any flavour object (``SklearnFlavour``, ``RaceFlavour``,
+            ...), a fitted scikit-learn classifier or ``Pipeline``, a LightGBM or XGBoost
+            ``Booster`` / classifier (see docs/flavours.md).
         metrics : dict, optional
             ``performance_metrics`` such as ``{"lightgbm_f1": 0.52, ..., "ensemble_f1": 0.53}``;
             JSON values (NaN is stored as null).
         data_window : (start, end) or dict with 'start' and 'end', optional
             The period the model was trained on (dates become ISO strings).
         notes : str, optional
+        signature : InputSignature, optional
+            The declared input; by default the flavour's (the names the model was fitted on).
+            Refused when it disagrees with the model.
+        feature_set : dict, optional
+            How the features are computed (``FeatureSet.to_json()``), recorded with the version.
+
+        Raises
+        ------
+        UnsupportedModelError
+            ``model`` is of a type no flavour stores (the message names its type and the flavours).
+        ArtifactError
+            A skops file would hold a type that is not trusted; nothing is written.
         """
-        if not isinstance(model, ProductionEnsemble):
-            raise ConfigError(f"save() stores a fitted ProductionEnsemble; got {type(model).__name__}.")
         if notes is not None and not isinstance(notes, str):
             raise ConfigError(f"notes must be a string or None; got {type(notes).__name__}.")
+        flavour = as_flavour(model, signature)
         metrics_json = json_metrics(metrics)
         window = normalise_data_window(data_window)
-        files = dump_ensemble(model)  # the slow part, outside the lock
+        files = dump_version(flavour, feature_set=feature_set)  # the slow part, outside the lock
+        trusted = skops_trust_list(files, self.trusted_types)
         with self._locked() as state:
             now = self._now()
             version = self._next_version(now)
             meta = build_metadata(
-                model, version=version, created_at=now, metrics=metrics_json, data_window=window, notes=notes
+                flavour,
+                version=version,
+                created_at=now,
+                metrics=metrics_json,
+                data_window=window,
+                notes=notes,
+                files=list(files),
             )
             contents = {**files, METADATA_FILE: canonical_json(meta)}
-            contents[MANIFEST_NAME] = build_manifest(version, contents)
+            contents[MANIFEST_NAME] = build_manifest(version, contents, trusted)
             write_dir_atomic(self.training_dir / version, contents)
             self._write_views(state)
         return version
 
-    def load(self, ref: str = "production", *, n_jobs: int | None = None) -> ProductionEnsemble:
-        """Verify every file of ``ref`` and rebuild the ensemble.
+    def load(self, ref: str = "production", *, n_jobs: int | None = None) -> Any:
+        """Verify every file of ``ref`` and rebuild the model.
 
         ``ref`` is a version id, ``"production"``, ``"previous"``, ``"latest"`` or an alias
         (``"champion"``, ``"challenger"``). ``n_jobs`` overrides the stored thread count.
+        An ensemble version gives the :class:`ProductionEnsemble` (as before flavours); any
+        other version its flavour object (see :meth:`load_flavour`).
 
         Raises
         ------
@@ -316,12 +348,37 @@ class ModelRegistry:
         UnsupportedFormatError
             The version was written by a newer stagewise.
         """
+        flavour = self.load_flavour(ref, n_jobs=n_jobs)
+        return flavour.model_ if isinstance(flavour, EnsembleFlavour) else flavour
+
+    def load_flavour(self, ref: str = "production", *, n_jobs: int | None = None) -> Flavour:
+        """Verify every file of ``ref`` and rebuild it as a flavour (an ensemble too).
+
+        Its ``predict_proba`` enforces the version's input signature (``signature_``).
+        """
+        return load_version(self._files(ref), trusted_types=self.trusted_types, n_jobs=n_jobs)
+
+    def _files(self, ref: str) -> dict[str, bytes]:
         state = RegistryState.read(self.root)
         version = self._resolve(ref, state)
         copies = self._copies(version)
         if ref in ("production", "previous"):
             copies.reverse()  # the production copy first
-        return load_ensemble(self._read_checked(copies[0], version), n_jobs=n_jobs)
+        return self._read_checked(copies[0], version)
+
+    def signature(self, ref: str) -> InputSignature:
+        """The declared input signature of ``ref`` (verified; no model is built)."""
+        from stagewise.models.flavours._base import FLAVOUR_FILE, read_description
+
+        files = self._files(ref)
+        if FLAVOUR_FILE in files:
+            return InputSignature.from_json(read_description(files)["signature"])
+        ensemble = json.loads(files["ensemble.json"].decode("utf-8"))
+        return InputSignature.from_names([str(n) for n in ensemble["feature_names"]])
+
+    def feature_set(self, ref: str) -> dict[str, Any] | None:
+        """The feature set recorded with ``ref`` (``None`` when none was recorded)."""
+        return read_feature_set(self._files(ref))
 
     def resolve(self, ref: str) -> str:
         """The version id ``ref`` points to."""
@@ -430,8 +487,21 @@ class ModelRegistry:
             manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             manifest = {}
+        try:
+            flavour = json.loads((directory / "flavour.json").read_text(encoding="utf-8"))
+            signature = InputSignature.from_json(flavour["signature"])
+            name, feature_set = str(flavour["flavour"]), flavour.get("feature_set")
+        except FileNotFoundError:  # format 1: a ProductionEnsemble, every feature a number, NaN allowed
+            meta = self._metadata(version)
+            signature = InputSignature.from_names([str(n) for n in meta.get("feature_names", [])] or ["?"])
+            name, feature_set = "ensemble", None
+        except (OSError, ValueError, KeyError, TypeError, StagewiseError) as exc:
+            raise ArtifactError(f"{directory / 'flavour.json'}: unreadable ({exc}); run verify.") from None
         return {
             "version": version,
+            "flavour": name,
+            "signature": signature.describe(),
+            "feature_set": feature_set,
             "metadata": self._metadata(version),
             "files": manifest.get("files", {}),
             "aliases": sorted(a for a, v in state.aliases.items() if v == version),
