@@ -86,6 +86,8 @@ def test_status_shows_models_rollouts_and_the_monitor(
     assert document["ok"] is True
     assert document["models"][0]["version"] == version
     assert document["models"][0]["hashes_ok"] is True
+    assert document["models"][0]["flavour"] == "ensemble"
+    assert document["models"][0]["serving_path"].startswith("fast (exactness check passed")
     assert document["rollouts"][0]["stage"] == "10%"
     assert document["rollouts"][0]["stage_since"] is not None  # from the audit log
     assert document["monitor"]["date"] == LAST_DAY

@@ -28,10 +28,12 @@ class Status:
     """What ``stagewise check status`` shows.
 
     ``models``: one row per version (version, created_at, role, aliases, n_features, hashes,
-    hashes_ok). ``rollouts``: one row per feature (feature, stage, stage_since: when the stage last
-    changed, enabled_since: when the feature was first enabled, hash_mode, killed). ``manual_edit``:
-    set when the rollout config was edited outside stagewise since its last audited write.
-    ``monitor``: the last race day's figures. ``problems``: part name → :class:`Problem`.
+    hashes_ok, flavour, serving_path: for production and aliased versions, "fast (...)" or
+    "library (...)" with the reason, as a server would serve it). ``rollouts``: one row per feature
+    (feature, stage, stage_since: when the stage last changed, enabled_since: when the feature was
+    first enabled, hash_mode, killed). ``manual_edit``: set when the rollout config was edited
+    outside stagewise since its last audited write. ``monitor``: the last race day's figures.
+    ``problems``: part name → :class:`Problem`.
     """
 
     targets: CheckTargets
@@ -81,12 +83,27 @@ def _models(status: Status) -> None:
                 "n_features": summary.n_features,
                 "hashes": verified,
                 "hashes_ok": ok,
+                **_serving(registry, summary.version, ok and bool(role or summary.aliases)),
             }
         )
     if not status.models:
         status.problems["models"] = Problem(
             f"{root} holds no saved version", f"train one: `stagewise train --domain races --root {root}`"
         )
+
+
+def _serving(registry: Any, version: str, served: bool) -> dict[str, str]:
+    """Flavour and the path a server would use (fast or library, with why), for served versions only."""
+    if not served:
+        return {"flavour": "", "serving_path": "-"}
+    from stagewise.serve.paths import choose_path
+
+    try:
+        flavour = registry.load_flavour(version, n_jobs=1)
+        plan = choose_path(flavour)
+    except Exception as exc:  # a row of the report, never a crash of the check
+        return {"flavour": "?", "serving_path": f"unknown: {type(exc).__name__}: {exc}"}
+    return {"flavour": flavour.name, "serving_path": f"{plan.path} ({plan.reason})"}
 
 
 def _rollouts(status: Status) -> None:

@@ -334,13 +334,21 @@ def _print_status(result: Status) -> None:
     problems = result.problems
 
     models = Table(title=f"Models in {targets.models}", title_justify="left")
-    for column in ("version", "created (UTC)", "role", "aliases", "features", "hashes"):
+    columns = ("version", "created (UTC)", "role", "aliases", "features", "hashes", "flavour", "serving path")
+    for column in columns:
         models.add_column(column, overflow="fold", no_wrap=column == "version")
     for row in result.models:
         role = f"[bold green]{row['role']}[/]" if row["role"] == "production" else row["role"]
         hashes = Text(row["hashes"], style="" if row["hashes_ok"] else "bold red")
         models.add_row(
-            row["version"], row["created_at"], role, row["aliases"], str(row["n_features"]), hashes
+            row["version"],
+            row["created_at"],
+            role,
+            row["aliases"],
+            str(row["n_features"]),
+            hashes,
+            row.get("flavour", ""),
+            row.get("serving_path", "-"),
         )
     _print_part(models, "Models", problems.get("models"), bool(result.models))
 

@@ -34,6 +34,12 @@ FEATURE = typer.Option(
     "challenger_model", "--feature", help="Rollout feature: races it enables get the challenger."
 )
 SHADOW = typer.Option(False, "--shadow", help="Score every race with both models and log both.")
+SIGNATURE_ERRORS = typer.Option(
+    "detailed",
+    "--signature-errors",
+    help="'private': a 422 for input breaking a model's signature names no feature or rule "
+    "unless the request carries the admin token.",
+)
 RELOAD = typer.Option(
     5.0, "--reload-interval", help="Seconds between checks of the model aliases and the rollout config."
 )
@@ -45,6 +51,7 @@ _OPTION = {
     "feature": "--feature",
     "reload_interval_s": "--reload-interval",
     "queue_max": "--queue-max",
+    "signature_errors": "--signature-errors",
 }
 LOG_LEVEL = typer.Option("info", "--log-level", help="uvicorn log level.")
 
@@ -58,6 +65,7 @@ def serve(
     config: str = CONFIG,
     feature: str = FEATURE,
     shadow: bool = SHADOW,
+    signature_errors: str = SIGNATURE_ERRORS,
     reload_interval: float = RELOAD,
     queue_max: int = QUEUE_MAX,
     log_level: str = LOG_LEVEL,
@@ -80,6 +88,7 @@ def serve(
             rollout_config=config,
             feature=feature,
             shadow=shadow,
+            signature_errors=signature_errors,
             reload_interval_s=reload_interval,
             queue_max=queue_max,
         )

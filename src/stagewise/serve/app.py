@@ -35,7 +35,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from stagewise._exceptions import (
     ConfigError,
     DataValidationError,
+    FeatureMismatchError,
     NotFoundError,
+    SignatureError,
     StagewiseError,
     StorageError,
 )
@@ -96,7 +98,27 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
 
-async def _stagewise_error(_: Request, exc: Exception) -> JSONResponse:
+#: The 422 of a signature violation when ``signature_errors="private"`` and no admin token was sent.
+PRIVATE_SIGNATURE_MESSAGE = (
+    "the input does not match the model's input signature; the details are shown only to requests "
+    "with the admin token"
+)
+
+
+def _is_admin(request: Request) -> bool:
+    import hmac
+
+    token: str | None = request.app.state.admin_token
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+async def _stagewise_error(request: Request, exc: Exception) -> JSONResponse:
+    private = request.app.state.service.settings.signature_errors == "private"
+    if isinstance(exc, SignatureError | FeatureMismatchError) and private and not _is_admin(request):
+        return _error(422, PRIVATE_SIGNATURE_MESSAGE)
     if isinstance(exc, DataValidationError | ConfigError):
         return _error(422, str(exc))
     if isinstance(exc, NotFoundError):

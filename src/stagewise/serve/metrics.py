@@ -102,6 +102,12 @@ class ServeMetrics:
             ["role", "version"],
             registry=r,
         )
+        self.model_path = Gauge(
+            "stagewise_model_fast_path",
+            "1 when the version is served by the compiled fast path, 0 when by the library.",
+            ["role", "version", "flavour"],
+            registry=r,
+        )
         self.reloads = Counter("stagewise_model_reloads", "Model reload attempts.", ["outcome"], registry=r)
 
     @property

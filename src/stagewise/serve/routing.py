@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from stagewise._exceptions import NotFoundError, StagewiseError
-from stagewise.serve.inference import ProbaModel, serving_model
+from stagewise.models.flavours import InputSignature
+from stagewise.serve.inference import ProbaModel
 
 __all__ = ["LoadedModel", "ModelSet", "ModelWatcher", "RaceRouter"]
 
@@ -35,7 +36,12 @@ _LOG = logging.getLogger("stagewise.serve")
 
 @dataclass(frozen=True, slots=True)
 class LoadedModel:
-    """One verified model ready to score."""
+    """One verified model ready to score.
+
+    ``scorer`` reads a matrix already checked against ``signature``; ``path`` says whether it is
+    the compiled fast path or the library (``path_reason`` why); ``place`` is the race model's
+    place model ordering places 2-6, when the version is a race model.
+    """
 
     role: str
     ref: str
@@ -43,6 +49,15 @@ class LoadedModel:
     scorer: ProbaModel
     feature_names: tuple[str, ...]
     verified_files: int
+    flavour: str = "ensemble"
+    signature: InputSignature | None = None
+    path: str = "library"
+    path_reason: str = ""
+    place: Any = None
+
+    def check(self, X: Any) -> Any:
+        """``X`` checked against the model's signature (``SignatureError`` names feature, value and rule)."""
+        return X if self.signature is None else self.signature.check(X)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +121,39 @@ class ModelWatcher:
         version = self.registry.resolve(ref)
         if previous is not None and previous.version == version:
             return previous
+        from stagewise.serve.paths import choose_path
+
         files = self.registry.verify(version)
-        model = self.registry.load(version, n_jobs=1)
-        names = tuple(str(n) for n in model.feature_names_in_)
+        flavour = self.registry.load_flavour(version, n_jobs=1)
+        names = tuple(flavour.signature_.names)
         expected = self.expected.get(role)
         if expected is not None and list(names) != list(expected):
             raise StagewiseError(
                 f"version {version} ({ref!r}) was trained on {len(names)} features {list(names)[:4]}...; "
                 f"the {role} role needs {expected[:4]}... ({len(expected)} features)"
             )
-        return LoadedModel(role, ref, version, serving_model(model), names, len(files))
+        plan = choose_path(flavour)
+        _LOG.info(
+            "%s %s (%s flavour) served by the %s path: %s",
+            role,
+            version,
+            flavour.name,
+            plan.path,
+            plan.reason,
+        )
+        return LoadedModel(
+            role,
+            ref,
+            version,
+            plan.scorer,
+            names,
+            len(files),
+            flavour=flavour.name,
+            signature=flavour.signature_,
+            path=plan.path,
+            path_reason=plan.reason,
+            place=flavour if flavour.name == "race" else None,
+        )
 
     def load(self) -> ModelSet:
         """(Re)load every role now; keeps the last good model of a role that fails."""

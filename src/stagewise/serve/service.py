@@ -6,6 +6,7 @@ the FastAPI routes in :mod:`stagewise.serve.app` only translate HTTP to these ca
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_r
 #: Ledger variant of each role: the labels of ``GradualRollout.variant``, which the rollout controller reads.
 VARIANTS = {"champion": CONTROL_VARIANT, "challenger": ENABLED_VARIANT, "market": CONTROL_VARIANT}
 SHADOW_VARIANT = "shadow"
+_LOG = logging.getLogger("stagewise.serve")
 
 
 class ModelUnavailableError(StagewiseError):
@@ -59,6 +61,26 @@ def rank_one_race(scores: np.ndarray, pits: np.ndarray) -> tuple[np.ndarray, np.
     total = float(scores.sum())
     win_prob = scores / total if total > 0 else np.full(len(scores), 1.0 / len(scores))
     return order, win_prob
+
+
+def _race_order(
+    model: LoadedModel, X: np.ndarray, scores: np.ndarray, pits: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order and win probabilities; a race model's place model orders places 2-6, as in the backtest."""
+    order, win_prob = rank_one_race(scores, pits)
+    if model.place is not None:
+        order = model.place.place_order(np.asarray(X, dtype=np.float64), pits, scores)
+    return order, win_prob
+
+
+def _checked_or_none(model: LoadedModel, features: np.ndarray) -> np.ndarray | None:
+    """The shadow model's checked input, or None (no shadow score) when the race breaks its signature."""
+    try:
+        checked: np.ndarray = model.check(features)
+    except DataValidationError as exc:
+        _LOG.warning("shadow %s skipped for this race: %s", model.version, exc)
+        return None
+    return checked
 
 
 class PredictionService:
@@ -132,6 +154,9 @@ class PredictionService:
             self.metrics.model_loaded.labels(role=role, version=version).set(0)
         for role, version in served:
             self.metrics.model_loaded.labels(role=role, version=version).set(1)
+        for role, m in models.models.items():
+            fast = 1 if m.path == "fast" else 0
+            self.metrics.model_path.labels(role=role, version=m.version, flavour=m.flavour).set(fast)
         self._served_labels = served
         self.metrics.reloads.labels(outcome="error" if models.errors else outcome).inc()
 
@@ -158,10 +183,11 @@ class PredictionService:
                 f"no champion model is loaded from {self.settings.models_dir} "
                 f"(ref {self.settings.champion_ref!r}): {models.errors.get('champion', 'not configured')}"
             )
-        X, pits = self._race_features(req)
+        features, pits = self._race_features(req)
+        X = answering.check(features)  # a SignatureError is a 422 before anything is logged
         variant = VARIANTS[role]
         scores = self._score(answering, X, variant)
-        order, win_prob = rank_one_race(scores, pits)
+        order, win_prob = _race_order(answering, X, scores, pits)
         self.metrics.predictions.labels(
             domain="races", model_version=answering.version, variant=variant, mode="answered"
         ).inc()
@@ -169,9 +195,10 @@ class PredictionService:
         shadow_answer = None
         if self.settings.shadow:
             other = models.get("challenger" if role == "champion" else "champion")
-            if other is not None and other.version != answering.version:
-                other_scores = self._score(other, X, SHADOW_VARIANT)
-                other_order, other_prob = rank_one_race(other_scores, pits)
+            other_X = _checked_or_none(other, features) if other is not None else None
+            if other is not None and other_X is not None and other.version != answering.version:
+                other_scores = self._score(other, other_X, SHADOW_VARIANT)
+                other_order, other_prob = _race_order(other, other_X, other_scores, pits)
                 self.metrics.predictions.labels(
                     domain="races", model_version=other.version, variant=SHADOW_VARIANT, mode="shadow"
                 ).inc()
@@ -235,6 +262,7 @@ class PredictionService:
             timestamp = req.timestamp
         else:
             X, timestamp = self._bar_features(req)
+        X = model.check(X)
         started = time.perf_counter()
         probability = float(np.asarray(model.scorer.predict_proba(X), dtype=np.float64)[0, 1])
         variant = VARIANTS["market"]
@@ -342,7 +370,14 @@ class PredictionService:
             "reasons": reasons,
             "warnings": warnings,
             "models": {
-                role: {"version": m.version, "ref": m.ref, "verified_files": m.verified_files}
+                role: {
+                    "version": m.version,
+                    "ref": m.ref,
+                    "verified_files": m.verified_files,
+                    "flavour": m.flavour,
+                    "inference_path": m.path,
+                    "inference_reason": m.path_reason,
+                }
                 for role, m in models.models.items()
             },
             "model_errors": dict(models.errors),

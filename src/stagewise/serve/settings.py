@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -54,6 +54,11 @@ class ServeSettings(BaseModel):
     drain_timeout_s: float = Field(30.0, ge=0, description="Time allowed to write the backlog at shutdown.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Larger request bodies get 413.")
     max_bars: int = Field(5_000, ge=50, description="Most bars accepted by /v1/markets/predict.")
+    signature_errors: Literal["detailed", "private"] = Field(
+        "detailed",
+        description="'private': a 422 for input that breaks a model's signature names no feature or rule "
+        "unless the request carries the admin token.",
+    )
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> ServeSettings:
