@@ -66,6 +66,20 @@ class ChunkResult:
     predict_seconds: tuple[float, ...]
     cached: bool = False
     scores: tuple[Any, ...] | None = None
+    #: the fitted model's flavour and input signature (``describe_model``)
+    model_info: dict[str, Any] | None = None
+
+
+def describe_model(model: Any) -> dict[str, Any]:
+    """``{"flavour", "signature"}`` of a fitted model, as the registry would store it."""
+    from stagewise._exceptions import StagewiseError
+    from stagewise.models.flavours import as_flavour
+
+    try:
+        flavour = as_flavour(model)
+    except StagewiseError as exc:
+        return {"flavour": None, "signature": None, "note": f"{type(exc).__name__}: {exc}"}
+    return {"flavour": flavour.name, "signature": flavour.signature_.to_json()["features"]}
 
 
 def _make_model(factory: Callable[[], Any], threads: int) -> Any:
@@ -111,7 +125,14 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             task.domain.score_rows(rows, step, proba)
             for rows, step, proba in zip(task.score_rows, task.steps, probas, strict=True)
         )
-    return ChunkResult(task.chunk, tuple(probas), fit_seconds, tuple(predict_seconds), scores=scores)
+    return ChunkResult(
+        task.chunk,
+        tuple(probas),
+        fit_seconds,
+        tuple(predict_seconds),
+        scores=scores,
+        model_info=describe_model(model),
+    )
 
 
 def describe_factory(factory: Callable[..., Any]) -> str:
@@ -174,7 +195,12 @@ class StepCache:
         except (OSError, ValueError, KeyError):
             return None  # a damaged entry is recomputed, never trusted
         return ChunkResult(
-            chunk, probas, float(meta["fit_seconds"]), tuple(meta["predict_seconds"]), cached=True
+            chunk,
+            probas,
+            float(meta["fit_seconds"]),
+            tuple(meta["predict_seconds"]),
+            cached=True,
+            model_info=meta.get("model"),
         )
 
     def put(self, key: str, result: ChunkResult) -> None:
@@ -186,6 +212,7 @@ class StepCache:
             "n_steps": len(result.probas),
             "fit_seconds": result.fit_seconds,
             "predict_seconds": list(result.predict_seconds),
+            "model": result.model_info,
         }
         meta_tmp.write_text(json.dumps(meta), encoding="utf-8")
         # data first, then the meta file that makes the entry visible: a crash leaves no half entry

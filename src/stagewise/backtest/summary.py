@@ -105,6 +105,7 @@ def summarize_run(
             "fit_seconds": results[t].fit_seconds if position == 0 else 0.0,
             "predict_seconds": results[t].predict_seconds[position],
             "cached": results[t].cached,
+            "model": results[t].model_info,
         }
         row.update({name: model.get(name) for name in domain.headline()})
         row["metrics"] = model

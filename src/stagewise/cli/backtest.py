@@ -102,6 +102,14 @@ def backtest(
     kelly_cap: Annotated[
         float, typer.Option("--kelly-cap", help="Largest Kelly stake as a share of the bankroll, in (0, 1].")
     ] = 0.05,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="ensemble (default), lightgbm, xgboost, sklearn:package.module:factory (an unfitted "
+            "estimator or Pipeline) or package.module:factory (any model with fit/predict_proba).",
+        ),
+    ] = "ensemble",
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
@@ -125,9 +133,17 @@ def backtest(
             for name, flag in _FLAGS.items():
                 message = message.replace(f"The '{name}' parameter", f"The {flag} option")
             raise ConfigError(message) from None
+    from stagewise.models.flavours.spec import model_factory
+
+    if model != "ensemble":
+        single = {"n_estimators": n_estimators} if n_estimators and model in ("lightgbm", "xgboost") else None
+        factory = model_factory(model, single)
+    else:
+        factory = None
     runner = WalkForwardBacktest(
         domain,  # type: ignore[arg-type]  # validated by the runner with a clear message
         data=data,
+        model_factory=factory,
         n_workers=workers,
         scheduler=scheduler,
         refit_every=refit_every,

@@ -62,6 +62,15 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed of the models and of the simulator.")] = 0,
     root: Annotated[Path, typer.Option(help="Model registry directory.")] = Path("models"),
     save: Annotated[bool, typer.Option(help="Save the ensemble to ROOT/training/.")] = True,
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Feature set: 'races', 'technical' or a function by dotted path "
+            "('mypackage.features:kyotei_features'); recorded with the version and used by the server. "
+            "Default: the domain's built-in set.",
+        ),
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say what happens at each step.")] = False,
 ) -> None:
     """Train the ensemble on a time-ordered split and report each model beside the baselines.
@@ -70,11 +79,15 @@ def train(
 or win hit rate (races) on the held-out part is printed next to the baselines a useful model \
 must beat: always-up and majority class, or lane order 1-2-3 and random.
 
-    The trained ensemble is saved, pickle-free, to ROOT/training/<version>/.
+    The trained ensemble is saved, pickle-free, to ROOT/training/<version>/ with its feature \
+set; for races together with the place model that orders places 2-6, as one version.
     """
     from rich.status import Status
 
+    from stagewise.features.sets import FeatureSet
     from stagewise.models.training import train_markets, train_races
+
+    feature_set = None if features is None else FeatureSet.parse(features, domain=domain.value)
 
     console = Console(highlight=False)  # per call: this run's terminal width
     with Status("loading data", console=console) as status:
@@ -90,7 +103,12 @@ must beat: always-up and majority class, or lane order 1-2-3 and random.
             bars = load_bars(data) if data else bundled_bars("EURUSD")
             progress(f"{len(bars):,} bars from {data or 'bundled EURUSD hourly (backtesting.test)'}")
             report = train_markets(
-                bars, days=days, test_fraction=test_fraction, random_state=seed, progress=progress
+                bars,
+                days=days,
+                test_fraction=test_fraction,
+                random_state=seed,
+                progress=progress,
+                feature_set=feature_set,
             )
         else:
             import pandas as pd
@@ -105,7 +123,12 @@ must beat: always-up and majority class, or lane order 1-2-3 and random.
                 progress(f"simulating {days} days of races ({start.date()} → {end.date()}, seed {seed})")
                 races = simulate_races(start, end, seed=seed)
             report = train_races(
-                races, days=days, test_fraction=test_fraction, random_state=seed, progress=progress
+                races,
+                days=days,
+                test_fraction=test_fraction,
+                random_state=seed,
+                progress=progress,
+                feature_set=feature_set,
             )
 
     console.print(
@@ -120,7 +143,8 @@ must beat: always-up and majority class, or lane order 1-2-3 and random.
         from stagewise.models.registry import ModelRegistry
 
         version = ModelRegistry(root).save(
-            report.model,
+            report.flavour or report.model,
+            feature_set=report.feature_set.to_json(),
             metrics=report.performance_metrics(),
             data_window={"start": report.train_window[0], "end": report.train_window[1]},
             notes=f"stagewise train --domain {domain.value} --days {days}",

@@ -113,9 +113,14 @@ def replay_days(
         entries = frame[["race_id", "pit"]]
         # Both models score every race (cheap, and what a shadow deployment would log); the rollout
         # decides which one's prediction is served and logged.
+        # a race model orders places 2-6 with its place model, as the server does
         by_model = {
-            "champion": _predictions(rank_races(champion[1], entries, features)),
-            "challenger": _predictions(rank_races(challenger[1], entries, features)),
+            name: _predictions(
+                model.rank(entries, features)
+                if hasattr(model, "rank")
+                else rank_races(model, entries, features)
+            )
+            for name, (_, model) in (("champion", champion), ("challenger", challenger))
         }
         rows = []
         for race_id, race in frame.groupby("race_id", sort=False):

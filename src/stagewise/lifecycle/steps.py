@@ -40,7 +40,8 @@ def register_both(
     )
     versions = {
         name: registry.save(
-            report.model,
+            report.flavour or report.model,  # races: the win ensemble and its place model, one version
+            feature_set=None if report.feature_set is None else report.feature_set.to_json(),
             metrics=report.performance_metrics(),
             data_window=report.train_window,
             notes=f"demo {name}{note_suffix}",

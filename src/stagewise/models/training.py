@@ -57,6 +57,9 @@ class TrainingReport:
     scores: list[ModelScore]
     fit_seconds: float
     notes: list[str] = field(default_factory=list)
+    feature_set: Any = None
+    flavour: Any = None
+    """What to register: for races the win ensemble and its place model as one ``RaceFlavour``."""
 
     def performance_metrics(self) -> dict[str, float]:
         """Flat metric dict for the registry metadata (``lightgbm_f1``, ``ensemble_hit_rate_1st``, ...)."""
@@ -96,6 +99,7 @@ def train_markets(
     n_jobs: int = 1,
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    feature_set: Any = None,
 ) -> TrainingReport:
     """Train next-bar direction on the last ``days`` days of ``bars`` and score the held-out tail.
 
@@ -107,7 +111,7 @@ def train_markets(
 
     from stagewise.data import validate_bars
     from stagewise.features.labels import next_bar_direction
-    from stagewise.features.technical import TechnicalIndicators
+    from stagewise.features.sets import FeatureSet
 
     days = _check_int("days", days, 1)
     horizon = _check_int("horizon", horizon, 1)
@@ -115,8 +119,9 @@ def train_markets(
     say = progress or _noop
 
     bars = validate_bars(bars, gaps="allow")
-    say("computing the 12 technical features (TA-Lib)")
-    features = TechnicalIndicators().generate_all_features(bars)
+    features_from = feature_set or FeatureSet.technical()
+    say(f"computing the {features_from.function or features_from.kind} features")
+    features = features_from.compute(bars)
     labels = next_bar_direction(bars, horizon=horizon)
     cutoff = bars.index[-1] - pd.Timedelta(days=days)
     usable = (bars.index > cutoff) & features.notna().all(axis=1).to_numpy() & labels.notna().to_numpy()
@@ -169,6 +174,7 @@ def train_markets(
             "is far above chance for next-bar direction: suspect leakage before believing it."
         )
     return TrainingReport(
+        feature_set=features_from,
         domain="markets",
         model=model,
         train_window=(str(X_train.index[0]), str(X_train.index[-1])),
@@ -201,17 +207,22 @@ def train_races(
     n_jobs: int = 1,
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    feature_set: Any = None,
 ) -> TrainingReport:
     """Train "this boat wins" on the last ``days`` days of races and score the held-out days.
 
     Each model ranks the boats of every held-out race; the report gives its win hit rate
     (``hit_rate_1st``) and ordered trifecta hit rate (``hit_rate_top3``) with Wilson
     intervals, beside always-lane-order 1-2-3, random (1/6 and 1/120) and, on simulated
-    data, the oracle (the simulator's true probabilities).
+    data, the oracle (the simulator's true probabilities). ``feature_set`` (default: the built-in
+    race features) computes the rows; the report's ``flavour`` is the win ensemble with a place
+    model fitted on the same training races, to register as one version.
     """
     from stagewise.data import race_results, validate_races
-    from stagewise.features.races import race_entry_features
+    from stagewise.features.sets import FeatureSet
     from stagewise.metrics.race_summary import score_predictions, summarize_races
+    from stagewise.models.flavours import RaceFlavour
+    from stagewise.models.places import PlaceModel
     from stagewise.models.races import rank_races
 
     days = _check_int("days", days, 1)
@@ -233,9 +244,10 @@ def train_races(
     train = window.loc[window["race_date"] < first_test_day]
     test = window.loc[window["race_date"] >= first_test_day]
 
-    say("computing race entry features")
-    X_train = race_entry_features(train)
-    X_test = race_entry_features(test)
+    features_from = feature_set or FeatureSet.races()
+    say(f"computing the {features_from.function or features_from.kind} features")
+    X_train = features_from.compute(train)
+    X_test = features_from.compute(test)
     y_train = (train["finish_position"] == 1).fillna(False).astype(int)
 
     say(f"fitting LightGBM, XGBoost and RandomForest on {len(train):,} boats")
@@ -243,6 +255,13 @@ def train_races(
     started = time.perf_counter()
     model.fit(X_train, y_train)
     fit_seconds = time.perf_counter() - started
+    say("fitting the place model (who fills places 2-6)")
+    place = PlaceModel(random_state=random_state, n_jobs=n_jobs).fit(
+        X_train.to_numpy(dtype=np.float64),
+        pd.factorize(train["race_id"])[0],
+        train["pit"].to_numpy(),
+        train["finish_position"].astype("float64").to_numpy(),
+    )
 
     say(f"ranking {test['race_id'].nunique():,} held-out races")
     results = race_results(test)
@@ -286,6 +305,8 @@ def train_races(
         ModelScore("random", "hit_rate_1st", 1 / 6, extra={"hit_rate_top3": 1 / 120}, is_baseline=True)
     )
     return TrainingReport(
+        feature_set=features_from,
+        flavour=RaceFlavour.from_parts(model, place),
         domain="races",
         model=model,
         train_window=(str(train["race_date"].min().date()), str(train["race_date"].max().date())),

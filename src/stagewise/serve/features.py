@@ -1,23 +1,29 @@
-"""Race entry features of one race in NumPy: :func:`race_entry_features` without pandas overhead.
+"""A race request as rows of the race data schema, for the model's recorded feature set.
 
-The library's :func:`stagewise.features.races.race_entry_features` is the definition; this is the
-same arithmetic for the six entries of one request (about 100x faster than a pandas groupby on
-six rows). ``tests/serve/test_features.py`` checks with Hypothesis that both agree to 1e-12
-on arbitrary races, so training and serving cannot drift apart unnoticed.
+The server computes no feature itself: it turns the request into the same columns and dtypes a
+race data set has (:data:`stagewise.data.races.schema.DTYPES`, pre-race columns only) and hands
+them to the model version's :class:`~stagewise.features.sets.FeatureSet` — the very function that
+computed the training rows. ``tests/serve/test_train_serve_parity.py`` proves the rows are
+bit-identical to those of ``stagewise train`` for the same race.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import pandas as pd
 
-import numpy as np
+from stagewise.serve.schemas import RacePredictRequest
 
-from stagewise.features.races import CLASS_CODES, RACE_FEATURE_NAMES
-from stagewise.serve.schemas import RaceEntryIn
+__all__ = ["PRE_RACE_COLUMNS", "request_frame"]
 
-__all__ = ["one_race_features"]
-
-_RAW = (
+#: The race data schema's columns known before the race (no finish position or status).
+PRE_RACE_COLUMNS: tuple[str, ...] = (
+    "race_id",
+    "race_date",
+    "venue_code",
+    "race_number",
+    "pit",
+    "racer_id",
+    "racer_class",
     "national_win_rate",
     "local_win_rate",
     "motor_2rate",
@@ -27,44 +33,29 @@ _RAW = (
 )
 
 
-def _rank(values: np.ndarray, *, ascending: bool) -> np.ndarray:
-    """pandas ``rank(method="average")``: 1 = smallest (or largest), ties share the mean rank."""
-    v = values if ascending else -values
-    less = (v[None, :] < v[:, None]).sum(axis=1)
-    equal = (v[None, :] == v[:, None]).sum(axis=1)
-    ranks: np.ndarray = less + (equal + 1) / 2.0
-    return ranks
-
-
-def one_race_features(entries: Sequence[RaceEntryIn], venue_code: int) -> np.ndarray:
-    """Feature matrix (one row per entry, columns :data:`RACE_FEATURE_NAMES`) of one race.
+def request_frame(req: RacePredictRequest) -> pd.DataFrame:
+    """One row per entry, in request order, with the race data schema's pre-race columns and dtypes.
 
     Examples
     --------
-    >>> from stagewise.serve.schemas import RacePredictRequest
     >>> example = RacePredictRequest.model_config["json_schema_extra"]["example"]
-    >>> race = RacePredictRequest.model_validate(example)
-    >>> one_race_features(race.entries, race.venue_code).shape
-    (6, 18)
+    >>> frame = request_frame(RacePredictRequest.model_validate(example))
+    >>> frame.shape, str(frame["race_date"].dtype), str(frame["pit"].dtype)
+    ((6, 13), 'datetime64[ns]', 'int64')
     """
-    n = len(entries)
-    cols: dict[str, np.ndarray] = {
-        "pit": np.array([e.pit for e in entries], dtype=np.float64),
-        "venue_code": np.full(n, float(venue_code)),
-        "class_code": np.array([CLASS_CODES[e.racer_class] for e in entries], dtype=np.float64),
-    }
-    for name in _RAW:
-        cols[name] = np.array([getattr(e, name) for e in entries], dtype=np.float64)
-    for name in (
-        "national_win_rate",
-        "local_win_rate",
-        "motor_2rate",
-        "class_code",
-        "exhibition_time",
-        "avg_start_timing",
-    ):
-        cols[f"{name}_rel"] = cols[name] - cols[name].mean()
-    cols["national_win_rate_rank"] = _rank(cols["national_win_rate"], ascending=False)
-    cols["exhibition_time_rank"] = _rank(cols["exhibition_time"], ascending=True)
-    cols["avg_start_timing_rank"] = _rank(cols["avg_start_timing"], ascending=True)
-    return np.column_stack([cols[name] for name in RACE_FEATURE_NAMES])
+    from stagewise.data.races.schema import DTYPES
+
+    rows = [
+        {
+            "race_id": req.race_id,
+            "race_date": req.race_date,
+            "venue_code": req.venue_code,
+            "race_number": req.race_number,
+            **entry.model_dump(),
+        }
+        for entry in req.entries
+    ]
+    frame = pd.DataFrame(rows, columns=list(PRE_RACE_COLUMNS))
+    return frame.astype({c: DTYPES[c] for c in PRE_RACE_COLUMNS if c != "race_date"}).assign(
+        race_date=pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")
+    )

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stagewise._exceptions import NotFoundError, StagewiseError
+from stagewise.features.sets import FeatureSet
 from stagewise.models.flavours import InputSignature
 from stagewise.serve.inference import ProbaModel
 
@@ -54,6 +55,7 @@ class LoadedModel:
     path: str = "library"
     path_reason: str = ""
     place: Any = None
+    feature_set: FeatureSet | None = None
 
     def check(self, X: Any) -> Any:
         """``X`` checked against the model's signature (``SignatureError`` names feature, value and rule)."""
@@ -82,9 +84,10 @@ class ModelWatcher:
     refs : mapping role -> ref or None
         e.g. ``{"champion": "champion", "challenger": "challenger", "market": "market"}``;
         ``None`` skips the role.
-    expected_features : mapping role -> list of names, optional
-        A model whose feature names differ is refused for that role (a market model cannot
-        answer races).
+    domains : mapping role -> "races" or "markets", optional
+        A model whose feature set is of another domain is refused for that role (a market
+        model cannot answer races). A version that records no feature set is taken as the
+        built-in race or technical set when its features are exactly those, and refused otherwise.
     reload_interval_s : float
         Least time between two checks of ``registry.json``.
     """
@@ -94,7 +97,7 @@ class ModelWatcher:
         root: str | os.PathLike[str],
         refs: Mapping[str, str | None],
         *,
-        expected_features: Mapping[str, list[str]] | None = None,
+        domains: Mapping[str, str] | None = None,
         reload_interval_s: float = 5.0,
         on_reload: Callable[[ModelSet, str], None] | None = None,
     ) -> None:
@@ -102,7 +105,7 @@ class ModelWatcher:
 
         self.registry = ModelRegistry(root)
         self.refs = dict(refs)
-        self.expected = dict(expected_features or {})
+        self.domains = dict(domains or {})
         self.reload_interval_s = reload_interval_s
         self.on_reload = on_reload
         self._lock = threading.Lock()
@@ -126,11 +129,14 @@ class ModelWatcher:
         files = self.registry.verify(version)
         flavour = self.registry.load_flavour(version, n_jobs=1)
         names = tuple(flavour.signature_.names)
-        expected = self.expected.get(role)
-        if expected is not None and list(names) != list(expected):
+        feature_set = _feature_set(self.registry.feature_set(version), list(names))
+        domain = self.domains.get(role)
+        if domain is not None and (feature_set is None or feature_set.domain != domain):
             raise StagewiseError(
-                f"version {version} ({ref!r}) was trained on {len(names)} features {list(names)[:4]}...; "
-                f"the {role} role needs {expected[:4]}... ({len(expected)} features)"
+                f"version {version} ({ref!r}) was trained on {len(names)} features {list(names)[:4]}... "
+                f"({'no recorded feature set' if feature_set is None else feature_set.kind + ' features'}); "
+                f"the {role} role needs a {domain} model: the built-in {domain} features or a recorded "
+                f"{domain} feature set (ModelRegistry.save(..., feature_set=...))"
             )
         plan = choose_path(flavour)
         _LOG.info(
@@ -153,6 +159,7 @@ class ModelWatcher:
             path=plan.path,
             path_reason=plan.reason,
             place=flavour if flavour.name == "race" else None,
+            feature_set=feature_set,
         )
 
     def load(self) -> ModelSet:
@@ -197,6 +204,20 @@ class ModelWatcher:
         if self._state_token() != self._token:
             return self.load()
         return self.current
+
+
+def _feature_set(recorded: Mapping[str, Any] | None, names: list[str]) -> FeatureSet | None:
+    """The version's feature set, or the built-in one its feature names are exactly."""
+    from stagewise.features.races import RACE_FEATURE_NAMES
+    from stagewise.features.technical import FEATURE_NAMES
+
+    if recorded:
+        return FeatureSet.from_json(recorded)
+    if names == list(RACE_FEATURE_NAMES):
+        return FeatureSet.races()
+    if names == list(FEATURE_NAMES):
+        return FeatureSet.technical()
+    return None
 
 
 class RaceRouter:

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError, StagewiseError
-from stagewise.features.races import RACE_FEATURE_NAMES
-from stagewise.features.technical import FEATURE_NAMES, TechnicalIndicators
+from stagewise.features.sets import FeatureSet
+from stagewise.features.technical import FEATURE_NAMES
 from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
 from stagewise.rollout.integrity import ManualEdit
-from stagewise.serve.features import one_race_features
+from stagewise.serve.features import request_frame
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
 from stagewise.serve.routing import LoadedModel, ModelSet, ModelWatcher, RaceRouter
@@ -73,7 +73,7 @@ def _race_order(
     return order, win_prob
 
 
-def _checked_or_none(model: LoadedModel, features: np.ndarray) -> np.ndarray | None:
+def _checked_or_none(model: LoadedModel, features: pd.DataFrame) -> np.ndarray | None:
     """The shadow model's checked input, or None (no shadow score) when the race breaks its signature."""
     try:
         checked: np.ndarray = model.check(features)
@@ -111,11 +111,7 @@ class PredictionService:
                 "challenger": settings.challenger_ref,
                 "market": settings.market_ref,
             },
-            expected_features={
-                "champion": RACE_FEATURE_NAMES,
-                "challenger": RACE_FEATURE_NAMES,
-                "market": FEATURE_NAMES,
-            },
+            domains={"champion": "races", "challenger": "races", "market": "markets"},
             reload_interval_s=settings.reload_interval_s,
             on_reload=self._on_reload,
         )
@@ -130,7 +126,6 @@ class PredictionService:
         )
         self._results_monitor: Any = None
         self._served_labels: set[tuple[str, str]] = set()
-        self._indicators = TechnicalIndicators()
         self.watcher.load()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -161,9 +156,9 @@ class PredictionService:
         self.metrics.reloads.labels(outcome="error" if models.errors else outcome).inc()
 
     # -- races -----------------------------------------------------------------------------------
-    def _race_features(self, req: RacePredictRequest) -> tuple[np.ndarray, np.ndarray]:
-        pits = np.array([e.pit for e in req.entries], dtype=np.int64)
-        return one_race_features(req.entries, req.venue_code), pits
+    def race_rows(self, req: RacePredictRequest, feature_set: FeatureSet | None) -> pd.DataFrame:
+        """The race's feature rows, computed by the model's recorded feature set (as in training)."""
+        return (feature_set or FeatureSet.races()).compute(request_frame(req))
 
     def _score(self, model: LoadedModel, X: np.ndarray, variant: str) -> np.ndarray:
         started = time.perf_counter()
@@ -183,8 +178,15 @@ class PredictionService:
                 f"no champion model is loaded from {self.settings.models_dir} "
                 f"(ref {self.settings.champion_ref!r}): {models.errors.get('champion', 'not configured')}"
             )
-        features, pits = self._race_features(req)
-        X = answering.check(features)  # a SignatureError is a 422 before anything is logged
+        pits = np.array([e.pit for e in req.entries], dtype=np.int64)
+        rows: dict[FeatureSet | None, pd.DataFrame] = {}
+
+        def features(model: LoadedModel) -> pd.DataFrame:
+            if model.feature_set not in rows:
+                rows[model.feature_set] = self.race_rows(req, model.feature_set)
+            return rows[model.feature_set]
+
+        X = answering.check(features(answering))  # a SignatureError is a 422 before anything is logged
         variant = VARIANTS[role]
         scores = self._score(answering, X, variant)
         order, win_prob = _race_order(answering, X, scores, pits)
@@ -195,7 +197,7 @@ class PredictionService:
         shadow_answer = None
         if self.settings.shadow:
             other = models.get("challenger" if role == "champion" else "champion")
-            other_X = _checked_or_none(other, features) if other is not None else None
+            other_X = _checked_or_none(other, features(other)) if other is not None else None
             if other is not None and other_X is not None and other.version != answering.version:
                 other_scores = self._score(other, other_X, SHADOW_VARIANT)
                 other_order, other_prob = _race_order(other, other_X, other_scores, pits)
@@ -261,7 +263,7 @@ class PredictionService:
             X = np.array([[req.features[n] for n in FEATURE_NAMES]], dtype=np.float64)
             timestamp = req.timestamp
         else:
-            X, timestamp = self._bar_features(req)
+            X, timestamp = self._bar_features(req, model.feature_set)
         X = model.check(X)
         started = time.perf_counter()
         probability = float(np.asarray(model.scorer.predict_proba(X), dtype=np.float64)[0, 1])
@@ -293,7 +295,7 @@ class PredictionService:
             logged=logged,
         )
 
-    def _bar_features(self, req: MarketPredictRequest) -> tuple[np.ndarray, Any]:
+    def _bar_features(self, req: MarketPredictRequest, feature_set: FeatureSet | None) -> tuple[Any, Any]:
         from stagewise.data.markets import validate_bars
         from stagewise.features.technical import WARMUP_BARS
 
@@ -311,10 +313,11 @@ class PredictionService:
         stamps = pd.to_datetime(frame.pop("timestamp"), utc=True).dt.tz_localize(None)
         frame.index = pd.DatetimeIndex(stamps, name="timestamp")
         bars = validate_bars(frame.astype("float64"), gaps="allow")
-        features = self._indicators.generate_all_features(bars)
-        last = features.iloc[[-1]][FEATURE_NAMES].to_numpy(dtype=np.float64)
-        if not np.isfinite(last).all():
-            bad = [n for n, v in zip(FEATURE_NAMES, last[0], strict=True) if not np.isfinite(v)]
+        features = (feature_set or FeatureSet.technical()).compute(bars)
+        last = features.iloc[[-1]]
+        values = last.to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isfinite(values).all():
+            bad = [str(n) for n, v in zip(last.columns, values[0], strict=True) if not np.isfinite(v)]
             raise DataValidationError(f"bars: the last bar's features {bad} are not finite; check the bars.")
         return last, bars.index[-1].to_pydatetime()
 
