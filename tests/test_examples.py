@@ -83,12 +83,41 @@ def _serve_in_process(out: str, workdir: Path) -> None:
     assert (workdir / "data" / "monitor.db").is_file()
 
 
+def _bring_your_own_model(out: str, workdir: Path) -> None:
+    assert "each step's model: sklearn flavour, 20 features" in out
+    steps = json.loads((workdir / "walkforward" / "walkforward_results.json").read_text(encoding="utf-8"))[
+        "steps"
+    ]
+    assert {s["model"]["flavour"] for s in steps} == {"sklearn"}
+    assert "/readyz: challenger = sklearn flavour on the library path" in out
+    assert "/readyz: champion = race flavour on the fast path" in out
+    assert "a bad request: HTTP 422" in out
+    served = dict(part.split() for part in out.split("races: ", 1)[1].splitlines()[0].split(", "))
+    share = int(served["challenger"]) / (int(served["challenger"]) + int(served["champion"]))
+    assert 0.05 < share < 0.16  # the rollout's 10 %
+    import sqlite3
+
+    with sqlite3.connect(workdir / "data" / "monitor.db") as db:
+        variants = dict(
+            db.execute("SELECT variant, count(*) FROM race_predictions GROUP BY variant").fetchall()
+        )
+    assert variants == {"control": int(served["champion"]), "on": int(served["challenger"])}
+    assert "controller decision: " in out
+    versions = [p for p in (workdir / "models" / "training").iterdir() if p.is_dir()]
+    flavours = sorted(
+        json.loads((v / "flavour.json").read_text(encoding="utf-8"))["flavour"] for v in versions
+    )
+    assert flavours == ["race", "sklearn"]
+    assert not list(workdir.rglob("*.pkl"))
+
+
 CHECKS: dict[str, Callable[[str, Path], None]] = {
     "01_simulate_and_backtest.py": _simulate_and_backtest,
     "02_register_and_load.py": _register_and_load,
     "03_monitor_a_day.py": _monitor_a_day,
     "04_rollout_and_decide.py": _rollout_and_decide,
     "05_serve_in_process.py": _serve_in_process,
+    "06_bring_your_own_model.py": _bring_your_own_model,
 }
 
 
