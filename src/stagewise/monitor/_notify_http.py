@@ -7,7 +7,9 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import random
+import re
 import ssl
 import time
 from collections.abc import Callable
@@ -83,6 +85,10 @@ def sign_payload(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+_TIMESTAMP = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,9})?", re.ASCII)
+_SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}", re.ASCII)
+
+
 def verify_signature(
     secret: str,
     body: bytes,
@@ -94,6 +100,13 @@ def verify_signature(
 ) -> bool:
     """Check a webhook delivery on the receiving side (constant-time, rejects stale timestamps).
 
+    Every malformed input is a delivery to refuse, so the answer is ``False`` and never an
+    exception: a missing header (``None``), a timestamp that is not ASCII decimal seconds
+    (``"nan"``, ``"inf"``, other digits, bytes), a signature that is not ``sha256=`` and 64
+    lowercase hex digits (bytes, non-ASCII text), a body that is not bytes, a secret that is
+    not a non-empty string. Only ``tolerance`` is the receiver's own setting: a bad one
+    raises :class:`~stagewise.ConfigError`.
+
     Examples
     --------
     >>> sig = sign_payload("k", "100", b"x")
@@ -101,15 +114,23 @@ def verify_signature(
     True
     >>> verify_signature("k", b"y", "100", sig, now=datetime.fromtimestamp(100, UTC))
     False
+    >>> verify_signature("k", b"x", "nan", None, now=datetime.fromtimestamp(100, UTC))
+    False
     """
-    try:
-        sent = float(timestamp)
-    except ValueError:
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < math.inf:
+        raise ConfigError(f"The 'tolerance' must be a finite number of seconds >= 0. Got {tolerance!r}.")
+    if type(secret) is not str or not secret:
+        return False
+    if not isinstance(body, bytes | bytearray | memoryview):
+        return False
+    if type(timestamp) is not str or not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    if type(signature) is not str or not _SIGNATURE.fullmatch(signature):
         return False
     moment = (now or _utcnow()).timestamp()
-    if abs(moment - sent) > tolerance:
+    if abs(moment - float(timestamp)) > tolerance:
         return False
-    return hmac.compare_digest(sign_payload(secret, timestamp, body), signature)
+    return hmac.compare_digest(sign_payload(secret, timestamp, bytes(body)), signature)
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
