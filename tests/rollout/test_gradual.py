@@ -195,8 +195,8 @@ def test_legacy_features_refuse_stages_finer_than_one_percent(seed_path: Path, c
 
 def test_unknown_feature_lists_the_known_ones(seed_path: Path, clock: Clock) -> None:
     rollout = open_rollout(seed_path, clock)
+    assert rollout.should_enable_feature("nope", 1) is False  # reading: off, as in the seed (warned once)
     calls = [
-        lambda: rollout.should_enable_feature("nope", 1),
         lambda: rollout.update_rollout_stage("nope", "10%"),
         lambda: rollout.check_rollout_health("nope", {}),
         lambda: rollout.rollout_plan("nope"),

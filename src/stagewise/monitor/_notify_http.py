@@ -91,9 +91,9 @@ _SIGNATURE = re.compile(r"sha256=[0-9a-f]{64}", re.ASCII)
 
 def verify_signature(
     secret: str,
-    body: bytes,
-    timestamp: str,
-    signature: str,
+    body: object,
+    timestamp: object,
+    signature: object,
     *,
     tolerance: float = 300.0,
     now: datetime | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from stagewise.rollout.audit import AuditReport
 from stagewise.rollout.bucketing import BUCKETS, bucket_of, buckets_of, legacy_bucket
 from stagewise.rollout.file_store import FileRolloutStore
-from stagewise.rollout.gradual import ALL_FEATURES, GradualRollout
+from stagewise.rollout.gradual import ALL_FEATURES, SEED_FEATURES, GradualRollout
 from stagewise.rollout.health import HealthPolicy, MetricRule, evaluate_health
 from stagewise.rollout.stages import Stage, parse_stage
 from stagewise.rollout.store import MemoryRolloutStore, RolloutStore
@@ -19,6 +19,7 @@ from stagewise.rollout.store import MemoryRolloutStore, RolloutStore
 __all__ = [
     "ALL_FEATURES",
     "BUCKETS",
+    "SEED_FEATURES",
     "AuditReport",
     "FileRolloutStore",
     "GradualRollout",

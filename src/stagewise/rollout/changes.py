@@ -27,7 +27,7 @@ from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
-from stagewise._exceptions import ConfigError
+from stagewise._exceptions import ConfigError, NotFoundError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.config import (
     HASH_LEGACY,
@@ -42,11 +42,14 @@ from stagewise.rollout.store import Change
 
 __all__ = [
     "ALL_FEATURES",
+    "LIBRARY_ACTOR",
+    "SEED_FEATURES",
     "add_feature_change",
     "audit_record",
     "default_actor",
     "kill_change",
     "note_change",
+    "seed_defaults_change",
     "set_stage_change",
     "set_variants_change",
 ]
@@ -55,6 +58,16 @@ ALL_FEATURES = "*"
 """Feature name meaning "every feature" for :func:`kill_change` (never a valid feature name)."""
 
 Records = list[dict[str, Any]]
+
+SEED_FEATURES: dict[str, str] = {
+    "dynamic_integration": "100%",
+    "entry_prediction_model": "100%",
+    "probability_calibration": DISABLED,
+}
+"""The features (and stages) of the seed system's default ``config/rollout_config.json``."""
+_SEED_ENABLED_AT = {"dynamic_integration": "2025-11-01", "entry_prediction_model": "2025-11-15"}
+LIBRARY_ACTOR = "stagewise"
+"""Audit actor of the entries stagewise writes on its own (the default config)."""
 
 
 def default_actor() -> str:
@@ -145,6 +158,39 @@ def add_feature_change(
     return change
 
 
+def seed_defaults_change(*, now: datetime) -> Change:
+    """Add the seed's default features (:data:`SEED_FEATURES`) to a config that has none of them.
+
+    They keep the seed's legacy MD5 bucketing and ``enabled_at`` dates, so a race enabled by
+    the seed's default config is enabled here. Each is audited as an ``add_feature`` by
+    :data:`LIBRARY_ACTOR`. Features already present are left alone.
+    """
+    reason = "default config created by the library (the seed system's three features)"
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        records: Records = []
+        for name, stage in SEED_FEATURES.items():
+            if name in config.features:
+                continue
+            feature = FeatureRollout(name, parse_stage(stage), _SEED_ENABLED_AT.get(name), HASH_LEGACY, None)
+            config = config.with_feature(feature)
+            record = audit_record(now, "add_feature", name, None, stage, actor=LIBRARY_ACTOR, reason=reason)
+            record["hash_mode"], record["salt"] = HASH_LEGACY, None
+            records.append(record)
+        return (_stamped(config, now), records) if records else (config, [])
+
+    return change
+
+
+def _unknown_for_stage(config: RolloutConfig, name: str, stage: str) -> NotFoundError:
+    known = ", ".join(sorted(config.features)) or "none yet"
+    return NotFoundError(
+        f"Unknown rollout feature {name!r}: update_rollout_stage only changes existing features. "
+        f"Create it first with add_feature({name!r}, {stage!r}) "
+        f"(CLI: `stagewise rollout add {name} --stage {stage}`). Known features: {known}."
+    )
+
+
 def _check_effective_from(details: Mapping[str, Any] | None) -> None:
     """``details["effective_from"]`` dates the stage's first whole day for the controller: a real date."""
     effective = None if details is None else details.get("effective_from")
@@ -178,7 +224,9 @@ def set_stage_change(
     _check_effective_from(details)
 
     def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
-        old = config.feature(name)
+        if name not in config.features:
+            raise _unknown_for_stage(config, name, stage)
+        old = config.features[name]
         if old.stage == parsed and old.killed is None:
             return config, []
         enabled_at = None if parsed.is_disabled else (old.enabled_at or now.date().isoformat())

@@ -169,6 +169,27 @@ class FileRolloutStore:
             self._append_audit(sealed)
             return new
 
+    def create_if_missing(self, change: Change) -> bool:
+        """Apply ``change`` only if the config file does not exist yet; True if this call created it.
+
+        The check runs under the writers' lock, so of several processes opening the same
+        missing config at once exactly one creates it.
+        """
+        with self._locked():
+            if self.config_path.exists():
+                return False
+        created = False
+
+        def guarded(config: RolloutConfig) -> tuple[RolloutConfig, list[dict[str, Any]]]:
+            nonlocal created
+            if self.config_path.exists():
+                return config, []
+            created = True
+            return change(config)
+
+        self.update(guarded)
+        return created
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from stagewise._exceptions import ConfigError, StagewiseError
+from stagewise._exceptions import ConfigError, NotFoundError, StagewiseError
 from stagewise.rollout.audit import AuditReport
 from stagewise.rollout.bucketing import (
     BUCKETS,
@@ -25,11 +26,13 @@ from stagewise.rollout.bucketing import (
 )
 from stagewise.rollout.changes import (
     ALL_FEATURES,
+    SEED_FEATURES,
     add_feature_change,
     audit_record,
     default_actor,
     kill_change,
     note_change,
+    seed_defaults_change,
     set_stage_change,
     set_variants_change,
 )
@@ -45,7 +48,7 @@ from stagewise.rollout.plan import build_plan
 from stagewise.rollout.stages import DISABLED, next_stage
 from stagewise.rollout.store import ACCEPT_MANUAL_EDIT, Change, RolloutStore, guard_manual_edit
 
-__all__ = ["ALL_FEATURES", "CONTROL_VARIANT", "ENABLED_VARIANT", "GradualRollout"]
+__all__ = ["ALL_FEATURES", "CONTROL_VARIANT", "ENABLED_VARIANT", "SEED_FEATURES", "GradualRollout"]
 
 ENABLED_VARIANT = "on"
 """Ledger variant of a race the feature enables when it has no A/B/n split (``GradualRollout.variant``)."""
@@ -53,12 +56,17 @@ CONTROL_VARIANT = "control"
 """Ledger variant of a race the feature does not enable."""
 
 
+DEFAULT_CONFIG_PATH = "config/rollout_config.json"
+"""The seed's config file, relative to the working directory."""
+
 _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
 
 
 _monotonic = time.monotonic
 _md5 = hashlib.md5
 _LOG = logging.getLogger("stagewise.rollout")
+_warned_unknown: set[str] = set()  # feature names already warned about in this process
+_warned_lock = threading.Lock()
 
 
 def _local_now() -> datetime:
@@ -70,8 +78,10 @@ class GradualRollout:
 
     Parameters
     ----------
-    config_path : str or Path
+    config_path : str or Path, optional
         The JSON config (the seed's format loads unchanged), or a SQLAlchemy URL.
+        Default: the seed's ``config/rollout_config.json``, created with the seed's
+        default features when it does not exist (see ``create_defaults``).
     db_url : str, optional
         Use the SQL store in this database (e.g. the monitor's) instead of the file.
     store : RolloutStore, optional
@@ -87,6 +97,14 @@ class GradualRollout:
         Who is recorded in the audit log (default ``user@host``).
     stage_days : int
         Days per stage in :meth:`rollout_plan` (the seed: one week).
+    create_defaults : bool, optional
+        When the JSON config file does not exist yet, create it (atomically, audited as
+        written by ``stagewise``) with the seed system's default features
+        (:data:`~stagewise.rollout.changes.SEED_FEATURES`: ``dynamic_integration`` and
+        ``entry_prediction_model`` at 100 %, ``probability_calibration`` disabled), as the
+        seed's ``GradualRollout()`` did. Default (``None``): only when ``config_path`` is
+        not given, so the seed's call gets the seed's config and a config you name starts
+        empty (created on its first write). SQL and in-memory stores always start empty.
 
     Examples
     --------
@@ -103,7 +121,7 @@ class GradualRollout:
 
     def __init__(
         self,
-        config_path: str | Path = "config/rollout_config.json",
+        config_path: str | Path | None = None,
         *,
         db_url: str | None = None,
         store: RolloutStore | None = None,
@@ -112,7 +130,12 @@ class GradualRollout:
         refresh_interval: float = 1.0,
         actor: str | None = None,
         stage_days: int = 7,
+        create_defaults: bool | None = None,
     ) -> None:
+        if create_defaults is None:
+            create_defaults = config_path is None and store is None and db_url is None
+        if config_path is None:
+            config_path = DEFAULT_CONFIG_PATH
         if store is None:
             url = db_url or (str(config_path) if str(config_path).startswith(_SQL_PREFIXES) else None)
             if url is not None:
@@ -142,7 +165,18 @@ class GradualRollout:
         self.refresh_error: StagewiseError | None = None
         self._default_actor: str | None = None
         self._splits: dict[tuple[Any, ...], Any] = {}
+        if create_defaults:
+            self._create_defaults()
         self.refresh(force=True)
+
+    def _create_defaults(self) -> None:
+        from stagewise.rollout.file_store import FileRolloutStore
+
+        store = self.store
+        if not isinstance(store, FileRolloutStore) or store.config_path.exists():
+            return
+        if store.create_if_missing(seed_defaults_change(now=self.now())):
+            _LOG.info("created the default rollout config %s (the seed's three features)", store.location)
 
     def close(self) -> None:
         """Release the store's resources (database connections); file stores hold none."""
@@ -206,7 +240,10 @@ class GradualRollout:
         """Whether ``feature_name`` is on for this race (deterministic, by the feature's bucketing).
 
         ``race_id`` must be a ``str`` or an ``int`` (hashed as its decimal text).
-        An unknown feature raises :class:`~stagewise.NotFoundError` listing the known ones.
+        A feature the config does not know is off (``False``), as in the seed and every flag
+        SDK; the first call for each unknown name logs a warning (once per process). The
+        writing calls (:meth:`update_rollout_stage`, :meth:`kill` ...) still raise
+        :class:`~stagewise.NotFoundError` for it.
         """
         if _monotonic() >= self._next_check:
             self.refresh()
@@ -228,9 +265,23 @@ class GradualRollout:
                     return int.from_bytes(_md5(data).digest(), "big") % LEGACY_BUCKETS < legacy  # type: ignore[operator]
         check = self._checkers.get(feature_name)
         if check is None:
-            self._config.feature(feature_name)  # raises NotFoundError with the known names
-            raise AssertionError("unreachable")  # pragma: no cover
+            self._warn_unknown(feature_name)
+            return False
         return check(race_id)
+
+    def _warn_unknown(self, feature_name: str) -> None:
+        with _warned_lock:
+            if feature_name in _warned_unknown:
+                return
+            _warned_unknown.add(feature_name)
+        try:
+            self._config.feature(feature_name)
+        except NotFoundError as exc:
+            _LOG.warning(
+                "%s should_enable_feature answers False for it (warned once per process); "
+                "create it with add_feature or `stagewise rollout add`.",
+                str(exc).replace("Unknown rollout feature", "unknown rollout feature", 1),
+            )
 
     def enabled_many(
         self, feature_name: str, race_ids: Iterable[str | int] | npt.ArrayLike
