@@ -72,6 +72,10 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2%}"
 
 
+def _score(x: Any) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.4f}"
+
+
 def _with_ci(day: dict[str, Any], name: str) -> str:
     return f"{_pct(day[name])} [{_pct(day[name + '_ci_low'])}, {_pct(day[name + '_ci_high'])}]"
 
@@ -99,7 +103,7 @@ def _print_days(days: list[dict[str, Any]], title: str) -> None:
             _with_ci(d, "hit_rate_1st"),
             _with_ci(d, "hit_rate_top3"),
             _pct(d["hit_rate_trio"]),
-            "n/a" if math.isnan(d["avg_score_accuracy"]) else f"{d['avg_score_accuracy']:.4f}",
+            _score(d["avg_score_accuracy"]),
             str(d["pending_races"]),
             str(d["void_races"]),
         )

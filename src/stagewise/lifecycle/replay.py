@@ -160,7 +160,9 @@ def replay_days(
             stage_before=stage_before,
             races=len(rows),
             challenger_races=sum(1 for r in rows if r["variant"] != "control"),
-            hit_rate_1st=float(stats["hit_rate_1st"]) if stats else math.nan,
+            hit_rate_1st=math.nan
+            if stats is None or stats["hit_rate_1st"] is None
+            else stats["hit_rate_1st"],
             challenger_hit_rate_1st=group_value(cumulative, "challenger", "hit_rate_1st"),
             control_hit_rate_1st=group_value(cumulative, "control", "hit_rate_1st"),
             alerts=tuple(str(a.get("alert_type")) for a in alerts or []),

@@ -81,7 +81,7 @@ def evaluate(rules: Sequence[AlertRule], stats: Mapping[str, Any] | None) -> lis
             )
             out.append(_verdict(rule, status, count, count, int(count), rule.message or msg))
             continue
-        samples = int(stats.get(rule.sample_field, 0)) if stats else 0
+        samples = _samples(stats, rule.sample_field)
         raw = stats.get(rule.metric) if stats else None
         value: float | None = (
             None if raw is None or (isinstance(raw, float) and math.isnan(raw)) else float(raw)
@@ -105,6 +105,19 @@ def evaluate(rules: Sequence[AlertRule], stats: Mapping[str, Any] | None) -> lis
         )
         out.append(_verdict(rule, status, value, compared, samples, rule.message or msg))
     return out
+
+
+_DAY_TOTALS = ("total_races", "total_signals")
+
+
+def _samples(stats: Mapping[str, Any] | None, field: str) -> int:
+    """The rule's sample size; a stats dict without the rule's own count (the seed's 7-key dict has
+    no ``score_accuracy_races``) falls back to the day's settled total, which it was computed over."""
+    if not stats:
+        return 0
+    if field in stats:
+        return int(stats[field])
+    return next((int(stats[total]) for total in _DAY_TOTALS if total in stats), 0)
 
 
 def _verdict(

@@ -73,8 +73,12 @@ def _labels(lang: str) -> dict[str, str]:
     return LABELS[lang]
 
 
-def _pct(x: float) -> str:
+def _pct(x: float | None) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.2%}"
+
+
+def _score(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.4f}"
 
 
 def _overall(trend: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -121,7 +125,7 @@ def render_text(
                 f"  {lab[key]}: {_pct(o[f'hit_rate_{name}'])} ({lab['ci']} {_pct(low)} - {_pct(high)})"
             )
         lines += [
-            f"  {lab['score']}: {o['avg_score_accuracy']:.4f}",
+            f"  {lab['score']}: {_score(o['avg_score_accuracy'])}",
             f"  {lab['pending']}: {o['pending']}  {lab['void']}: {o['void']}",
             "",
             lab["daily"],
@@ -131,7 +135,7 @@ def render_text(
         for d in trend:
             lines.append(
                 f"  {d['date']:<10}  {d['total_races']:>8}  {_pct(d['hit_rate_1st']):>10}  "
-                f"{_pct(d['hit_rate_top3']):>10}  {d['avg_score_accuracy']:>8.4f}"
+                f"{_pct(d['hit_rate_top3']):>10}  {_score(d['avg_score_accuracy']):>8}"
             )
     lines += ["", lab["alerts"]]
     if alerts.empty:

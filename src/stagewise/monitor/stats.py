@@ -220,7 +220,10 @@ def wilson_bounds(successes: int, trials: int) -> tuple[float, float]:
 
 
 def _rate(hits: int, n: int, name: str, out: dict[str, Any]) -> None:
-    out[name] = hits / n if n else math.nan
+    if not n:  # no settled race: no data (None, the seed's shape), never NaN
+        out[name] = out[f"{name}_ci_low"] = out[f"{name}_ci_high"] = None
+        return
+    out[name] = hits / n
     low, high = wilson_bounds(int(hits), int(n))
     out[f"{name}_ci_low"], out[f"{name}_ci_high"] = low, high
 
@@ -228,7 +231,11 @@ def _rate(hits: int, n: int, name: str, out: dict[str, Any]) -> None:
 def race_stats_from_counts(
     day: date, sums: Mapping[str, Any], key: Mapping[str, str]
 ) -> dict[str, Any] | None:
-    """The seed's stats dict (plus trio, intervals and counts), or None when the day has no race."""
+    """The seed's stats dict (plus trio, intervals and counts), or None when the day has no race.
+
+    A figure without data (every race still pending, or no race with a defined score accuracy)
+    is None, as in the seed, never NaN.
+    """
     n = int(sums["total_races"])
     if n + int(sums["pending"]) + int(sums["void"]) == 0:
         return None
@@ -243,14 +250,14 @@ def race_stats_from_counts(
     _rate(out["hit_count_top3"], n, "hit_rate_top3", out)
     _rate(out["hit_count_trio"], n, "hit_rate_trio", out)
     k = int(sums["score_accuracy_n"])
-    mean = float(sums["score_accuracy_sum"]) / k if k else math.nan
+    mean = float(sums["score_accuracy_sum"]) / k if k else None
     out["avg_score_accuracy"] = mean
-    if k >= 2:
+    if k >= 2 and mean is not None:
         var = max(float(sums["score_accuracy_sq_sum"]) - k * mean * mean, 0.0) / (k - 1)
         half = 1.959963984540054 * math.sqrt(var / k)
         out["avg_score_accuracy_ci_low"], out["avg_score_accuracy_ci_high"] = mean - half, mean + half
     else:
-        out["avg_score_accuracy_ci_low"] = out["avg_score_accuracy_ci_high"] = math.nan
+        out["avg_score_accuracy_ci_low"] = out["avg_score_accuracy_ci_high"] = None
     out["score_accuracy_races"] = k
     out["pending_races"] = int(sums["pending"])
     out["void_races"] = int(sums["void"])

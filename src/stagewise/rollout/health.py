@@ -305,8 +305,13 @@ def evaluate_health(
     ja = lang == "ja"
     sample_size = None if sample is None else float(sample)
     by_interval = policy.critical_rule == "upper_bound" and bool(sample_size)
+    no_data: list[str] = []
     for rule in policy.rules:
         value = values[rule.metric]
+        if value is None:  # e.g. a day whose races are all still pending: nothing to grade
+            no_data.append(rule.metric)
+            grades.append(INSUFFICIENT_DATA)
+            continue
         grade = rule.grade(value)
         label = rule.label_ja or rule.label if ja else rule.label
         sign = "<" if rule.higher_is_better else ">="
@@ -322,7 +327,13 @@ def evaluate_health(
             continue
         text = f"{label} {rule.show(value)} {sign} {rule.show(bound)} ({grade})"
         (issues if grade == CRITICAL else warnings).append(text)
-    enough = sample is None or sample >= policy.min_sample
+    enough = (sample is None or sample >= policy.min_sample) and not no_data
+    if no_data:
+        warnings.append(
+            f"no data for {', '.join(no_data)} (None: nothing settled to measure), not graded"
+            if not ja
+            else f"{', '.join(no_data)} はデータなし (None): 判定対象外"
+        )
     if sample is None:
         warnings.append(
             f"{policy.sample_metric} was not given, so the sample size was not checked "
@@ -334,7 +345,10 @@ def evaluate_health(
     )
     if not enough and not sample_free_critical:
         status = INSUFFICIENT_DATA
-        warnings.insert(0, f"only {sample} {policy.sample_metric} (< {policy.min_sample}): verdict withheld")
+        if not no_data:
+            warnings.insert(
+                0, f"only {sample} {policy.sample_metric} (< {policy.min_sample}): verdict withheld"
+            )
     elif CRITICAL in grades:
         status = CRITICAL
     elif WARNING in grades:
@@ -367,7 +381,7 @@ def _not_significant(
     )
 
 
-def _validated(metrics: Mapping[str, Any], policy: HealthPolicy) -> dict[str, float]:
+def _validated(metrics: Mapping[str, Any], policy: HealthPolicy) -> dict[str, float | None]:
     if not isinstance(metrics, Mapping):
         raise DataValidationError(f"'metrics' must be a dict of metric name -> number. Got {metrics!r}.")
     needed = [rule.metric for rule in policy.rules]
@@ -377,10 +391,12 @@ def _validated(metrics: Mapping[str, Any], policy: HealthPolicy) -> dict[str, fl
             f"'metrics' lacks {', '.join(missing)}; the {policy.domain!r} health policy needs "
             f"{', '.join(needed)} (and optionally {policy.sample_metric})."
         )
-    values: dict[str, float] = {}
+    values: dict[str, float | None] = {}
     for name in [*needed, policy.sample_metric]:
         value = metrics.get(name)
-        if value is None and name == policy.sample_metric:
+        if value is None:  # no data (a rate of a day without settled races); the sample may be omitted
+            if name != policy.sample_metric:
+                values[name] = None
             continue
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise DataValidationError(f"metrics[{name!r}] must be a finite number. Got {value!r}.")
