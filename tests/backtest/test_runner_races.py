@@ -171,7 +171,8 @@ def test_a_date_range_without_races_is_an_error(small_races: pd.DataFrame, tmp_p
         bt.run_walkforward("2025-11-06", "2025-11-09", 14, 3, 3, tmp_path)
 
 
-def test_no_data_tells_how_to_make_some(tmp_path: Path) -> None:
+def test_no_data_tells_how_to_make_some(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no data/races.parquet here, which would be read by default
     with pytest.raises(ConfigError, match=r"stagewise data simulate --start .* --output data/races\.parquet"):
         WalkForwardBacktest("races").run_walkforward(**SEED_WINDOWS, output_dir=tmp_path)
 

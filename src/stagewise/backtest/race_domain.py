@@ -19,7 +19,7 @@ from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared, StepScore
 from stagewise.metrics.race_summary import score_predictions, summarize_races
 
-__all__ = ["PREDICTION_COLUMNS", "RANDOM_BASELINE", "RaceDomain"]
+__all__ = ["DEFAULT_RACES_PATH", "PREDICTION_COLUMNS", "RANDOM_BASELINE", "RaceDomain"]
 
 #: Expected metrics of a uniformly random order of six starters.
 RANDOM_BASELINE = {
@@ -33,10 +33,17 @@ PREDICTION_COLUMNS = [
     "step", "race_id", "race_date", "pit", "score", "win_prob", "place_score", "predicted_rank",
     "finish_position", "status",
 ]  # fmt: skip
-_SIMULATE_HINT = (
-    "No race data given: pass data= a DataFrame or the path of a CSV/Parquet race file. Make one with "
-    "`stagewise data simulate --start 2025-10-01 --end 2025-11-17 --output data/races.parquet`."
-)
+DEFAULT_RACES_PATH = Path("data") / "races.parquet"
+"""Where ``WalkForwardBacktest()`` without ``data`` reads races, relative to the working directory."""
+
+
+def _no_data_hint() -> str:
+    return (
+        f"No race data given and {DEFAULT_RACES_PATH.as_posix()} does not exist in {Path.cwd()}: pass data= "
+        "a DataFrame or the path of a CSV/Parquet race file, or create that file, which is then read "
+        "by default: `stagewise data simulate --start 2025-10-01 --end 2025-11-17 --output "
+        f"{DEFAULT_RACES_PATH.as_posix()}`."
+    )
 
 
 class _Precomputed:
@@ -62,7 +69,9 @@ class RaceDomain:
 
     def load(self, data: DataArg) -> pd.DataFrame:
         if data is None:
-            raise ConfigError(_SIMULATE_HINT)
+            if not DEFAULT_RACES_PATH.is_file():
+                raise ConfigError(_no_data_hint())
+            data = DEFAULT_RACES_PATH
         if isinstance(data, pd.DataFrame):
             validate = _data_function("validate_races")
             frame = validate(data) if validate is not None else _check_columns(data)

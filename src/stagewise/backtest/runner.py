@@ -57,8 +57,10 @@ class WalkForwardBacktest:
     ----------
     domain : {"races", "markets"}
     data : DataFrame, path or None
-        Race entries (``stagewise.data.races`` schema) or OHLCV bars. Races need data (the
-        error says how to simulate some); markets default to the bundled EURUSD hourly bars.
+        Race entries (``stagewise.data.races`` schema) or OHLCV bars. ``None``: races are read
+        from ``data/races.parquet`` in the working directory, as the seed's
+        ``WalkForwardBacktest()`` read its own data (the error says how to make that file when
+        it is missing); markets default to the bundled EURUSD hourly bars.
     model_factory : callable or None
         Returns a fresh unfitted binary classifier; picklable for parallel runs. ``None``:
         ``ProductionEnsemble(**model_params)``. If the model has ``n_jobs`` it is set to
@@ -260,8 +262,9 @@ class WalkForwardBacktest:
     ) -> dict[str, Any]:
         """Run the walk-forward and write its outputs to ``output_dir``; return the result dict.
 
-        The result keeps the seed's keys: ``steps`` and ``summary`` (``total_steps``,
-        ``total_races``, ``overall_hit_rate_1st``, ``overall_hit_rate_top3``,
+        The result keeps the seed's keys: ``output_dir``, ``steps`` (each with ``train_period``,
+        ``test_period``, ``races``, ``evaluated_races`` and the hit rates) and ``summary``
+        (``total_steps``, ``total_races``, ``overall_hit_rate_1st``, ``overall_hit_rate_top3``,
         ``overall_score_accuracy``, ``step_stats``), plus intervals, baselines, guard findings.
         ``progress(done, total)`` is called after each fitted (or cached) chunk.
         """
@@ -358,6 +361,7 @@ class WalkForwardBacktest:
         }
         from stagewise.backtest.report import write_outputs
 
+        outcome.result["output_dir"] = str(output)  # the seed's key
         outcome.result["outputs"] = write_outputs(
             outcome.result, outcome.predictions, output, self.lang, self.html
         )

@@ -107,6 +107,11 @@ def summarize_run(
             "cached": results[t].cached,
             "model": results[t].model_info,
         }
+        row["train_period"] = f"{row['train_start']} ~ {row['train_end']}"  # the seed's keys
+        row["test_period"] = f"{row['test_start']} ~ {row['test_end']}"
+        if domain.name == "races":
+            row["races"] = int(model["total_races"])  # every test race, void ones included
+            row["evaluated_races"] = int(model["n_scored"])  # the races scored as hit or miss
         row.update({name: model.get(name) for name in domain.headline()})
         row["metrics"] = model
         row["baselines"] = {
