@@ -68,6 +68,7 @@ def _register() -> None:
     from stagewise.cli import demo as demo_cli
     from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
+    from stagewise.cli import ops as ops_cli
     from stagewise.cli import rollout as rollout_cli
     from stagewise.cli import serve as serve_cli
     from stagewise.cli import train as train_cli
@@ -83,6 +84,7 @@ def _register() -> None:
     app.command("serve")(serve_cli.serve)
     app.command("dashboard")(dashboard_cli.dashboard)
     app.add_typer(check_cli.app, name="check")
+    app.add_typer(ops_cli.app, name="ops")
 
 
 _register()

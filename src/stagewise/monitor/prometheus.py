@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 from sqlalchemy import func, select
 
-from stagewise.monitor.schema import alert_state, market_signals, race_predictions
+from stagewise.monitor.schema import alert_state, boat_predictions, market_signals, race_predictions
 
 if TYPE_CHECKING:
     from stagewise.monitor.monitor import PerformanceMonitor
@@ -29,6 +30,8 @@ _RACE_METRICS = {
     "avg_score_accuracy": "Mean (Spearman rho + 1) / 2 of predicted against actual order",
     "total_races": "Settled races of the day",
     "pending_races": "Races of the day still waiting for a result",
+    "expected_hit_rate_1st": "Mean win probability the model gave its predicted winner, over the settled "
+    "races of the day: the win hit rate it expects (calibration: compare with hit_rate_1st)",
 }
 _MARKET_METRICS = {
     "accuracy": "Share of settled signals whose direction was right",
@@ -48,6 +51,29 @@ def _latest(conn: Any, table: Any, day_col: Any, end: date) -> list[tuple[str, s
         (mv, var, d if isinstance(d, date) else date.fromisoformat(str(d)))
         for mv, var, d in conn.execute(query)
     ]
+
+
+def _expected_hit_rate(conn: Any, model: str, variant: str, day: date) -> float | None:
+    """Mean ``win_prob`` of the predicted winners of the day's settled races (None without probabilities)."""
+    query = (
+        select(func.avg(boat_predictions.c.win_prob))
+        .select_from(
+            boat_predictions.join(
+                race_predictions,
+                (boat_predictions.c.model_version == race_predictions.c.model_version)
+                & (boat_predictions.c.race_id == race_predictions.c.race_id),
+            )
+        )
+        .where(
+            boat_predictions.c.predicted_rank == 1,
+            race_predictions.c.status == "settled",
+            race_predictions.c.model_version == model,
+            race_predictions.c.variant == variant,
+            race_predictions.c.race_date == day,
+        )
+    )
+    value = conn.execute(query).scalar()
+    return None if value is None else float(value)
 
 
 def exposition(monitor: PerformanceMonitor, end: date) -> str:
@@ -83,6 +109,10 @@ def exposition(monitor: PerformanceMonitor, end: date) -> str:
         for model, variant, day in items:
             if domain == "races":
                 stats = monitor.calculate_daily_stats(day, model_version=model, variant=variant)
+                if stats is not None:
+                    stats["expected_hit_rate_1st"] = monitor.store.read(
+                        partial(_expected_hit_rate, model=model, variant=variant, day=day)
+                    )
             else:
                 stats = monitor.calculate_market_stats(day, model_version=model, variant=variant)
             if stats is None:

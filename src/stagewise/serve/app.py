@@ -47,6 +47,7 @@ from stagewise.serve.analysis import AnalysisService, analysis_router
 from stagewise.serve.logging_queue import LedgerSink
 from stagewise.serve.metrics import CONTENT_TYPE, ServeMetrics
 from stagewise.serve.middleware import BodySizeLimit, RequestMetrics
+from stagewise.serve.ops_metrics import MonitorCollector, RolloutCollector
 from stagewise.serve.schemas import (
     MarketPredictRequest,
     MarketPredictResponse,
@@ -232,6 +233,9 @@ def create_app(
     app.include_router(admin_router)
     # the verdict reads the ledger the results route writes to: one monitor, opened on first use
     app.state.analysis = AnalysisService(service.rollout, service._monitor)
+    metrics.queue_capacity.set(settings.queue_max)
+    metrics.live.register(RolloutCollector(service.rollout))
+    metrics.live.register(MonitorCollector(service._monitor))
     app.include_router(analysis_router)
     return app
 

@@ -14,14 +14,18 @@ reports only its own values (one worker, or tests with several apps in one proce
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "ServeMetrics"]
+__all__ = ["CONTENT_TYPE", "MODEL_ROLES", "MULTIPROC_ENV", "ServeMetrics"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+MODEL_ROLES = ("champion", "challenger", "market")
+_ABSENT = "NotFoundError:"  # ModelWatcher's prefix for an alias or version that does not exist
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -109,6 +113,32 @@ class ServeMetrics:
             registry=r,
         )
         self.reloads = Counter("stagewise_model_reloads", "Model reload attempts.", ["outcome"], registry=r)
+        self.load_failures = Counter(
+            "stagewise_model_load_failures",
+            "Load attempts of a role whose version exists but was refused (changed file, wrong features, "
+            "unreadable artifact); an alias that does not exist is not counted.",
+            ["role"],
+            registry=r,
+        )
+        for kind in ("race", "signal"):  # likewise for the ledger counters the alerting rules read
+            for counter in (self.ledger_written, self.ledger_rejected, self.ledger_failures):
+                counter.labels(kind=kind)
+        for role in MODEL_ROLES:  # present at 0 from the first scrape, so the first failure is an increase
+            self.load_failures.labels(role=role)
+        self.queue_capacity = Gauge(
+            "stagewise_log_queue_capacity",
+            "Predictions the ledger queue holds before shedding (all live workers).",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        # shared state read at scrape time (rollout, monitor): one registry, never summed over workers
+        self.live = CollectorRegistry(auto_describe=False)
+
+    def record_load_errors(self, errors: Mapping[str, str]) -> None:
+        """Count each role whose load was refused (``ModelSet.errors``; a missing alias is not a failure)."""
+        for role, error in errors.items():
+            if not error.startswith(_ABSENT):
+                self.load_failures.labels(role=role).inc()
 
     @property
     def multiprocess_dir(self) -> str | None:
@@ -117,13 +147,14 @@ class ServeMetrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (summed over workers in multi-process mode)."""
+        live = generate_latest(self.live)
         if self.multiprocess_dir is None:
-            return generate_latest(self.registry)
+            return generate_latest(self.registry) + live
         from prometheus_client.multiprocess import MultiProcessCollector
 
         merged = CollectorRegistry()
         MultiProcessCollector(merged, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return generate_latest(merged) + live
 
     def process_exit(self) -> None:
         """In multi-process mode, drop this process's live gauges (call at shutdown)."""

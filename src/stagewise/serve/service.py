@@ -154,6 +154,7 @@ class PredictionService:
             self.metrics.model_path.labels(role=role, version=m.version, flavour=m.flavour).set(fast)
         self._served_labels = served
         self.metrics.reloads.labels(outcome="error" if models.errors else outcome).inc()
+        self.metrics.record_load_errors(models.errors)
 
     # -- races -----------------------------------------------------------------------------------
     def race_rows(self, req: RacePredictRequest, feature_set: FeatureSet | None) -> pd.DataFrame:
