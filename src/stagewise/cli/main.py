@@ -70,6 +70,7 @@ def _register() -> None:
     from stagewise.cli import monitor as monitor_cli
     from stagewise.cli import ops as ops_cli
     from stagewise.cli import rollout as rollout_cli
+    from stagewise.cli import search as search_cli
     from stagewise.cli import serve as serve_cli
     from stagewise.cli import train as train_cli
 
@@ -78,6 +79,8 @@ def _register() -> None:
 
     app.add_typer(data_cli.app, name="data")
     app.command("backtest")(backtest_cli.backtest)
+    app.command("search")(search_cli.search)
+    app.command("search-register")(search_cli.register)
     app.add_typer(models_cli.app, name="models")
     app.add_typer(monitor_cli.app, name="monitor")
     app.add_typer(rollout_cli.app, name="rollout")

@@ -1,0 +1,96 @@
+"""Run search tasks in-process, in a local process pool or on Dask, while watching the storage.
+
+Workers write every trial to the study storage; the parent learns about progress by reading
+it (once a second), so the progress bar is the same whether the trials run here, in a pool
+or on another host.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Job", "SearchProgress", "run_jobs", "watch_storage"]
+
+
+@dataclass(frozen=True)
+class SearchProgress:
+    """Finished trials so far, the trials asked for, and the best inner score so far (None before one)."""
+
+    done: int
+    total: int
+    best: float | None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A module-level function and its (picklable) argument."""
+
+    function: Callable[[Any], Any]
+    argument: Any
+
+
+def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:
+    """Results in job order; the first error of a job is raised once every job has stopped."""
+    if scheduler is not None:
+        from distributed import Client
+
+        with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+            futures = [client.submit(j.function, j.argument, pure=False) for j in jobs]
+            return [f.result() for f in futures]
+    if n_workers > 1 and len(jobs) > 1:
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=context) as pool:
+            futures_local = [pool.submit(j.function, j.argument) for j in jobs]
+            return [f.result() for f in futures_local]
+    return [j.function(j.argument) for j in jobs]
+
+
+def watch_storage(
+    url: str,
+    study_names: Sequence[str],
+    total: int,
+    progress: Callable[[SearchProgress], None],
+    stop: threading.Event,
+    every_seconds: float = 1.0,
+) -> threading.Thread:
+    """A daemon thread calling ``progress`` with the storage's trial counts until ``stop`` is set."""
+
+    def poll_once(storage: Any) -> None:
+        from optuna.trial import TrialState
+
+        finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+        done = 0
+        best: float | None = None
+        for name in study_names:
+            try:
+                study_id = storage.get_study_id_from_name(name)
+            except KeyError:
+                continue
+            trials = storage.get_all_trials(study_id, deepcopy=False, states=finished)
+            done += len(trials)
+            values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+            if values:
+                best = max(values) if best is None else max(best, *values)
+        progress(SearchProgress(done, total, best))
+
+    def poll() -> None:
+        from stagewise.search.storage import close_storage, open_storage
+
+        storage = open_storage(url)
+        try:
+            poll_once(storage)
+            while not stop.wait(every_seconds):
+                poll_once(storage)
+            poll_once(storage)  # the final counts, after the last trial
+        finally:
+            close_storage(storage)
+
+    thread = threading.Thread(target=poll, name="stagewise-search-progress", daemon=True)
+    thread.start()
+    return thread

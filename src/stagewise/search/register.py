@@ -1,0 +1,108 @@
+"""Train the configuration a search chose and store it in the model registry.
+
+The chosen configuration is the one the inner walk-forward picked on the newest training
+window (``results["chosen"]``, the search's ``final`` study): the same procedure whose
+accuracy the nested estimate measured. It is fitted on that window and saved with the
+nested estimate, its interval and the naive estimate as its performance metrics.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stagewise._exceptions import ConfigError
+from stagewise.backtest.domains import DataArg
+
+__all__ = ["register_chosen", "train_chosen"]
+
+
+def train_chosen(
+    results: dict[str, Any], data: DataArg = None, n_jobs: int = 1
+) -> tuple[Any, tuple[str, str]]:
+    """The chosen ensemble fitted on the final window, and that window's first and last day."""
+    from stagewise.search.runner import NestedSearch
+    from stagewise.search.space import SearchSpace
+    from stagewise.search.targets import build_ensemble, split_config
+
+    config = results["config"]
+    target = config["target"]
+    if target.get("kind") != "ensemble":
+        raise ConfigError(
+            f"The search's model target is {target.get('kind')!r}; the registry stores the ensemble target "
+            "only. "
+            "Fit and save other models with your own code from results['chosen']['params']."
+        )
+    chosen = results["chosen"]
+    params, feature_set = split_config(chosen["params"])
+    search = NestedSearch(
+        config["domain"],
+        data=data,
+        space=SearchSpace.from_mapping(_space_mapping(config["space"])),
+        label_horizon=config.get("label_horizon") or 1,
+    )
+    prepared = search._prepare()
+    assert search.space is not None
+    columns = search.space.columns(feature_set, prepared.feature_names)
+    stamps = pd.DatetimeIndex(prepared.timestamps).normalize()
+    start, end = pd.Timestamp(chosen["train_start"]), pd.Timestamp(chosen["train_end"])
+    rows = np.flatnonzero((stamps >= start) & (stamps <= end) & prepared.usable)
+    if len(rows) == 0:
+        raise ConfigError(
+            f"The data has no rows in the chosen window {start.date()} to {end.date()}: pass the data the "
+            "search used."
+        )
+    names = [prepared.feature_names[c] for c in columns]
+    model = build_ensemble(params, target.get("base", {}), int(target.get("random_state", 0)))
+    model.set_params(n_jobs=n_jobs)
+    model.fit(
+        pd.DataFrame(prepared.features[np.ix_(rows, np.asarray(columns, dtype=np.int64))], columns=names),
+        prepared.labels[rows].astype(np.int64),
+    )
+    return model, (str(start.date()), str(end.date()))
+
+
+def _space_mapping(described: dict[str, Any]) -> dict[str, Any]:
+    params = {}
+    for name, spec in described["params"].items():
+        if spec["type"] == "choice":
+            params[name] = {"choices": spec["choices"]}
+        else:
+            params[name] = {k: v for k, v in spec.items() if k != "step" or spec["type"] == "int"}
+    sets = {k: ("*" if v is None else v) for k, v in described.get("feature_sets", {}).items()}
+    return {"params": params, "feature_sets": sets}
+
+
+def register_chosen(
+    results: dict[str, Any],
+    data: DataArg = None,
+    registry: str | os.PathLike[str] = "models",
+    alias: str | None = None,
+    n_jobs: int = 1,
+) -> str:
+    """Fit the chosen configuration and save it as a new registry version; return the version id."""
+    from stagewise.models import ModelRegistry
+
+    model, window = train_chosen(results, data, n_jobs)
+    metric = results["metric"]
+    nested = results["nested"]
+    metrics: dict[str, Any] = {
+        f"nested_{metric}": nested["score"],
+        f"nested_{metric}_ci_low": nested["ci"][0],
+        f"nested_{metric}_ci_high": nested["ci"][1],
+    }
+    if "naive" in results:
+        metrics[f"naive_best_{metric}"] = results["naive"]["score"]
+    store = ModelRegistry(registry)
+    version = store.save(
+        model,
+        metrics=metrics,
+        data_window=window,
+        notes=f"stagewise search {results['study']['name']}: {results['chosen']['params']}",
+    )
+    if alias is not None:
+        store.set_alias(alias, version)
+    return version

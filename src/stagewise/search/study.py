@@ -1,0 +1,220 @@
+"""One outer step of a nested search: an Optuna study on the inner walk-forward, then the outer test.
+
+:func:`run_outer_step` is what a worker runs (in-process, in a process pool or on Dask). It
+opens the study in the shared storage (or continues it), runs the trials still missing
+(TPE seeded from the search seed, the step and the trials already stored, so a restart
+draws new configurations instead of repeating finished ones), prunes a trial after an inner
+step when it trails the median, and records a trial that raises as FAIL. Then the best
+configuration is fitted on the whole outer training window and scored on the outer test
+window, which no trial has seen; that score is stored on the study, so a restart reuses it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from stagewise._exceptions import ConfigError
+from stagewise.search.scoring import EvalRows, score, signal_returns
+from stagewise.search.space import SearchSpace
+from stagewise.search.storage import close_storage, fail_stale_trials, open_storage
+from stagewise.search.targets import Classifier, ModelTarget, split_config
+
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["FINISHED_STATES", "OuterTask", "fit_predict", "per_bar_sharpe", "run_outer_step"]
+
+#: Trial states that count towards ``n_trials``: a failed trial is a trial, never retried.
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+
+
+@dataclass(frozen=True)
+class OuterTask:
+    """Arrays and settings for one outer step; positions index ``features`` (this step's rows only)."""
+
+    step: int
+    final: bool
+    study_name: str
+    storage_url: str
+    heartbeat: tuple[int, int]
+    space: SearchSpace
+    target: ModelTarget
+    features: np.ndarray
+    feature_names: tuple[str, ...]
+    rows: EvalRows
+    train: np.ndarray
+    test: np.ndarray
+    inner: tuple[tuple[np.ndarray, np.ndarray], ...]
+    #: one key per training window (inner, then outer): labels are shuffled the same way for the same window
+    inner_keys: tuple[int, ...]
+    outer_key: int
+    n_trials: int
+    seed: int
+    permute_labels: bool
+    model_threads: int
+    prune: bool = True
+    sampler: str = "tpe"
+
+
+def _make_model(factory: Callable[[], Classifier], threads: int) -> Classifier:
+    model = factory()
+    get_params = getattr(model, "get_params", None)
+    if get_params is not None and "n_jobs" in get_params():
+        model.set_params(n_jobs=threads)  # type: ignore[attr-defined]
+    return model
+
+
+def fit_predict(
+    factory: Callable[[], Classifier],
+    task: OuterTask,
+    train: np.ndarray,
+    test: np.ndarray,
+    columns: list[int],
+    permute_seed: tuple[int, ...] | None,
+) -> np.ndarray:
+    """Fit a fresh model on ``train`` (labels shuffled with ``permute_seed``); P(positive) on ``test``."""
+    names = [task.feature_names[c] for c in columns]
+    y = task.rows.labels[train].astype(np.int64)
+    if permute_seed is not None:
+        y = np.random.default_rng(list(permute_seed)).permutation(y)
+    model = _make_model(factory, task.model_threads)
+    cols = np.asarray(columns, dtype=np.int64)
+    model.fit(pd.DataFrame(task.features[np.ix_(train, cols)], columns=names), y)
+    if len(test) == 0:
+        return np.empty(0)
+    proba = model.predict_proba(pd.DataFrame(task.features[np.ix_(test, cols)], columns=names))
+    return np.asarray(proba, dtype=np.float64)[:, 1]
+
+
+def per_bar_sharpe(returns: np.ndarray) -> float | None:
+    """Mean over standard deviation of per-bar returns (not annualised); None when undefined."""
+    if len(returns) < 2:
+        return None
+    sd = float(np.std(returns, ddof=1))
+    return float(np.mean(returns) / sd) if sd > 0 else None
+
+
+def _objective(task: OuterTask) -> Callable[[optuna.Trial], float]:
+    import optuna
+
+    def evaluate(trial: optuna.Trial) -> float:
+        config = task.space.suggest(trial)
+        params, feature_set = split_config(config)
+        columns = task.space.columns(feature_set, task.feature_names)
+        factory = task.target.factory(params)
+        hits = units = 0
+        fit_seconds = 0.0
+        returns: list[np.ndarray] = []
+        for j, (train, test) in enumerate(task.inner):
+            permute = (task.seed, task.inner_keys[j]) if task.permute_labels else None
+            started = time.perf_counter()
+            proba = fit_predict(factory, task, train, test, columns, permute)
+            fit_seconds += time.perf_counter() - started
+            h, n = score(proba, task.rows.take(test))
+            hits, units = hits + h, units + n
+            returns.append(signal_returns(proba, task.rows.take(test)))
+            trial.report(hits / max(units, 1), j)
+            if task.prune and trial.should_prune():
+                trial.set_user_attr("inner", {"hits": hits, "units": units, "fit_seconds": fit_seconds})
+                raise optuna.TrialPruned()
+        sharpe = per_bar_sharpe(np.concatenate(returns)) if task.rows.forward_return is not None else None
+        trial.set_user_attr(
+            "inner", {"hits": hits, "units": units, "fit_seconds": fit_seconds, "sharpe": sharpe}
+        )
+        return hits / max(units, 1)
+
+    def objective(trial: optuna.Trial) -> float:
+        try:
+            return evaluate(trial)
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:
+            # Optuna marks the trial FAIL; the reason is kept with it for the report
+            trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+    return objective
+
+
+def _count_finished(study: optuna.Study) -> int:
+    return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED_STATES)
+
+
+def run_outer_step(task: OuterTask) -> int:
+    """Run the missing trials of this step's study, then score its choice on the outer test window.
+
+    Returns the step number; everything else is in the storage (read by the search runner).
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported with the results instead
+    storage = open_storage(task.storage_url, task.heartbeat)
+    try:
+        return _run(task, storage)
+    finally:
+        close_storage(storage)
+
+
+def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
+    import optuna
+
+    probe = optuna.load_study(study_name=task.study_name, storage=storage)
+    fail_stale_trials(probe)
+    done = _count_finished(probe)
+    sampler_class = optuna.samplers.TPESampler if task.sampler == "tpe" else optuna.samplers.RandomSampler
+    sampler = sampler_class(seed=(task.seed * 1_000_003 + task.step * 10_007 + len(probe.trials)) % 2**32)
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+        if task.prune
+        else optuna.pruners.NopPruner()
+    )
+    study = optuna.load_study(study_name=task.study_name, storage=storage, sampler=sampler, pruner=pruner)
+    if done < task.n_trials:
+        from optuna.study import MaxTrialsCallback
+        from optuna.trial import TrialState
+
+        states = tuple(TrialState[s] for s in FINISHED_STATES)
+        study.optimize(
+            _objective(task),
+            n_trials=task.n_trials - done,
+            catch=(Exception,),  # a trial that raises is recorded as FAIL with its reason; the search goes on
+            callbacks=[MaxTrialsCallback(task.n_trials, states=states)],
+            gc_after_trial=False,
+        )
+    complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    if not complete:
+        reasons = {str(t.user_attrs.get("error", "pruned")) for t in study.get_trials(deepcopy=False)}
+        raise ConfigError(
+            f"Every trial of outer step {task.step} failed, so no configuration can be chosen; "
+            f"first reason: {sorted(reasons)[0] if reasons else 'none'}. Check the search space's ranges."
+        )
+    best = study.best_trial
+    stored = study.user_attrs.get("outer")
+    if len(task.train) == 0 or (stored is not None and stored.get("trial") == best.number):
+        return task.step  # the naive study has no outer window; a restart reuses the stored score
+    params, feature_set = split_config(best.params)
+    columns = task.space.columns(feature_set, task.feature_names)
+    permute = (task.seed, task.outer_key) if task.permute_labels else None
+    started = time.perf_counter()
+    proba = fit_predict(task.target.factory(params), task, task.train, task.test, columns, permute)
+    fit_seconds = time.perf_counter() - started
+    hits, units = score(proba, task.rows.take(task.test))
+    returns = signal_returns(proba, task.rows.take(task.test))
+    study.set_user_attr(
+        "outer",
+        {
+            "trial": best.number,
+            "hits": hits,
+            "units": units,
+            "fit_seconds": fit_seconds,
+            "proba": [round(float(p), 7) for p in proba],
+            "returns": [float(r) for r in returns],
+        },
+    )
+    return task.step
