@@ -50,7 +50,8 @@ def test_search_then_register_the_chosen_configuration(
 ) -> None:
     result = runner.invoke(app, _args(bars_file, space_file, tmp_path, "--trials", "2", "--candidates", "2"))
     assert result.exit_code == 0, result.output
-    assert "nested accuracy:" in result.output and "naive best-of-2 accuracy" in result.output
+    assert "nested accuracy:" in result.output
+    assert "naive best-of-2 accuracy" in result.output
     assert "probability of backtest overfitting:" in result.output
     assert "deflated Sharpe ratio:" in result.output
     results = json.loads((tmp_path / "out" / "search_results.json").read_text(encoding="utf-8"))
@@ -71,17 +72,29 @@ def test_search_then_register_the_chosen_configuration(
     assert model.rf_params["max_depth"] == chosen["random_forest.max_depth"]
 
 
+BAD_SPACE_NAME = '[params]\n"lightgbm.num_leafs" = { type = "int", low = 4, high = 16 }'
+BAD_SPACE_RANGE = '[params]\n"lightgbm.num_leaves" = { type = "int", low = 16, high = 4 }'
+UNREACHABLE = ["--storage", "postgresql+psycopg://nobody@127.0.0.1:9/x"]
+
+
 @pytest.mark.parametrize(
     ("extra", "space_text", "expected"),
     [
-        pytest.param(["--trials", "0"], SPACE, "ConfigError: The 'n_trials' parameter (--trials) must be an int >= 1. Got 0", id="trials-zero"),
+        pytest.param(
+            ["--trials", "0"],
+            SPACE,
+            "ConfigError: The 'n_trials' parameter (--trials) must be an int >= 1. Got 0",
+            id="trials-zero",
+        ),
         pytest.param(["--trials", "-3"], SPACE, "Got -3 instead", id="trials-negative"),
         pytest.param([], "[params\n", "ConfigError: The '--space' file", id="unparsable-space"),
-        pytest.param([], '[params]\n"lightgbm.num_leafs" = { type = "int", low = 4, high = 16 }', "'lightgbm.num_leafs' is unknown", id="unknown-name"),
-        pytest.param([], '[params]\n"lightgbm.num_leaves" = { type = "int", low = 16, high = 4 }', "'lightgbm.num_leaves' range must have low < high", id="inverted-range"),
-        pytest.param(["--storage", "postgresql+psycopg://nobody@127.0.0.1:9/x"], SPACE, "StorageError: The '--storage' URL", id="unreachable-storage"),
+        pytest.param([], BAD_SPACE_NAME, "'lightgbm.num_leafs' is unknown", id="unknown-name"),
+        pytest.param(
+            [], BAD_SPACE_RANGE, "'lightgbm.num_leaves' range must have low < high", id="inverted-range"
+        ),
+        pytest.param(UNREACHABLE, SPACE, "StorageError: The '--storage' URL", id="unreachable-storage"),
     ],
-)  # fmt: skip
+)
 def test_bad_input_is_one_line_naming_the_field(
     bars_file: Path, tmp_path: Path, extra: list[str], space_text: str, expected: str
 ) -> None:
@@ -106,3 +119,19 @@ def test_a_different_space_on_a_stored_study_needs_new_study(
     assert "different search space: pass --new-study" in refused.output
     again = runner.invoke(app, [*_args(bars_file, other, tmp_path), *quick, "--new-study"])
     assert again.exit_code == 0, again.output
+
+
+def test_a_scikit_learn_choice_is_registered_through_its_flavour(tmp_path: Path) -> None:
+    from tests.search.search_support import tree_space, tree_target
+
+    from stagewise.search import NestedSearch
+    from stagewise.search.register import register_chosen
+
+    bars = synthetic_bars(24 * 50, freq="1h", seed=6)
+    search = NestedSearch("markets", data=bars, space=tree_space(), target=tree_target(), n_trials=2,
+                          storage="memory", study_name="sk", new_study=True, inner_train_days=10,
+                          inner_test_days=5, naive=False, n_candidates=0, html=False)  # fmt: skip
+    results = search.run(bars.index[24 * 40], bars.index[24 * 45], 21, 10, 10, tmp_path / "out")
+    version = register_chosen(results, data=bars, registry=tmp_path / "models", target=tree_target())
+    loaded = ModelRegistry(tmp_path / "models").load(version)
+    assert loaded is not None

@@ -16,26 +16,33 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg
+from stagewise.search.targets import ModelTarget
 
 __all__ = ["register_chosen", "train_chosen"]
 
 
 def train_chosen(
-    results: dict[str, Any], data: DataArg = None, n_jobs: int = 1
+    results: dict[str, Any], data: DataArg = None, n_jobs: int = 1, target: ModelTarget | None = None
 ) -> tuple[Any, tuple[str, str]]:
-    """The chosen ensemble fitted on the final window, and that window's first and last day."""
+    """The chosen model fitted on the final window, and that window's first and last day.
+
+    ``target`` is the search's model target; ``None`` rebuilds the ensemble target from the results
+    (another target, such as a :class:`~stagewise.search.SklearnTarget`, must be passed again: a
+    results file names a class, and stagewise never imports code named by a file).
+    """
     from stagewise.search.runner import NestedSearch
     from stagewise.search.space import SearchSpace
-    from stagewise.search.targets import build_ensemble, split_config
+    from stagewise.search.targets import EnsembleTarget, split_config
 
     config = results["config"]
-    target = config["target"]
-    if target.get("kind") != "ensemble":
-        raise ConfigError(
-            f"The search's model target is {target.get('kind')!r}; the registry stores the ensemble target "
-            "only. "
-            "Fit and save other models with your own code from results['chosen']['params']."
-        )
+    described = config["target"]
+    if target is None:
+        if described.get("kind") != "ensemble":
+            raise ConfigError(
+                f"The search's model target is {described.get('kind')!r}: pass the same target= to "
+                "register_chosen (from the command line only the ensemble target can be rebuilt)."
+            )
+        target = EnsembleTarget(described.get("base", {}), int(described.get("random_state", 0)))
     chosen = results["chosen"]
     params, feature_set = split_config(chosen["params"])
     search = NestedSearch(
@@ -56,8 +63,9 @@ def train_chosen(
             "search used."
         )
     names = [prepared.feature_names[c] for c in columns]
-    model = build_ensemble(params, target.get("base", {}), int(target.get("random_state", 0)))
-    model.set_params(n_jobs=n_jobs)
+    model: Any = target.factory(params)()
+    if "n_jobs" in getattr(model, "get_params", dict)():
+        model.set_params(n_jobs=n_jobs)
     model.fit(
         pd.DataFrame(prepared.features[np.ix_(rows, np.asarray(columns, dtype=np.int64))], columns=names),
         prepared.labels[rows].astype(np.int64),
@@ -82,11 +90,15 @@ def register_chosen(
     registry: str | os.PathLike[str] = "models",
     alias: str | None = None,
     n_jobs: int = 1,
+    target: ModelTarget | None = None,
 ) -> str:
-    """Fit the chosen configuration and save it as a new registry version; return the version id."""
+    """Fit the chosen configuration and save it as a new registry version; return the version id.
+
+    The registry stores it through its flavours (the ensemble, a scikit-learn estimator, ...).
+    """
     from stagewise.models import ModelRegistry
 
-    model, window = train_chosen(results, data, n_jobs)
+    model, window = train_chosen(results, data, n_jobs, target)
     metric = results["metric"]
     nested = results["nested"]
     metrics: dict[str, Any] = {

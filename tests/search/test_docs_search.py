@@ -1,0 +1,38 @@
+"""docs/search.md: its space file parses and is accepted by the ensemble; its Python block runs as printed."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from stagewise.features.races import RACE_FEATURE_NAMES
+from stagewise.search import EnsembleTarget, load_space
+
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "search.md"
+
+
+def _blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(encoding="utf-8"), flags=re.S)
+
+
+def test_the_space_on_the_page_is_valid_for_the_ensemble_and_the_race_features(tmp_path: Path) -> None:
+    (block,) = _blocks("toml")
+    path = tmp_path / "space.toml"
+    path.write_text(block, encoding="utf-8")
+    space = load_space(path)
+    EnsembleTarget().check_names(space.names())
+    space.check_features(RACE_FEATURE_NAMES)
+
+
+def test_the_python_example_runs_and_writes_the_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (block,) = _blocks("python")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/search.md", "exec"), {"__name__": "__main__"})
+    assert (tmp_path / "temp" / "search" / "docs" / "search_results.json").exists()
+    assert (tmp_path / "temp" / "search" / "docs" / "search_report.html").exists()
+    assert os.path.exists(tmp_path / "temp" / "search" / "ledger.db")
