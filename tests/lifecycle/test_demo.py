@@ -17,9 +17,6 @@ from stagewise.rollout import GradualRollout
 
 runner = CliRunner()
 
-#: Tiny ensembles: the run stays real (fits, backtests, registry, ledger, controller, HTTP) but fast.
-TINY = {k: {"n_estimators": 8} for k in ("lgbm_params", "xgb_params", "rf_params")}
-
 
 def _check_lifecycle(result: DemoResult, lines: list[str]) -> None:
     root = result.workdir
@@ -71,13 +68,14 @@ def _check_lifecycle(result: DemoResult, lines: list[str]) -> None:
     assert len(day_lines) == len(result.good_run) + len(result.degraded_run)
 
 
-def test_small_demo_promotes_the_challenger_and_rolls_back_the_degraded_one(tmp_path: Path) -> None:
-    lines: list[str] = []
-    result = run_demo(tmp_path / "run", days=12, progress=TextProgress(lines.append), model_params=TINY)
+def test_small_demo_promotes_the_challenger_and_rolls_back_the_degraded_one(
+    small_demo: tuple[DemoResult, list[str]],
+) -> None:
+    result, lines = small_demo
     assert len(result.good_run) == 12
     _check_lifecycle(result, lines)
     # The registry: champion in production, the rolled-back challenger lost its alias.
-    registry = json.loads((tmp_path / "run" / "models" / "registry.json").read_text(encoding="utf-8"))
+    registry = json.loads((result.workdir / "models" / "registry.json").read_text(encoding="utf-8"))
     assert registry["production"] == result.models["champion"]["version"]
     assert "challenger" not in registry["aliases"]
     page = result.report.read_text(encoding="utf-8")
@@ -92,6 +90,11 @@ def test_default_demo_rolls_the_challenger_out_to_100_percent(tmp_path: Path) ->
     assert [d.stage_after for d in result.good_run if d.action == "promote"] == ["50%", "100%"]
     registry = json.loads((tmp_path / "run" / "models" / "registry.json").read_text(encoding="utf-8"))
     assert registry["production"] == result.models["challenger"]["version"]
+    # the finished promotion completed the rollout: nothing waits for a challenger any more
+    good = GradualRollout(tmp_path / "run" / "config" / "rollout_config.json").feature("challenger_model")
+    assert good.is_completed
+    assert good.completed is not None
+    assert good.completed["version"] == registry["production"]
 
 
 # ------------------------------------------------------------------------------------------- faults

@@ -31,7 +31,8 @@ class Status:
     hashes_ok, flavour, serving_path: for production and aliased versions, "fast (...)" or
     "library (...)" with the reason, as a server would serve it). ``rollouts``: one row per feature
     (feature, stage, stage_since: when the stage last changed, enabled_since: when the feature was
-    first enabled, hash_mode, killed). ``manual_edit``: set when the rollout config was edited
+    first enabled, hash_mode, killed, completed: the promotion that finished the rollout, see
+    ``FeatureRollout.is_completed``). ``manual_edit``: set when the rollout config was edited
     outside stagewise since its last audited write. ``monitor``: the last race day's figures.
     ``problems``: part name → :class:`Problem`.
     """
@@ -125,6 +126,7 @@ def _rollouts(status: Status) -> None:
         status.rollout_updated_at = None if result["updated_at"] is None else str(result["updated_at"])
         for name, info in result["feature_rollouts"].items():
             killed = info.get("killed")
+            completed = info.get("completed") if rollout.feature(name).is_completed else None
             status.rollouts.append(
                 {
                     "feature": name,
@@ -133,6 +135,7 @@ def _rollouts(status: Status) -> None:
                     "enabled_since": None if info.get("enabled_at") is None else str(info["enabled_at"]),
                     "hash_mode": info.get("hash_mode"),
                     "killed": f"{killed['reason']} ({str(killed['at'])[:19]})" if killed else "",
+                    "completed": _completed_text(completed),
                 }
             )
         status.audit_ok = rollout.verify_audit().ok
@@ -147,6 +150,12 @@ def _rollouts(status: Status) -> None:
                 "`stagewise rollout set FEATURE STAGE --accept-manual-edit --reason '...' "
                 f"{option} {config}`",
             )
+
+
+def _completed_text(completed: dict[str, Any] | None) -> str:
+    if not completed:
+        return ""
+    return f"{completed.get('version')} promoted ({str(completed.get('at'))[:10]})"
 
 
 def _stage_changes(rollout: Any) -> dict[str, str]:

@@ -356,11 +356,14 @@ def _print_status(result: Status) -> None:
     audit = {True: "audit chain intact", False: "[bold red]audit chain BROKEN[/]", None: "audit not read"}
     rollouts = Table(title=f"Rollouts in {targets.config} (updated {updated}; {audit[result.audit_ok]})")
     rollouts.title_justify = "left"
-    for column in ("feature", "stage", "stage since", "enabled since", "bucketing", "killed"):
+    for column in ("feature", "stage", "stage since", "enabled since", "bucketing", "killed", "completed"):
         rollouts.add_column(column, overflow="fold")
     for row in result.rollouts:
         since, enabled = row["stage_since"] or "-", row["enabled_since"] or "-"
-        rollouts.add_row(row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-")
+        rollouts.add_row(
+            row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-",
+            row["completed"] or "-",
+        )  # fmt: skip
     _print_part(
         rollouts, "Rollouts", problems.get("rollouts"), bool(result.rollouts) or result.audit_ok is not None
     )

@@ -14,15 +14,23 @@ import typer
 
 HOST = typer.Option("127.0.0.1", "--host", help="Interface to bind (0.0.0.0 for every interface).")
 PORT = typer.Option(8501, "--port", help="TCP port.")
-DB = typer.Option("data/monitor.db", "--db", help="Monitor ledger: SQLAlchemy URL or SQLite file.")
-CONFIG = typer.Option(
-    "config/rollout_config.json", "--config", help="Rollout config JSON (or a database URL)."
+WORKDIR = typer.Option(
+    Path("."), "--workdir", help="Deployment directory (e.g. a demo's); the defaults below are inside it."
 )
-MODELS = typer.Option(Path("models"), "--models", help="Model registry directory.")
+DB = typer.Option(
+    None, "--db", help="Monitor ledger: SQLAlchemy URL or SQLite file (default WORKDIR/data/monitor.db)."
+)
+CONFIG = typer.Option(
+    None,
+    "--config",
+    help="Rollout config JSON or a database URL (default WORKDIR/config/rollout_config.json).",
+)
+MODELS = typer.Option(None, "--models", help="Model registry directory (default WORKDIR/models).")
 BACKTEST_DIR = typer.Option(
-    Path("temp/walkforward"),
+    None,
     "--backtest-dir",
-    help="Directory searched for walkforward_results.json (the backtest's --output-dir or a parent).",
+    help="Directory searched for walkforward_results.json (default WORKDIR/backtest if it exists, "
+    "else WORKDIR/temp/walkforward).",
 )
 
 
@@ -42,21 +50,37 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 
 
 def dashboard(
-    db: str = DB,
-    config: str = CONFIG,
-    models: Path = MODELS,
-    backtest_dir: Path = BACKTEST_DIR,
+    workdir: Path = WORKDIR,
+    db: str | None = DB,
+    config: str | None = CONFIG,
+    models: Path | None = MODELS,
+    backtest_dir: Path | None = BACKTEST_DIR,
     host: str = HOST,
     port: int = PORT,
 ) -> None:
-    """Start the Streamlit dashboard: accuracy trends, alerts, rollout, backtests, drift, registry."""
+    """Start the Streamlit dashboard: accuracy trends, alerts, rollout, backtests, drift, registry.
+
+    Example: stagewise dashboard --workdir stagewise-demo/run-20261203T101500
+    """
+    from stagewise._exceptions import ConfigError
     from stagewise.cli._ports import check_port
     from stagewise.dashboard.data import DashboardSettings
 
     check_port(host, port)
-    settings = DashboardSettings(db=db, config=config, models=str(models), backtest_dir=str(backtest_dir))
+    if not workdir.is_dir():
+        raise ConfigError(f"--workdir {str(workdir)!r} is not a directory; point it at a deployment or demo.")
+    settings = DashboardSettings.under(
+        workdir,
+        db=db,
+        config=config,
+        models=None if models is None else str(models),
+        backtest_dir=None if backtest_dir is None else str(backtest_dir),
+    )
     env = {**os.environ, **settings.to_env(), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
     argv = streamlit_argv(host, port)
-    typer.echo(f"stagewise dashboard: http://{host}:{port} (ledger {db}, rollout {config}, models {models})")
+    typer.echo(
+        f"stagewise dashboard: http://{host}:{port} (ledger {settings.db}, rollout {settings.config}, "
+        f"models {settings.models}, backtests {settings.backtest_dir})"
+    )
     sys.stdout.flush()
     os.execve(argv[0], argv, env)

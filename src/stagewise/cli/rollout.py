@@ -36,6 +36,10 @@ ACTOR = typer.Option(None, "--actor", help="Who to record in the audit log (defa
 LANG = typer.Option("en", "--lang", help="Language of descriptions: en or ja.")
 FROM_JSON = typer.Option(None, "--from-json", help="Read the metrics dict from this JSON file.")
 WEIGHTS = typer.Argument(None, help="NAME=WEIGHT pairs summing to 1, e.g. iso=0.5 platt=0.5.")
+REF = typer.Option(
+    "challenger", "--ref", help="The model to promote: alias or version ('production' if already promoted)."
+)
+MODELS = typer.Option(Path("models"), "--models", help="Model registry directory.")
 RACE_IDS = typer.Argument(..., help="Race ids (text; an int id hashes as its decimal text).")
 
 
@@ -304,6 +308,32 @@ def kill(
     with _open(config, db) as rollout:
         killed = rollout.kill(ALL_FEATURES if all_features else feature, reason=reason, actor=actor)
     typer.echo(f"killed: {', '.join(killed) or 'nothing (no features)'}")
+
+
+@app.command("complete")
+def complete(
+    feature: str = typer.Argument(..., help="The feature that routed races to the challenger."),
+    reason: str = typer.Option(..., "--reason", help="Why: recorded in the audit log."),
+    ref: str = REF,
+    models: Path = MODELS,
+    actor: str = ACTOR,
+    config: Path = CONFIG,
+    db: str = DB,
+) -> None:
+    """Finish a promotion: complete FEATURE's rollout, promote --ref, drop its 'challenger' alias (audited).
+
+    Every race then goes to the champion (the promoted model) and nothing waits for a challenger.
+    """
+    from stagewise._exceptions import ConfigError
+    from stagewise.models import ModelRegistry
+    from stagewise.rollout.promotion import finish_promotion
+
+    if not models.is_dir():
+        raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
+    with _open(config, db) as rollout:
+        registry = ModelRegistry(models)
+        version = finish_promotion(registry, rollout, feature, reason=reason, ref=ref, actor=actor)
+    typer.echo(f"{feature}: completed; {version} is production and champion, every race goes to it")
 
 
 @app.command("variants")

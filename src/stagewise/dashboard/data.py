@@ -107,6 +107,39 @@ class DashboardSettings:
             backtest_dir=env.get(ENV_BACKTEST_DIR) or default.backtest_dir,
         )
 
+    @classmethod
+    def under(
+        cls,
+        workdir: str | os.PathLike[str],
+        *,
+        db: str | None = None,
+        config: str | None = None,
+        models: str | None = None,
+        backtest_dir: str | None = None,
+    ) -> DashboardSettings:
+        """Settings for a deployment laid out under ``workdir``, as ``stagewise check --workdir`` reads it.
+
+        ``data/monitor.db``, ``config/rollout_config.json``, ``models`` and, for backtests,
+        ``backtest`` (what ``stagewise demo`` writes) when it exists, else ``temp/walkforward``
+        (``stagewise backtest``'s default). A path given explicitly is used as given.
+
+        Examples
+        --------
+        >>> s = DashboardSettings.under("demo", models="/srv/models")
+        >>> s.db, s.config, s.models, s.backtest_dir
+        ('demo/data/monitor.db', 'demo/config/rollout_config.json', '/srv/models', 'demo/temp/walkforward')
+        """
+        root = Path(workdir)
+        backtests = root / "backtest"
+        if not backtests.is_dir():
+            backtests = root / "temp" / "walkforward"
+        return cls(
+            db=db if db is not None else str(root / "data" / "monitor.db"),
+            config=config if config is not None else str(root / "config" / "rollout_config.json"),
+            models=models if models is not None else str(root / "models"),
+            backtest_dir=backtest_dir if backtest_dir is not None else str(backtests),
+        )
+
     def to_env(self) -> dict[str, str]:
         """The environment variables that :meth:`from_env` reads back."""
         return {
@@ -214,11 +247,12 @@ def open_rollout(config: str) -> GradualRollout:
 
 
 def rollout_frame(rollout: GradualRollout) -> pd.DataFrame:
-    """One row per feature: stage, enabled since, hashing, killed."""
+    """One row per feature: stage, enabled since, hashing, killed, completed (the promotion that ended it)."""
     status = rollout.get_rollout_status()["feature_rollouts"]
     rows = []
     for name, info in status.items():
         killed = info.get("killed")
+        done = info.get("completed") if rollout.feature(name).is_completed else None
         rows.append(
             {
                 "feature": name,
@@ -226,9 +260,10 @@ def rollout_frame(rollout: GradualRollout) -> pd.DataFrame:
                 "enabled_at": info.get("enabled_at"),
                 "hash_mode": info.get("hash_mode"),
                 "killed": None if not killed else f"{killed.get('at')}: {killed.get('reason')}",
+                "completed": None if not done else f"{done.get('version')} promoted {done.get('at')}",
             }
         )
-    return pd.DataFrame(rows, columns=["feature", "stage", "enabled_at", "hash_mode", "killed"])
+    return pd.DataFrame(rows, columns=["feature", "stage", "enabled_at", "hash_mode", "killed", "completed"])
 
 
 def audit_frame(rollout: GradualRollout, feature: str | None = None) -> pd.DataFrame:

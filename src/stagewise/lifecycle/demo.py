@@ -57,6 +57,8 @@ TRAIN_DAYS = 90
 #: challenger races, so a week holds about 98, just under the seed table's 100-race minimum; the
 #: controller widens the window a day at a time until it holds the minimum (up to 28 days).
 HEALTH_WINDOW_DAYS = 7
+#: Training days whose feature values are logged as the drift reference (``monitor drift``'s default window).
+REFERENCE_DAYS = 28
 STEPS = 6
 GOOD, DEGRADED = "challenger_model", "degraded_model"
 
@@ -217,7 +219,13 @@ def _run(
     result: DemoResult, say: DemoProgress, params: dict[str, Any], receiver: Any, secret: str, started: float
 ) -> None:
     from stagewise.data import simulate_races
-    from stagewise.lifecycle.steps import backtest_both, register_both, replay_feature
+    from stagewise.lifecycle.steps import (
+        FEATURE_SAMPLE_PER_DAY,
+        backtest_both,
+        hand_over_challenger,
+        register_both,
+        replay_feature,
+    )
     from stagewise.models.registry import ModelRegistry
     from stagewise.models.training import train_races
 
@@ -281,6 +289,7 @@ def _run(
         f"sqlite:///{root / 'data' / 'monitor.db'}", notifiers=[], clock=lambda: now[0]
     )
     notifier = WebhookNotifier(receiver.url, secret=secret)
+    _log_reference_features(monitor, history, FEATURE_SAMPLE_PER_DAY)
     try:
         say.step(
             4,
@@ -307,13 +316,10 @@ def _run(
             say,
             days_after_rollback=None,
             health_window_days=HEALTH_WINDOW_DAYS,
+            feature_sample_per_day=FEATURE_SAMPLE_PER_DAY,
         )
-        if result.good_run and result.good_run[-1].stage_after == "100%":
-            registry.promote(versions["challenger"])
-            say.note(
-                f"The challenger serves every race: {versions['challenger']} becomes production "
-                "(the old champion stays one `stagewise models rollback` away)."
-            )
+        final = result.good_run[-1].stage_after if result.good_run else "10%"
+        hand_over_challenger(registry, rollout, GOOD, versions["challenger"], final, say, "race")
 
         say.step(
             5,
@@ -356,6 +362,7 @@ def _run(
             say,
             days_after_rollback=1,
             health_window_days=HEALTH_WINDOW_DAYS,
+            feature_sample_per_day=FEATURE_SAMPLE_PER_DAY,
         )
         if any(d.action == "rollback" for d in result.degraded_run):
             registry.remove_alias("challenger")
@@ -394,8 +401,24 @@ def _run(
         rollout.close()
 
 
+def _log_reference_features(monitor: Any, history: pd.DataFrame, per_day: int) -> None:
+    """Log the feature sample of the last :data:`REFERENCE_DAYS` training days, the reference that drift
+    (``monitor drift``, the dashboard) compares the live days with."""
+    from stagewise.features.races import race_entry_features
+
+    days = sorted(history["race_date"].unique())[-REFERENCE_DAYS:]
+    for day_value, frame in history.loc[history["race_date"].isin(days)].groupby("race_date", sort=True):
+        day = pd.Timestamp(str(day_value)).date()
+        monitor.log_features(day, race_entry_features(frame), max_rows_per_day=per_day)
+
+
 def _write_outputs(result: DemoResult, say: DemoProgress) -> None:
     result.summary_path.write_text(
         json.dumps(result.as_dict(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
     say.note(f"Index page: {result.report}")
+    days = [d.day for d in (*result.good_run, *result.degraded_run)]
+    say.note(f"Go on with it: cd {result.workdir} && stagewise serve   (or: stagewise dashboard --workdir .)")
+    if result.domain == "races" and days:
+        drift = f"stagewise monitor drift --end-date {max(days)} --no-alert"
+        say.note(f"Feature drift of the last live week: {drift}")

@@ -179,7 +179,7 @@ def run_markets(
     from stagewise.data import bundled_bars
     from stagewise.lifecycle.market_replay import replay_market_days
     from stagewise.lifecycle.markets_report import day_line, write_monitor_trend
-    from stagewise.lifecycle.steps import register_both
+    from stagewise.lifecycle.steps import hand_over_challenger, register_both
     from stagewise.models.registry import ModelRegistry
     from stagewise.models.training import train_markets
 
@@ -299,17 +299,7 @@ def run_markets(
         )
         result.good_run = replay(GOOD, live.loc[live.index < good_end], None)
         final = result.good_run[-1].stage_after if result.good_run else "10%"
-        if final == "100%":
-            registry.promote(versions["challenger"])
-            say.note(
-                f"The challenger serves every bar: {versions['challenger']} becomes production "
-                "(the old champion stays one `stagewise models rollback` away)."
-            )
-        else:
-            say.note(
-                f"The challenger ends the replay at {final}: the controller did not see enough healthy "
-                "signals to go further in these days, and says why on each line above."
-            )
+        hand_over_challenger(registry, rollout, GOOD, versions["challenger"], final, say, "signal")
 
         say.step(
             5,

@@ -87,13 +87,16 @@ def replay_days(
     on_day: Callable[[DayOutcome], None] | None = None,
     days_after_rollback: int | None = None,
     health_window_days: int = 7,
+    feature_sample_per_day: int = 0,
 ) -> list[DayOutcome]:
     """Replay every day of ``races``; ``champion``/``challenger`` are ``(version, model)`` pairs.
 
     ``clock(moment)`` sets the simulated time (09:00 predictions, 21:00 results, 06:00 next day the
     controller). With ``days_after_rollback=k`` the replay stops ``k`` days after the
     controller rolled the feature back (nothing more to watch). ``health_window_days`` goes to
-    :func:`~stagewise.rollout.controller_runner.run_controller`.
+    :func:`~stagewise.rollout.controller_runner.run_controller`. ``feature_sample_per_day > 0``
+    logs that many values per feature and day (``PerformanceMonitor.log_features``), the sample
+    ``monitor drift`` and the dashboard compare.
     """
     from stagewise.data import race_results
     from stagewise.features.races import race_entry_features
@@ -110,6 +113,8 @@ def replay_days(
         clock(datetime.combine(day, time(9, 0)))
         stage_before = current_stage(rollout, feature)
         features = race_entry_features(frame)
+        if feature_sample_per_day > 0:
+            monitor.log_features(day, features, max_rows_per_day=feature_sample_per_day)
         entries = frame[["race_id", "pit"]]
         # Both models score every race (cheap, and what a shadow deployment would log); the rollout
         # decides which one's prediction is served and logged.

@@ -20,11 +20,21 @@ from stagewise.lifecycle.replay import DayOutcome, replay_days
 if TYPE_CHECKING:
     from stagewise.models import ModelRegistry
 
-__all__ = ["BACKTEST_WINDOW", "backtest_both", "day_line", "register_both", "replay_feature"]
+__all__ = [
+    "BACKTEST_WINDOW",
+    "FEATURE_SAMPLE_PER_DAY",
+    "backtest_both",
+    "day_line",
+    "hand_over_challenger",
+    "register_both",
+    "replay_feature",
+]
 
 #: (days before the last history day where testing starts, train_days, test_days, step_days):
 #: four 7-day test windows, each after its own 14 training days.
 BACKTEST_WINDOW = (27, 14, 7, 7)
+#: Feature values logged per feature and day for drift (a sample, as the ledger stores in production).
+FEATURE_SAMPLE_PER_DAY = 300
 
 
 def register_both(
@@ -130,6 +140,7 @@ def replay_feature(
     *,
     days_after_rollback: int | None,
     health_window_days: int,
+    feature_sample_per_day: int = 0,
 ) -> list[DayOutcome]:
     """Replay ``races`` day by day with the registry's production model and its ``challenger``.
 
@@ -160,6 +171,39 @@ def replay_feature(
         on_day=on_day,
         days_after_rollback=days_after_rollback,
         health_window_days=health_window_days,
+        feature_sample_per_day=feature_sample_per_day,
     )
     say.finish()
     return outcomes
+
+
+def hand_over_challenger(
+    registry: Any, rollout: Any, feature: str, version: str, final_stage: str, say: DemoProgress, unit: str
+) -> None:
+    """Free the ``challenger`` slot for the next model, leaving a deployment that serves as it stands.
+
+    At 100 % the challenger won: :func:`~stagewise.rollout.promotion.finish_promotion` completes the
+    rollout, promotes it and drops its alias. Short of 100 % its rollout is stopped (disabled,
+    audited), so no race is routed to whatever model takes the alias next.
+    """
+    from stagewise.rollout.promotion import finish_promotion
+
+    if final_stage == "100%":
+        finish_promotion(
+            registry, rollout, feature, ref=version, actor="demo",
+            reason="demo: the controller rolled the challenger out to 100 %",
+        )  # fmt: skip
+        say.note(
+            f"The challenger serves every {unit}: {version} becomes production and the rollout of "
+            f"{feature} is completed (the old champion stays one `stagewise models rollback` away)."
+        )
+        return
+    rollout.update_rollout_stage(
+        feature, "disabled", actor="demo",
+        reason=f"demo: stopped at {final_stage}; the challenger slot goes to the next model",
+    )  # fmt: skip
+    say.note(
+        f"The challenger ends the replay at {final_stage}: the controller did not see enough healthy "
+        f"{unit}s to go further in these days (it says why on each line above). Its rollout is stopped, "
+        "so the next challenger is never served under its name."
+    )

@@ -46,6 +46,7 @@ __all__ = [
     "SEED_FEATURES",
     "add_feature_change",
     "audit_record",
+    "complete_change",
     "default_actor",
     "kill_change",
     "note_change",
@@ -214,7 +215,7 @@ def set_stage_change(
     reason: str | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> Change:
-    """Move a feature to ``stage``; clears a kill mark. The current stage again is a no-op.
+    """Move a feature to ``stage``; clears a kill or completion mark. The current stage again is a no-op.
 
     ``enabled_at`` becomes today when the feature goes from disabled to enabled, stays
     while it moves between percentages, and becomes null when it is disabled.
@@ -227,10 +228,10 @@ def set_stage_change(
         if name not in config.features:
             raise _unknown_for_stage(config, name, stage)
         old = config.features[name]
-        if old.stage == parsed and old.killed is None:
+        if old.stage == parsed and old.killed is None and old.completed is None:
             return config, []
         enabled_at = None if parsed.is_disabled else (old.enabled_at or now.date().isoformat())
-        new = replace(old, stage=parsed, enabled_at=enabled_at, killed=None)
+        new = replace(old, stage=parsed, enabled_at=enabled_at, killed=None, completed=None)
         try:
             new.threshold  # noqa: B018
         except ConfigError:
@@ -264,6 +265,36 @@ def kill_change(name: str, *, now: datetime, actor: str, reason: str) -> Change:
                 audit_record(now, "kill", feature_name, old.stage.name, DISABLED, actor=actor, reason=reason)
             )
         return _stamped(new_config, now), records
+
+    return change
+
+
+def complete_change(name: str, *, version: str, now: datetime, actor: str, reason: str) -> Change:
+    """Finish a rollout whose challenger was promoted: disable the feature and mark it completed.
+
+    After a promotion the champion *is* the former challenger, so the feature must route every
+    race to the champion; a feature left at 100 % would wait for a ``challenger`` that no longer
+    exists. The mark (``at``, ``actor``, ``reason``, ``version``, ``previous_stage``) says why it
+    is disabled; a later stage change (a new challenger under the same name) clears it.
+    """
+    if type(reason) is not str or not reason.strip():
+        raise ConfigError(f"Completing a rollout needs a non-empty 'reason'. Got {reason!r}.")
+    if type(version) is not str or not version:
+        raise ConfigError(f"The promoted 'version' must be a non-empty string. Got {version!r}.")
+    disabled = parse_stage(DISABLED)
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        old = config.feature(name)
+        mark = {
+            "at": now.isoformat(), "actor": actor, "reason": reason, "version": version,
+            "previous_stage": old.stage.name,
+        }  # fmt: skip
+        new = replace(old, stage=disabled, enabled_at=None, killed=None, completed=mark)
+        record = audit_record(
+            now, "complete", name, old.stage.name, DISABLED, actor=actor, reason=reason,
+            details={"version": version},
+        )  # fmt: skip
+        return _stamped(config.with_feature(new), now), [record]
 
     return change
 

@@ -5,7 +5,8 @@ The seed system's ``config/rollout_config.json`` loads unchanged::
     {"feature_rollouts": {"dynamic_integration": {"stage": "100%", "enabled_at": "2025-11-01"}, ...},
      "updated_at": "2025-12-02 16:12:02"}
 
-stagewise adds, per feature, ``hash_mode`` (``"legacy-md5"``: the seed's MD5 into
+stagewise adds, per feature, ``completed`` (set when a promotion finished the rollout),
+``hash_mode`` (``"legacy-md5"``: the seed's MD5 into
 100 buckets, assumed when absent; ``"blake2b-64"``: the salted scheme of
 ``docs/bucketing.md``) and ``salt``, plus an optional ``killed`` record; at the top
 level ``format_version`` and ``audit_tail`` (the audit entries of the last write, so
@@ -55,7 +56,7 @@ HASH_LEGACY = "legacy-md5"
 HASH_SALTED = "blake2b-64"
 HASH_MODES = (HASH_LEGACY, HASH_SALTED)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
-_FEATURE_KEYS = ("stage", "enabled_at", "hash_mode", "salt", "killed")
+_FEATURE_KEYS = ("stage", "enabled_at", "hash_mode", "salt", "killed", "completed")
 _TOP_KEYS = ("format_version", "feature_rollouts", "updated_at", "audit_tail")
 
 
@@ -70,6 +71,17 @@ class FeatureRollout:
     salt: str | None = None
     killed: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    completed: dict[str, Any] | None = None
+
+    @property
+    def is_completed(self) -> bool:
+        """The rollout finished with a promotion: its challenger is the champion now, so the feature
+        is disabled (every unit goes to the champion) and nothing waits for a challenger.
+
+        The one definition the controller (nothing to decide), the server (no challenger needed
+        to be ready), ``check status`` and the dashboard share; see :func:`complete_change`.
+        """
+        return self.completed is not None and self.stage.is_disabled
 
     @property
     def threshold(self) -> int:
@@ -96,6 +108,8 @@ class FeatureRollout:
             doc["salt"] = self.salt
         if self.killed is not None:
             doc["killed"] = self.killed
+        if self.completed is not None:
+            doc["completed"] = self.completed
         doc.update(self.extra)
         return doc
 
@@ -216,6 +230,9 @@ def _parse_feature(name: object, value: object, source: str) -> FeatureRollout:
     killed = value.get("killed")
     if killed is not None and not isinstance(killed, dict):
         raise ConfigError(f"{where}.killed must be an object or null. Got {killed!r}.")
+    completed = value.get("completed")
+    if completed is not None and not isinstance(completed, dict):
+        raise ConfigError(f"{where}.completed must be an object or null. Got {completed!r}.")
     feature = FeatureRollout(
         name=name,
         stage=stage,
@@ -224,6 +241,7 @@ def _parse_feature(name: object, value: object, source: str) -> FeatureRollout:
         salt=salt,
         killed=killed,
         extra={k: v for k, v in value.items() if k not in _FEATURE_KEYS},
+        completed=completed,
     )
     try:
         feature.threshold  # noqa: B018 - a legacy feature cannot hold a stage finer than 1 %

@@ -7,7 +7,8 @@ enables) and the control group, and decides, in this order:
  #    condition                                                   action
 ====  ==========================================================  ===========================
  1    kill switch engaged                                         ``none`` (nothing moves)
- 2    feature disabled                                            ``none``
+ 2    rollout completed (its challenger was promoted) or          ``none``
+      feature disabled
  3    latest evaluated day is CRITICAL                            ``rollback`` to ``disabled``
  4    significant harm: always-valid p < α, challenger worse on   ``rollback`` to ``disabled``
       win hit rate or score accuracy (one-sided mSPRT)
@@ -139,7 +140,8 @@ class Evidence:
     days left out because some of their results are not in yet; ``health_windows`` the
     days and units each day's verdict pooled. ``unit`` and
     ``metric_labels`` only change the wording of the reasons (markets: ``"signals"``,
-    ``hit_rate_1st`` read as direction accuracy).
+    ``hit_rate_1st`` read as direction accuracy). ``completed`` says which promotion finished
+    the rollout (``FeatureRollout.is_completed``), None while it runs.
     """
 
     feature: str
@@ -158,6 +160,7 @@ class Evidence:
     health_windows: Mapping[date, Mapping[str, int]] = field(default_factory=dict)
     unit: str = "races"
     metric_labels: Mapping[str, str] = field(default_factory=dict)
+    completed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,9 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
 
     if evidence.killed:
         return result("none", stage, ["kill switch is engaged; the controller changes nothing"], {})
+    if evidence.completed is not None:
+        why = f"rollout completed: {evidence.completed}; a new challenger needs a new stage"
+        return result("none", stage, [why], {})
     if evidence.stage.is_disabled:
         return result("none", stage, ["feature is disabled; only a person starts a rollout"], {})
 

@@ -356,6 +356,7 @@ def gather_evidence(
         feature=feature,
         stage=state.stage,
         killed=state.killed is not None,
+        completed=_completed(state),
         challenger=challenger,
         control=control,
         health=health,
@@ -414,6 +415,13 @@ def _notify(notifiers: Sequence[Any], decision: Decision, now: datetime) -> list
 
     results = notify_all(notifiers, _alert(decision, now))
     return [{"channel": r.channel, "target": r.target, "ok": r.ok, "error": r.error} for r in results]
+
+
+def _completed(state: FeatureRollout) -> str | None:
+    if not state.is_completed or state.completed is None:
+        return None
+    mark = state.completed
+    return f"version {mark.get('version')} was promoted on {str(mark.get('at'))[:10]}"
 
 
 def run_controller(

@@ -29,6 +29,7 @@ from stagewise.rollout.changes import (
     SEED_FEATURES,
     add_feature_change,
     audit_record,
+    complete_change,
     default_actor,
     kill_change,
     note_change,
@@ -380,6 +381,19 @@ class GradualRollout:
 
         self._write(change, True, reason=reason, actor=actor, kill=True)
         return killed
+
+    def complete(
+        self, feature_name: str, *, version: str, reason: str, actor: str | None = None
+    ) -> dict[str, Any]:
+        """Mark the rollout finished by the promotion of ``version``: the feature goes to ``disabled``
+        with a ``completed`` record (see :attr:`FeatureRollout.is_completed`). Audited.
+
+        Use :func:`stagewise.rollout.promotion.finish_promotion`, which also promotes the version
+        in the registry and removes its ``challenger`` alias. Returns the feature's new state.
+        """
+        change = complete_change(feature_name, version=version, now=self.now(), actor=self._actor(actor),
+                                 reason=reason)  # fmt: skip
+        return self._write(change, False, reason=reason, actor=actor).features[feature_name].info()
 
     def set_variants(
         self,

@@ -309,6 +309,12 @@ class SqlRolloutStore:
         self.update(change)
 
 
+def _extra(feature: FeatureRollout) -> dict[str, Any]:
+    if feature.completed is None:
+        return feature.extra
+    return {**feature.extra, "completed": feature.completed}
+
+
 def _row(feature: FeatureRollout) -> dict[str, Any]:
     return {
         "stage": feature.stage.name,
@@ -316,5 +322,6 @@ def _row(feature: FeatureRollout) -> dict[str, Any]:
         "hash_mode": feature.hash_mode,
         "salt": feature.salt,
         "killed": None if feature.killed is None else canonical_json(feature.killed),
-        "extra": canonical_json(feature.extra) if feature.extra else None,
+        # no column of its own: ``completed`` travels in the extra JSON and parses back as a known key
+        "extra": canonical_json(extra) if (extra := _extra(feature)) else None,
     }

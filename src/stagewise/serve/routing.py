@@ -257,6 +257,17 @@ class RaceRouter:
         self.unknown_feature = False
         return "challenger" if enabled else "champion"
 
+    def completed(self) -> dict[str, Any] | None:
+        """The completion record when a promotion finished the feature's rollout (no challenger is
+        needed then: every race goes to the champion, the promoted model), else None."""
+        if self.rollout is None:
+            return None
+        try:
+            state = self.rollout.feature(self.feature)
+        except NotFoundError:
+            return None
+        return dict(state.completed) if state.is_completed else None
+
     def stage(self) -> str | None:
         """The feature's stage name, or None when the config has no such feature."""
         if self.rollout is None:

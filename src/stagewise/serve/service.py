@@ -356,7 +356,9 @@ class PredictionService:
         if stage not in (None, "disabled") and models.get("challenger") is None:
             reasons.append(
                 f"rollout feature {self.settings.feature!r} is at {stage} but no challenger is loaded: "
-                f"{models.errors.get('challenger', 'challenger_ref is not set')}"
+                f"{models.errors.get('challenger', 'challenger_ref is not set')}; if the challenger was "
+                f"promoted, finish its rollout: `stagewise rollout complete {self.settings.feature} --ref "
+                "production --reason '...'`"
             )
         warnings: list[str] = []
         edit = self._manual_edit()
@@ -389,6 +391,7 @@ class PredictionService:
                 "feature": self.settings.feature,
                 "stage": stage,
                 "shadow": self.settings.shadow,
+                "completed": self.router.completed(),
                 "manual_edit": None if edit is None else edit.to_dict(),
             },
             "ledger_queue": self._queue_report(),
