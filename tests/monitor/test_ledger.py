@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from stagewise.monitor import PerformanceMonitor
 from stagewise.monitor.schema import boat_predictions, corrections, race_predictions
+from stagewise.monitor.store import HEAD_REVISION
 
 DAY = "2025-11-17"
 
@@ -287,10 +288,10 @@ def test_seed_constructor_creates_the_sqlite_file_with_wal(tmp_path: Any) -> Non
     mode = m.store.read(lambda c: c.exec_driver_sql("PRAGMA journal_mode").scalar())
     busy = m.store.read(lambda c: c.exec_driver_sql("PRAGMA busy_timeout").scalar())
     assert (mode, busy) == ("wal", 30000)
-    assert m.store.current_revision() == "0001"
+    assert m.store.current_revision() == HEAD_REVISION
     m.close()
     again = PerformanceMonitor(f"sqlite:///{path}")  # reopening runs no migration twice
-    assert again.store.current_revision() == "0001"
+    assert again.store.current_revision() == HEAD_REVISION == "0002"
     again.close()
 
 

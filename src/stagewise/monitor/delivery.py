@@ -131,7 +131,7 @@ def deliver(
                 )
             )
 
-    store.write(_record)
+    store.write(_record, lock="alerts")
     return statuses
 
 

@@ -10,6 +10,13 @@ Rules (one transaction per call, so a failing batch leaves nothing behind):
 * A result is a fact about the race, shared by every model version. Logging the same result again changes
   nothing; an empty result never erases a known one; a *different* result is a ``result`` correction,
   and every prediction of that race is re-scored.
+* Concurrency: on SQLite one writer runs at a time (``BEGIN IMMEDIATE``). On PostgreSQL writers run side
+  by side: a call locks the stored races it touches (``SELECT ... FOR UPDATE`` in race order), so two
+  writers of one race take turns while writers of other races never wait, and inserts new races with
+  ``INSERT ... ON CONFLICT DO NOTHING``. When another process inserted one of those races first, the
+  call is run again from the start (:class:`~stagewise.monitor.store.RetryTransaction`) and then sees
+  that race: unchanged, corrected or refused exactly as if the two calls had come one after the other.
+  Changed days are recorded by appending to ``ledger_changes`` (no shared counter row to wait on).
 * Scoring is :func:`stagewise.metrics.score_race`, the single definition of the hit flags, the score
   accuracy and the non-finisher rule. It depends only on the actual ranks read in predicted order (and
   on the statuses of unpredicted boats), so results are memoised on that key: the same function, called
@@ -32,13 +39,26 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from stagewise._exceptions import DataValidationError
 from stagewise.metrics.races import RaceScore, score_race
 from stagewise.monitor.inputs import RaceEntry, Result, encode_result
-from stagewise.monitor.schema import boat_predictions, corrections, ledger_days, race_predictions, races
+from stagewise.monitor.schema import (
+    boat_predictions,
+    corrections,
+    ledger_changes,
+    ledger_days,
+    race_predictions,
+    races,
+)
+from stagewise.monitor.store import RetryTransaction
 
 __all__ = [
     "LogSummary",
+    "boat_rows",
     "bulk_insert",
     "bump_days",
     "chunks",
+    "fold_changes",
+    "insert_new",
+    "prediction_row",
+    "result_status",
     "score_order",
     "upsert",
     "write_entries",
@@ -106,6 +126,8 @@ def _sqlite_datetime(value: Any) -> Any:
 _SQLITE_CONVERT = {
     "race_date": _sqlite_date,
     "date": _sqlite_date,
+    "signal_date": _sqlite_date,
+    "ts": _sqlite_datetime,
     "logged_at": _sqlite_datetime,
     "settled_at": _sqlite_datetime,
     "result_logged_at": _sqlite_datetime,
@@ -162,9 +184,45 @@ def upsert(
 
 
 def bump_days(conn: Connection, domain: str, days: Iterable[date]) -> None:
-    """Mark days as changed so their rollup rows are recomputed before they are read."""
-    rows = [{"date": d, "domain": domain, "version": 1} for d in sorted(set(days))]
+    """Mark days as changed so their rollup rows are recomputed before they are read.
+
+    Appends one ``ledger_changes`` row per day: concurrent writers never update a shared row, so
+    none waits for another's commit. :func:`fold_changes` turns the rows into ``ledger_days`` versions.
+    """
+    rows = [{"date": d, "domain": domain} for d in sorted(set(days))]
+    if rows:
+        conn.execute(insert(ledger_changes), rows)
+
+
+def fold_changes(conn: Connection, domain: str) -> None:
+    """Move the pending ``ledger_changes`` rows of ``domain`` into ``ledger_days`` (one bump per day).
+
+    Run by the rollup before it reads versions. Only committed rows are folded; a writer that commits
+    later leaves its row for the next fold, so a day can be recomputed once too often, never too few.
+    """
+    lc = ledger_changes.c
+    deleted = conn.execute(delete(ledger_changes).where(lc.domain == domain).returning(lc.date)).scalars()
+    days = sorted({d if isinstance(d, date) else date.fromisoformat(str(d)) for d in deleted})
+    rows = [{"date": d, "domain": domain, "version": 1} for d in days]
     upsert(conn, ledger_days, rows, ("date", "domain"), {"version": lambda ex, t: t.c.version + 1})
+
+
+def insert_new(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Insert rows this transaction found missing; on PostgreSQL, rerun the call if another got there first.
+
+    SQLite runs one writer at a time, so the rows are still missing. On PostgreSQL another process may
+    have inserted a key since this one looked: ``ON CONFLICT DO NOTHING`` then inserts fewer rows than
+    asked, and the whole transaction is retried, reading that row the second time.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        bulk_insert(conn, table, rows)
+        return
+    stmt = pg_insert(table).on_conflict_do_nothing(index_elements=list(keys))
+    inserted = conn.execute(stmt.returning(*(table.c[k] for k in keys)), rows).all()
+    if len(inserted) != len(rows):
+        raise RetryTransaction(f"{len(rows) - len(inserted)} {table.name} row(s) inserted concurrently")
 
 
 @dataclass(slots=True)
@@ -179,12 +237,15 @@ class _Race:
 
 
 def _load_races(conn: Connection, race_ids: Sequence[str]) -> dict[str, _Race]:
+    """The stored races among ``race_ids``; on PostgreSQL also row-locked until the transaction ends."""
     out: dict[str, _Race] = {}
     cols = (races.c.race_id, races.c.race_date, races.c.venue_code, races.c.race_number, races.c.result)
-    for part in chunks(race_ids):
-        for rid, rdate, venue, number, result_json in conn.execute(
-            select(*cols).where(races.c.race_id.in_(part))
-        ):
+    lock = conn.dialect.name == "postgresql"
+    for part in chunks(sorted(race_ids)):
+        query = select(*cols).where(races.c.race_id.in_(part))
+        if lock:
+            query = query.order_by(races.c.race_id).with_for_update()
+        for rid, rdate, venue, number, result_json in conn.execute(query):
             result = None if result_json is None else {int(k): v for k, v in json.loads(result_json).items()}
             out[rid] = _Race(rdate, venue, number, result, result_json, stored=True)
     return out
@@ -227,7 +288,25 @@ def _score_columns(pits: Sequence[int], result: Result | None, now: datetime) ->
     }
 
 
-def _result_status(result: Result) -> str:
+def prediction_row(e: RaceEntry, result: Result | None, now: datetime) -> dict[str, Any]:
+    """The ``race_predictions`` row of an entry, scored against the race's result (pending without)."""
+    return {
+        "model_version": e.model_version,
+        "race_id": e.race_id,
+        "race_date": e.race_date,
+        "venue_code": e.venue_code,
+        "race_number": e.race_number,
+        "variant": e.variant,
+        "integration_mode": e.integration_mode,
+        "feature_flags": e.feature_flags,
+        "predicted_order": e.predicted_order,
+        "prediction_digest": e.digest,
+        "logged_at": now,
+        **_score_columns(e.pits, result, now),
+    }
+
+
+def result_status(result: Result) -> str:
     return "settled" if 1 in result.values() else "void"
 
 
@@ -258,7 +337,7 @@ BOAT_COLUMNS = (
 )  # fmt: skip
 
 
-def _boat_rows(e: RaceEntry, result: Result | None) -> list[tuple[Any, ...]]:
+def boat_rows(e: RaceEntry, result: Result | None) -> list[tuple[Any, ...]]:
     rows = []
     mv, rid, scores, probs = e.model_version, e.race_id, e.scores, e.win_probs
     for i, pit in enumerate(e.pits):
@@ -275,7 +354,8 @@ def write_entries(
     """Apply validated entries in order inside the caller's transaction (see the module rules)."""
     race_ids = sorted({e.race_id for e in entries})
     state = _load_races(conn, race_ids)
-    stored_preds = _load_predictions(conn, race_ids)
+    # a race not stored has no prediction yet: skip the query on the common path of new races
+    stored_preds = _load_predictions(conn, sorted(state))
     latest: dict[tuple[str, str], RaceEntry] = {}
     digests = {k: v[0] for k, v in stored_preds.items()}
     fixes: list[dict[str, Any]] = []
@@ -322,13 +402,13 @@ def write_entries(
             "venue_code": st.venue_code,
             "race_number": st.race_number,
             "result": st.result_json,
-            "result_status": "pending" if st.result is None else _result_status(st.result),
+            "result_status": "pending" if st.result is None else result_status(st.result),
             "result_logged_at": None if st.result is None else now,
         }
-        for rid, st in state.items()
+        for rid, st in sorted(state.items())
         if not st.stored
     ]
-    bulk_insert(conn, races, new_races)
+    insert_new(conn, races, new_races, ("race_id",))
     changed_results = [(rid, st) for rid, st in state.items() if st.stored and st.result_changed]
     if changed_results:
         conn.execute(
@@ -337,7 +417,7 @@ def write_entries(
                 {
                     "b_race_id": rid,
                     "result": st.result_json,
-                    "result_status": _result_status(st.result or {}),
+                    "result_status": result_status(st.result or {}),
                     "result_logged_at": now,
                 }
                 for rid, st in changed_results
@@ -349,22 +429,9 @@ def write_entries(
     boats: list[tuple[Any, ...]] = []
     for key, e in latest.items():
         st = state[e.race_id]
-        row = {
-            "model_version": e.model_version,
-            "race_id": e.race_id,
-            "race_date": e.race_date,
-            "venue_code": e.venue_code,
-            "race_number": e.race_number,
-            "variant": e.variant,
-            "integration_mode": e.integration_mode,
-            "feature_flags": e.feature_flags,
-            "predicted_order": e.predicted_order,
-            "prediction_digest": e.digest,
-            "logged_at": now,
-            **_score_columns(e.pits, st.result, now),
-        }
+        row = prediction_row(e, st.result, now)
         (replaces if key in stored_preds else inserts).append(row)
-        boats.extend(_boat_rows(e, st.result))
+        boats.extend(boat_rows(e, st.result))
     bulk_insert(conn, race_predictions, inserts)
     if replaces:
         rp = race_predictions.c
@@ -475,7 +542,7 @@ def write_results(
                 {
                     "b_race_id": rid,
                     "result": st.result_json,
-                    "result_status": _result_status(st.result or {}),
+                    "result_status": result_status(st.result or {}),
                     "result_logged_at": now,
                 }
                 for rid, st in changed

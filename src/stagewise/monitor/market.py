@@ -19,7 +19,7 @@ import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from stagewise._exceptions import DataValidationError, NotFoundError
-from stagewise.monitor.ledger import bump_days, chunks
+from stagewise.monitor.ledger import bump_days, chunks, insert_new
 from stagewise.monitor.schema import corrections, market_signals
 
 __all__ = [
@@ -133,6 +133,8 @@ def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) ->
         query = select(ms.model_version, ms.symbol, ms.ts, ms.signal, ms.probability, ms.outcome).where(
             ms.symbol.in_(part), ms.ts.between(min(stamps), max(stamps))
         )
+        if conn.dialect.name == "postgresql":  # writers of other bars do not wait (see ledger.py)
+            query = query.order_by(ms.model_version, ms.symbol, ms.ts).with_for_update()
         for mv, sym, ts, sig, prob, out in conn.execute(query):
             stored[(mv, sym, ts)] = (sig, prob, out)
     inserts, updates = {}, {}
@@ -156,8 +158,7 @@ def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) ->
             inserts[key] = row
         elif stored[key] != (s.signal, s.probability, outcome):
             updates[key] = row
-    if inserts:
-        conn.execute(insert(market_signals), list(inserts.values()))
+    insert_new(conn, market_signals, list(inserts.values()), ("model_version", "symbol", "ts"))
     if updates:
         conn.execute(
             update(market_signals).where(
@@ -195,7 +196,8 @@ def write_outcomes(
     where = [ms.symbol == symbol, ms.ts == ts]
     if model_version is not None:
         where.append(ms.model_version == model_version)
-    rows = conn.execute(select(ms.model_version, ms.outcome).where(*where)).all()
+    query = select(ms.model_version, ms.outcome).where(*where).order_by(ms.model_version)
+    rows = conn.execute(query.with_for_update() if conn.dialect.name == "postgresql" else query).all()
     if not rows:
         raise NotFoundError(
             f"No signal is logged for symbol={symbol!r}, timestamp={ts.isoformat()}"

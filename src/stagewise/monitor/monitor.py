@@ -18,12 +18,14 @@ from stagewise.monitor.feature_log import read_features, write_features
 from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
     DEFAULT_VARIANT,
+    RaceEntry,
     normalise_batch,
     normalise_race,
     parse_date,
     parse_result,
 )
 from stagewise.monitor.ledger import LogSummary, write_entries, write_results
+from stagewise.monitor.ledger_pg import insert_new_race
 from stagewise.monitor.market import normalise_signal, parse_timestamp, write_outcomes, write_signals
 from stagewise.monitor.schema import race_predictions
 from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
@@ -153,13 +155,19 @@ class PerformanceMonitor:
             model_version=model_version,
             variant=variant,
         )
-        now = self._now()
-        return self.store.write(lambda conn: write_entries(conn, [entry], now, reason))
+        return self._write_entries([entry], reason)
 
     def log_predictions(self, rows: Iterable[Mapping[str, Any]], *, reason: str | None = None) -> LogSummary:
         """Log many races in one transaction: every row is validated first; all or nothing."""
-        entries = normalise_batch(rows)
+        return self._write_entries(normalise_batch(rows), reason)
+
+    def _write_entries(self, entries: Sequence[RaceEntry], reason: str | None) -> LogSummary:
         now = self._now()
+        if len(entries) == 1 and self.store.dialect == "postgresql":
+            # the per-call case: one statement when the race is new (see ledger_pg)
+            summary = self.store.write_statement(lambda conn: insert_new_race(conn, entries[0], now))
+            if summary is not None:
+                return summary
         return self.store.write(lambda conn: write_entries(conn, entries, now, reason))
 
     def log_result(self, race_id: str | int, actual_results: Any, *, reason: str | None = None) -> LogSummary:
@@ -324,7 +332,8 @@ class PerformanceMonitor:
                 config=self.alert_config,
                 now=now,
                 has_notifiers=bool(self.notifiers),
-            )
+            ),
+            lock="alerts",
         )
         if to_deliver:
             statuses = delivery.deliver(self.store, self.notifiers, to_deliver, self._now)
@@ -465,7 +474,8 @@ class PerformanceMonitor:
                 f"The 'max_rows_per_day' parameter must be an int >= 1. Got {max_rows_per_day!r}."
             )
         return self.store.write(
-            lambda conn: write_features(conn, domain, day, features, max_rows_per_day, seed)
+            lambda conn: write_features(conn, domain, day, features, max_rows_per_day, seed),
+            lock="features",
         )
 
     def drift(

@@ -4,7 +4,9 @@ The seed's three tables keep their names: ``daily_performance`` (the rollup one 
 segment), ``race_predictions`` (one row per model version and race) and ``alerts`` (alert history).
 The others carry what the seed lacked: the race facts and result (``races``), one row per boat
 (``boat_predictions``), corrections, alert state, market signals, feature snapshots for drift, and
-``ledger_days`` (a change counter per day, so the rollup knows when it is stale).
+``ledger_days`` (a change counter per day, so the rollup knows when it is stale) fed by ``ledger_changes``
+(one row per write transaction and day: writers only append to it, so they never wait on a shared
+counter row; the rollup folds the rows into ``ledger_days``).
 
 Flags are stored as ``SmallInteger`` 0/1 so that ``SUM`` works the same on both databases.
 Migrations in :mod:`stagewise.monitor.migrations` create exactly these tables; change both together.
@@ -37,6 +39,7 @@ __all__ = [
     "corrections",
     "daily_performance",
     "feature_values",
+    "ledger_changes",
     "ledger_days",
     "market_signals",
     "metadata",
@@ -166,6 +169,15 @@ ledger_days = Table(
     Column("domain", String(16), nullable=False),
     Column("version", Integer, nullable=False),
     PrimaryKeyConstraint("date", "domain", name="pk_ledger_days"),
+)
+
+ledger_changes = Table(
+    "ledger_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("date", Date, nullable=False),
+    Column("domain", String(16), nullable=False),
+    Index("ix_ledger_changes_domain_date", "domain", "date"),
 )
 
 alerts = Table(

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, and_, case, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from stagewise._exceptions import ConfigError
-from stagewise.monitor.ledger import upsert
+from stagewise.monitor.ledger import fold_changes, upsert
 from stagewise.monitor.schema import ALL, daily_performance, ledger_days, market_signals, race_predictions
 
 __all__ = [
@@ -148,6 +148,7 @@ def rollup(
     """Sums per day from ``daily_performance``, refreshing the rows whose ledger day changed."""
     if not days:
         return {}
+    fold_changes(conn, domain)
     dp = daily_performance.c
     seg = [
         dp.domain == domain,

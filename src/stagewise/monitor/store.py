@@ -7,9 +7,14 @@ One :class:`LedgerStore` owns one SQLAlchemy engine:
   ``BEGIN IMMEDIATE`` so two writers never deadlock while upgrading a read lock, and a transaction that
   still meets ``SQLITE_BUSY`` is retried from the start with exponential backoff and jitter. The caller
   never sees "database is locked" unless the lock is held for longer than ``retry_for`` seconds.
-* **PostgreSQL** (``postgresql+psycopg://...``): write transactions take one transaction-scoped advisory
-  lock, so ledger writers are serialised the same way as on SQLite (no lost update between reading the
-  stored race and writing it); serialisation failures and deadlocks are retried the same way.
+* **PostgreSQL** (``postgresql+psycopg://...``): writers run side by side. Logging calls lock only the
+  rows they touch (``SELECT ... FOR UPDATE`` on the stored races or bars, in key order) and insert new
+  ones with ``INSERT ... ON CONFLICT DO NOTHING``; a writer that loses an insert race to another
+  process raises :class:`RetryTransaction` and is run again from the start, when it sees the other
+  writer's row (the unique constraints, not a lock, keep one row per key). Rarer work that must not run
+  twice at once (migrations, alert state, feature sampling) names a lock (``write(work, lock="alerts")``),
+  a transaction-scoped advisory lock of its own. Deadlocks and serialisation failures are retried, and
+  a connection the server dropped is replaced once (no ``SELECT 1`` before every transaction).
 
 Alembic migrations run on open, inside a write transaction (so several processes opening a fresh
 database at once migrate it exactly once); when the version table already says ``head`` the
@@ -31,12 +36,13 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from stagewise._exceptions import ConfigError, StorageError
 from stagewise.monitor.schema import VERSION_TABLE
 
-__all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "resolve_url", "sqlite_path"]
+__all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "RetryTransaction", "resolve_url", "sqlite_path"]
 
 DEFAULT_URL = "sqlite:///data/monitor.db"
 #: The newest migration; bump together with a new file in ``migrations/versions``.
-HEAD_REVISION = "0001"
-_PG_LOCK_KEY = 0x5747_4D4F  # "SWMO": the monitor's advisory lock
+HEAD_REVISION = "0002"
+#: Named advisory locks (PostgreSQL) for work that must not run twice at once; logging takes none.
+_PG_LOCKS = {"migrate": 0x5747_4D4F, "alerts": 0x5747_4D41, "features": 0x5747_4D46}
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 T = TypeVar("T")
@@ -80,6 +86,13 @@ def sqlite_path(db: str | Path) -> Path | None:
     return Path(url.database)
 
 
+class RetryTransaction(Exception):
+    """Raised inside a write when another process inserted a row this one was about to insert.
+
+    :meth:`LedgerStore.write` rolls back and runs the work again; the rerun reads that row.
+    """
+
+
 def _is_busy(exc: BaseException) -> bool:
     msg = str(getattr(exc, "orig", exc)).lower()
     if "database is locked" in msg or "database is busy" in msg or "database table is locked" in msg:
@@ -107,11 +120,13 @@ class LedgerStore:
             )
         self.retry_for_s = retry_for_s
         self.engine: Engine = self._create_engine(url, parsed.database, busy_timeout_s)
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.migrate()
 
     def _create_engine(self, url: str, database: str | None, busy_timeout_s: float) -> Engine:
         if self.dialect == "postgresql":
-            return create_engine(url, pool_pre_ping=True)
+            # No pre-ping: a dropped connection fails the transaction, which _run retries once.
+            return create_engine(url)
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
@@ -134,27 +149,60 @@ class LedgerStore:
         return engine
 
     # -- transactions -----------------------------------------------------------------------------
-    def write(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one write transaction, retried from the start while the database is busy."""
-        return self._run(work, readonly=False)
+    def write(self, work: Callable[[Connection], T], *, lock: str | None = None) -> T:
+        """Run ``work`` in one write transaction, retried from the start while the database is busy.
+
+        ``lock`` names an advisory lock (PostgreSQL) held for the transaction: ``"migrate"``,
+        ``"alerts"`` or ``"features"``. Logging passes none, so writers do not wait for each other.
+        """
+        if lock is not None and lock not in _PG_LOCKS:
+            raise ConfigError(f"Unknown ledger lock {lock!r}; accepted: {sorted(_PG_LOCKS)}.")
+        return self._run(work, readonly=False, lock=lock)
+
+    def write_statement(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work``, which must issue exactly one statement, without BEGIN/COMMIT (PostgreSQL).
+
+        One statement is atomic on its own; leaving out the explicit transaction saves two round trips
+        on the per-call logging path. Retried like :meth:`write`.
+        """
+        if self.dialect != "postgresql":
+            return self.write(work)
+        return self._run(work, readonly=False, lock=None, engine=self._autocommit)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one read-only transaction (no write lock on SQLite)."""
-        return self._run(work, readonly=True)
+        return self._run(work, readonly=True, lock=None)
 
-    def _run(self, work: Callable[[Connection], T], *, readonly: bool) -> T:
+    def _run(
+        self,
+        work: Callable[[Connection], T],
+        *,
+        readonly: bool,
+        lock: str | None,
+        engine: Engine | None = None,
+    ) -> T:
         deadline = time.monotonic() + self.retry_for_s
         delay = 0.005
+        reconnected = False
         while True:
             try:
-                with self.engine.connect() as conn:
+                with (engine or self.engine).connect() as conn:
                     if readonly:
                         conn = conn.execution_options(stagewise_readonly=True)
                     with conn.begin():
-                        if not readonly and self.dialect == "postgresql":
-                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+                        if lock is not None and self.dialect == "postgresql":
+                            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCKS[lock]})
                         return work(conn)
+            except RetryTransaction:
+                if time.monotonic() > deadline:
+                    raise StorageError(
+                        f"The monitor database {self._safe_url()} kept losing insert races to other "
+                        f"writers for more than {self.retry_for_s:.0f} s."
+                    ) from None
             except (OperationalError, DBAPIError) as exc:
+                if exc.connection_invalidated and not reconnected:
+                    reconnected = True  # the server dropped a pooled connection: one fresh try
+                    continue
                 if not _is_busy(exc):
                     raise StorageError(
                         f"The monitor database {self._safe_url()} failed: {exc.orig!r}"
@@ -164,8 +212,8 @@ class LedgerStore:
                         f"The monitor database {self._safe_url()} stayed locked for more than "
                         f"{self.retry_for_s:.0f} s; another process holds a long write transaction."
                     ) from exc
-                time.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 0.5)
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.5)
 
     def _safe_url(self) -> str:
         return make_url(self.url).render_as_string(hide_password=True)
@@ -195,7 +243,7 @@ class LedgerStore:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
 
-        self.write(_upgrade)
+        self.write(_upgrade, lock="migrate")
 
     def dispose(self) -> None:
         """Close every pooled connection."""
