@@ -115,9 +115,7 @@ def _run(base: str, worker: Any, processes: int, seconds: float) -> tuple[float,
     ctx = mp.get_context("fork")
     barrier = ctx.Barrier(processes + 1)
     out = ctx.Queue()
-    procs = [
-        ctx.Process(target=worker, args=(url, f"p{i}", barrier, seconds, out)) for i in range(processes)
-    ]
+    procs = [ctx.Process(target=worker, args=(url, f"p{i}", barrier, seconds, out)) for i in range(processes)]
     for p in procs:
         p.start()
     barrier.wait()
