@@ -253,8 +253,9 @@ class NestedSearch:
             for i, s in enumerate(steps)
         ]
         if self.naive:
-            jobs.append(
-                Job(run_outer_step, self._naive_task(steps, names.naive, url, space, target, prepared, rows))
+            # the naive study fits on every outer window: the longest job goes first, so a pool ends evenly
+            jobs.insert(
+                0, Job(run_outer_step, self._naive_task(steps, names.naive, url, space, target, prepared, rows))
             )
         stop = threading.Event()
         watcher = None
