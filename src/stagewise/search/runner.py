@@ -254,9 +254,8 @@ class NestedSearch:
         ]
         if self.naive:
             # the naive study fits on every outer window: the longest job goes first, so a pool ends evenly
-            jobs.insert(
-                0, Job(run_outer_step, self._naive_task(steps, names.naive, url, space, target, prepared, rows))
-            )
+            naive_task = self._naive_task(steps, names.naive, url, space, target, prepared, rows)
+            jobs.insert(0, Job(run_outer_step, naive_task))
         stop = threading.Event()
         watcher = None
         if progress is not None:
