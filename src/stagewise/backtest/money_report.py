@@ -55,9 +55,28 @@ def _betting_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _calibration_lines(section: dict[str, Any]) -> list[str]:
+    lines = ["", f"[Calibration: {section['method']}, fitted on {section['holdout']}]"]
+    for who in ("raw", "calibrated"):
+        r = section[who]
+        lines.append(
+            f"  {who:<10} ECE {_fmt(r['ece'], '{:.4f}')}"
+            f" (beyond chance{_interval(r['ece_excess_ci'], '{:+.4f}')})"
+            f"  Brier {_fmt(r['brier'], '{:.4f}')} = reliability {_fmt(r['brier_reliability'], '{:.4f}')}"
+            f" − resolution {_fmt(r['brier_resolution'], '{:.4f}')} + uncertainty "
+            f"{_fmt(r['brier_uncertainty'], '{:.4f}')}  log-loss {_fmt(r['log_loss'], '{:.4f}')}"
+        )
+    change = section["log_loss_change"]
+    value = _fmt(change["value"], "{:+.4f}")
+    lines.append(f"  log-loss change (calibrated − raw): {value}{_interval(change['ci'], '{:+.4f}')}")
+    return lines
+
+
 def money_text(result: dict[str, Any]) -> list[str]:
     """Lines for the text report (empty when the result has no money section)."""
     lines: list[str] = []
+    if result.get("calibration"):
+        lines += _calibration_lines(result["calibration"])
     if result.get("betting"):
         lines += _betting_lines(result["betting"])
     return lines
@@ -68,6 +87,23 @@ def money_figures(result: dict[str, Any]) -> list[Any]:
     import plotly.graph_objects as go
 
     figures = []
+    if result.get("calibration"):
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot"}, name="perfect"))
+        for who in ("raw", "calibrated"):
+            curve = result["calibration"][who]["reliability_curve"]
+            fig.add_trace(
+                go.Scatter(
+                    x=curve["mean_prediction"], y=curve["observed_rate"], mode="lines+markers", name=who
+                )
+            )
+        fig.update_layout(
+            title="Reliability curve (observed rate by predicted probability)",
+            xaxis_title="mean predicted probability",
+            yaxis_title="observed rate",
+            height=380,
+        )
+        figures.append(fig)
     if result.get("betting"):
         fig = go.Figure()
         for who, r in result["betting"]["results"].items():

@@ -87,6 +87,10 @@ class WalkForwardBacktest:
         Races with ``win_odds``: settle this strategy on the test predictions at the pre-close
         odds, beside always-favourite, always-lane-1 and (simulated data) the oracle's EV bets;
         written as ``betting`` (docs/money.md). ``bet_type`` is ``"win"`` or ``"trifecta"``.
+    calibration : {"isotonic", "platt"} or None
+        Fit each step's model on the training window's earlier days and a calibrator on its last
+        ``calibration_fraction`` of days (never a test row); the test predictions are calibrated
+        and ``calibration`` reports raw and calibrated reliability, ECE and Brier parts.
 
     Examples
     --------
@@ -127,6 +131,8 @@ class WalkForwardBacktest:
         places: Literal["model", "win_order"] = "model",
         bets: StakeStrategy | str | None = None,
         bet_type: Literal["win", "trifecta"] = "win",
+        calibration: Literal["isotonic", "platt"] | None = None,
+        calibration_fraction: float = 0.2,
     ) -> None:
         self.domain = domain
         self.data = data
@@ -150,6 +156,8 @@ class WalkForwardBacktest:
         self.places = places
         self.bets = bets
         self.bet_type = bet_type
+        self.calibration = calibration
+        self.calibration_fraction = calibration_fraction
 
     # ------------------------------------------------------------------ checks
     def _check_settings(self) -> int:
@@ -174,6 +182,15 @@ class WalkForwardBacktest:
                 f"Got {self.scheduler!r} instead."
             )
         self._stake_strategy()
+        if self.calibration is not None:
+            from stagewise.models.calibration import CALIBRATION_METHODS, calibration_holdout
+
+            if self.calibration not in CALIBRATION_METHODS:
+                raise ConfigError(
+                    f"The 'calibration' parameter must be one of {list(CALIBRATION_METHODS)} or None. "
+                    f"Got {self.calibration!r} instead."
+                )
+            calibration_holdout([], self.calibration_fraction)  # validates the fraction
         if self.model_factory is not None and not callable(self.model_factory):
             raise ConfigError(
                 f"The 'model_factory' parameter must be callable. Got {self.model_factory!r} instead."
@@ -193,6 +210,13 @@ class WalkForwardBacktest:
                 f"The 'bet_type' parameter must be one of {list(BET_TYPES)}. Got {self.bet_type!r} instead."
             )
         return self.bets if isinstance(self.bets, StakeStrategy) else StakeStrategy(self.bets)
+
+    def _holdout(self, prepared: Prepared, train: np.ndarray) -> np.ndarray | None:
+        if self.calibration is None:
+            return None
+        from stagewise.models.calibration import calibration_holdout
+
+        return calibration_holdout(prepared.timestamps[train], self.calibration_fraction)
 
     def _plan(self, prepared: Prepared, params: dict[str, Any]) -> list[WalkForwardSplit]:
         stamps = pd.DatetimeIndex(prepared.timestamps)
@@ -329,6 +353,8 @@ class WalkForwardBacktest:
                         domain=domain,
                         score_rows=rows,
                         second_stage=second,
+                        calibration=self.calibration,
+                        holdout=self._holdout(prepared, group[0].train),
                     )
                 )
 
@@ -344,6 +370,12 @@ class WalkForwardBacktest:
             domain, prepared, splits, tasks, results, n_model, self.n_resamples, self.seed
         )
         outcome.result["config"] = config
+        if self.calibration is not None:
+            from stagewise.backtest.calibration import calibration_section
+
+            outcome.result["calibration"] = calibration_section(
+                domain, tasks[:n_model], results[:n_model], outcome.predictions, self.seed
+            )
         if strategy is not None:
             from stagewise.backtest.betting import betting_section
 
@@ -381,6 +413,8 @@ class WalkForwardBacktest:
             "places": self.places if self.domain == "races" else None,
             "bets": (self._stake_strategy() or StakeStrategy()).name if self.bets is not None else None,
             "bet_type": self.bet_type if self.bets is not None else None,
+            "calibration": self.calibration,
+            "calibration_fraction": self.calibration_fraction if self.calibration is not None else None,
             "model": describe_factory(factory),
             "model_threads": self.model_threads,
             "feature_fn": describe_factory(self.feature_fn) if self.feature_fn is not None else None,

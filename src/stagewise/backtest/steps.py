@@ -54,6 +54,10 @@ class ChunkTask:
     score_rows: tuple[pd.DataFrame, ...] = ()
     #: the domain's data for a second model fitted beside the first (races: the place model)
     second_stage: Any = None
+    #: "isotonic" or "platt": fit the model on the rows outside ``holdout`` and a calibrator on
+    #: the holdout (the training window's last days; never a test row)
+    calibration: str | None = None
+    holdout: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,9 @@ class ChunkResult:
     scores: tuple[Any, ...] | None = None
     #: the fitted model's flavour and input signature (``describe_model``)
     model_info: dict[str, Any] | None = None
+    #: with calibration: the model's probabilities before the calibrator, and the calibrator
+    raw_probas: tuple[np.ndarray, ...] | None = None
+    calibrator: dict[str, Any] | None = None
 
 
 def describe_model(model: Any) -> dict[str, Any]:
@@ -98,7 +105,16 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
     names = list(task.feature_names)
     started = time.perf_counter()
     model = _make_model(task.model_factory, task.model_threads)
-    model.fit(pd.DataFrame(task.x_train, columns=names), y)
+    calibrator = None
+    if task.calibration is not None and task.holdout is not None and task.holdout.any():
+        from stagewise.models.calibration import ProbabilityCalibrator
+
+        held = task.holdout
+        model.fit(pd.DataFrame(task.x_train[~held], columns=names), y[~held])
+        raw_held = np.asarray(model.predict_proba(pd.DataFrame(task.x_train[held], columns=names)))[:, 1]
+        calibrator = ProbabilityCalibrator(task.calibration).fit(raw_held, y[held])
+    else:
+        model.fit(pd.DataFrame(task.x_train, columns=names), y)
     stage = None
     if task.second_stage is not None:
         stage = task.domain.fit_second_stage(
@@ -106,6 +122,7 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         )
     fit_seconds = time.perf_counter() - started
     probas: list[np.ndarray] = []
+    raws: list[np.ndarray] = []
     predict_seconds: list[float] = []
     for i, x_test in enumerate(task.x_tests):
         started = time.perf_counter()
@@ -115,6 +132,9 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
             ]
         else:
             proba = np.empty(0, dtype=np.float64)
+        if calibrator is not None:
+            raws.append(np.ascontiguousarray(proba))
+            proba = calibrator.predict(proba)
         if stage is not None:
             proba = task.domain.apply_second_stage(stage, task.score_rows[i], x_test, proba)
         predict_seconds.append(time.perf_counter() - started)
@@ -132,6 +152,8 @@ def run_chunk(task: ChunkTask) -> ChunkResult:
         tuple(predict_seconds),
         scores=scores,
         model_info=describe_model(model),
+        raw_probas=tuple(raws) if calibrator is not None else None,
+        calibrator=calibrator.to_dict() if calibrator is not None else None,
     )
 
 
@@ -192,6 +214,9 @@ class StepCache:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             with np.load(data_path, allow_pickle=False) as arrays:
                 probas = tuple(np.asarray(arrays[f"arr_{i}"]) for i in range(int(meta["n_steps"])))
+                raws = None
+                if meta.get("calibrator") is not None:
+                    raws = tuple(np.asarray(arrays[f"raw_{i}"]) for i in range(int(meta["n_steps"])))
         except (OSError, ValueError, KeyError):
             return None  # a damaged entry is recomputed, never trusted
         return ChunkResult(
@@ -201,18 +226,22 @@ class StepCache:
             tuple(meta["predict_seconds"]),
             cached=True,
             model_info=meta.get("model"),
+            raw_probas=raws,
+            calibrator=meta.get("calibrator"),
         )
 
     def put(self, key: str, result: ChunkResult) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         data_tmp = self.directory / f".{key}.{os.getpid()}.npz"
         meta_tmp = self.directory / f".{key}.{os.getpid()}.json"
-        np.savez(data_tmp, *result.probas)
+        raws = {f"raw_{i}": raw for i, raw in enumerate(result.raw_probas or ())}
+        np.savez(data_tmp, *result.probas, **raws)  # type: ignore[arg-type]  # numpy stub: allow_pickle kw
         meta = {
             "n_steps": len(result.probas),
             "fit_seconds": result.fit_seconds,
             "predict_seconds": list(result.predict_seconds),
             "model": result.model_info,
+            "calibrator": result.calibrator,
         }
         meta_tmp.write_text(json.dumps(meta), encoding="utf-8")
         # data first, then the meta file that makes the entry visible: a crash leaves no half entry

@@ -156,6 +156,7 @@ def backtest(
         places=places,  # type: ignore[arg-type]
         bets=strategy,
         bet_type=bet_type,  # type: ignore[arg-type]
+        calibration=calibration,  # type: ignore[arg-type]  # validated by the runner
     )
     console = Console(stderr=True)
     with Progress(

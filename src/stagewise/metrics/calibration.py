@@ -124,7 +124,9 @@ def calibration_report(
     p = np.asarray(probabilities, dtype=np.float64)
     y = np.asarray(outcomes, dtype=np.float64)
     if p.shape != y.shape or p.ndim != 1:
-        raise DataValidationError(f"probabilities and outcomes must be 1-D of one length; got {p.shape}, {y.shape}.")
+        raise DataValidationError(
+            f"probabilities and outcomes must be 1-D of one length; got {p.shape}, {y.shape}."
+        )
     keep = np.isfinite(p) & np.isfinite(y)
     p, y = p[keep], y[keep]
     if np.any((p < 0) | (p > 1)):
@@ -132,7 +134,9 @@ def calibration_report(
     n = len(p)
     nan2 = (math.nan, math.nan)
     if n == 0:
-        return CalibrationReport(0, n_bins, (), (), (), math.nan, nan2, nan2, math.nan, math.nan, math.nan, math.nan)
+        return CalibrationReport(
+            0, n_bins, (), (), (), math.nan, nan2, nan2, math.nan, math.nan, math.nan, math.nan
+        )
     b = _bins(p, n_bins)
     count = np.bincount(b, minlength=n_bins)
     mu = np.bincount(b, weights=p, minlength=n_bins)
@@ -143,7 +147,7 @@ def calibration_report(
     ece = float(np.abs(hits - mu).sum() / n)
     # The null: bin counts of a calibrated model, normal with the covariance of independent trials.
     if groups is None:
-        cov = np.diag(np.bincount(b, weights=p * (1 - p), minlength=n_bins))
+        cov: FloatArray = np.diag(np.bincount(b, weights=p * (1 - p), minlength=n_bins)).astype(np.float64)
     else:
         _, g = np.unique(np.asarray(groups)[keep], return_inverse=True)
         mass = np.zeros((int(g.max()) + 1, n_bins))

@@ -102,7 +102,9 @@ class ProbabilityCalibrator:
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "identity_"):
-            raise NotFittedError("This ProbabilityCalibrator is not fitted yet: call fit(probabilities, outcomes).")
+            raise NotFittedError(
+                "This ProbabilityCalibrator is not fitted yet: call fit(probabilities, outcomes)."
+            )
 
     def predict(self, probabilities: Any) -> FloatArray:
         """Calibrated probabilities (numpy only, the same as the scikit-learn model's)."""
