@@ -110,6 +110,13 @@ def backtest(
             "estimator or Pipeline) or package.module:factory (any model with fit/predict_proba).",
         ),
     ] = "ensemble",
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="isotonic or platt: calibrate each step on its training window's last days (not test rows).",
+        ),
+    ] = None,
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
