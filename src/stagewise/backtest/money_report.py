@@ -72,11 +72,34 @@ def _calibration_lines(section: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _trading_lines(section: dict[str, Any]) -> list[str]:
+    c = section["costs"]
+    bp = "{:+.2f} bp"
+
+    def bps(value: Any) -> str:
+        return _fmt(None if value is None else 1e4 * value, bp)
+
+    ci = [None if v is None else 1e4 * v for v in section["net_mean_return_ci"]]
+    return [
+        "",
+        f"[Trading: spread {c['spread_bps']} bp, commission {c['commission_bps']} bp, "
+        f"slippage {c['slippage_bps']} bp]",
+        f"  gross {bps(section['gross_mean_return'])} per bar, net {bps(section['net_mean_return'])}"
+        f"{_interval(ci, bp)}, turnover {_fmt(section['turnover_per_bar'], '{:.3f}')} per bar",
+        f"  Sharpe {_fmt(section['sharpe'], '{:.2f}')}{_interval(section['sharpe_ci'], '{:.2f}')}, "
+        f"Sortino {_fmt(section['sortino'], '{:.2f}')}{_interval(section['sortino_ci'], '{:.2f}')}, "
+        f"max drawdown {_pct(section['max_drawdown'])}, net total {_pct(section['net_total_return'])}",
+        f"  {section['verdict']}",
+    ]
+
+
 def money_text(result: dict[str, Any]) -> list[str]:
     """Lines for the text report (empty when the result has no money section)."""
     lines: list[str] = []
     if result.get("calibration"):
         lines += _calibration_lines(result["calibration"])
+    if result.get("trading"):
+        lines += _trading_lines(result["trading"])
     if result.get("betting"):
         lines += _betting_lines(result["betting"])
     return lines
@@ -103,6 +126,11 @@ def money_figures(result: dict[str, Any]) -> list[Any]:
             yaxis_title="observed rate",
             height=380,
         )
+        figures.append(fig)
+    if result.get("trading"):
+        curve = result["trading"]["equity_curve"]
+        fig = go.Figure(go.Scatter(x=curve["days"], y=curve["equity"], mode="lines", name="net of costs"))
+        fig.update_layout(title="Equity curve after costs (end of day)", yaxis_title="equity", height=360)
         figures.append(fig)
     if result.get("betting"):
         fig = go.Figure()

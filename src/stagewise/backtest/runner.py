@@ -25,6 +25,7 @@ from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describ
 from stagewise.backtest.summary import summarize_run
 from stagewise.backtest.windows import WalkForwardSplit, plan_windows, walk_forward_windows
 from stagewise.metrics.betting import BET_TYPES, StakeStrategy
+from stagewise.metrics.trading import TradingCosts
 
 __all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
 
@@ -91,6 +92,9 @@ class WalkForwardBacktest:
         Fit each step's model on the training window's earlier days and a calibrator on its last
         ``calibration_fraction`` of days (never a test row); the test predictions are calibrated
         and ``calibration`` reports raw and calibrated reliability, ECE and Brier parts.
+    costs : TradingCosts or None
+        Markets: spread, commission and slippage (bps) for the ``trading`` section (gross vs net
+        return, turnover, Sharpe, Sortino, drawdown, equity curve); ``TradingCosts()`` by default.
 
     Examples
     --------
@@ -133,6 +137,7 @@ class WalkForwardBacktest:
         bet_type: Literal["win", "trifecta"] = "win",
         calibration: Literal["isotonic", "platt"] | None = None,
         calibration_fraction: float = 0.2,
+        costs: TradingCosts | None = None,
     ) -> None:
         self.domain = domain
         self.data = data
@@ -158,6 +163,7 @@ class WalkForwardBacktest:
         self.bet_type = bet_type
         self.calibration = calibration
         self.calibration_fraction = calibration_fraction
+        self.costs = costs
 
     # ------------------------------------------------------------------ checks
     def _check_settings(self) -> int:
@@ -375,6 +381,12 @@ class WalkForwardBacktest:
 
             outcome.result["calibration"] = calibration_section(
                 domain, tasks[:n_model], results[:n_model], outcome.predictions, self.seed
+            )
+        if self.domain == "markets":
+            from stagewise.backtest.trading import trading_section
+
+            outcome.result["trading"] = trading_section(
+                outcome.predictions, self.costs or TradingCosts(), self.n_resamples, self.seed
             )
         if strategy is not None:
             from stagewise.backtest.betting import betting_section

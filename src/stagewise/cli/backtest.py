@@ -117,6 +117,16 @@ def backtest(
             help="isotonic or platt: calibrate each step on its training window's last days (not test rows).",
         ),
     ] = None,
+    spread_bps: Annotated[
+        float,
+        typer.Option("--spread-bps", help="Markets: bid-ask spread in basis points (half paid per trade)."),
+    ] = 1.0,
+    commission_bps: Annotated[
+        float, typer.Option("--commission-bps", help="Markets: commission per trade in basis points.")
+    ] = 0.5,
+    slippage_bps: Annotated[
+        float, typer.Option("--slippage-bps", help="Markets: slippage per trade in basis points.")
+    ] = 0.5,
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
@@ -129,6 +139,15 @@ def backtest(
     params: dict[str, Any] | None = None
     if n_estimators is not None:
         params = {f: {"n_estimators": n_estimators} for f in ("lgbm_params", "xgb_params", "rf_params")}
+    from stagewise.metrics.trading import TradingCosts
+
+    try:
+        costs = TradingCosts(spread_bps=spread_bps, commission_bps=commission_bps, slippage_bps=slippage_bps)
+    except ConfigError as exc:
+        message = str(exc)
+        for name in ("spread_bps", "commission_bps", "slippage_bps"):
+            message = message.replace(f"The '{name}' parameter", f"The --{name.replace('_', '-')} option")
+        raise ConfigError(message) from None
     strategy = None
     if bets is not None:
         try:
@@ -164,6 +183,7 @@ def backtest(
         bets=strategy,
         bet_type=bet_type,  # type: ignore[arg-type]
         calibration=calibration,  # type: ignore[arg-type]  # validated by the runner
+        costs=costs,
     )
     console = Console(stderr=True)
     with Progress(
