@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def served(make_settings: Callable[..., ServeSettings], tmp_path: Path) -> TestClient:
+def served(make_settings: Callable[..., ServeSettings], tmp_path: Path) -> Iterator[TestClient]:
     settings = make_settings()
     GradualRollout(settings.rollout_config, actor="test").add_feature(
         "challenger_model", "10%", reason="canary"
@@ -108,3 +108,31 @@ def test_the_argo_condition_evaluator_errors_on_a_missing_field() -> None:
     with pytest.raises(ValueError, match="not a supported condition"):
         argo_condition("len(result) > 0", {"verdict": "success"})
     assert argo_condition("result.a.b == 2 || result.c == 'x'", {"a": {"b": 2.0}, "c": "y"}) is True
+
+
+def test_a_day_waiting_for_results_is_asked_again_and_a_complete_one_is_cached(
+    served: TestClient, make_settings: Callable[..., ServeSettings]
+) -> None:
+    from datetime import datetime, timedelta
+
+    from stagewise.monitor import PerformanceMonitor
+
+    service = served.app.state.analysis  # type: ignore[attr-defined]
+    later = datetime.now().astimezone() + timedelta(days=2)
+    service.clock = lambda: later  # the feature was enabled today; "yesterday" is tomorrow
+    service.pending_ttl_s = 0.0
+    race = {
+        "race_id": "late-1", "race_date": (later - timedelta(days=1)).date().isoformat(), "venue_code": 1,
+        "race_number": 1, "predictions": [1, 2, 3, 4, 5, 6], "variant": "on", "model_version": "v2",
+    }  # fmt: skip
+    monitor = PerformanceMonitor(make_settings().db_url)
+    monitor.log_predictions([race])  # its result is not in yet
+    first = served.get("/v1/analysis/challenger_model")
+    assert first.json()["summary"]["pending_days"] == 1
+    assert served.get("/v1/analysis/challenger_model").headers["X-Stagewise-Cache"] == "miss"
+    monitor.log_result("late-1", {p: p for p in range(1, 7)})
+    monitor.close()
+    settled = served.get("/v1/analysis/challenger_model")
+    assert settled.headers["X-Stagewise-Cache"] == "miss"
+    assert settled.json()["summary"]["pending_days"] == 0
+    assert served.get("/v1/analysis/challenger_model").headers["X-Stagewise-Cache"] == "hit"
