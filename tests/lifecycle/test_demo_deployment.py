@@ -169,6 +169,9 @@ def test_every_dashboard_section_shows_real_content_from_the_workdir_alone(
     assert int(metrics["Races settled"]) > 0
     assert int(metrics["Steps"]) > 0
     assert "Drifted features" in metrics
+    # the challenger cohort's own alerts (the degraded model's days) fill the alert history
+    history = next(t for t in [df.value for df in at.dataframe] if "alert_type" in t.columns and len(t))
+    assert "variant" in " ".join(str(v) for v in history["segment"])
     tables = [df.value for df in at.dataframe]
     drift = next(t for t in tables if "drifted" in t.columns)
     assert len(drift) == 18

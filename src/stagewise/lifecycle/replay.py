@@ -88,6 +88,7 @@ def replay_days(
     days_after_rollback: int | None = None,
     health_window_days: int = 7,
     feature_sample_per_day: int = 0,
+    cohort_alerts: bool = False,
 ) -> list[DayOutcome]:
     """Replay every day of ``races``; ``champion``/``challenger`` are ``(version, model)`` pairs.
 
@@ -96,7 +97,9 @@ def replay_days(
     controller rolled the feature back (nothing more to watch). ``health_window_days`` goes to
     :func:`~stagewise.rollout.controller_runner.run_controller`. ``feature_sample_per_day > 0``
     logs that many values per feature and day (``PerformanceMonitor.log_features``), the sample
-    ``monitor drift`` and the dashboard compare.
+    ``monitor drift`` and the dashboard compare. ``cohort_alerts`` also checks the alert rules on
+    each day's challenger cohort alone (segment ``variant``), where a bad challenger shows long
+    before it moves the day's overall figures; days without challenger races are not checked.
     """
     from stagewise.data import race_results
     from stagewise.features.races import race_entry_features
@@ -151,6 +154,11 @@ def replay_days(
         monitor.log_results([(row["race_id"], results[row["race_id"]]) for row in rows])
         stats = monitor.calculate_daily_stats(day.isoformat())
         alerts = monitor.check_alerts(day.isoformat(), stats) if stats else []
+        if cohort_alerts:
+            for variant in sorted({str(r["variant"]) for r in rows} - {"control"}):
+                cohort = monitor.calculate_daily_stats(day.isoformat(), variant=variant)
+                if cohort:
+                    monitor.check_alerts(day.isoformat(), cohort, variant=variant)
         # The controller runs the next morning, once the day's results are in (as a daily cron job
         # would): it reads every complete day up to yesterday, and a stage it changes starts today.
         morning = datetime.combine(day + timedelta(days=1), time(6, 0))

@@ -172,6 +172,7 @@ def replay_feature(
         days_after_rollback=days_after_rollback,
         health_window_days=health_window_days,
         feature_sample_per_day=feature_sample_per_day,
+        cohort_alerts=True,
     )
     say.finish()
     return outcomes
