@@ -72,10 +72,12 @@ def _calibration() -> str:
     ratio = walls["isotonic"] / walls["raw"]
     return (
         "| walk-forward (9 steps) | wall seconds |\n|---|---|\n"
-        f"| without calibration | {walls['raw']:.1f} |\n| with isotonic calibration | {walls['isotonic']:.1f} |\n"
+        f"| without calibration | {walls['raw']:.1f} |\n"
+        f"| with isotonic calibration | {walls['isotonic']:.1f} |\n"
         f"| **ratio** | **{ratio:.3f}** |\n\n"
-        "The calibrated run fits each model on 80 % of the training days (the last 20 % are the calibrator's), "
-        "so its fits are shorter; the calibrator itself is one prediction on the holdout and an isotonic fit."
+        "The calibrated run fits each model on 80 % of the training days (the last 20 % are the "
+        "calibrator's), so its fits are shorter; the calibrator itself is one prediction on the holdout "
+        "and an isotonic fit."
     )
 
 
@@ -84,7 +86,8 @@ def main() -> None:
     bets = _bets()
     calibration = _calibration()
     body = (
-        f"Load average at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (a shared 2-core machine).\n\n"
+        f"Load average at the start: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        "(a shared 2-core machine).\n\n"
         f"{bets}\n{calibration}\n"
     )
     print(body)
