@@ -45,6 +45,10 @@ __all__ = [
 METADATA_FILE = "metadata.json"
 
 
+PHASE = f"stagewise {__version__}"
+"""The seed's ``phase`` key ("Phase 12", its project milestone): here the release that wrote the file."""
+
+
 def library_versions() -> dict[str, str]:
     """Versions of Python and the libraries whose formats a saved model depends on.
 
@@ -178,6 +182,8 @@ def training_metadata(meta: Mapping[str, Any], production_version: str | None) -
         "format_version": FORMAT_VERSION,
         "created_at": meta["created_at"],
         "script": "stagewise.models.registry.ModelRegistry.save",
+        "phase": PHASE,
+        "feature_optimization": f"{meta['n_features']} features in a fixed order (no automatic selection)",
         "version": version,
         "n_features": meta["n_features"],
         "feature_names": meta["feature_names"],
@@ -205,6 +211,7 @@ def production_metadata(
         "format_version": FORMAT_VERSION,
         "created_at": meta["created_at"],
         "model_type": meta["model_type"],
+        "phase": PHASE,
         "status": "production_ready",
         "version": meta["version"],
         "promoted_at": promoted_at,
@@ -227,6 +234,7 @@ def legacy_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "created_at": meta["created_at"],
         "model_type": meta["model_type"],
+        "phase": PHASE,
         "version": meta["version"],
         "n_features": meta["n_features"],
         "feature_names": meta["feature_names"],

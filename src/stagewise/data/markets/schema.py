@@ -8,6 +8,7 @@ value of the first row that breaks it, and how many rows do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,17 +64,34 @@ def _check_index(frame: pd.DataFrame) -> pd.DatetimeIndex:
     return index
 
 
+def _bar_columns(frame: pd.DataFrame) -> dict[str, Any]:
+    """Source column of each of the five bar columns, matched in any capitalisation (``Open``, ``CLOSE``)."""
+    spellings: dict[str, list[Any]] = {}
+    for column in frame.columns:
+        spellings.setdefault(str(column).strip().lower(), []).append(column)
+    found: dict[str, Any] = {}
+    for name in BAR_COLUMNS:
+        sources = spellings.get(name, [])
+        if not sources:
+            raise DataValidationError(
+                f"bars: missing column {name!r} (have {[str(c) for c in frame.columns]}; "
+                f"need {list(BAR_COLUMNS)} in any capitalisation). To map other spellings, {_HOW_TO_FIX}."
+            )
+        if len(sources) > 1:
+            raise DataValidationError(
+                f"bars: column {name!r} is given {len(sources)} times ({[str(c) for c in sources]}); "
+                "keep exactly one of them."
+            )
+        found[name] = sources[0]
+    return found
+
+
 def _to_float(frame: pd.DataFrame) -> pd.DataFrame:
-    missing = [column for column in BAR_COLUMNS if column not in frame.columns]
-    if missing:
-        raise DataValidationError(
-            f"bars: missing column {missing[0]!r} (have {[str(c) for c in frame.columns]}; "
-            f"need {list(BAR_COLUMNS)}). To map other spellings, {_HOW_TO_FIX}."
-        )
+    sources = _bar_columns(frame)
     # One (5, n) block: building the frame from it costs no copy (a dict of columns would stack them).
     values = np.empty((len(BAR_COLUMNS), len(frame)))
     for row, column in enumerate(BAR_COLUMNS):
-        series = frame[column]
+        series = frame[sources[column]]
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
             values[row] = series.to_numpy(dtype="float64", na_value=np.nan)
             continue
@@ -121,8 +139,9 @@ def validate_bars(
     Parameters
     ----------
     df : DataFrame
-        Bars with a DatetimeIndex and columns open, high, low, close, volume (other columns are
-        dropped from the result).
+        Bars with a DatetimeIndex and columns open, high, low, close, volume in any
+        capitalisation (``Open``/``High``/``Low``/``Close``/``Volume``, the common CSV header;
+        other columns are dropped from the result).
     gaps : {"error", "allow", "ffill"}
         What to do with missing bars: raise with the first gap and the count, keep them, or
         insert flat bars (OHLC = previous close, volume 0).
