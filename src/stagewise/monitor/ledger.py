@@ -253,13 +253,14 @@ def _load_races(conn: Connection, race_ids: Sequence[str]) -> dict[str, _Race]:
 
 def _load_predictions(
     conn: Connection, race_ids: Sequence[str]
-) -> dict[tuple[str, str], tuple[str, str, date]]:
-    out: dict[tuple[str, str], tuple[str, str, date]] = {}
+) -> dict[tuple[str, str], tuple[str, str, date, str]]:
+    """(digest, predicted order, race date, variant) of each stored (model_version, race_id)."""
+    out: dict[tuple[str, str], tuple[str, str, date, str]] = {}
     rp = race_predictions.c
-    cols = (rp.model_version, rp.race_id, rp.prediction_digest, rp.predicted_order, rp.race_date)
+    cols = (rp.model_version, rp.race_id, rp.prediction_digest, rp.predicted_order, rp.race_date, rp.variant)
     for part in chunks(race_ids):
-        for mv, rid, digest, order, rdate in conn.execute(select(*cols).where(rp.race_id.in_(part))):
-            out[(mv, rid)] = (digest, order, rdate)
+        for mv, rid, digest, order, rdate, variant in conn.execute(select(*cols).where(rp.race_id.in_(part))):
+            out[(mv, rid)] = (digest, order, rdate, variant)
     return out
 
 
@@ -357,7 +358,8 @@ def write_entries(
     # a race not stored has no prediction yet: skip the query on the common path of new races
     stored_preds = _load_predictions(conn, sorted(state))
     latest: dict[tuple[str, str], RaceEntry] = {}
-    digests = {k: v[0] for k, v in stored_preds.items()}
+    # What makes a re-log "unchanged": the prediction's digest and the variant it was served under.
+    digests = {k: (v[0], v[3]) for k, v in stored_preds.items()}
     fixes: list[dict[str, Any]] = []
     unchanged = 0
     for e in entries:
@@ -375,10 +377,23 @@ def write_entries(
             _merge_result(st, e.race_id, e.result, now, reason, fixes)
         key = (e.model_version, e.race_id)
         previous = digests.get(key)
-        if previous == e.digest:
+        if previous == (e.digest, e.variant):
             unchanged += 1
             continue
-        if previous is not None:
+        if previous is not None and previous[1] != e.variant:
+            fixes.append(
+                {
+                    "kind": "variant",
+                    "race_id": e.race_id,
+                    "model_version": e.model_version,
+                    "symbol": None,
+                    "old_value": previous[1],
+                    "new_value": e.variant,
+                    "reason": reason,
+                    "corrected_at": now,
+                }
+            )
+        if previous is not None and previous[0] != e.digest:
             old = latest[key].predicted_order if key in latest else stored_preds[key][1]
             fixes.append(
                 {
@@ -392,7 +407,7 @@ def write_entries(
                     "corrected_at": now,
                 }
             )
-        digests[key] = e.digest
+        digests[key] = (e.digest, e.variant)
         latest[key] = e
 
     new_races = [
@@ -461,7 +476,7 @@ def write_entries(
 
     rescore = [
         (key, order, rdate)
-        for key, (_, order, rdate) in stored_preds.items()
+        for key, (_, order, rdate, _variant) in stored_preds.items()
         if key not in latest and state[key[1]].result_changed
     ]
     _rescore(conn, rescore, state, now)

@@ -114,7 +114,7 @@ corrections = Table(
     "corrections",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("kind", String(16), nullable=False),  # result / prediction / market_outcome
+    Column("kind", String(16), nullable=False),  # result / prediction / variant / market_outcome
     Column("race_id", String(64)),
     Column("model_version", String(64)),
     Column("symbol", String(32)),
