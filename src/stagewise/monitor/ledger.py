@@ -564,7 +564,7 @@ def write_results(
             ],
         )
     preds = _load_predictions(conn, [rid for rid, _ in changed])
-    items = [(key, order, rdate) for key, (_, order, rdate) in preds.items()]
+    items = [(key, order, rdate) for key, (_, order, rdate, _variant) in preds.items()]
     try:
         _rescore(conn, items, state, now)
     except DataValidationError as exc:
