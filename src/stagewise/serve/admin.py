@@ -1,4 +1,4 @@
-"""Admin routes: change the rollout stage, pull the kill switch, reload models.
+"""Admin routes: change the rollout stage, pull the kill switch, reload models, see the full status.
 
 Every route needs ``Authorization: Bearer <token>`` where the token is the server's
 ``STAGEWISE_ADMIN_TOKEN`` (compared with :func:`hmac.compare_digest`). No header → 401;
@@ -106,6 +106,14 @@ def kill(body: KillRequest, request: Request) -> dict[str, Any]:
     feature = body.feature or service.settings.feature
     killed = service.rollout.kill(feature, reason=body.reason, actor=ACTOR)
     return {"killed": killed, "audit": _last_audit(service.rollout)}
+
+
+@admin_router.get("/status", summary="Readiness with the details /readyz keeps private")
+def status(request: Request) -> dict[str, Any]:
+    service = request.app.state.service
+    _ready, report = service.readiness()
+    report["ledger_queue"] = {**report["ledger_queue"], "last_error": service.queue.last_error}
+    return {**report, "database_error": service.database_error}
 
 
 @admin_router.post("/reload", summary="Reload models by alias and the rollout config now")

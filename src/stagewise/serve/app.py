@@ -44,6 +44,7 @@ from stagewise._exceptions import (
 from stagewise._version import __version__
 from stagewise.serve.admin import admin_router
 from stagewise.serve.analysis import AnalysisService, analysis_router
+from stagewise.serve.identity import RaceConflictError
 from stagewise.serve.logging_queue import LedgerSink
 from stagewise.serve.metrics import CONTENT_TYPE, ServeMetrics
 from stagewise.serve.middleware import BodySizeLimit, RequestMetrics
@@ -56,7 +57,7 @@ from stagewise.serve.schemas import (
     ResultsRequest,
     ResultsResponse,
 )
-from stagewise.serve.service import ModelUnavailableError, PredictionService
+from stagewise.serve.service import DATABASE_UNREACHABLE, ModelUnavailableError, PredictionService
 from stagewise.serve.settings import ADMIN_TOKEN_ENV, ServeSettings, settings_from_env
 
 __all__ = ["app_from_env", "create_app"]
@@ -120,6 +121,8 @@ async def _stagewise_error(request: Request, exc: Exception) -> JSONResponse:
     private = request.app.state.service.settings.signature_errors == "private"
     if isinstance(exc, SignatureError | FeatureMismatchError) and private and not _is_admin(request):
         return _error(422, PRIVATE_SIGNATURE_MESSAGE)
+    if isinstance(exc, RaceConflictError):
+        return _error(409, str(exc), [exc.stored])
     if isinstance(exc, DataValidationError | ConfigError):
         return _error(422, str(exc))
     if isinstance(exc, NotFoundError):
@@ -127,7 +130,10 @@ async def _stagewise_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, ModelUnavailableError):
         return _error(503, str(exc), headers={"Retry-After": "5"})
     if isinstance(exc, StorageError):
-        return _error(503, f"the ledger database is unavailable: {exc}", headers={"Retry-After": "5"})
+        # the error text may name the database user, host and port: only the admin token sees it
+        _LOG.error("ledger database unavailable: %s", exc)
+        detail = [{"error": str(exc)}] if _is_admin(request) else None
+        return _error(503, DATABASE_UNREACHABLE, detail, headers={"Retry-After": "5"})
     _LOG.error("unexpected stagewise error: %s", exc)
     return _error(500, f"{type(exc).__name__}: {exc}")
 

@@ -20,6 +20,7 @@ from stagewise.features.technical import FEATURE_NAMES
 from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
 from stagewise.rollout.integrity import ManualEdit
 from stagewise.serve.features import request_frame
+from stagewise.serve.identity import RaceIdentities, RaceIdentity
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
 from stagewise.serve.routing import LoadedModel, ModelSet, ModelWatcher, RaceRouter
@@ -41,6 +42,8 @@ __all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_r
 VARIANTS = {"champion": CONTROL_VARIANT, "challenger": ENABLED_VARIANT, "market": CONTROL_VARIANT}
 SHADOW_VARIANT = "shadow"
 _LOG = logging.getLogger("stagewise.serve")
+DATABASE_UNREACHABLE = "database unreachable"
+"""What unauthenticated answers say about a ledger outage (details go to the log and ``/admin/status``)."""
 
 
 class ModelUnavailableError(StagewiseError):
@@ -116,6 +119,8 @@ class PredictionService:
             on_reload=self._on_reload,
         )
         self.sink: LedgerSink = sink if sink is not None else MonitorSink(settings.db_url)
+        self.identities = RaceIdentities(self._stored_identity)
+        self.database_error: str | None = None  # the last ping's error, with details (admin routes only)
         self.queue = LedgerQueue(
             self.sink,
             queue_max=settings.queue_max,
@@ -170,6 +175,8 @@ class PredictionService:
         return proba[:, 1]
 
     def predict_race(self, req: RacePredictRequest) -> RacePredictResponse:
+        # a race_id the ledger holds with another date/venue/number would be refused after the answer
+        self.identities.check(req.race_id, (req.race_date, req.venue_code, req.race_number))
         models = self.watcher.current
         wanted = self.router.role(req.race_id)
         role = wanted if models.get(wanted) is not None else "champion"
@@ -323,6 +330,18 @@ class PredictionService:
         return last, bars.index[-1].to_pydatetime()
 
     # -- results ---------------------------------------------------------------------------------
+    def _stored_identity(self, race_id: str) -> RaceIdentity | None:
+        from sqlalchemy import select
+
+        from stagewise.monitor.schema import races
+
+        def read(conn: Any) -> Any:
+            columns = (races.c.race_date, races.c.venue_code, races.c.race_number)
+            return conn.execute(select(*columns).where(races.c.race_id == race_id)).first()
+
+        row = self._monitor().store.read(read)
+        return None if row is None else (row[0], int(row[1]), int(row[2]))
+
     def _monitor(self) -> Any:
         if self._results_monitor is None:
             from stagewise.monitor import PerformanceMonitor
@@ -370,7 +389,11 @@ class PredictionService:
             )
         database = self._ping_database()
         if database is not None:
-            reasons.append(f"database unreachable: {database}")
+            # the error names the database user, host and port: log and admin routes only
+            reasons.append(DATABASE_UNREACHABLE)
+            if database != self.database_error:
+                _LOG.error("ledger database unreachable: %s", database)
+        self.database_error = database
         report: dict[str, Any] = {
             "ready": not reasons,
             "reasons": reasons,
@@ -409,7 +432,10 @@ class PredictionService:
             "written": s.written,
             "shed": s.shed,
             "rejected": s.rejected,
-            "last_error": self.queue.last_error,
+            # the error may name the database user, host and port: /admin/status shows it
+            "last_error": None
+            if self.queue.last_error is None
+            else "ledger writes failing; see /admin/status",
         }
 
     def _ping_database(self) -> str | None:
