@@ -194,7 +194,17 @@ def create_app(
     app.add_middleware(RequestMetrics, metrics=metrics)
     app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
 
-    @app.post("/v1/races/predict", response_model=RacePredictResponse, responses=_ERRORS, tags=["predict"])
+    @app.post(
+        "/v1/races/predict",
+        response_model=RacePredictResponse,
+        responses={
+            **_ERRORS,
+            409: {
+                "description": "The race_id is logged with another date, venue or number; 'detail' has it."
+            },
+        },
+        tags=["predict"],
+    )
     def predict_race(body: RacePredictRequest, request: Request) -> RacePredictResponse:
         """Rank the six boats of one race with the model the rollout routes it to."""
         answer = service.predict_race(body)
