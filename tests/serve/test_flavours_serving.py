@@ -190,3 +190,36 @@ def test_the_service_refuses_a_model_whose_features_do_not_fit_the_role(
     service = PredictionService(make_settings(), rollout=None)
     assert "challenger" not in service.watcher.current.models
     assert "the challenger role needs" in service.watcher.current.errors["challenger"]
+
+
+def test_a_compiled_path_that_is_not_exact_at_load_is_replaced_by_the_library(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import stagewise.serve.paths as paths
+
+    _, X, y = _training()
+    model = XGBoostFlavour({"n_estimators": 20, "max_depth": 3}).fit(X, y)
+    exact = paths.choose_path(model)
+    assert exact.path == "fast"
+    assert exact.max_abs_diff is not None
+    assert 0.0 < exact.max_abs_diff <= 1e-6  # XGBoost's float32 sums
+    monkeypatch.setattr(paths, "TOLERANCE", exact.max_abs_diff / 2)
+    strict = paths.choose_path(model)
+    assert strict.path == "library"
+    assert strict.reason.startswith("exactness check failed: max |fast - library|")
+    rows = X.to_numpy()[:5]
+    np.testing.assert_array_equal(strict.scorer.predict_proba(rows), model.predict_proba(rows))
+
+
+def test_the_exactness_check_rows_hold_every_split_value_and_its_neighbours() -> None:
+    from stagewise.serve.paths import check_rows, compile_flavour, split_points
+
+    _, X, y = _training()
+    model = LightGBMFlavour(SMALL).fit(X, y)
+    fast, _ = compile_flavour(model)
+    splits = split_points(fast, model)
+    rows = check_rows(splits, model, n_rows=2000)
+    feature, values = max(splits.items(), key=lambda kv: len(kv[1]))
+    column = set(rows[:, feature].tolist())
+    assert len(column & set(values.tolist())) > 0.5 * len(values)
+    assert column & set(np.nextafter(values, np.inf).tolist())

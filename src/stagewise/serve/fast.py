@@ -34,8 +34,10 @@ __all__ = ["FastEnsemble", "compile_ensemble"]
 #: Rows up to this many go through the single-row predictor one by one; more use LightGBM's batch call.
 SINGLE_ROW_LIMIT = 32
 
-#: LightGBM's ``kZeroThreshold``: it reads an input with |x| <= this as exactly 0.
-TINY = 1e-35
+#: LightGBM's ``kZeroThreshold``: it reads an input with |x| <= this as exactly 0. LightGBM declares
+#: it ``const double kZeroThreshold = 1e-35f``: the float32 nearest 1e-35 (1.0000000180e-35), not
+#: 1e-35 itself; the exactness check at load found rows between the two scored differently.
+TINY = float(np.float32(1e-35))
 
 _REALS = (int, float, np.integer, np.floating, np.bool_)
 

@@ -139,6 +139,9 @@ class ModelWatcher:
                 f"{domain} feature set (ModelRegistry.save(..., feature_set=...))"
             )
         plan = choose_path(flavour)
+        if flavour.name == "race":  # the place model gets its own compiled path, under the same check
+            place = flavour.place_  # type: ignore[attr-defined]
+            place.classifier_ = _Checked(place.classifier_.signature_, choose_path(place.classifier_).scorer)
         _LOG.info(
             "%s %s (%s flavour) served by the %s path: %s",
             role,
@@ -204,6 +207,17 @@ class ModelWatcher:
         if self._state_token() != self._token:
             return self.load()
         return self.current
+
+
+class _Checked:
+    """A scorer behind its signature check (the served race model's place model)."""
+
+    def __init__(self, signature: InputSignature, scorer: ProbaModel) -> None:
+        self.signature_ = signature
+        self._scorer = scorer
+
+    def predict_proba(self, X: Any) -> Any:
+        return self._scorer.predict_proba(self.signature_.check(X))
 
 
 def _feature_set(recorded: Mapping[str, Any] | None, names: list[str]) -> FeatureSet | None:

@@ -139,6 +139,7 @@ class InputSignature:
 
     features: tuple[FeatureSpec, ...]
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _rules: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         names = [f.name for f in self.features]
@@ -148,6 +149,25 @@ class InputSignature:
         if duplicated:
             raise ConfigError(f"Feature names in a signature must be unique; got duplicated {duplicated}.")
         object.__setattr__(self, "_index", {n: i for i, n in enumerate(names)})
+        specs = self.features
+        # the rules as row vectors, so that a matrix is checked in a few NumPy calls
+        rules = {
+            "low": np.array([-np.inf if f.minimum is None else f.minimum for f in specs], dtype=np.float64),
+            "high": np.array([np.inf if f.maximum is None else f.maximum for f in specs], dtype=np.float64),
+            "no_nan": np.array([not f.allow_nan for f in specs]),
+            "whole": np.array([f.dtype == "int64" for f in specs]),
+            "binary": np.array([f.dtype == "bool" for f in specs]),
+            "numeric": all(f.is_numeric for f in specs),
+            "n": len(specs),
+            "checks_whole": any(f.dtype == "int64" for f in specs),
+            "checks_binary": any(f.dtype == "bool" for f in specs),
+            "categories": [
+                (j, np.asarray(f.categories, dtype=np.float64))
+                for j, f in enumerate(specs)
+                if f.dtype == "category" and f.is_numeric
+            ],
+        }
+        object.__setattr__(self, "_rules", rules)
 
     @property
     def names(self) -> list[str]:
@@ -156,7 +176,7 @@ class InputSignature:
     @property
     def is_numeric(self) -> bool:
         """True when every feature is a number (the model reads a float64 matrix)."""
-        return all(f.is_numeric for f in self.features)
+        return bool(self._rules["numeric"])
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -215,6 +235,16 @@ class InputSignature:
         name → value (one row), or a 2-D array (columns by position). Returns a float64 array
         when every feature is numeric, else a DataFrame with the signature's columns.
         """
+        r = self._rules
+        if (
+            type(X) is np.ndarray
+            and X.dtype == np.float64
+            and X.ndim == 2
+            and X.shape[1] == r["n"]
+            and r["numeric"]
+        ):
+            self._check_numeric(X)  # the server's call: a float64 matrix in the model's order
+            return X
         frame: pd.DataFrame | None = None
         if isinstance(X, Mapping):
             X = pd.DataFrame([dict(X)])
@@ -281,8 +311,19 @@ class InputSignature:
     def _check_numeric(self, matrix: np.ndarray) -> None:
         if matrix.size == 0:
             return
-        for j, spec in enumerate(self.features):
-            self._check_column(spec, matrix[:, j])
+        r = self._rules
+        nan = np.isnan(matrix)
+        # comparisons with NaN are False and raise no warning: NaN is judged by the NaN rule alone
+        bad = np.isinf(matrix) | (nan & r["no_nan"]) | (matrix < r["low"]) | (matrix > r["high"])
+        if r["checks_whole"]:
+            bad |= r["whole"] & (matrix != np.floor(matrix)) & ~nan
+        if r["checks_binary"]:
+            bad |= r["binary"] & (matrix != 0.0) & (matrix != 1.0) & ~nan
+        for j, allowed in r["categories"]:
+            bad[:, j] |= ~np.isin(matrix[:, j], allowed) & ~nan[:, j]
+        if bad.any():
+            j = int(np.flatnonzero(bad.any(axis=0))[0])  # the first broken feature, as the message names it
+            self._check_column(self.features[j], matrix[:, j])
 
     @staticmethod
     def _numeric_column(spec: FeatureSpec, column: pd.Series) -> np.ndarray:
