@@ -74,7 +74,7 @@ def test_check_bars_gap_policies(tmp_path: Path) -> None:
     assert "22" in filled.output
     bad = runner.invoke(app, ["data", "check-bars", str(path), "--gaps", "skip"])
     assert bad.exit_code == 1
-    assert "ConfigError: The 'gaps' parameter must be one of error, allow, ffill. Got 'skip'." in bad.output
+    assert "ConfigError: --gaps must be one of error, allow, ffill. Got 'skip'." in bad.output
 
 
 def test_user_mistakes_are_one_line_errors(tmp_path: Path) -> None:

@@ -64,7 +64,7 @@ def test_set_refuses_a_bad_stage_with_one_line_and_keeps_the_file(config: Path) 
         assert "Traceback" not in out
     code, out = run("set", "probability_calibration", "150%", "--reason", "x", "--config", str(config))
     assert code == 1
-    assert out.startswith("ConfigError: The rollout 'stage' must be 'disabled' or a percentage")
+    assert out.startswith("ConfigError: The rollout STAGE must be 'disabled' or a percentage")
     assert config.read_text() == SEED_CONFIG
 
 

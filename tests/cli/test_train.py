@@ -26,7 +26,7 @@ def test_train_markets_prints_scores_and_saves_a_version(tmp_path: Path) -> None
 def test_train_bad_days_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--days", "0", "--root", str(tmp_path)])
     assert result.exit_code == 1
-    assert "ConfigError: The 'days' parameter must be an int >= 1. Got 0." in result.output
+    assert "ConfigError: --days must be an int >= 1. Got 0." in result.output
     assert "Traceback" not in result.output
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import UnsupportedFormatError
+from stagewise._output import make_dirs
 from stagewise.backtest.summary import FORMAT_VERSION
 
 __all__ = ["read_results", "render_text", "write_outputs"]
@@ -220,7 +221,7 @@ def write_outputs(
     result: dict[str, Any], predictions: pd.DataFrame, output_dir: Path, lang: str, html: bool
 ) -> dict[str, str]:
     """Write the four outputs into ``output_dir``; return their paths."""
-    output_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(output_dir)
     paths = {
         "results": output_dir / RESULTS_FILE,
         "report": output_dir / TEXT_FILE,

@@ -130,9 +130,9 @@ def backtest(
 ) -> None:
     """Run the walk-forward and write walkforward_results.json, walkforward_report.txt/.html and
     walkforward_predictions.parquet to --output-dir."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from stagewise._console import make_console
     from stagewise.backtest import WalkForwardBacktest
     from stagewise.metrics.betting import StakeStrategy
 
@@ -185,7 +185,7 @@ def backtest(
         calibration=calibration,  # type: ignore[arg-type]  # validated by the runner
         costs=costs,
     )
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     with Progress(
         TextColumn("walk-forward"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as bar:

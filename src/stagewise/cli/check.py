@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+from stagewise._console import cell, make_console, plain
 
 if TYPE_CHECKING:
     from stagewise.check import CheckResult, CheckTargets, Status
@@ -76,8 +77,7 @@ MODE = typer.Option(Mode.light, "--mode", help="light: fast, builds nothing; ful
 
 
 def _console(stderr: bool = False) -> Console:
-    """Made per call, so that it sees this run's terminal width (COLUMNS), not the importer's."""
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return make_console(stderr=stderr)
 
 
 def _targets(
@@ -135,7 +135,7 @@ def _status_cell(result: CheckResult) -> str:
 
 
 def _results_table(title: str, results: list[CheckResult]) -> Table:
-    table = Table(title=f"stagewise check {title}", title_justify="left")
+    table = Table(title=cell(f"stagewise check {title}"), title_justify="left")
     table.add_column("stage", style="dim", no_wrap=True)
     table.add_column("check", no_wrap=True)
     table.add_column("result", no_wrap=True)
@@ -144,7 +144,9 @@ def _results_table(title: str, results: list[CheckResult]) -> Table:
     for r in results:
         if previous is not None and r.stage != previous:
             table.add_section()
-        table.add_row(r.stage if r.stage != previous else "", r.name, _status_cell(r), Text(r.detail))
+        table.add_row(
+            cell(r.stage if r.stage != previous else ""), cell(r.name), _status_cell(r), Text(r.detail)
+        )
         previous = r.stage
     return table
 
@@ -154,7 +156,9 @@ def _fix_table(failed: list[CheckResult]) -> Table:
     table.add_column("check", no_wrap=True)
     table.add_column("fix", overflow="fold")
     for r in failed:
-        table.add_row(f"{r.stage}: {r.name}" if r.stage else r.name, Text(r.fix or "see the detail above"))
+        table.add_row(
+            cell(f"{r.stage}: {r.name}" if r.stage else r.name), Text(r.fix or "see the detail above")
+        )
     return table
 
 
@@ -333,36 +337,43 @@ def _print_status(result: Status) -> None:
     targets = result.targets
     problems = result.problems
 
-    models = Table(title=f"Models in {targets.models}", title_justify="left")
+    models = Table(title=cell(f"Models in {targets.models}"), title_justify="left")
     columns = ("version", "created (UTC)", "role", "aliases", "features", "hashes", "flavour", "serving path")
     for column in columns:
         models.add_column(column, overflow="fold", no_wrap=column == "version")
     for row in result.models:
-        role = f"[bold green]{row['role']}[/]" if row["role"] == "production" else row["role"]
+        role = Text(row["role"], style="bold green" if row["role"] == "production" else "")
         hashes = Text(row["hashes"], style="" if row["hashes_ok"] else "bold red")
         models.add_row(
-            row["version"],
-            row["created_at"],
+            cell(row["version"]),
+            cell(row["created_at"]),
             role,
-            row["aliases"],
-            str(row["n_features"]),
+            cell(row["aliases"]),
+            cell(row["n_features"]),
             hashes,
-            row.get("flavour", ""),
-            row.get("serving_path", "-"),
+            cell(row.get("flavour", "")),
+            cell(row.get("serving_path", "-")),
         )
     _print_part(models, "Models", problems.get("models"), bool(result.models))
 
     updated = result.rollout_updated_at or "never"
     audit = {True: "audit chain intact", False: "[bold red]audit chain BROKEN[/]", None: "audit not read"}
-    rollouts = Table(title=f"Rollouts in {targets.config} (updated {updated}; {audit[result.audit_ok]})")
+    rollouts = Table(
+        title=f"Rollouts in {plain(targets.config)} (updated {updated}; {audit[result.audit_ok]})"
+    )
     rollouts.title_justify = "left"
     for column in ("feature", "stage", "stage since", "enabled since", "bucketing", "killed", "completed"):
         rollouts.add_column(column, overflow="fold")
     for row in result.rollouts:
         since, enabled = row["stage_since"] or "-", row["enabled_since"] or "-"
         rollouts.add_row(
-            row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-",
-            row["completed"] or "-",
+            *(
+                cell(v)
+                for v in (
+                    row["feature"], row["stage"], since, enabled, row["hash_mode"], row["killed"] or "-",
+                    row["completed"] or "-",
+                )
+            )
         )  # fmt: skip
     _print_part(
         rollouts, "Rollouts", problems.get("rollouts"), bool(result.rollouts) or result.audit_ok is not None
@@ -372,7 +383,7 @@ def _print_status(result: Status) -> None:
     monitor = Table(title="Monitor", title_justify="left", show_header=False)
     monitor.add_column("fact", style="bold")
     monitor.add_column("value", overflow="fold")
-    monitor.add_row("ledger", targets.db)
+    monitor.add_row("ledger", cell(targets.db))
     if day:
         monitor.add_row("last race day", str(day["date"]))
         monitor.add_row("settled races", str(day.get("total_races", 0)))
@@ -399,5 +410,5 @@ def _print_part(table: Table, label: str, problem: Any, show: bool) -> None:
     if show:
         _console().print(table)
     if problem is not None:
-        _console().print(f"[bold red]{label}[/]: {escape(problem.what)}")
-        _console().print(f"  [bold]fix[/]: {escape(problem.fix)}")
+        _console().print(f"[bold red]{label}[/]: {plain(problem.what)}")
+        _console().print(f"  [bold]fix[/]: {plain(problem.fix)}")

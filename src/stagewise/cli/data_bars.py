@@ -6,20 +6,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from stagewise._console import cell, make_console
 
 __all__ = ["bars", "check_bars"]
 
 
 def _print_summary(title: str, facts: dict[str, object]) -> None:
-    console = Console(highlight=False)  # made per call so that it sees the terminal width of this run
+    console = make_console()
     console.print(title, soft_wrap=True, markup=False)  # a long path must stay greppable on one line
     table = Table(show_header=False)
     table.add_column("fact", style="bold")
     table.add_column("value")
     for key, value in facts.items():
-        table.add_row(key, f"{value:,.6g}" if isinstance(value, float) else str(value))
+        table.add_row(cell(key), cell(f"{value:,.6g}" if isinstance(value, float) else value))
     console.print(table)
 
 
@@ -29,7 +30,9 @@ def bars(
         str,
         typer.Option("--source", "-s", help="EURUSD (hourly), GOOG (daily), BTCUSD (monthly) or synthetic."),
     ] = "EURUSD",
-    n: Annotated[int, typer.Option("--n", help="Number of bars (synthetic only).")] = 100_000,
+    n: Annotated[
+        int, typer.Option("--n", min=1, max=100_000_000, help="Number of bars (synthetic only).")
+    ] = 100_000,
     freq: Annotated[
         str, typer.Option("--freq", help="Bar spacing, e.g. 1min, 1h, 1D (synthetic only).")
     ] = "1h",
@@ -46,7 +49,11 @@ def bars(
     from stagewise.data.markets.summary import bars_summary, make_bars, write_bars
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        transient=True,
+        console=make_console(),
     ) as bar:
         task = bar.add_task(f"making {source} bars", total=2)
         frame = make_bars(source, n=n, freq=freq, seed=seed)

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from stagewise._console import cell, make_console
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -19,11 +20,11 @@ def _print_summary(title: str, path: Path, races: pd.DataFrame) -> None:
     from stagewise.data.races.calibration import calibration_figures
 
     figures = calibration_figures(races)
-    console = Console(highlight=False)  # per call: this run's terminal width
-    facts = Table(title=title, show_header=False, title_justify="left")
+    console = make_console()
+    facts = Table(title=cell(title), show_header=False, title_justify="left")
     facts.add_column("fact", style="bold")
     facts.add_column("value", overflow="fold")
-    facts.add_row("file", str(path))
+    facts.add_row("file", cell(path))
     facts.add_row("races", f"{figures.races:,}")
     facts.add_row("boats (rows)", f"{len(races):,}")
     facts.add_row("days", f"{figures.days:,}")
@@ -77,6 +78,7 @@ def simulate(
         TextColumn("{task.completed}/{task.total} days"),
         TimeElapsedColumn(),
         transient=True,
+        console=make_console(),
     ) as bar:
         task = bar.add_task("simulating", total=None)
 

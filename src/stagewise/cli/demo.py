@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 
 def demo(
@@ -51,10 +50,11 @@ closes, and the controller judges the challenger's signals under the markets hea
 (direction accuracy, Brier skill against the base rate). The degraded challenger there has an \
 off-by-one label bug (it learned the previous bar's direction) and is certain of every call.
     """
+    from stagewise._console import make_console, plain
     from stagewise.lifecycle.demo import run_demo
     from stagewise.lifecycle.progress import RichProgress
 
-    console = Console(highlight=False)  # per call: this run's terminal width
+    console = make_console()
     with RichProgress(console) as progress:
         result = run_demo(
             workdir, domain=domain, days=days, seed=seed, progress=progress, webhook_port=webhook_port
@@ -75,5 +75,5 @@ off-by-one label bug (it learned the previous bar's direction) and is certain of
     console.print(
         f"Audit log: {result.audit_entries} entries, chain "
         f"{'verified' if result.audit_ok else '[bold red]BROKEN[/]'}. "
-        f"Done in {result.seconds:.0f} s.\nOpen [bold]{result.report}[/] for every report."
+        f"Done in {result.seconds:.0f} s.\nOpen [bold]{plain(result.report)}[/] for every report."
     )

@@ -2,7 +2,8 @@
 
 The CLI only parses and prints: each command calls one library function. A
 :class:`~stagewise.StagewiseError` (a user mistake) is printed as
-``ErrorType: message`` on stderr with exit code 1, never as a traceback.
+``ErrorType: message`` on stderr with exit code 1, never as a traceback; see
+:class:`_UserErrorGroup` for what every command gets at this boundary.
 Command modules import heavy libraries inside their functions so that
 ``stagewise --help`` stays fast.
 """
@@ -12,25 +13,37 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
+from stagewise._console import make_console, plain
 from stagewise._exceptions import StagewiseError
 from stagewise._version import __version__
+from stagewise.cli._boundary import command_path, flag_names, in_cli_terms, refuse_blank_values
 
 __all__ = ["app", "main"]
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
 
 class _UserErrorGroup(TyperGroup):
-    """Turns every StagewiseError raised by a sub-command into a one-line message."""
+    """The CLI boundary: a user mistake is one line on stderr and exit 1, in the command's own terms.
+
+    A :class:`~stagewise.StagewiseError` prints as ``ErrorType: message``, with the Python
+    parameter names of the message replaced by the command's flags (``end_date`` ->
+    ``--end-date``) and the text escaped (it is never console markup). An ``OSError`` (a full
+    disk, a missing directory, a denied permission) is the environment, not a bug: one line too.
+    Every text option of every command refuses a blank value.
+    """
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        refuse_blank_values(self)
 
     def invoke(self, ctx: Any) -> Any:  # typer vendors its own click Context type
+        command = command_path(self, [*ctx._protected_args, *ctx.args])
         try:
             return super().invoke(ctx)
-        except StagewiseError as exc:
-            err_console.print(f"[bold red]{type(exc).__name__}[/]: {exc}", markup=True)
+        except (StagewiseError, OSError) as exc:
+            message = str(exc) if command is None else in_cli_terms(str(exc), flag_names(command))
+            make_console(stderr=True).print(f"[bold red]{type(exc).__name__}[/]: {plain(message)}")
             raise SystemExit(1) from None
 
 

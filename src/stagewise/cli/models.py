@@ -50,8 +50,9 @@ def _metrics_text(metrics: dict[str, Any], limit: int = 4) -> str:
 @app.command("list")
 def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
     """List every saved version, oldest first, with its role and aliases."""
-    from rich.console import Console
     from rich.table import Table
+
+    from stagewise._console import cell, make_console
 
     registry = _registry(root)
     versions = registry.list_versions()
@@ -61,7 +62,7 @@ def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
     if not versions:
         typer.echo(f"No saved versions in {root}. Train one with `stagewise train`.")
         return
-    table = Table(title=f"Model versions in {root}")
+    table = Table(title=cell(f"Model versions in {root}"))
     table.add_column("version", no_wrap=True, min_width=23)
     for column in ("created (UTC)", "features", "data window", "metrics", "aliases", "role"):
         table.add_column(column)
@@ -69,15 +70,15 @@ def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
         window = s.data_window or {}
         role = "production" if s.is_production else ("previous" if s.is_previous else "")
         table.add_row(
-            s.version,
-            (s.created_at or "?").replace("+00:00", ""),
-            str(s.n_features if s.n_features is not None else "?"),
-            f"{window.get('start', '')} → {window.get('end', '')}" if window else "",
-            _metrics_text(s.performance_metrics),
-            ", ".join(s.aliases),
+            cell(s.version),
+            cell((s.created_at or "?").replace("+00:00", "")),
+            cell(s.n_features if s.n_features is not None else "?"),
+            cell(f"{window.get('start', '')} → {window.get('end', '')}" if window else ""),
+            cell(_metrics_text(s.performance_metrics)),
+            cell(", ".join(s.aliases)),
             f"[bold green]{role}[/]" if s.is_production else role,
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 def _summary(s: Any) -> dict[str, Any]:
@@ -97,16 +98,17 @@ def _summary(s: Any) -> dict[str, Any]:
 @app.command("show")
 def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
     """Show a version's flavour, input signature, metadata, files and role (`verify` checks hashes)."""
-    from rich.console import Console
     from rich.table import Table
+
+    from stagewise._console import cell, make_console
 
     info = _registry(root).info(ref)
     if as_json:
         _echo_json(info)
         return
     meta = info["metadata"]
-    console = Console()
-    head = Table(title=f"{info['version']} ({ref})", show_header=False)
+    console = make_console()
+    head = Table(title=cell(f"{info['version']} ({ref})"), show_header=False)
     head.add_column("field", style="bold")
     head.add_column("value")
     role = "production" if info["is_production"] else ("previous production" if info["is_previous"] else "-")
@@ -128,7 +130,7 @@ def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
         ("stored in", ", ".join(info["locations"])),
     ]
     for name, value in rows:
-        head.add_row(name, str(value))
+        head.add_row(name, cell(value))
     console.print(head)
     signature = Table(title="input signature (checked before every prediction)")
     for column in ("#", "feature", "dtype", "rule"):
@@ -140,15 +142,16 @@ def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
     for column in ("file", "bytes", "sha256"):
         files.add_column(column)
     for name, entry in sorted(info["files"].items()):
-        files.add_row(name, str(entry.get("size")), entry.get("sha256", ""))
+        files.add_row(cell(name), cell(entry.get("size")), cell(entry.get("sha256", "")))
     console.print(files)
 
 
 @app.command("verify")
 def verify(ref: str = REF, root: str = ROOT) -> None:
     """Check every file of a version (all its copies) against its SHA-256 manifest."""
-    from rich.console import Console
     from rich.table import Table
+
+    from stagewise._console import cell, make_console
 
     registry = _registry(root)
     version = registry.resolve(ref)
@@ -158,8 +161,8 @@ def verify(ref: str = REF, root: str = ROOT) -> None:
     for column in ("bytes", "sha256", ""):
         table.add_column(column)
     for f in checked:
-        table.add_row(f.name, str(f.size), f.sha256, "[green]ok[/]")
-    Console().print(table)
+        table.add_row(cell(f.name), cell(f.size), cell(f.sha256), "[green]ok[/]")
+    make_console().print(table)
 
 
 @app.command("promote")

@@ -81,8 +81,9 @@ def _with_ci(day: dict[str, Any], name: str) -> str:
 
 
 def _print_days(days: list[dict[str, Any]], title: str) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from stagewise._console import make_console
 
     table = Table(title=title)
     for col in (
@@ -107,7 +108,7 @@ def _print_days(days: list[dict[str, Any]], title: str) -> None:
             str(d["pending_races"]),
             str(d["void_races"]),
         )
-    Console(width=max(Console().width, 130)).print(table)
+    make_console().print(table)
 
 
 @app.command()
@@ -240,6 +241,7 @@ def export_metrics(
     if output is None:
         typer.echo(text, nl=False)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        from stagewise._output import write_text_output
+
+        write_text_output(output, text)
         typer.echo(f"Wrote {output}")

@@ -43,9 +43,23 @@ MODELS = typer.Option(Path("models"), "--models", help="Model registry directory
 RACE_IDS = typer.Argument(..., help="Race ids (text; an int id hashes as its decimal text).")
 
 
-def _open(config: Path, db: str | None) -> GradualRollout:
+def _require_config(config: Path, db: str | None) -> None:
+    """A command that reads a rollout names a missing --config file instead of creating one."""
+    from stagewise._exceptions import NotFoundError
+
+    if db is None and not config.exists():
+        raise NotFoundError(
+            f"The rollout config {str(config)!r} does not exist; create a feature in it with "
+            "'stagewise rollout add FEATURE --config ...', or pass --config or --db."
+        )
+
+
+def _open(config: Path, db: str | None, *, create: bool = False) -> GradualRollout:
+    """The rollout of --config (or --db); a missing config file is an error unless ``create``."""
     from stagewise.rollout import GradualRollout
 
+    if not create:
+        _require_config(config, db)
     return GradualRollout(config, db_url=db, refresh_interval=0)
 
 
@@ -76,7 +90,7 @@ def set_stage(
     db: str = DB,
 ) -> None:
     """Move FEATURE to STAGE (audited). Units enabled at a lower stage stay enabled at a higher one."""
-    with _open(config, db) as rollout:
+    with _open(config, db, create=create) as rollout:
         features = rollout.get_rollout_status()["feature_rollouts"]
         if feature not in features:
             if not create:
@@ -116,7 +130,7 @@ def add(
 ) -> None:
     """Create a feature. New features get their own salt, so their cohorts are independent of others."""
     mode = "legacy-md5" if legacy else "blake2b-64"
-    with _open(config, db) as rollout:
+    with _open(config, db, create=True) as rollout:
         info = rollout.add_feature(
             feature, stage, salt=salt, hash_mode=mode, reason=reason, actor=actor,
             accept_manual_edit=accept_manual_edit,
@@ -143,8 +157,9 @@ def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None
             "--reason '...' (the kill switch always works).",
             err=True,
         )
-    from rich.console import Console
     from rich.table import Table
+
+    from stagewise._console import cell, make_console
 
     table = Table(title=f"Rollout status (updated {result['updated_at'] or 'never'})")
     table.add_column("feature", no_wrap=True)
@@ -153,13 +168,13 @@ def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None
     for name, info in result["feature_rollouts"].items():
         killed = info.get("killed")
         table.add_row(
-            name,
-            info["stage"],
-            str(info["enabled_at"] or "-"),
-            info["hash_mode"],
-            f"{killed['reason']} ({str(killed['at'])[:10]})" if killed else "-",
+            cell(name),
+            cell(info["stage"]),
+            cell(info["enabled_at"] or "-"),
+            cell(info["hash_mode"]),
+            cell(f"{killed['reason']} ({str(killed['at'])[:10]})" if killed else "-"),
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 @app.command("plan")
@@ -234,6 +249,7 @@ def health(
         if races is not None:
             metrics["total_races"] = races
     health_policy = load_policy(policy, critical_rule=critical_rule)
+    _require_config(config, db)
     with GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy) as rollout:
         result = rollout.check_rollout_health(feature, metrics, lang=_lang(lang))
     if as_json:
@@ -256,7 +272,7 @@ def audit(
         False, "--verify", help="Check the hash chain; exit 1 if it was tampered with."
     ),
     feature: str = typer.Option(None, "--feature", help="Only entries of this feature."),
-    limit: int = typer.Option(20, "--limit", help="Show the last N entries (0: all)."),
+    limit: int = typer.Option(20, "--limit", min=0, help="Show the last N entries (0: all)."),
     config: Path = CONFIG,
     db: str = DB,
     as_json: bool = AS_JSON,

@@ -43,9 +43,13 @@ def _day(outcome: RuleOutcome) -> str:
 
 
 def simulate_aa(
-    sims: int = typer.Option(1000, "--sims", help="Simulated experiments (each a month of daily looks)."),
-    days: int = typer.Option(30, "--days", help="Daily looks per experiment."),
-    races_per_day: int = typer.Option(140, "--races-per-day", help="Races a day, both groups together."),
+    sims: int = typer.Option(
+        1000, "--sims", min=1, max=1_000_000, help="Simulated experiments (each a month of daily looks)."
+    ),
+    days: int = typer.Option(30, "--days", min=1, max=3660, help="Daily looks per experiment."),
+    races_per_day: int = typer.Option(
+        140, "--races-per-day", min=1, max=1_000_000, help="Races a day, both groups together."
+    ),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the harm test (the false-rollback budget)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed prints the same figures."),
     p: float = typer.Option(
@@ -74,9 +78,9 @@ def simulate_aa(
     The naive rule rolls back far more often than --alpha: that is why the controller does not use it.
     Rates carry a 95 % Wilson interval (the Monte-Carlo uncertainty).
     """
-    from rich.console import Console
     from rich.progress import Progress
 
+    from stagewise._console import make_console
     from stagewise.rollout.controller_runner import MAX_HEALTH_WINDOW_DAYS
     from stagewise.rollout.experiments.aa import simulate_aa as run_aa
     from stagewise.rollout.experiments.aa import simulate_health_gate, simulate_power
@@ -90,7 +94,7 @@ def simulate_aa(
         treatment_share=share,
         tau=tau,
     )
-    with Progress(transient=True, disable=as_json) as progress:
+    with Progress(transient=True, disable=as_json, console=make_console(stderr=True)) as progress:
         task_aa = progress.add_task("A/A simulations", total=sims)
         aa = run_aa(p=p, progress=lambda done, _n: progress.update(task_aa, completed=done), **common)
         task_pw = progress.add_task(f"power: {p:.0%} -> {p_worse:.0%}", total=sims)
@@ -112,7 +116,7 @@ def simulate_aa(
         data["settings"]["p_trifecta"] = p_trifecta
         typer.echo(json.dumps(data, indent=2))
         return
-    _print_aa(Console(), aa, power, gates, p_trifecta)
+    _print_aa(make_console(), aa, power, gates, p_trifecta)
 
 
 def _outcome_json(outcome: RuleOutcome) -> dict[str, Any]:
@@ -306,16 +310,17 @@ def auto(
 
 
 def _print_decision(decision: Decision) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    from stagewise._console import make_console, plain
+
+    console = make_console()
     colour = {"promote": "green", "rollback": "bold red", "hold": "yellow", "none": "dim"}[decision.action]
     stages = f"{decision.from_stage} -> {decision.to_stage}"
-    head = f"[{colour}]{decision.action.upper()}[/] {decision.feature}: {stages}"
+    head = f"[{colour}]{decision.action.upper()}[/] {plain(decision.feature)}: {plain(stages)}"
     console.print(head + ("  [dim](dry run: nothing changed)[/]" if decision.dry_run else ""))
     for reason in decision.reasons:
-        console.print(f"  • {reason}")
+        console.print(f"  • {plain(reason)}")
     numbers = decision.numbers
     cumulative = numbers.get("cumulative")
     if cumulative:
@@ -342,10 +347,11 @@ def _print_decision(decision: Decision) -> None:
         p_value = srm["p_value"]
         console.print(
             f"SRM: counts {srm['counts']}, p = {'n/a' if p_value is None else f'{p_value:.3g}'} "
-            f"-> {srm['verdict']}"
+            f"-> {srm['verdict']}",
+            markup=False,
         )
     if "healthy_streak" in numbers:
         console.print(f"healthy streak at this stage: {numbers['healthy_streak']} day(s)")
     for note in numbers.get("notifications", []):
         status = "sent" if note["ok"] else f"FAILED ({note['error']})"
-        console.print(f"notification via {note['channel']}: {status}")
+        console.print(f"notification via {note['channel']}: {status}", markup=False)

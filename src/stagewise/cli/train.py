@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from stagewise._console import make_console, plain
 
 if TYPE_CHECKING:
     from stagewise.models.training import TrainingReport
@@ -39,7 +40,11 @@ def _score_table(report: TrainingReport) -> Table:
         second = score.extra.get("accuracy" if markets else "hit_rate_top3", math.nan)
         first = f"{score.value:.3f}" if markets else _percent(score.value)
         interval = "—" if math.isnan(score.low) else f"{_percent(score.low)} – {_percent(score.high)}"
-        name = f"[dim]{score.name} (baseline)[/]" if score.is_baseline else f"[bold]{score.name}[/]"
+        name = (
+            f"[dim]{plain(score.name)} (baseline)[/]"
+            if score.is_baseline
+            else f"[bold]{plain(score.name)}[/]"
+        )
         table.add_row(name, first, _percent(second), interval)
     return table
 
@@ -85,17 +90,18 @@ set; for races together with the place model that orders places 2-6, as one vers
     from rich.status import Status
 
     from stagewise.features.sets import FeatureSet
-    from stagewise.models.training import train_markets, train_races
+    from stagewise.models.training import check_training_window, train_markets, train_races
 
+    check_training_window(days, test_fraction)  # before any data is read or simulated
     feature_set = None if features is None else FeatureSet.parse(features, domain=domain.value)
 
-    console = Console(highlight=False)  # per call: this run's terminal width
+    console = make_console()
     with Status("loading data", console=console) as status:
 
         def progress(message: str) -> None:
             status.update(message)
             if verbose:
-                console.print(f"[dim]·[/] {message}")
+                console.print(f"[dim]·[/] {plain(message)}")
 
         if domain is Domain.markets:
             from stagewise.data import bundled_bars, load_bars
@@ -138,7 +144,7 @@ set; for races together with the place model that orders places 2-6, as one vers
     )
     console.print(_score_table(report))
     for note in report.notes:
-        console.print(f"[yellow]Note:[/] {note}")
+        console.print(f"[yellow]Note:[/] {plain(note)}")
     if save:
         from stagewise.models.registry import ModelRegistry
 
@@ -149,4 +155,4 @@ set; for races together with the place model that orders places 2-6, as one vers
             data_window={"start": report.train_window[0], "end": report.train_window[1]},
             notes=f"stagewise train --domain {domain.value} --days {days}",
         )
-        console.print(f"Saved version [bold]{version}[/] to {root / 'training'}")
+        console.print(f"Saved version [bold]{version}[/] to {plain(root / 'training')}")

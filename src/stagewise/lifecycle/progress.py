@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from stagewise._console import make_console, plain
+
 __all__ = ["DemoProgress", "RichProgress", "TextProgress"]
 
 
@@ -76,10 +78,9 @@ class RichProgress:
     """
 
     def __init__(self, console: Any | None = None) -> None:
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.console = console or Console(highlight=False)
+        self.console = console or make_console()
         self._bars = Progress(
             TextColumn("      {task.description}"),
             BarColumn(),
@@ -100,7 +101,7 @@ class RichProgress:
 
     def step(self, number: int, total: int, title: str, why: str) -> None:
         self.finish()
-        self.console.print(f"\n[bold cyan][{number}/{total}] {title}[/]\n      {why}")
+        self.console.print(f"\n[bold cyan]\\[{number}/{total}] {plain(title)}[/]\n      {plain(why)}")
 
     def note(self, text: str) -> None:
         self.console.print(f"      {text}", markup=False)

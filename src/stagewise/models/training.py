@@ -23,7 +23,17 @@ from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
 from stagewise.models.ensemble import ProductionEnsemble
 
-__all__ = ["ModelScore", "TrainingReport", "train_markets", "train_races"]
+__all__ = [
+    "MAX_TRAINING_DAYS",
+    "ModelScore",
+    "TrainingReport",
+    "check_training_window",
+    "train_markets",
+    "train_races",
+]
+
+MAX_TRAINING_DAYS = 36_525
+"""Longest training window in days: a century (longer than any bar or race history)."""
 
 Progress = Callable[[str], None]
 
@@ -78,6 +88,14 @@ def _check_int(name: str, value: object, minimum: int) -> int:
     return int(value)
 
 
+def check_training_window(days: object, test_fraction: object) -> tuple[int, float]:
+    """Validate ``days`` (1..MAX_TRAINING_DAYS) and ``test_fraction`` (0, 1) before any data is read."""
+    checked = _check_int("days", days, 1)
+    if checked > MAX_TRAINING_DAYS:
+        raise ConfigError(f"The 'days' parameter must be an int in 1..{MAX_TRAINING_DAYS}. Got {days!r}.")
+    return checked, _check_fraction(test_fraction)
+
+
 def _check_fraction(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 < float(value) < 1.0:
         raise ConfigError(f"The 'test_fraction' parameter must be a number in (0, 1). Got {value!r}.")
@@ -113,9 +131,8 @@ def train_markets(
     from stagewise.features.labels import next_bar_direction
     from stagewise.features.sets import FeatureSet
 
-    days = _check_int("days", days, 1)
+    days, fraction = check_training_window(days, test_fraction)
     horizon = _check_int("horizon", horizon, 1)
-    fraction = _check_fraction(test_fraction)
     say = progress or _noop
 
     bars = validate_bars(bars, gaps="allow")
@@ -225,8 +242,7 @@ def train_races(
     from stagewise.models.places import PlaceModel
     from stagewise.models.races import rank_races
 
-    days = _check_int("days", days, 1)
-    fraction = _check_fraction(test_fraction)
+    days, fraction = check_training_window(days, test_fraction)
     say = progress or _noop
 
     races = validate_races(races)

@@ -31,7 +31,10 @@ from stagewise.monitor.schema import race_predictions
 from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
 from stagewise.monitor.store import LedgerStore, resolve_url
 
-__all__ = ["PerformanceMonitor"]
+__all__ = ["MAX_WINDOW_DAYS", "PerformanceMonitor"]
+
+MAX_WINDOW_DAYS = 36_525
+"""Longest window (days) of a trend or report: a century, longer than any ledger's history."""
 
 _NO_STATS: Any = object()
 
@@ -229,9 +232,11 @@ class PerformanceMonitor:
         return [s for s in out if s is not None]
 
     def _window(self, days: int, end_date: Any) -> tuple[date, list[date]]:
-        if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-            raise ConfigError(f"The 'days' parameter must be an int >= 1. Got {days!r}.")
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
+            raise ConfigError(f"The 'days' parameter must be an int in 1..{MAX_WINDOW_DAYS}. Got {days!r}.")
         end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
+        if days > end.toordinal():
+            raise ConfigError(f"The 'days' parameter reaches before the year 1 from {end}. Got {days!r}.")
         return end, [end - timedelta(days=i) for i in range(days - 1, -1, -1)]
 
     def race_outcomes(

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from stagewise._output import write_text_output
 from stagewise.monitor.alert_config import AlertRule
 from stagewise.monitor.stats import wilson_bounds
 
@@ -220,8 +221,7 @@ def write_reports(
     """Write ``output_path`` (text) and the same name with ``.html``; return both paths."""
     lab = _labels(lang)
     text = render_text(trend, alerts, lang=lang, start=start, end=end)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    output_path.write_text(text, encoding="utf-8")
+    write_text_output(output_path, text)
     html_path = output_path.with_suffix(".html")
     if html_path == output_path:
         html_path = output_path.with_name(output_path.name + ".html")
@@ -231,5 +231,5 @@ def write_reports(
         f"<title>{html.escape(lab['title'])}</title>"
         f"</head><body>\n<pre>{html.escape(text)}</pre>\n{body}\n</body></html>\n"
     )
-    html_path.write_text(page, encoding="utf-8")
+    write_text_output(html_path, page)
     return {"text": output_path, "html": html_path}

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
 from stagewise._exceptions import ConfigError, StorageError
+from stagewise._output import make_parent_dirs
 from stagewise.monitor.schema import VERSION_TABLE
 
 __all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "RetryTransaction", "resolve_url", "sqlite_path"]
@@ -128,7 +129,7 @@ class LedgerStore:
             # No pre-ping: a dropped connection fails the transaction, which _run retries once.
             return create_engine(url)
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_parent_dirs(Path(database).expanduser())
         engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
         busy_ms = int(busy_timeout_s * 1000)
 

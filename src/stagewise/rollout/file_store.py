@@ -29,6 +29,7 @@ from filelock import FileLock, Timeout
 
 from stagewise._atomic import write_file_atomic
 from stagewise._exceptions import ConfigError, StorageError
+from stagewise._output import make_parent_dirs
 from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
 from stagewise.rollout.config import RolloutConfig, parse_config
 from stagewise.rollout.store import Change, check_replay, seal_records
@@ -193,7 +194,7 @@ class FileRolloutStore:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         try:
-            self.config_path.parent.mkdir(parents=True, exist_ok=True)
+            make_parent_dirs(self.config_path)
             self._lock.acquire()
         except Timeout:
             raise StorageError(

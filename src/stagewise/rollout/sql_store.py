@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from stagewise._exceptions import ConfigError, StorageError
+from stagewise._output import make_parent_dirs
 from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
 from stagewise.rollout.config import FeatureRollout, RolloutConfig, parse_config
 from stagewise.rollout.store import Change, check_replay, seal_records
@@ -85,7 +86,7 @@ class SqlRolloutStore:
         engine: Engine | None = None,
     ) -> None:
         if "://" not in str(db_url):  # a SQLite file path, as PerformanceMonitor accepts
-            Path(db_url).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            make_parent_dirs(Path(db_url).expanduser())
             db_url = f"sqlite:///{Path(db_url).expanduser()}"
         try:
             url = make_url(db_url)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from stagewise._exceptions import ConfigError, NotFoundError
+from stagewise._output import make_parent_dirs
 from stagewise.data.markets.gaps import Session, find_gaps
 from stagewise.data.markets.loaders import BUNDLED_BARS, bundled_bars
 from stagewise.data.markets.synthetic import synthetic_bars
@@ -67,7 +68,7 @@ def write_bars(bars: pd.DataFrame, path: str | Path) -> Path:
         raise ConfigError(
             f"The output {str(target)!r} must end in .parquet or .csv. Got {suffix or 'no suffix'!r}."
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_parent_dirs(target)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     try:

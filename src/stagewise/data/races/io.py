@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from stagewise._exceptions import ConfigError, DataValidationError, NotFoundError
+from stagewise._output import make_parent_dirs
 from stagewise.data.races.schema import FINISHED
 from stagewise.data.races.validation import validate_races
 
@@ -79,7 +80,7 @@ def save_races(races: pd.DataFrame, path: str | os.PathLike[str], min_boats: int
     file = Path(path)
     suffix = _suffix(file)
     checked = validate_races(races, min_boats=min_boats)
-    file.parent.mkdir(parents=True, exist_ok=True)
+    make_parent_dirs(file)
     fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
     os.close(fd)
     try:
