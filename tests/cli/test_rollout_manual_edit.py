@@ -57,8 +57,10 @@ def test_a_write_refuses_until_acknowledged_with_a_reason(tmp_path: Path) -> Non
     assert config.read_bytes() == before
     blank = runner.invoke(app, ["rollout", "set", "challenger_model", "50%", "--reason", " ",
                                 "--accept-manual-edit", "--config", str(config)])  # fmt: skip
-    assert blank.exit_code == 1
-    assert "non-empty 'reason'" in blank.output
+    assert blank.exit_code == 2  # a blank --reason is refused by the CLI before the library is called
+    assert "--reason" in blank.output
+    assert "must not be blank" in blank.output
+    assert config.read_bytes() == before
     why = "sneaky was added by the on-call"
     accepted = runner.invoke(app, ["rollout", "set", "challenger_model", "50%", "--accept-manual-edit",
                                    "--reason", why, "--config", str(config)])  # fmt: skip

@@ -44,11 +44,11 @@ def _day(outcome: RuleOutcome) -> str:
 
 def simulate_aa(
     sims: int = typer.Option(
-        1000, "--sims", min=1, max=1_000_000, help="Simulated experiments (each a month of daily looks)."
+        1000, "--sims", max=1_000_000, help="Simulated experiments (each a month of daily looks)."
     ),
-    days: int = typer.Option(30, "--days", min=1, max=3660, help="Daily looks per experiment."),
+    days: int = typer.Option(30, "--days", max=3660, help="Daily looks per experiment."),
     races_per_day: int = typer.Option(
-        140, "--races-per-day", min=1, max=1_000_000, help="Races a day, both groups together."
+        140, "--races-per-day", max=1_000_000, help="Races a day, both groups together."
     ),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the harm test (the false-rollback budget)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed prints the same figures."),
