@@ -112,11 +112,25 @@ def registry_checks(root: str | Path) -> list[CheckResult]:
         text = ", ".join(f"{a} → {v}" for a, v in sorted(mapping.items())) or "none set"
         return CheckResult("registry aliases", True, text)
 
+    def temporaries() -> CheckResult:
+        try:
+            removed = registry.remove_stale_temporaries()
+        except OSError as exc:  # a read-only registry: a check never fails for what it cannot tidy
+            return CheckResult("registry temporaries", True, f"not tidied ({exc.strerror or exc})")
+        if removed is None:
+            text = "not tidied: another process holds the registry lock (a save in progress)"
+        elif removed:
+            text = f"removed {len(removed)} left by killed saves: " + ", ".join(p.name for p in removed)
+        else:
+            text = "none left by killed saves"
+        return CheckResult("registry temporaries", True, text)
+
     first = guarded("registry state", _state_fix(root), state)
     if not first.ok:  # every other check would repeat the same error
         return [first]
     return [
         first,
+        guarded("registry temporaries", _state_fix(root), temporaries),
         guarded("model versions", _train_fix(root), versions),
         guarded("registry hashes", "restore the registry from a backup or retrain", hashes),
         guarded("registry aliases", _state_fix(root), aliases),

@@ -17,6 +17,7 @@ from filelock import FileLock, Timeout
 from stagewise._atomic import remove_dir_atomic, write_dir_atomic, write_file_atomic
 from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StagewiseError, StorageError
 from stagewise.models._state import RESERVED_REFS, VERSION_PATTERN, RegistryState, validate_alias
+from stagewise.models._temporaries import remove_temporaries
 from stagewise.models.flavours import EnsembleFlavour, Flavour, InputSignature, as_flavour
 from stagewise.models.flavours.store import (
     audit_version,
@@ -145,12 +146,29 @@ class ModelRegistry:
             self._filelock = FileLock(self.root / ".registry.lock", timeout=self._lock_timeout)
         try:
             with self._filelock:
+                remove_temporaries(self.root)  # left by a killed write: no write runs while we hold the lock
                 yield RegistryState.read(self.root)
         except Timeout:
             raise StorageError(
                 f"Another process has held {self.root / '.registry.lock'} "
                 f"for more than {self._lock_timeout}s."
             ) from None
+
+    def remove_stale_temporaries(self, *, wait: float = 0.0) -> list[Path] | None:
+        """Delete the ``.tmp-*``/``.trash-*`` directories killed writes left; return what was removed.
+
+        Every write does this too. Returns None, touching nothing, when another process holds
+        the registry lock for more than ``wait`` seconds: its write is in progress, and the
+        directory it is building is not stale (see :mod:`stagewise.models._temporaries`).
+        """
+        if not self.root.is_dir():
+            return []
+        lock = FileLock(self.root / ".registry.lock", timeout=wait)
+        try:
+            with lock:
+                return remove_temporaries(self.root)
+        except Timeout:
+            return None
 
     def _versions(self) -> list[str]:
         found: set[str] = set()
