@@ -25,7 +25,7 @@ import pandas as pd
 from stagewise._exceptions import ConfigError
 from stagewise.lifecycle.progress import DemoProgress, TextProgress
 from stagewise.lifecycle.replay import DayOutcome
-from stagewise.lifecycle.workdir import prepare_workdir
+from stagewise.lifecycle.workdir import discard_workdir, prepare_workdir
 
 __all__ = [
     "CHALLENGER_WEIGHTS",
@@ -194,22 +194,36 @@ def run_demo(
     root = Path(workdir)
     secret = secrets.token_hex(16)
     # The port is taken before anything is written: a port in use stores nothing.
+    existed = root.exists()
     with WebhookReceiver(webhook_port, secret=secret) as receiver:
         prepare_workdir(root)
-        result = DemoResult(
-            workdir=root,
-            domain=domain,
-            seed=seed,
-            days=days,
-            report=root / "report" / "index.html",
-            summary_path=root / "report" / "demo_summary.json",
-        )
-        if domain == "markets":
-            from stagewise.lifecycle.markets_demo import run_markets
+        try:
+            result = _run_in(root, domain, seed, days, say, params, model_params, receiver, secret, started)
+        except BaseException:
+            discard_workdir(root, existed=existed)  # a failed or interrupted run never blocks a retry
+            raise
+    return result
 
-            run_markets(result, say, model_params, receiver, secret, started)
-        else:
-            _run(result, say, params, receiver, secret, started)
+
+def _run_in(
+    root: Path, domain: str, seed: int, days: int, say: DemoProgress, params: dict[str, Any],
+    model_params: Any, receiver: Any, secret: str, started: float,
+) -> DemoResult:  # fmt: skip
+    """The demo proper, in the prepared ``root``."""
+    result = DemoResult(
+        workdir=root,
+        domain=domain,
+        seed=seed,
+        days=days,
+        report=root / "report" / "index.html",
+        summary_path=root / "report" / "demo_summary.json",
+    )
+    if domain == "markets":
+        from stagewise.lifecycle.markets_demo import run_markets
+
+        run_markets(result, say, model_params, receiver, secret, started)
+    else:
+        _run(result, say, params, receiver, secret, started)
     result.seconds = time.perf_counter() - started
     _write_outputs(result, say)
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -85,3 +86,18 @@ def prepare_workdir(root: Path) -> None:
             f"The demo work directory {str(root)!r} is not writable ({exc.strerror or exc}); "
             "pass --workdir with a directory you can write."
         ) from exc
+
+
+def discard_workdir(root: Path, *, existed: bool) -> None:
+    """Undo a failed run: remove the sub-directories it wrote (empty before it, see ``prepare_workdir``).
+
+    ``root`` itself goes too when the run created it and nothing else is in it, so that the same
+    ``stagewise demo`` command can simply be run again.
+    """
+    import shutil
+
+    for sub in LAYOUT:
+        shutil.rmtree(root / sub, ignore_errors=True)
+    if not existed:
+        with contextlib.suppress(OSError):
+            root.rmdir()  # only if empty: never anything the user put there
