@@ -1,4 +1,4 @@
-"""A demo that fails or is interrupted part-way leaves nothing that blocks running it again (issue 11, item 18)."""
+"""A demo that fails or is interrupted part-way leaves nothing that blocks a rerun (issue 11, item 18)."""
 
 from __future__ import annotations
 

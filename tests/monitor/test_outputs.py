@@ -153,7 +153,9 @@ def test_cli_commands(filled: tuple[PerformanceMonitor, Path], tmp_path: Path) -
     ("args", "message"),
     [
         pytest.param(["stats", "--date", "2025-13-01"], "DataValidationError: date must be", id="bad-date"),
-        pytest.param(["trend", "--days", "0"], "ConfigError: --days must be an int in 1..36525", id="zero-days"),
+        pytest.param(
+            ["trend", "--days", "0"], "ConfigError: --days must be an int in 1..36525", id="zero-days"
+        ),
         pytest.param(["report", "--lang", "fr"], "ConfigError: --lang must be one of", id="bad-lang"),
         pytest.param(["stats", "--date", "2025-11-16", "--venue", "30"], "venue_code", id="bad-venue"),
     ],
