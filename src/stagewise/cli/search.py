@@ -76,9 +76,9 @@ def search(
 ) -> None:
     """Choose a configuration inside each outer training window (inner walk-forward, Optuna TPE),
     score it on the outer test window, and write search_results.json and search_report.html."""
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from stagewise._console import make_console
     from stagewise.search import EnsembleTarget, NestedSearch, SearchProgress, load_space
 
     parsed = load_space(space)
@@ -103,7 +103,7 @@ def search(
         permute_labels=permute_labels,
         n_candidates=candidates,
     )
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     bar = Progress(
         TextColumn("search"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
         TimeElapsedColumn(), console=console,
