@@ -40,7 +40,7 @@ def test_the_nested_estimate_agrees_with_a_fresh_held_out_year(tmp_path: Path) -
     hits, units = score(proba, EvalRows(prepared.labels, groups=prepared.extras["race_codes"]))
     fresh = hits / units
     low, high = result["nested"]["ci"]
-    assert units > 10_000  # a whole year of three venues
+    assert units > 5_000  # a whole year of three venues (6,564 races with a winner at seed 21)
     assert low <= fresh <= high, (
         f"held-out year {fresh:.4f} outside the nested interval [{low:.4f}, {high:.4f}]"
     )
