@@ -34,11 +34,23 @@ FORMAT_VERSION = 1
 _RATE_METRICS = {"hit_rate_1st", "hit_rate_top3", "hit_rate_trio", "accuracy"}
 _MEAN_METRICS = {"avg_score_accuracy", "f1", "mcc"}
 _COUNT_METRICS = {"total_races", "total_signals"}
-_SAMPLE_OF = {"accuracy": "total_signals", "f1": "total_signals", "mcc": "total_signals"}
+_ERROR_METRICS = {"calibration_ece"}  # lower is better: these fire when *above* the threshold
+_SAMPLE_OF = {
+    "accuracy": "total_signals",
+    "f1": "total_signals",
+    "mcc": "total_signals",
+    "calibration_ece": "calibration_races",
+}
 
 
 class AlertRule(BaseModel):
-    """One threshold rule: fire when ``metric`` is below ``threshold``."""
+    """One threshold rule: fire when ``metric`` is below ``threshold``.
+
+    ``calibration_ece`` is an error, so its rule fires when the value is *above* the threshold; with
+    ``compare = "interval_lower"`` it compares the lower 95 % bound of the ECE in excess of chance
+    (``calibration_ece_ci_low``), so it fires only when the miscalibration is larger than the threshold
+    beyond sampling noise.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -53,10 +65,11 @@ class AlertRule(BaseModel):
         "f1",
         "mcc",
         "total_signals",
+        "calibration_ece",
     ]
     threshold: float
     min_samples: int = Field(default=10, ge=0)
-    compare: Literal["point", "wilson_upper"] = "point"
+    compare: Literal["point", "wilson_upper", "interval_lower"] = "point"
     severity: Literal["info", "warning", "critical"] = "warning"
     message: str | None = None
 
@@ -67,7 +80,17 @@ class AlertRule(BaseModel):
                 f"compare='wilson_upper' needs a metric with an interval ({sorted(_RATE_METRICS)} or "
                 f"'avg_score_accuracy'), not {self.metric!r}"
             )
+        if self.compare == "interval_lower" and self.metric not in _ERROR_METRICS:
+            raise ValueError(
+                f"compare='interval_lower' needs an error metric ({sorted(_ERROR_METRICS)}), "
+                f"not {self.metric!r}"
+            )
         return self
+
+    @property
+    def fires_above(self) -> bool:
+        """True for an error metric (fires when above the threshold), False for a rate (below)."""
+        return self.metric in _ERROR_METRICS
 
     @property
     def kind(self) -> str:

@@ -39,6 +39,7 @@ _LABELS = {
     "f1": "Signal F1",
     "mcc": "Signal MCC",
     "total_signals": "Signals evaluated",
+    "calibration_ece": "Calibration error (ECE) of the win probabilities",
 }
 
 
@@ -98,6 +99,18 @@ def evaluate(rules: Sequence[AlertRule], stats: Mapping[str, Any] | None) -> lis
         if rule.compare == "wilson_upper" and stats is not None:
             compared = float(stats.get(f"{rule.metric}_ci_high", value))
             detail = f", 95% upper bound {_fmt(rule.metric, compared)}"
+        if rule.fires_above:
+            if rule.compare == "interval_lower" and stats is not None:
+                low = stats.get(f"{rule.metric}_ci_low")
+                compared = value if low is None else float(low)
+                detail = f", lower 95% bound of the excess over chance {_fmt(rule.metric, compared)}"
+            status = "firing" if compared > rule.threshold else "ok"
+            msg = (
+                f"{label} {_fmt(rule.metric, value)} is above the threshold "
+                f"{_fmt(rule.metric, rule.threshold)} (n={samples} races{detail})"
+            )
+            out.append(_verdict(rule, status, value, compared, samples, rule.message or msg))
+            continue
         status = "firing" if compared < rule.threshold else "ok"
         msg = (
             f"{label} {_fmt(rule.metric, value)} is below the threshold {_fmt(rule.metric, rule.threshold)} "

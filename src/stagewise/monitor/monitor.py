@@ -14,6 +14,7 @@ from stagewise._exceptions import ConfigError
 from stagewise.monitor import alerts as alerting
 from stagewise.monitor import delivery
 from stagewise.monitor.alert_config import AlertConfig, load_alert_config
+from stagewise.monitor.calibration_stats import race_calibration
 from stagewise.monitor.feature_log import read_features, write_features
 from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
@@ -205,7 +206,12 @@ class PerformanceMonitor:
         model_version: str | None = None,
         variant: str | None = None,
     ) -> dict[str, Any] | None:
-        """The day's stats for the segment (None for a day without races); refreshes its rollup row."""
+        """The day's stats for the segment (None for a day without races); refreshes its rollup row.
+
+        Besides the seed's keys, the dict carries the day's calibration of the logged win probabilities
+        (``calibration_ece`` with its interval, None without data; see
+        :mod:`stagewise.monitor.calibration_stats`).
+        """
         day = parse_date(date, "date")
         key = segment_key(
             "races",
@@ -218,7 +224,10 @@ class PerformanceMonitor:
         )
         now = self._now()
         sums = self.store.write(lambda conn: rollup(conn, "races", [day], key, now))
-        return race_stats_from_counts(day, sums[day], key) if day in sums else None
+        stats = race_stats_from_counts(day, sums[day], key) if day in sums else None
+        if stats is not None:
+            stats.update(self.store.read(lambda conn: race_calibration(conn, day, key)))
+        return stats
 
     def get_performance_trend(
         self, days: int = 30, *, end_date: Any = None, **segments: Any
