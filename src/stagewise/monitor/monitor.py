@@ -226,7 +226,7 @@ class PerformanceMonitor:
         sums = self.store.write(lambda conn: rollup(conn, "races", [day], key, now))
         stats = race_stats_from_counts(day, sums[day], key) if day in sums else None
         if stats is not None:
-            stats.update(self.store.read(lambda conn: race_calibration(conn, day, key)))
+            stats.update(self.store.read(lambda conn: race_calibration(conn, [day], key))[day])
         return stats
 
     def get_performance_trend(
@@ -237,8 +237,12 @@ class PerformanceMonitor:
         key = segment_key("races", segments)
         now = self._now()
         sums = self.store.write(lambda conn: rollup(conn, "races", dates, key, now))
-        out = [race_stats_from_counts(d, s, key) for d, s in sums.items()]
-        return [s for s in out if s is not None]
+        out = {d: race_stats_from_counts(d, s, key) for d, s in sums.items()}
+        found = {d: s for d, s in out.items() if s is not None}
+        calibration = self.store.read(lambda conn: race_calibration(conn, list(found), key))
+        for day, stats in found.items():
+            stats.update(calibration[day])
+        return list(found.values())
 
     def _window(self, days: int, end_date: Any) -> tuple[date, list[date]]:
         if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
