@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all lint bench clean install docs
+.PHONY: demo test test-all test-mlflow lint bench clean install docs
 
 install: $(STAMP)
 
@@ -62,5 +62,18 @@ $(EVIDENTLY_VENV)/.installed:
 bench: $(BENCH_VENV)/.installed $(EVIDENTLY_VENV)/.installed
 	STAGEWISE_EVIDENTLY_PYTHON=$(CURDIR)/$(EVIDENTLY_VENV)/bin/python $(BENCH_VENV)/bin/python bench/run.py
 
+# MLflow 3 pins packages (pyarrow among them) that must not change the main venv: its interop tests run in
+# their own venv; in .venv they skip, naming this target.
+MLFLOW_VENV := .venv-mlflow
+
+$(MLFLOW_VENV)/.installed: pyproject.toml
+	test -x $(MLFLOW_VENV)/bin/python || $(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -e '.[dev,mlflow]'
+	touch $@
+
+test-mlflow: $(MLFLOW_VENV)/.installed
+	$(MLFLOW_VENV)/bin/python -m pytest -q tests/integrations $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(EVIDENTLY_VENV) $(MLFLOW_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Bridges to platforms teams already run (MLflow); each imports its platform lazily."""
