@@ -200,3 +200,35 @@ def test_a_native_xgboost_model_is_imported(
     version = import_version(reg, "models:/xgb/1", store)
     expected = booster.predict(xgboost.DMatrix(features))
     assert np.array_equal(reg.load_flavour(version).predict_proba(features)[:, 1], expected)
+
+
+def test_the_cli_exports_and_imports(
+    store: str, tmp_path: Path, registry: tuple[ModelRegistry, str], features: pd.DataFrame
+) -> None:
+    from typer.testing import CliRunner
+
+    from stagewise.cli.main import app
+
+    reg, version = registry
+    root = str(reg.root)
+    runner = CliRunner()
+    out = runner.invoke(
+        app, ["mlflow", "export", "champion", "--name", "cli", "--tracking-uri", store, "--root", root]
+    )
+    assert out.exit_code == 0, out.output
+    assert f"Exported {version} as models:/cli/1 (aliases: champion)" in out.output
+    args = [
+        "mlflow",
+        "import",
+        "models:/cli@champion",
+        "--tracking-uri",
+        store,
+        "--root",
+        root,
+        "--alias",
+        "mlflow",
+    ]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 0, out.output
+    expected = reg.load_flavour(version).predict_proba(features)
+    assert np.array_equal(reg.load_flavour("mlflow").predict_proba(features), expected)

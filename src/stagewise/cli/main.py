@@ -79,6 +79,7 @@ def _register() -> None:
     from stagewise.cli import dashboard as dashboard_cli
     from stagewise.cli import data as data_cli
     from stagewise.cli import demo as demo_cli
+    from stagewise.cli import mlflow as mlflow_cli
     from stagewise.cli import models as models_cli
     from stagewise.cli import monitor as monitor_cli
     from stagewise.cli import ops as ops_cli
@@ -101,6 +102,7 @@ def _register() -> None:
     app.command("dashboard")(dashboard_cli.dashboard)
     app.add_typer(check_cli.app, name="check")
     app.add_typer(ops_cli.app, name="ops")
+    app.add_typer(mlflow_cli.app, name="mlflow")
 
 
 _register()
