@@ -25,6 +25,7 @@ from stagewise import (
 )
 from stagewise.models import (
     BlendFlavour,
+    CalibratedFlavour,
     EnsembleFlavour,
     InputSignature,
     LightGBMFlavour,
@@ -34,6 +35,7 @@ from stagewise.models import (
     SklearnFlavour,
     XGBoostFlavour,
 )
+from stagewise.models.calibration import ProbabilityCalibrator
 from stagewise.models.manifest import MANIFEST_NAME, build_manifest, canonical_json
 from stagewise.models.places import PlaceModel
 
@@ -75,6 +77,9 @@ def fitted_models() -> dict[str, Any]:
             ensemble, PlaceModel(params=SMALL).fit(X.to_numpy(), race_ids, pits, finish)
         ),
         "blend": BlendFlavour.from_members([lightgbm, ensemble], [1.0, 3.0]),
+        "calibrated": CalibratedFlavour.from_parts(
+            lightgbm, ProbabilityCalibrator("isotonic").fit(lightgbm.predict_proba(X)[:, 1], y)
+        ),
     }
 
 
@@ -97,6 +102,7 @@ NAMES = [
     "ensemble",
     "race",
     "blend",
+    "calibrated",
 ]
 
 ROWS = arrays(

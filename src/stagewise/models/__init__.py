@@ -7,6 +7,7 @@ from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.flavours import (
     FORMAT_VERSION,
     BlendFlavour,
+    CalibratedFlavour,
     EnsembleFlavour,
     FeatureSpec,
     Flavour,
@@ -24,6 +25,7 @@ __all__ = [
     "FORMAT_VERSION",
     "TRUSTED_TYPES",
     "BlendFlavour",
+    "CalibratedFlavour",
     "EnsembleFlavour",
     "FeatureSpec",
     "Flavour",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from stagewise.models.flavours._base import FLAVOUR_FILE, FORMAT_VERSION, Flavour, FlavourFiles, flavour_names
 from stagewise.models.flavours.boosters import LightGBMFlavour, XGBoostFlavour
+from stagewise.models.flavours.calibrated import CalibratedFlavour
 from stagewise.models.flavours.composite import BlendFlavour, EnsembleFlavour, RaceFlavour
 from stagewise.models.flavours.signature import FeatureSpec, InputSignature
 from stagewise.models.flavours.sklearn import SklearnFlavour
@@ -19,6 +20,7 @@ __all__ = [
     "FLAVOUR_FILE",
     "FORMAT_VERSION",
     "BlendFlavour",
+    "CalibratedFlavour",
     "EnsembleFlavour",
     "FeatureSpec",
     "Flavour",
