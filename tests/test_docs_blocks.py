@@ -1,10 +1,10 @@
-"""Docs blocks can be pasted or saved and run as they are (issue 11, items 18 and 19; partial, see below).
+"""Docs blocks can be pasted or saved and run as they are (issue 11, items 18 and 19).
 
 What this checks: every shell block in README.md and docs/*.md is valid bash and has no comment
 after a ``\\`` continuation (which ends the command there when pasted); every Python block that
 starts a process pool (walk-forward, demo) keeps its work under ``if __name__ == "__main__":``,
-so ``python FILE`` does not re-run it in each spawned worker. Running every block end to end
-in a fresh directory is not done here yet.
+so ``python FILE`` does not re-run it in each spawned worker. tests/test_docs_run.py runs every
+block end to end in a fresh directory (or reads the marker that says why it does not).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ class _Interrupted(TextProgress):
         super().step(number, total, title, why)
 
 
+@pytest.mark.slow  # the demo's data and first steps: minutes under load
 @pytest.mark.parametrize("existed", [False, True], ids=["new-workdir", "existing-empty-workdir"])
 def test_an_interrupted_demo_can_be_run_again_in_the_same_workdir(tmp_path: Path, existed: bool) -> None:
     workdir = tmp_path / "demo"
