@@ -11,8 +11,11 @@ import contextlib
 import os
 import secrets
 import shutil
+import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from stagewise._exceptions import StorageError
 
 __all__ = ["fsync_dir", "remove_dir_atomic", "write_dir_atomic", "write_file_atomic"]
 
@@ -33,8 +36,27 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
+def _refuse_non_regular(path: Path) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StorageError(f"Cannot write {str(path)!r}: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(mode):
+        raise StorageError(
+            f"Cannot write {str(path)!r}: it exists and is not a regular file (a device, pipe or "
+            "directory); give the path of a file."
+        )
+
+
 def write_file_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file."""
+    """Replace ``path`` with ``data`` so that a crash leaves either the old or the new file.
+
+    Only a regular file is ever replaced: renaming over ``/dev/full``, a pipe or a directory
+    would destroy it, so such a path is a StorageError and nothing is written.
+    """
+    _refuse_non_regular(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:

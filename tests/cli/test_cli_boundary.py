@@ -51,10 +51,11 @@ def test_a_huge_trend_window_is_refused_not_an_overflow(ledger: Path) -> None:
 
 
 def test_a_full_disk_is_one_line_naming_the_file(ledger: Path) -> None:
-    if not Path("/dev/full").exists():
-        pytest.skip("/dev/full does not exist on this system")
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("/dev/full is not a character device on this system")
     out = _one_line_error(["monitor", "report", "--output", "/dev/full", "--db", str(ledger)])
     assert out == "StorageError: Cannot write '/dev/full': No space left on device.\n"
+    assert Path("/dev/full").is_char_device()
 
 
 def test_export_metrics_never_creates_a_directory_at_the_filesystem_root(ledger: Path) -> None:
@@ -166,3 +167,11 @@ def test_a_table_written_to_a_pipe_is_not_truncated(config: Path, tmp_path: Path
     assert reason.strip() in out
     assert "a_feature_with_a_rather_long_name_for_a_narrow_table" in out
     assert "…" not in out
+
+
+def test_an_atomic_write_never_replaces_a_device(tmp_path: Path) -> None:
+    if not Path("/dev/full").is_char_device():
+        pytest.skip("/dev/full is not a character device on this system")
+    out = _one_line_error(["ops", "prometheus-rules", "--output", "/dev/full"])
+    assert out.startswith("StorageError: Cannot write '/dev/full': it exists and is not a regular file")
+    assert Path("/dev/full").is_char_device()

@@ -29,6 +29,8 @@ def _emit(text: str, output: Path | None) -> None:
     try:
         output.parent.mkdir(parents=True, exist_ok=True)
         write_file_atomic(output, text.encode("utf-8"))
+    except StorageError:
+        raise
     except OSError as exc:
         raise StorageError(f"--output {str(output)!r} is not writable: {exc.strerror or exc}") from None
     typer.echo(f"Wrote {output}", err=True)
