@@ -185,3 +185,23 @@ def test_rollout_tables_in_a_database_are_checked_and_never_created(tmp_path: Pa
     rows = rollout_checks(url)
     assert all(r.ok for r in rows), rows
     assert "challenger_model 10%" in rows[0].detail
+
+
+def test_ml_models_checks_the_ensemble_inside_a_race_model(tmp_path: Path) -> None:
+    """`stagewise train --domain races` registers win + place model as one version; the seed's
+    dry-run checks must find the ensemble inside it instead of failing on the wrapper."""
+    from typer.testing import CliRunner
+
+    from stagewise.check.models import production_model_checks
+    from stagewise.cli.main import app
+
+    runner = CliRunner()
+    root = tmp_path / "models"
+    trained = runner.invoke(app, ["train", "--domain", "races", "--days", "20", "--root", str(root)])
+    assert trained.exit_code == 0, trained.output
+    promoted = runner.invoke(app, ["models", "promote", "latest", "--root", str(root)])
+    assert promoted.exit_code == 0, promoted.output
+    rows = production_model_checks(root)
+    assert [row.name for row in rows] == ["production model", "model families", "feature contract"]
+    assert all(row.ok for row in rows), [(row.name, row.detail) for row in rows]
+    assert "3 families answer" in rows[1].detail
