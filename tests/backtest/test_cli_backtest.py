@@ -64,12 +64,12 @@ def test_market_command_runs_on_the_bundled_eurusd_bars(tmp_path: Path) -> None:
         ),
         (
             ["--train-days", "0"],
-            "ConfigError: The 'train_days' parameter must be an int >= 1. Got 0 instead.",
+            "ConfigError: --train-days must be an int >= 1. Got 0 instead.",
         ),
         (["--train-days", "40"], "before the data"),
-        (["--domain", "horses"], "ConfigError: The 'domain' parameter must be one of ['races', 'markets']"),
-        (["--window", "sliding"], "ConfigError: The 'window' parameter must be one of"),
-        (["--places", "lanes"], "ConfigError: The 'places' parameter must be one of ['model', 'win_order']"),
+        (["--domain", "horses"], "ConfigError: --domain must be one of ['races', 'markets']"),
+        (["--window", "sliding"], "ConfigError: --window must be one of"),
+        (["--places", "lanes"], "ConfigError: --places must be one of ['model', 'win_order']"),
     ],
     ids=[
         "end-before-start",

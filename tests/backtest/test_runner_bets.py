@@ -90,7 +90,7 @@ def test_bets_need_odds_and_races(small_races: pd.DataFrame, tmp_path: Path) -> 
         ),
         (
             ["--bets", "ev", "--bet-type", "place"],
-            "ConfigError: The 'bet_type' parameter must be one of ['win', 'trifecta']",
+            "ConfigError: --bet-type must be one of ['win', 'trifecta']",
         ),
     ],
     ids=["unknown-strategy", "kelly-fraction", "negative-margin", "bet-type"],
