@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -27,8 +27,57 @@ def _fit_frame(X: Any, signature: InputSignature | None) -> tuple[np.ndarray, In
     return np.asarray(sig.check(X), dtype=np.float64), sig
 
 
+class _OneBooster:
+    """What the two single-booster flavours share: settings, the signature check, two columns out."""
+
+    signature_: InputSignature
+    booster_: Any
+    classes_: np.ndarray
+
+    def __init__(
+        self,
+        params: Mapping[str, Any] | None = None,
+        signature: InputSignature | None = None,
+        random_state: int = 0,
+        n_jobs: int = 1,
+    ) -> None:
+        self.params = params
+        self.signature = signature
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _settings(self, family: str) -> dict[str, Any]:
+        settings = {**FAMILY_DEFAULTS[family], **validate_family_params("params", self.params)}
+        settings.update(random_state=self.random_state, n_jobs=self.n_jobs)
+        return settings
+
+    def _keep(self, booster: Any, signature: InputSignature, classes: Any) -> None:
+        self.booster_ = booster
+        self.signature_ = signature
+        self.classes_ = np.asarray(classes)
+        classes_to_json(self.classes_)
+
+    @classmethod
+    def _loaded(cls, booster: Any, details: Mapping[str, Any]) -> Self:
+        model = cls()
+        model.booster_ = booster
+        model.classes_ = classes_from_json(details)
+        return model
+
+    def _positive(self, matrix: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        check_fitted(self, "booster_")
+        matrix = np.asarray(self.signature_.check(X), dtype=np.float64)
+        if matrix.shape[0] == 0:
+            return np.empty((0, 2), dtype=np.float64)
+        positive = np.asarray(self._positive(matrix), dtype=np.float64)
+        return np.column_stack([1.0 - positive, positive])
+
+
 @register_flavour
-class LightGBMFlavour:
+class LightGBMFlavour(_OneBooster):
     """A single LightGBM binary model, stored in LightGBM's own text format.
 
     Parameters
@@ -55,27 +104,12 @@ class LightGBMFlavour:
     """
 
     name: ClassVar[str] = "lightgbm"
-    signature_: InputSignature
-
-    def __init__(
-        self,
-        params: Mapping[str, Any] | None = None,
-        signature: InputSignature | None = None,
-        random_state: int = 0,
-        n_jobs: int = 1,
-    ) -> None:
-        self.params = params
-        self.signature = signature
-        self.random_state = random_state
-        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> LightGBMFlavour:
         import lightgbm as lgb
 
         matrix, sig = _fit_frame(X, self.signature)
-        settings = {**FAMILY_DEFAULTS["lightgbm"], **validate_family_params("params", self.params)}
-        settings.update(random_state=self.random_state, n_jobs=self.n_jobs)
-        classifier = lgb.LGBMClassifier(**settings).fit(matrix, np.asarray(y))
+        classifier = lgb.LGBMClassifier(**self._settings("lightgbm")).fit(matrix, np.asarray(y))
         return self._set(classifier.booster_, sig, classifier.classes_)
 
     def _set(self, booster: Any, signature: InputSignature, classes: Any) -> LightGBMFlavour:
@@ -87,10 +121,7 @@ class LightGBMFlavour:
                 "Wrap it in SklearnFlavour or train it with objective='binary'."
             )
         _agree(signature, [], booster.num_feature(), "LightGBM model")
-        self.booster_ = booster
-        self.signature_ = signature
-        self.classes_ = np.asarray(classes)
-        classes_to_json(self.classes_)
+        self._keep(booster, signature, classes)
         return self
 
     @classmethod
@@ -107,13 +138,8 @@ class LightGBMFlavour:
             signature = InputSignature.from_names(names)
         return cls(signature=signature)._set(booster, signature, classes)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_fitted(self, "booster_")
-        matrix = np.asarray(self.signature_.check(X), dtype=np.float64)
-        if matrix.shape[0] == 0:
-            return np.empty((0, 2), dtype=np.float64)
-        positive = np.asarray(self.booster_.predict(matrix, num_threads=1), dtype=np.float64)
-        return np.column_stack([1.0 - positive, positive])
+    def _positive(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster_.predict(matrix, num_threads=1))
 
     def to_files(self) -> FlavourFiles:
         check_fitted(self, "booster_")
@@ -128,14 +154,11 @@ class LightGBMFlavour:
             booster = lgb.Booster(model_str=files["model.txt"].decode("utf-8"))
         except (lgb.basic.LightGBMError, UnicodeDecodeError) as exc:
             raise ArtifactError(f"model.txt: not a readable LightGBM model ({exc}).") from None
-        model = cls()
-        model.booster_ = booster
-        model.classes_ = classes_from_json(details)
-        return model
+        return cls._loaded(booster, details)
 
 
 @register_flavour
-class XGBoostFlavour:
+class XGBoostFlavour(_OneBooster):
     """A single XGBoost ``binary:logistic`` model, stored in XGBoost's UBJSON format.
 
     Parameters, attributes and behaviour as :class:`LightGBMFlavour` (``booster_`` is an
@@ -151,26 +174,12 @@ class XGBoostFlavour:
     """
 
     name: ClassVar[str] = "xgboost"
-    signature_: InputSignature
-
-    def __init__(
-        self,
-        params: Mapping[str, Any] | None = None,
-        signature: InputSignature | None = None,
-        random_state: int = 0,
-        n_jobs: int = 1,
-    ) -> None:
-        self.params = params
-        self.signature = signature
-        self.random_state = random_state
-        self.n_jobs = n_jobs
 
     def fit(self, X: Any, y: Any) -> XGBoostFlavour:
         import xgboost as xgb
 
         matrix, sig = _fit_frame(X, self.signature)
-        settings = {**FAMILY_DEFAULTS["xgboost"], **validate_family_params("params", self.params)}
-        settings.update(random_state=self.random_state, n_jobs=self.n_jobs)
+        settings = self._settings("xgboost")
         labels = np.asarray(y)
         classes = np.unique(labels)
         classifier = xgb.XGBClassifier(**settings).fit(matrix, np.searchsorted(classes, labels))
@@ -184,10 +193,7 @@ class XGBoostFlavour:
             )
         _agree(signature, [], booster.num_features(), "XGBoost model")
         booster.set_param({"nthread": 1})
-        self.booster_ = booster
-        self.signature_ = signature
-        self.classes_ = np.asarray(classes)
-        classes_to_json(self.classes_)
+        self._keep(booster, signature, classes)
         return self
 
     @classmethod
@@ -202,15 +208,8 @@ class XGBoostFlavour:
             signature = InputSignature.from_names([str(n) for n in names])
         return cls(signature=signature)._set(booster, signature, classes)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_fitted(self, "booster_")
-        matrix = np.asarray(self.signature_.check(X), dtype=np.float64)
-        if matrix.shape[0] == 0:
-            return np.empty((0, 2), dtype=np.float64)
-        positive = np.asarray(
-            self.booster_.inplace_predict(matrix, validate_features=False), dtype=np.float64
-        )
-        return np.column_stack([1.0 - positive, positive])
+    def _positive(self, matrix: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster_.inplace_predict(matrix, validate_features=False))
 
     def to_files(self) -> FlavourFiles:
         check_fitted(self, "booster_")
@@ -228,7 +227,4 @@ class XGBoostFlavour:
         except xgb.core.XGBoostError as exc:
             raise ArtifactError(f"model.ubj: not a readable XGBoost model ({exc}).") from None
         booster.set_param({"nthread": load_options().n_jobs or 1})
-        model = cls()
-        model.booster_ = booster
-        model.classes_ = classes_from_json(details)
-        return model
+        return cls._loaded(booster, details)
