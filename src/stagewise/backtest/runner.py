@@ -249,21 +249,7 @@ class WalkForwardBacktest:
         splits = plan_windows(
             prepared.timestamps, **params, label_horizon=prepared.label_horizon, min_train_rows=0
         )
-        usable = prepared.usable
-        splits = [
-            WalkForwardSplit(
-                s.step,
-                s.train_start,
-                s.train_end,
-                s.test_start,
-                s.test_end,
-                s.train[usable[s.train]],
-                s.test[usable[s.test]],
-                s.partial,
-                s.n_purged,
-            )
-            for s in splits
-        ]
+        splits = [s.keeping(prepared.usable) for s in splits]
         if sum(len(s.test) for s in splits) == 0:
             raise ConfigError(
                 f"There are no {unit} to evaluate between {start.date()} and {end.date()} "

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -57,6 +57,10 @@ class WalkForwardSplit:
     test: np.ndarray
     partial: bool
     n_purged: int
+
+    def keeping(self, usable: np.ndarray) -> WalkForwardSplit:
+        """The same step with only the rows whose ``usable`` flag (indexed by position) is set."""
+        return replace(self, train=self.train[usable[self.train]], test=self.test[usable[self.test]])
 
 
 def _int_param(name: str, value: Any, minimum: int) -> int:

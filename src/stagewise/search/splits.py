@@ -163,17 +163,7 @@ def nested_splits(
         )
     steps: list[NestedStep] = []
     for i, outer in enumerate(outers):
-        outer = WalkForwardSplit(
-            outer.step,
-            outer.train_start,
-            outer.train_end,
-            outer.test_start,
-            outer.test_end,
-            outer.train[mask[outer.train]],
-            outer.test[mask[outer.test]],
-            outer.partial,
-            outer.n_purged,
-        )
+        outer = outer.keeping(mask)
         inner = _inner(stamps, outer, inner_train, inner_test, gap_days, label_horizon)
         if not inner:
             raise ConfigError(
