@@ -158,7 +158,7 @@ def webhook() -> Iterator[tuple[str, type[_Hook]]]:
 
 
 def test_a_failing_notifier_never_loses_the_alert(tmp_path: Path, webhook: tuple[str, type[_Hook]]) -> None:
-    from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
+    from stagewise.notify import RetryPolicy, WebhookNotifier
 
     url, hook = webhook
     notifier = WebhookNotifier(

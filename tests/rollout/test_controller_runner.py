@@ -15,7 +15,7 @@ import pytest
 from routed_races_support import Clock
 
 from stagewise.monitor import PerformanceMonitor
-from stagewise.monitor.notify import RetryPolicy, WebhookNotifier
+from stagewise.notify import RetryPolicy, WebhookNotifier
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller import ControllerPolicy
 from stagewise.rollout.controller_runner import run_controller, stage_start

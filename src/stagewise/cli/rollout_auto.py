@@ -253,8 +253,8 @@ def auto(
 
     from stagewise._exceptions import ConfigError, NotFoundError
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.notify import notifiers_from_env
     from stagewise.monitor.store import sqlite_path
+    from stagewise.notify import notifiers_from_env
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy, min_units_per_day
     from stagewise.rollout.controller_runner import run_controller

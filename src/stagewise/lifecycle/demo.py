@@ -294,7 +294,7 @@ def _run(
         result.models[name] = _model_info(report, versions[name], f"demo {name}")
 
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.notify import WebhookNotifier
+    from stagewise.notify import WebhookNotifier
     from stagewise.rollout import GradualRollout
 
     now = [datetime.combine(live_start.date(), datetime.min.time())]

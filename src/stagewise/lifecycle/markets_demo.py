@@ -245,7 +245,7 @@ def run_markets(
     from stagewise.features.technical import FEATURE_NAMES
     from stagewise.lifecycle.markets_report import MARKET_HEALTH_NOTE
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.notify import WebhookNotifier
+    from stagewise.notify import WebhookNotifier
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy
     from stagewise.rollout.health import MARKETS_POLICY

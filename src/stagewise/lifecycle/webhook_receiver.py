@@ -1,6 +1,6 @@
 """A tiny webhook receiver on 127.0.0.1: the demo's stand-in for Slack, Discord or an incident tool.
 
-The demo points the monitor's :class:`~stagewise.monitor.notify.WebhookNotifier` at it, so the
+The demo points the monitor's :class:`~stagewise.notify.WebhookNotifier` at it, so the
 rollback notification travels over real HTTP and the demo can show what arrived.
 """
 
@@ -30,7 +30,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower().startswith(("content-type", "x-"))}
         signed: bool | None = None
         if self.receiver.secret is not None:
-            from stagewise.monitor.notify import verify_signature
+            from stagewise.notify import verify_signature
 
             signed = verify_signature(
                 self.receiver.secret,
@@ -56,7 +56,7 @@ class WebhookReceiver:
     host : str
         The address to listen on (loopback by default; nothing leaves the machine).
     secret : str, optional
-        The :class:`~stagewise.monitor.notify.WebhookNotifier` secret: each delivery's HMAC
+        The :class:`~stagewise.notify.WebhookNotifier` secret: each delivery's HMAC
         signature is checked and recorded as ``signature_ok``.
 
     Examples

@@ -9,7 +9,7 @@ from stagewise.monitor.alert_config import AlertConfig, AlertRule, load_alert_co
 from stagewise.monitor.drift import DriftConfig, DriftReport, detect_drift
 from stagewise.monitor.ledger import LogSummary
 from stagewise.monitor.monitor import PerformanceMonitor
-from stagewise.monitor.notify import AlertMessage, DeliveryResult, Notifier, notifiers_from_env, notify_all
+from stagewise.notify import AlertMessage, DeliveryResult, Notifier, notifiers_from_env, notify_all
 
 __all__ = [
     "AlertConfig",

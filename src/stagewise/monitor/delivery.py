@@ -19,6 +19,7 @@ from sqlalchemy import Connection, select, update
 from stagewise.monitor.inputs import parse_date
 from stagewise.monitor.schema import alerts
 from stagewise.monitor.store import LedgerStore
+from stagewise.notify import AlertMessage, notify_all
 
 __all__ = ["alert_payload", "deliver", "history", "retry", "send_all", "to_message"]
 
@@ -39,10 +40,8 @@ def alert_payload(row: Any) -> dict[str, Any]:
     }
 
 
-def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> Any:
-    """The :class:`~stagewise.monitor.notify.AlertMessage` of an alert payload."""
-    from stagewise.monitor.notify import AlertMessage
-
+def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> AlertMessage:
+    """The :class:`~stagewise.notify.AlertMessage` of an alert payload."""
     segment = ", ".join(f"{k}={v}" for k, v in payload["segment"].items()) or "all"
     title = f"{payload['alert_type']} ({payload['domain']}, {segment})"
     fields = {
@@ -72,12 +71,10 @@ def send_all(
 ) -> list[str]:
     """Deliver one alert through every notifier; return one error line per notifier that failed.
 
-    Notifiers of :mod:`stagewise.monitor.notify` (``channel`` and ``send(AlertMessage) ->
-    DeliveryResult``) are called together through :func:`~stagewise.monitor.notify.notify_all`; any other
+    Notifiers of :mod:`stagewise.notify` (``channel`` and ``send(AlertMessage) ->
+    DeliveryResult``) are called together through :func:`~stagewise.notify.notify_all`; any other
     callable gets the payload dict and fails by raising.
     """
-    from stagewise.monitor.notify import notify_all
-
     errors: list[str] = []
     channels = [n for n in notifiers if _is_protocol(n)]
     if channels:

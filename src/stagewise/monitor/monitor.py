@@ -64,9 +64,9 @@ class PerformanceMonitor:
     alert_config : AlertConfig, str or Path, optional
         Alert rules (a TOML/JSON file is validated); the seed's thresholds by default.
     notifiers : sequence, optional
-        Channels from :mod:`stagewise.monitor.notify` (or callables taking the alert dict) that deliver
+        Channels from :mod:`stagewise.notify` (or callables taking the alert dict) that deliver
         firing and resolved alerts. By default the channels configured in the environment
-        (:func:`~stagewise.monitor.notify.notifiers_from_env`); pass ``[]`` for none.
+        (:func:`~stagewise.notify.notifiers_from_env`); pass ``[]`` for none.
     clock : callable, optional
         Returns the current UTC time; injected by tests.
 
@@ -106,7 +106,7 @@ class PerformanceMonitor:
         else:
             self.alert_config = load_alert_config(alert_config)
         if notifiers is None:
-            from stagewise.monitor.notify import notifiers_from_env
+            from stagewise.notify import notifiers_from_env
 
             notifiers = notifiers_from_env()
         self.notifiers = list(notifiers)

@@ -378,8 +378,8 @@ def gather_evidence(
 
 
 def _alert(decision: Decision, now: datetime) -> Any:
-    """The decision as the monitor's :class:`~stagewise.monitor.notify.AlertMessage`."""
-    from stagewise.monitor.notify import AlertMessage
+    """The decision as the monitor's :class:`~stagewise.notify.AlertMessage`."""
+    from stagewise.notify import AlertMessage
 
     numbers = decision.numbers
     cumulative = numbers.get("cumulative") or {}
@@ -411,7 +411,7 @@ def _alert(decision: Decision, now: datetime) -> Any:
 
 def _notify(notifiers: Sequence[Any], decision: Decision, now: datetime) -> list[dict[str, Any]]:
     """Send through the monitor's notifiers (``notify_all`` never raises); one outcome per channel."""
-    from stagewise.monitor.notify import notify_all
+    from stagewise.notify import notify_all
 
     results = notify_all(notifiers, _alert(decision, now))
     return [{"channel": r.channel, "target": r.target, "ok": r.ok, "error": r.error} for r in results]

@@ -14,11 +14,11 @@ from email.utils import format_datetime, make_msgid
 from typing import Literal
 
 from stagewise._exceptions import ConfigError
-from stagewise.monitor._notify_types import AlertMessage, DeliveryResult, RetryPolicy
+from stagewise.notify._types import AlertMessage, DeliveryResult, RetryPolicy
 
 __all__ = ["EmailNotifier"]
 
-logger = logging.getLogger("stagewise.monitor.notify")
+logger = logging.getLogger("stagewise.notify")
 
 Security = Literal["starttls", "ssl", "none"]
 SECURITIES = ("starttls", "ssl", "none")

@@ -10,7 +10,7 @@ from email.utils import format_datetime
 import pytest
 from notify_support import Reply, Sleeps, closed_port, recording_server
 
-from stagewise.monitor.notify import (
+from stagewise.notify import (
     AlertMessage,
     DeliveryResult,
     DiscordNotifier,

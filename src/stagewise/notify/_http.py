@@ -22,7 +22,7 @@ import httpx
 
 from stagewise._exceptions import ConfigError
 from stagewise._version import __version__
-from stagewise.monitor._notify_types import (
+from stagewise.notify._types import (
     AlertMessage,
     DeliveryResult,
     RetryPolicy,
@@ -32,7 +32,7 @@ from stagewise.monitor._notify_types import (
 
 __all__ = ["DiscordNotifier", "SlackNotifier", "WebhookNotifier", "sign_payload", "verify_signature"]
 
-logger = logging.getLogger("stagewise.monitor.notify")
+logger = logging.getLogger("stagewise.notify")
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]

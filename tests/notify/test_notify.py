@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from stagewise import ConfigError, DataValidationError
-from stagewise.monitor.notify import (
+from stagewise.notify import (
     AlertMessage,
     DiscordNotifier,
     EmailNotifier,
@@ -134,3 +134,14 @@ def test_backoff_never_exceeds_its_cap_and_never_goes_negative(attempt: int, see
 def test_bad_retry_policy_is_rejected(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         RetryPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_old_monitor_notify_path_names_the_same_objects() -> None:
+    import stagewise.monitor
+    import stagewise.monitor.notify as old
+    import stagewise.notify as new
+
+    for name in new.__all__:
+        assert getattr(old, name) is getattr(new, name), name
+    for name in ("AlertMessage", "DeliveryResult", "Notifier", "notifiers_from_env", "notify_all"):
+        assert getattr(stagewise.monitor, name) is getattr(new, name), name

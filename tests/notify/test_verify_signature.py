@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stagewise import ConfigError
-from stagewise.monitor.notify import sign_payload, verify_signature
+from stagewise.notify import sign_payload, verify_signature
 
 NOW = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
 STAMP = str(int(NOW.timestamp()))

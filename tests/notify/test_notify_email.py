@@ -16,7 +16,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from notify_support import Sleeps, closed_port
 
 from stagewise import ConfigError
-from stagewise.monitor.notify import AlertMessage, EmailNotifier, RetryPolicy, notifiers_from_env, notify_all
+from stagewise.notify import AlertMessage, EmailNotifier, RetryPolicy, notifiers_from_env, notify_all
 
 NOW = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
 FAST = RetryPolicy(max_attempts=3, timeout=5.0, jitter=0.0)
