@@ -124,3 +124,70 @@ def test_on_a_simulated_year_the_default_ensemble_beats_lane_order() -> None:
     assert ensemble.value - lane.value > 0.005
     assert ensemble.value / oracle.value > 0.97
     assert ensemble.extra["hit_rate_top3"] > 1.5 * lane.extra["hit_rate_top3"]
+
+
+@pytest.mark.parametrize("domain", ["markets", "races"])
+def test_calibrator_learns_on_the_training_parts_last_days_only(
+    domain: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The calibrator sees rows after the model's and before the held-out period; never a held-out row."""
+    from stagewise.models import CalibratedFlavour
+    from stagewise.models.flavours import calibrated
+
+    seen: dict[str, pd.Timestamp] = {}
+    original = calibrated.calibration_holdout
+
+    def spy(timestamps, fraction):  # type: ignore[no-untyped-def]
+        held = original(timestamps, fraction)
+        stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(timestamps)))
+        seen["first_held"], seen["last_held"] = stamps[held].min(), stamps[held].max()
+        seen["last_fit"] = stamps[~held].max()
+        return held
+
+    monkeypatch.setattr(calibrated, "calibration_holdout", spy)
+    if domain == "markets":
+        report = train_markets(
+            bundled_bars("EURUSD").iloc[-2500:], model_params=SMALL, calibration="isotonic"
+        )
+        model = report.flavour
+    else:
+        races = simulate_races("2025-01-01", "2025-01-20", seed=1, venues=[1, 12])
+        report = train_races(races, days=20, model_params=SMALL, calibration="isotonic")
+        model = report.flavour.win_
+    assert isinstance(model, CalibratedFlavour)
+    assert seen["last_fit"] < seen["first_held"]
+    assert seen["last_held"] <= pd.Timestamp(report.train_window[1])
+    assert seen["last_held"] < pd.Timestamp(report.test_window[0])
+    assert report.calibration_scores["calibration_ece"] >= 0.0
+    assert report.performance_metrics()["calibration_ece"] == pytest.approx(
+        report.calibration_scores["calibration_ece"], abs=1e-6
+    )
+
+
+def test_market_calibration_purges_the_horizon_before_the_holdout() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from stagewise.models import CalibratedFlavour, SklearnFlavour
+
+    class Recording(LogisticRegression):
+        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+            self.rows_ = X.index
+            return super().fit(X, y, sample_weight)
+
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2025-01-01", periods=24 * 10, freq="1h")
+    X = pd.DataFrame({"x": rng.normal(size=len(index))}, index=index)
+    y = (rng.random(len(index)) < 0.5).astype(int)
+    model = CalibratedFlavour(Recording(), "platt", 0.2).fit(X, y, timestamps=index, purge=3)
+    assert isinstance(model.base_, SklearnFlavour)
+    rows = model.base_.estimator_.rows_
+    # 10 days: the last 2 are the holdout; the 3 bars before it are purged
+    assert rows.max() == pd.Timestamp("2025-01-09") - pd.Timedelta(hours=4)
+    assert len(rows) == 24 * 8 - 3
+
+
+def test_bad_calibration_is_refused_before_any_work() -> None:
+    with pytest.raises(ConfigError, match="'calibration' parameter must be one of"):
+        train_races(pd.DataFrame(), calibration="sigmoid")
+    with pytest.raises(ConfigError, match="'calibration_fraction'"):
+        train_markets(pd.DataFrame(), calibration="platt", calibration_fraction=1.0)

@@ -206,14 +206,17 @@ def production_model_checks(root: str | Path, *, seed: int = 0) -> list[CheckRes
 
 
 def _ensemble_inside(model: object) -> ProductionEnsemble | None:
-    """The built-in ensemble a production model is or holds (a race model's win model), else None."""
+    """The built-in ensemble a production model is or holds (a race model's win model, a calibrated
+    model's base), else None."""
     from stagewise.models import ProductionEnsemble
 
-    for _ in range(3):
+    for _ in range(4):
         if isinstance(model, ProductionEnsemble):
             return model
         if hasattr(model, "win_"):
             model = model.win_
+        elif hasattr(model, "base_"):
+            model = model.base_
         elif hasattr(model, "model_"):
             model = model.model_
         else:

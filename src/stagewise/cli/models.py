@@ -115,6 +115,7 @@ def show(ref: str = REF, root: str = ROOT, as_json: bool = AS_JSON) -> None:
     rows = [
         ("model type", meta.get("model_type")),
         ("flavour", info["flavour"]),
+        ("calibration", info.get("calibration") or "none"),
         ("feature set", json.dumps(info["feature_set"], ensure_ascii=False) if info["feature_set"] else "-"),
         ("created (UTC)", meta.get("created_at")),
         ("role", role),

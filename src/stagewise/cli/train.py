@@ -49,6 +49,16 @@ def _score_table(report: TrainingReport) -> Table:
     return table
 
 
+def _calibration_method(value: str) -> str | None:
+    """``--calibration``'s value as the library's method (``none`` → None), or a one-line ConfigError."""
+    from stagewise._exceptions import ConfigError
+
+    accepted = ("isotonic", "platt", "none")
+    if value not in accepted:
+        raise ConfigError(f"--calibration must be one of {', '.join(accepted)}. Got {value!r}.")
+    return None if value == "none" else value
+
+
 def train(
     domain: Annotated[Domain, typer.Option(help="markets: next-bar direction; races: race winner.")] = (
         Domain.markets
@@ -76,6 +86,14 @@ def train(
             "Default: the domain's built-in set.",
         ),
     ] = None,
+    calibration: Annotated[
+        str,
+        typer.Option(
+            "--calibration",
+            help="isotonic, platt or none: wrap the ensemble with a probability calibrator fitted on the "
+            "training part's last 20 % of days (never on held-out rows) and register them as one version.",
+        ),
+    ] = "none",
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Say what happens at each step.")] = False,
 ) -> None:
     """Train the ensemble on a time-ordered split and report each model beside the baselines.
@@ -93,6 +111,7 @@ set; for races together with the place model that orders places 2-6, as one vers
     from stagewise.models.training import check_training_window, train_markets, train_races
 
     check_training_window(days, test_fraction)  # before any data is read or simulated
+    method = _calibration_method(calibration)
     feature_set = None if features is None else FeatureSet.parse(features, domain=domain.value)
 
     console = make_console()
@@ -115,6 +134,7 @@ set; for races together with the place model that orders places 2-6, as one vers
                 random_state=seed,
                 progress=progress,
                 feature_set=feature_set,
+                calibration=method,
             )
         else:
             import pandas as pd
@@ -135,6 +155,7 @@ set; for races together with the place model that orders places 2-6, as one vers
                 random_state=seed,
                 progress=progress,
                 feature_set=feature_set,
+                calibration=method,
             )
 
     console.print(
@@ -143,6 +164,14 @@ set; for races together with the place model that orders places 2-6, as one vers
         f"held out {report.n_test:,} {'bars' if domain is Domain.markets else 'races'}."
     )
     console.print(_score_table(report))
+    if report.calibration_scores:
+        scores = report.calibration_scores
+        console.print(
+            f"Calibration ({report.calibration}) on the held-out period: "
+            f"ECE {scores['calibration_ece_raw']:.4f} raw → {scores['calibration_ece']:.4f} calibrated "
+            "(beyond chance "
+            f"{scores['calibration_ece_excess_low']:+.4f} … {scores['calibration_ece_excess_high']:+.4f})."
+        )
     for note in report.notes:
         console.print(f"[yellow]Note:[/] {plain(note)}")
     if save:
@@ -153,6 +182,7 @@ set; for races together with the place model that orders places 2-6, as one vers
             feature_set=report.feature_set.to_json(),
             metrics=report.performance_metrics(),
             data_window={"start": report.train_window[0], "end": report.train_window[1]},
-            notes=f"stagewise train --domain {domain.value} --days {days}",
+            notes=f"stagewise train --domain {domain.value} --days {days}"
+            + (f" --calibration {method}" if method else ""),
         )
         console.print(f"Saved version [bold]{version}[/] to {plain(root / 'training')}")

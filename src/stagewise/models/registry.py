@@ -19,6 +19,7 @@ from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, Sta
 from stagewise.models._state import RESERVED_REFS, VERSION_PATTERN, RegistryState, validate_alias
 from stagewise.models._temporaries import remove_temporaries
 from stagewise.models.flavours import EnsembleFlavour, Flavour, InputSignature, as_flavour
+from stagewise.models.flavours.calibrated import calibration_method_in
 from stagewise.models.flavours.store import (
     audit_version,
     dump_version,
@@ -509,15 +510,17 @@ class ModelRegistry:
             flavour = json.loads((directory / "flavour.json").read_text(encoding="utf-8"))
             signature = InputSignature.from_json(flavour["signature"])
             name, feature_set = str(flavour["flavour"]), flavour.get("feature_set")
+            calibration = calibration_method_in(flavour)
         except FileNotFoundError:  # format 1: a ProductionEnsemble, every feature a number, NaN allowed
             meta = self._metadata(version)
             signature = InputSignature.from_names([str(n) for n in meta.get("feature_names", [])] or ["?"])
-            name, feature_set = "ensemble", None
+            name, feature_set, calibration = "ensemble", None, None
         except (OSError, ValueError, KeyError, TypeError, StagewiseError) as exc:
             raise ArtifactError(f"{directory / 'flavour.json'}: unreadable ({exc}); run verify.") from None
         return {
             "version": version,
             "flavour": name,
+            "calibration": calibration,
             "signature": signature.describe(),
             "feature_set": feature_set,
             "metadata": self._metadata(version),

@@ -22,6 +22,11 @@ import pandas as pd
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
 from stagewise.models.ensemble import ProductionEnsemble
+from stagewise.models.training_calibration import (
+    calibration_metrics,
+    check_calibration,
+    fit_calibrated_ensemble,
+)
 
 __all__ = [
     "MAX_TRAINING_DAYS",
@@ -70,6 +75,10 @@ class TrainingReport:
     feature_set: Any = None
     flavour: Any = None
     """What to register: for races the win ensemble and its place model as one ``RaceFlavour``."""
+    calibration: str | None = None
+    """``"isotonic"`` or ``"platt"`` when the registered model carries its calibrator."""
+    calibration_scores: dict[str, float] = field(default_factory=dict)
+    """Held-out ECE raw and calibrated (:func:`.training_calibration.calibration_metrics`)."""
 
     def performance_metrics(self) -> dict[str, float]:
         """Flat metric dict for the registry metadata (``lightgbm_f1``, ``ensemble_hit_rate_1st``, ...)."""
@@ -79,6 +88,7 @@ class TrainingReport:
             out[f"{key}_{score.metric}"] = round(score.value, 6)
             for name, value in score.extra.items():
                 out[f"{key}_{name}"] = round(value, 6)
+        out.update({name: round(value, 6) for name, value in self.calibration_scores.items()})
         return out
 
 
@@ -118,12 +128,17 @@ def train_markets(
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     feature_set: Any = None,
+    calibration: str | None = None,
+    calibration_fraction: float = 0.2,
 ) -> TrainingReport:
     """Train next-bar direction on the last ``days`` days of ``bars`` and score the held-out tail.
 
     Reports accuracy (with a Wilson interval) and F1 of each family and of the ensemble, beside
     *always up* and *majority class of the training labels*. On real hourly FX, honest
-    accuracy is close to 50 %.
+    accuracy is close to 50 %. ``calibration`` (``"isotonic"`` or ``"platt"``) fits the ensemble on
+    the training part's earlier days and a calibrator on its last ``calibration_fraction`` of days
+    (``horizon`` bars purged between them); the report's ``flavour`` is the calibrated model, and the
+    ensemble's held-out scores are its (up when its calibrated probability is above 0.5).
     """
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -133,6 +148,7 @@ def train_markets(
 
     days, fraction = check_training_window(days, test_fraction)
     horizon = _check_int("horizon", horizon, 1)
+    calibration = check_calibration(calibration, calibration_fraction)
     say = progress or _noop
 
     bars = validate_bars(bars, gaps="allow")
@@ -156,7 +172,20 @@ def train_markets(
     say(f"fitting LightGBM, XGBoost and RandomForest on {n_train:,} bars")
     model = ProductionEnsemble(random_state=random_state, n_jobs=n_jobs, **dict(model_params or {}))
     started = time.perf_counter()
-    model.fit(X_train, y_train)
+    calibrated = None
+    if calibration is None:
+        model.fit(X_train, y_train)
+    else:
+        say(f"{calibration} calibration on the training part's last {calibration_fraction:.0%} of days")
+        model, calibrated = fit_calibrated_ensemble(
+            model,
+            X_train,
+            y_train.to_numpy(),
+            timestamps=X_train.index,
+            method=calibration,
+            fraction=calibration_fraction,
+            purge=horizon,
+        )
     fit_seconds = time.perf_counter() - started
 
     say(f"scoring {n_test:,} held-out bars")
@@ -165,6 +194,12 @@ def train_markets(
         for name, proba in model.predict_proba_by_model(X_test).items()
     }
     predictions["Ensemble"] = model.predict(X_test).astype(int)
+    calibration_scores: dict[str, float] = {}
+    if calibrated is not None:
+        served = calibrated.predict_proba(X_test)[:, 1]
+        predictions["Ensemble"] = (served > 0.5).astype(int)
+        raw = model.predict_proba(X_test)[:, 1]
+        calibration_scores = calibration_metrics(raw, served, y_test.astype(np.float64))
     majority = int(y_train.mean() >= 0.5)
     baselines = {"always up": np.ones(n_test, dtype=int), "majority class": np.full(n_test, majority)}
 
@@ -192,6 +227,9 @@ def train_markets(
         )
     return TrainingReport(
         feature_set=features_from,
+        flavour=calibrated,
+        calibration=calibration,
+        calibration_scores=calibration_scores,
         domain="markets",
         model=model,
         train_window=(str(X_train.index[0]), str(X_train.index[-1])),
@@ -225,6 +263,8 @@ def train_races(
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
     feature_set: Any = None,
+    calibration: str | None = None,
+    calibration_fraction: float = 0.2,
 ) -> TrainingReport:
     """Train "this boat wins" on the last ``days`` days of races and score the held-out days.
 
@@ -233,7 +273,10 @@ def train_races(
     intervals, beside always-lane-order 1-2-3, random (1/6 and 1/120) and, on simulated
     data, the oracle (the simulator's true probabilities). ``feature_set`` (default: the built-in
     race features) computes the rows; the report's ``flavour`` is the win ensemble with a place
-    model fitted on the same training races, to register as one version.
+    model fitted on the same training races, to register as one version. ``calibration``
+    (``"isotonic"`` or ``"platt"``): the win ensemble learns on the training races' earlier days and a
+    calibrator on their last ``calibration_fraction`` of days; the registered win model is the
+    calibrated one and the ensemble's held-out rows are ranked by it.
     """
     from stagewise.data import race_results, validate_races
     from stagewise.features.sets import FeatureSet
@@ -243,6 +286,7 @@ def train_races(
     from stagewise.models.races import rank_races
 
     days, fraction = check_training_window(days, test_fraction)
+    calibration = check_calibration(calibration, calibration_fraction)
     say = progress or _noop
 
     races = validate_races(races)
@@ -269,7 +313,19 @@ def train_races(
     say(f"fitting LightGBM, XGBoost and RandomForest on {len(train):,} boats")
     model = ProductionEnsemble(random_state=random_state, n_jobs=n_jobs, **dict(model_params or {}))
     started = time.perf_counter()
-    model.fit(X_train, y_train)
+    win_model: Any = model
+    if calibration is None:
+        model.fit(X_train, y_train)
+    else:
+        say(f"{calibration} calibration on the training races' last {calibration_fraction:.0%} of days")
+        model, win_model = fit_calibrated_ensemble(
+            model,
+            X_train,
+            y_train.to_numpy(),
+            timestamps=train["race_date"],
+            method=calibration,
+            fraction=calibration_fraction,
+        )
     fit_seconds = time.perf_counter() - started
     say("fitting the place model (who fills places 2-6)")
     place = PlaceModel(random_state=random_state, n_jobs=n_jobs).fit(
@@ -286,7 +342,15 @@ def train_races(
         _FAMILY_LABELS[name]: rank_races(_FixedProba(proba[:, 1]), entries, X_test)
         for name, proba in model.predict_proba_by_model(X_test).items()
     }
-    rankings["Ensemble"] = rank_races(model, entries, X_test)
+    rankings["Ensemble"] = rank_races(win_model, entries, X_test)
+    calibration_scores: dict[str, float] = {}
+    if calibration is not None:
+        calibration_scores = calibration_metrics(
+            model.predict_proba(X_test)[:, 1],
+            win_model.predict_proba(X_test)[:, 1],
+            (test["finish_position"] == 1).fillna(False).to_numpy(dtype=np.float64),
+            races=pd.factorize(test["race_id"])[0],
+        )
     baselines: dict[str, pd.DataFrame] = {
         "lane order 1-2-3": rank_races(_FixedProba((7 - test["pit"].to_numpy()) / 21.0), entries, X_test)
     }
@@ -322,7 +386,9 @@ def train_races(
     )
     return TrainingReport(
         feature_set=features_from,
-        flavour=RaceFlavour.from_parts(model, place),
+        flavour=RaceFlavour.from_parts(win_model, place),
+        calibration=calibration,
+        calibration_scores=calibration_scores,
         domain="races",
         model=model,
         train_window=(str(train["race_date"].min().date()), str(train["race_date"].max().date())),

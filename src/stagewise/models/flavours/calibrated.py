@@ -25,7 +25,7 @@ from stagewise.models.flavours._base import Flavour, FlavourFiles, load_entry, p
 from stagewise.models.flavours._common import check_fitted
 from stagewise.models.flavours.signature import InputSignature
 
-__all__ = ["CALIBRATOR_FILE", "CalibratedFlavour"]
+__all__ = ["CALIBRATOR_FILE", "CalibratedFlavour", "calibration_method_in"]
 
 CALIBRATOR_FILE = "calibrator.json"
 _PREFIX = "base."
@@ -66,8 +66,12 @@ class CalibratedFlavour:
         self.method = method
         self.calibration_fraction = calibration_fraction
 
-    def fit(self, X: Any, y: Any, *, timestamps: Any) -> CalibratedFlavour:
-        """Fit the base model on the window's earlier days and the calibrator on its last days."""
+    def fit(self, X: Any, y: Any, *, timestamps: Any, purge: int = 0) -> CalibratedFlavour:
+        """Fit the base model on the window's earlier days and the calibrator on its last days.
+
+        ``purge`` rows just before the holdout (rows in time order) are left out of the base model's
+        fit: a market label ``horizon`` bars ahead reaches into the holdout, as the held-out test does.
+        """
         if self.base is None:
             raise ConfigError("CalibratedFlavour needs a 'base' model to fit; got None.")
         if self.method not in CALIBRATION_METHODS:
@@ -84,12 +88,17 @@ class CalibratedFlavour:
                 "The training window spans one day only; the calibrator needs later days than the "
                 "model's ('timestamps' must cover at least two days)."
             )
+        if isinstance(purge, bool) or not isinstance(purge, int) or purge < 0:
+            raise ConfigError(f"The 'purge' parameter must be an int >= 0. Got {purge!r}.")
+        fit_rows = ~holdout
+        first_held = int(np.argmax(holdout))
+        fit_rows[max(0, first_held - purge) : first_held] = False
         y_arr = np.asarray(y)
         rows = X.iloc if hasattr(X, "iloc") else X
         from stagewise.models.flavours.store import as_flavour
 
         base = copy.deepcopy(self.base)
-        base = base.fit(rows[~holdout], y_arr[~holdout])
+        base = base.fit(rows[fit_rows], y_arr[fit_rows])
         fitted = as_flavour(base)
         calibrator = ProbabilityCalibrator(self.method).fit(
             fitted.predict_proba(rows[holdout])[:, 1], y_arr[holdout]
@@ -123,7 +132,10 @@ class CalibratedFlavour:
             raise ArtifactError(f"The base model may not write a file named {CALIBRATOR_FILE}.")
         body = json.dumps(self.calibrator_.to_dict(), sort_keys=True, separators=(",", ":"))
         files[CALIBRATOR_FILE] = body.encode("utf-8")
-        return FlavourFiles(files, {"base": {**entry, "prefix": _PREFIX}, "calibrator": CALIBRATOR_FILE})
+        details = {"base": {**entry, "prefix": _PREFIX}, "calibrator": CALIBRATOR_FILE}
+        # the method, for `stagewise models show` without reading the calibrator's file; loading ignores it
+        details["method"] = self.calibrator_.method
+        return FlavourFiles(files, details)
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes], details: Mapping[str, Any]) -> CalibratedFlavour:
@@ -143,3 +155,22 @@ class CalibratedFlavour:
         calibrator = ProbabilityCalibrator.from_dict(data)
         base = load_entry(entry, files, str(entry.get("prefix", _PREFIX)))
         return cls(base, calibrator.method)._set(base, calibrator)
+
+
+def calibration_method_in(entry: Any) -> str | None:
+    """The calibration method of a ``flavour.json`` entry's calibrated part (nested anywhere), or None."""
+    if isinstance(entry, Mapping):
+        if entry.get("flavour") == "calibrated":
+            details = entry.get("details")
+            method = details.get("method") if isinstance(details, Mapping) else None
+            return str(method) if method else "calibrated"  # written before the method was recorded
+        for value in entry.values():
+            found = calibration_method_in(value)
+            if found is not None:
+                return found
+    elif isinstance(entry, list):
+        for value in entry:
+            found = calibration_method_in(value)
+            if found is not None:
+                return found
+    return None
