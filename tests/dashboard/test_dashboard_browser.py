@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from dashboard_support import Workspace, sql
+
+from process_support import cli_process
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -34,43 +30,13 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def server(workspace: Workspace, tmp_path: Path) -> Iterator[str]:
     """`stagewise dashboard` as a subprocess; yields its URL and stops it afterwards."""
-    port = free_port()
-    cli = Path(sys.executable).parent / "stagewise"
-    log = (tmp_path / "server.log").open("w")
-    argv = [str(cli), "dashboard", "--db", str(workspace.db), "--config", str(workspace.config),
-            "--models", str(workspace.models), "--backtest-dir", str(workspace.backtest_dir),
-            "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
-    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the dashboard did not start in 120 s"
-            time.sleep(0.5)
+    args = ["dashboard", "--db", str(workspace.db), "--config", str(workspace.config),
+            "--models", str(workspace.models), "--backtest-dir", str(workspace.backtest_dir)]  # fmt: skip
+    with cli_process(args, health="/_stcore/health", cwd=tmp_path, timeout=120, stop_timeout=20) as (url, _):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def stored_stage(ws: Workspace, feature: str = "calib_v2") -> str:

@@ -11,11 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 import stagewise.dashboard
+from process_support import cli_process
 from stagewise.cli.main import app as cli_app
 from stagewise.dashboard.data import DashboardSettings
 from stagewise.lifecycle.demo import DemoResult
@@ -40,38 +36,11 @@ runner = CliRunner(env={"COLUMNS": "200"})
 @contextmanager
 def _serve_in(directory: Path) -> Iterator[str]:
     """``stagewise serve --port P`` run with ``directory`` as its working directory (all else default)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exe = str(Path(sys.executable).parent / "stagewise")
-    proc = subprocess.Popen(
-        [exe, "serve", "--host", "127.0.0.1", "--port", str(port), "--reload-interval", "0.5"],
-        cwd=directory, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise AssertionError(f"server exited with {proc.returncode}:\n{out}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start in time"
-            time.sleep(0.2)
+    with cli_process(["serve", "--reload-interval", "0.5"], health="/healthz", cwd=directory, timeout=90) as (
+        base,
+        _,
+    ):
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
 
 
 def _request_for_a_new_race(workdir: Path) -> dict[str, Any]:

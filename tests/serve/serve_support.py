@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
+
+from process_support import cli_process
 
 with warnings.catch_warnings():
     # starlette asks for 'httpx2' at import; the warning is about the future, not our code
@@ -107,12 +103,6 @@ def request_body(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if not k.startswith("_")}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def count_predictions(db_url: str, **where: str) -> int:
     from sqlalchemy import create_engine, text
 
@@ -131,33 +121,5 @@ def uvicorn_server(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``stagewise serve`` in a subprocess on a free port; yields (base_url, process)."""
-    port = free_port()
-    exe = str(Path(sys.executable).parent / "stagewise")
-    cmd = [exe, "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    proc = subprocess.Popen(
-        cmd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise AssertionError(f"server exited with {proc.returncode}:\n{out}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("server did not start in time")
-            time.sleep(0.2)
-        yield base, proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with cli_process(["serve", *args], health="/healthz", env=env, timeout=timeout) as running:
+        yield running
