@@ -11,7 +11,8 @@ from __future__ import annotations
 from stagewise.models.flavours._base import FLAVOUR_FILE, FORMAT_VERSION, Flavour, FlavourFiles, flavour_names
 from stagewise.models.flavours.boosters import LightGBMFlavour, XGBoostFlavour
 from stagewise.models.flavours.calibrated import CalibratedFlavour
-from stagewise.models.flavours.composite import BlendFlavour, EnsembleFlavour, RaceFlavour
+from stagewise.models.flavours.composite import BlendFlavour, RaceFlavour
+from stagewise.models.flavours.ensemble import EnsembleFlavour
 from stagewise.models.flavours.signature import FeatureSpec, InputSignature
 from stagewise.models.flavours.sklearn import SklearnFlavour
 from stagewise.models.flavours.store import as_flavour, dump_version, load_version

@@ -1,4 +1,4 @@
-"""Flavours built from other models: the ProductionEnsemble, the race win + place model, a blend."""
+"""Flavours built from other flavours: the race win + place model, and a blend."""
 
 from __future__ import annotations
 
@@ -11,88 +11,14 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import ArtifactError, ConfigError
-from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.flavours._base import Flavour, FlavourFiles, load_entry, pack_entry, register_flavour
-from stagewise.models.flavours._common import check_fitted, load_options
+from stagewise.models.flavours._common import check_fitted
 from stagewise.models.flavours.boosters import LightGBMFlavour
 from stagewise.models.flavours.signature import FeatureSpec, InputSignature
+from stagewise.models.flavours.store import as_flavour
 from stagewise.models.places import PLACE_CONTEXT, PlaceModel
 
-__all__ = ["BlendFlavour", "EnsembleFlavour", "RaceFlavour"]
-
-
-@register_flavour
-class EnsembleFlavour:
-    """The built-in :class:`~stagewise.models.ProductionEnsemble` (files as in format 1).
-
-    Parameters
-    ----------
-    params : dict, optional
-        ``ProductionEnsemble`` parameters for :meth:`fit`.
-    signature : InputSignature, optional
-
-    Attributes
-    ----------
-    model_ : ProductionEnsemble
-    signature_ : InputSignature
-    """
-
-    name: ClassVar[str] = "ensemble"
-    signature_: InputSignature
-
-    def __init__(
-        self, params: Mapping[str, Any] | None = None, signature: InputSignature | None = None
-    ) -> None:
-        self.params = params
-        self.signature = signature
-
-    def fit(self, X: Any, y: Any) -> EnsembleFlavour:
-        signature = self.signature or InputSignature.infer(X)
-        model = ProductionEnsemble(**dict(self.params or {}))
-        checked = signature.check(X)
-        model.fit(pd.DataFrame(checked, columns=signature.names), y)
-        return self._set(model, signature)
-
-    @classmethod
-    def from_model(
-        cls, model: ProductionEnsemble, signature: InputSignature | None = None
-    ) -> EnsembleFlavour:
-        """Wrap a fitted ensemble (signature: its feature names, any number, NaN allowed)."""
-        model._check_fitted()
-        names = [str(n) for n in model.feature_names_in_]
-        signature = signature or InputSignature.from_names(names)
-        if signature.names != names:
-            raise ConfigError(
-                f"The signature's features {signature.names} differ from the ensemble's fitted "
-                f"features {names}."
-            )
-        return cls(signature=signature)._set(model, signature)
-
-    def _set(self, model: ProductionEnsemble, signature: InputSignature) -> EnsembleFlavour:
-        self.model_ = model
-        self.signature_ = signature
-        self.classes_ = model.classes_
-        return self
-
-    def predict_proba(self, X: Any) -> np.ndarray:
-        check_fitted(self, "model_")
-        return self.model_.predict_proba(self.signature_.check(X))
-
-    def to_files(self) -> FlavourFiles:
-        from stagewise.models.artifacts import dump_ensemble
-
-        check_fitted(self, "model_")
-        return FlavourFiles(dump_ensemble(self.model_), {})
-
-    @classmethod
-    def from_files(cls, files: Mapping[str, bytes], details: Mapping[str, Any]) -> EnsembleFlavour:
-        from stagewise.models.artifacts import load_ensemble
-
-        model = load_ensemble(files, n_jobs=load_options().n_jobs)
-        flavour = cls()
-        flavour.model_ = model
-        flavour.classes_ = model.classes_
-        return flavour
+__all__ = ["BlendFlavour", "RaceFlavour"]
 
 
 def place_signature(win: InputSignature) -> InputSignature:
@@ -135,8 +61,6 @@ class RaceFlavour:
         self.place_params = place_params
 
     def fit(self, X: Any, y: Any, *, race_ids: Any, pits: Any, finish_positions: Any) -> RaceFlavour:
-        from stagewise.models.flavours.store import as_flavour
-
         if self.win is None:
             raise ConfigError("RaceFlavour needs a win model flavour (e.g. RaceFlavour(EnsembleFlavour())).")
         win = copy.deepcopy(self.win).fit(X, y)
@@ -148,8 +72,6 @@ class RaceFlavour:
     @classmethod
     def from_parts(cls, win: Any, place: PlaceModel) -> RaceFlavour:
         """A fitted win model (any storable model) and a fitted place model as one race model."""
-        from stagewise.models.flavours.store import as_flavour
-
         check_fitted(place, "classifier_")
         return cls()._set(as_flavour(win), place)
 
@@ -245,8 +167,6 @@ class BlendFlavour:
 
     @classmethod
     def from_members(cls, members: Sequence[Any], weights: Sequence[float] | None = None) -> BlendFlavour:
-        from stagewise.models.flavours.store import as_flavour
-
         return cls(members, weights)._set([as_flavour(m) for m in members])
 
     def _set(self, members: list[Any]) -> BlendFlavour:

@@ -52,7 +52,7 @@ def as_flavour(model: Any, signature: InputSignature | None = None) -> Flavour:
     """
     from stagewise.models.ensemble import ProductionEnsemble
     from stagewise.models.flavours.boosters import LightGBMFlavour, XGBoostFlavour
-    from stagewise.models.flavours.composite import EnsembleFlavour
+    from stagewise.models.flavours.ensemble import EnsembleFlavour
     from stagewise.models.flavours.sklearn import SklearnFlavour
 
     if type(model).__module__.startswith("stagewise.models.flavours") and not hasattr(model, "signature_"):
@@ -165,7 +165,7 @@ def load_version(
     files: Mapping[str, bytes], *, trusted_types: Iterable[str] = (), n_jobs: int | None = None
 ) -> Flavour:
     """Rebuild the flavour of verified version files (``manifest.json`` included when present)."""
-    from stagewise.models.flavours.composite import EnsembleFlavour
+    from stagewise.models.flavours.ensemble import EnsembleFlavour
 
     manifest = _manifest(files)
     version_format(files)
