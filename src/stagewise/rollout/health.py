@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
+from stagewise.rollout.guardrails.spec import GuardrailMetric, check_unique, format_validation_error
 
 __all__ = [
     "ACTIONS",
@@ -174,6 +175,17 @@ class HealthPolicy(BaseModel):
     """``"upper_bound"``: CRITICAL only when the rate's Wilson 95 % interval is past the line
     (a challenger as good as the baseline is not rolled back for a noisy week);
     ``"point"``: the point value against the line, as the seed did."""
+    guardrails: list[GuardrailMetric] = Field(default_factory=list)
+    """Declared guardrail metrics (:mod:`stagewise.rollout.guardrails`): each judged by an always-valid
+    harm test of challenger against control, Holm across the active ones."""
+
+    @model_validator(mode="after")
+    def _unique_guardrails(self) -> HealthPolicy:
+        try:
+            check_unique(self.guardrails)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("Invalid ")) from None
+        return self
 
 
 #: The seed's error-rate line (10 %), the same in every domain; it needs no sample size.
@@ -279,7 +291,8 @@ def _load_policy(source: HealthPolicy | Mapping[str, Any] | str | Path | None) -
             )
         return HealthPolicy.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        raise ConfigError(f"Invalid health policy {source!r}: {exc}") from None
+        shown = "(dict)" if isinstance(source, Mapping) else repr(str(source))
+        raise ConfigError(f"Invalid health policy {shown}: {format_validation_error(exc)}") from None
 
 
 def evaluate_health(
