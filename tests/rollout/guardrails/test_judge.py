@@ -247,8 +247,3 @@ def test_a_dry_run_metric_never_changes_the_decision(
         without.family_size,
     )
     assert [r for r in full.records if not r.dry_run] == list(without.records)
-    # and whatever a dry-run metric shows, flipping it to active can only make the action stricter
-    severity = {"pass": 0, "hold": 1, "rollback": 2}
-    live = [m.model_copy(update={"dry_run": False}) for m in metrics]
-    stricter = judge_guardrails(control, challenger, live, functions=FUNCTIONS)
-    assert severity[stricter.action] >= severity[full.action] or stricter.family_size > full.family_size
