@@ -8,6 +8,7 @@ and a cached rollup, then opened by today's code.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date
 from typing import Any
@@ -29,6 +30,15 @@ def _bump_days_0001(conn: Connection, domain: str, days: Iterable[date]) -> None
     ledger.upsert(conn, ledger_days, rows, ("date", "domain"), {"version": lambda ex, t: t.c.version + 1})
 
 
+_MONEY = ("bet_stake", "bet_odds", "bet_profit")
+_today_prediction_row = ledger.prediction_row
+
+
+def _prediction_row_before_0003(*args: Any) -> dict[str, Any]:
+    """The row today's code writes, without the money columns 0003 added."""
+    return {k: v for k, v in _today_prediction_row(*args).items() if k not in _MONEY}
+
+
 def _race(i: int, winner: int) -> dict[str, Any]:
     order = [1, 2, 3, 4, 5, 6]
     finish = [winner] + [p for p in order if p != winner]
@@ -43,17 +53,23 @@ def _race(i: int, winner: int) -> dict[str, Any]:
     }
 
 
-def _ledger_at_0001(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _schema_at(url: str, revision: str) -> None:
+    """An empty ledger whose schema Alembic brought to ``revision``."""
     engine = create_engine(url)
     with engine.begin() as conn:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        command.upgrade(cfg, revision)
     engine.dispose()
+
+
+def _ledger_at_0001(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _schema_at(url, "0001")
     # the 0001 write path: the day counter row, and no fold before the rollup
     monkeypatch.setattr(ledger, "bump_days", _bump_days_0001)
     monkeypatch.setattr(stats, "fold_changes", lambda conn, domain: None)
+    monkeypatch.setattr(ledger, "prediction_row", _prediction_row_before_0003)
     monkeypatch.setattr("stagewise.monitor.store.HEAD_REVISION", "0001")
     old = PerformanceMonitor(url, notifiers=[])
     old.log_predictions([_race(0, 1), _race(1, 1), _race(2, 2)])
@@ -71,7 +87,7 @@ def test_a_0001_ledger_migrates_and_keeps_counting(db_url: str, monkeypatch: pyt
     assert "ledger_changes" not in inspect(engine).get_table_names()
 
     monitor = PerformanceMonitor(db_url, notifiers=[])
-    assert monitor.store.current_revision() == HEAD_REVISION == "0002"
+    assert monitor.store.current_revision() == HEAD_REVISION == "0003"
     assert "ledger_changes" in inspect(engine).get_table_names()
     engine.dispose()
     before = monitor.calculate_daily_stats(DAY)
@@ -85,4 +101,51 @@ def test_a_0001_ledger_migrates_and_keeps_counting(db_url: str, monkeypatch: pyt
     assert (after["total_races"], after["hit_count_1st"]) == (4, 4)
     summary = monitor.log_prediction(**_race(0, 1))
     assert summary.unchanged == 1  # idempotency still comes from the 0001 rows
+    monitor.close()
+
+
+def _ledger_at_0002(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _schema_at(url, "0002")
+    monkeypatch.setattr(ledger, "prediction_row", _prediction_row_before_0003)
+    monkeypatch.setattr("stagewise.monitor.store.HEAD_REVISION", "0002")
+    old = PerformanceMonitor(url, notifiers=[])
+    old.log_predictions([_race(0, 1), _race(1, 1), _race(2, 2), {**_race(3, 1), "actual_results": None}])
+    old.log_signal("EURUSD", "2025-11-17T10:00", 1, 0.6)
+    old.log_market_outcome("EURUSD", "2025-11-17T10:00", 1)
+    assert old.store.current_revision() == "0002"
+    old.close()
+    monkeypatch.undo()
+
+
+def test_a_0002_ledger_gains_the_money_columns_and_loses_nothing(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger_at_0002(db_url, monkeypatch)
+    engine = create_engine(db_url)
+    assert "bet_odds" not in {c["name"] for c in inspect(engine).get_columns("race_predictions")}
+
+    monitor = PerformanceMonitor(db_url, notifiers=[])
+    assert monitor.store.current_revision() == HEAD_REVISION == "0003"
+    columns = {c["name"] for c in inspect(engine).get_columns("race_predictions")}
+    assert {"bet_stake", "bet_odds", "bet_profit"} <= columns
+    assert "net_return" in {c["name"] for c in inspect(engine).get_columns("market_signals")}
+    engine.dispose()
+
+    rows = monitor.race_outcomes(DAY, DAY)
+    assert list(rows["race_id"]) == ["R0", "R1", "R2", "R3"]  # every old row kept
+    assert rows[["bet_stake", "bet_odds", "bet_profit"]].isna().all().all()  # and carries no money data
+    stats = monitor.calculate_daily_stats(DAY)
+    assert stats is not None
+    assert (stats["total_races"], stats["hit_count_1st"]) == (3, 2)
+    assert monitor.log_prediction(**_race(0, 1)).unchanged == 1  # the old digests still match
+    signals = monitor.market_outcomes(DAY, DAY)
+    assert len(signals) == 1
+    assert signals["status"].iloc[0] == "settled"
+
+    # the pending race settles after the upgrade; a new race logs its bet
+    monitor.log_result("R3", {p: r for r, p in enumerate([1, 2, 3, 4, 5, 6], 1)})
+    monitor.log_prediction(**{**_race(4, 1), "odds": 2.4})
+    after = monitor.race_outcomes(DAY, DAY).set_index("race_id")
+    assert math.isnan(after.loc["R3", "bet_profit"])
+    assert after.loc["R4", "bet_profit"] == pytest.approx(1.4)
     monitor.close()

@@ -31,6 +31,7 @@ from typing import Any
 
 from stagewise._exceptions import DataValidationError
 from stagewise.metrics.races import NON_FINISH_STATUSES
+from stagewise.monitor.money import Bet, parse_bet
 
 __all__ = [
     "DEFAULT_MODEL_VERSION",
@@ -67,6 +68,8 @@ class RaceEntry:
     win_probs: tuple[float | None, ...]
     result: Result | None
     digest: str
+    bet: Bet | None = None
+    """The win ticket on the top pick the client logged (``odds``, ``stake``), or None."""
 
     @property
     def predicted_order(self) -> str:
@@ -339,9 +342,15 @@ def normalise_race(
     feature_flags: Any = None,
     model_version: Any = DEFAULT_MODEL_VERSION,
     variant: Any = DEFAULT_VARIANT,
+    odds: Any = None,
+    stake: Any = None,
     row: int | None = None,
 ) -> RaceEntry:
-    """Validate one ``log_prediction`` call and return its canonical form."""
+    """Validate one ``log_prediction`` call and return its canonical form.
+
+    ``odds`` (decimal win odds of the top pick, read before the close) and ``stake`` (default 1) are
+    the optional bet the prediction implies (:mod:`stagewise.monitor.money`).
+    """
     pits, scores, probs = _parse_predictions(predictions, row)
     result = parse_result(actual_results, row)
     if result is not None:
@@ -353,8 +362,11 @@ def normalise_race(
             )
     mode = "" if integration_mode is None else _text(integration_mode, "integration_mode", 32, row)
     entry_flags = _flags(feature_flags, row)
+    bet = parse_bet(odds, stake, row)
+    served = (pits, scores, probs, mode, entry_flags)
+    # a bet is part of what was served; without one the digest is the one logged before bets existed
     digest = hashlib.blake2b(
-        repr((pits, scores, probs, mode, entry_flags)).encode(), digest_size=8
+        repr(served if bet is None else (*served, bet)).encode(), digest_size=8
     ).hexdigest()
     return RaceEntry(
         race_id=_text(race_id, "race_id", 64, row, allow_int=True),
@@ -370,6 +382,7 @@ def normalise_race(
         win_probs=probs,
         result=result,
         digest=digest,
+        bet=bet,
     )
 
 
@@ -400,4 +413,6 @@ _BATCH_FIELDS = _REQUIRED_FIELDS | {
     "feature_flags",
     "model_version",
     "variant",
+    "odds",
+    "stake",
 }

@@ -39,6 +39,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from stagewise._exceptions import DataValidationError
 from stagewise.metrics.races import RaceScore, score_race
 from stagewise.monitor.inputs import RaceEntry, Result, encode_result
+from stagewise.monitor.money import win_profit
 from stagewise.monitor.schema import (
     boat_predictions,
     corrections,
@@ -251,20 +252,36 @@ def _load_races(conn: Connection, race_ids: Sequence[str]) -> dict[str, _Race]:
     return out
 
 
-def _load_predictions(
-    conn: Connection, race_ids: Sequence[str]
-) -> dict[tuple[str, str], tuple[str, str, date, str]]:
-    """(digest, predicted order, race date, variant) of each stored (model_version, race_id)."""
-    out: dict[tuple[str, str], tuple[str, str, date, str]] = {}
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What the ledger holds of one (model_version, race_id) prediction."""
+
+    digest: str
+    order: str
+    race_date: date
+    variant: str
+    odds: float | None
+
+    @property
+    def pits(self) -> list[int]:
+        return [int(p) for p in self.order.split("-")]
+
+
+def _load_predictions(conn: Connection, race_ids: Sequence[str]) -> dict[tuple[str, str], _Stored]:
+    """The stored prediction of each (model_version, race_id) among ``race_ids``."""
+    out: dict[tuple[str, str], _Stored] = {}
     rp = race_predictions.c
     cols = (rp.model_version, rp.race_id, rp.prediction_digest, rp.predicted_order, rp.race_date, rp.variant)
     for part in chunks(race_ids):
-        for mv, rid, digest, order, rdate, variant in conn.execute(select(*cols).where(rp.race_id.in_(part))):
-            out[(mv, rid)] = (digest, order, rdate, variant)
+        query = select(*cols, rp.bet_odds).where(rp.race_id.in_(part))
+        for mv, rid, digest, order, rdate, variant, odds in conn.execute(query):
+            out[(mv, rid)] = _Stored(digest, order, rdate, variant, odds)
     return out
 
 
-def _score_columns(pits: Sequence[int], result: Result | None, now: datetime) -> dict[str, Any]:
+def _score_columns(
+    pits: Sequence[int], result: Result | None, now: datetime, odds: float | None = None
+) -> dict[str, Any]:
     if result is None:
         return {
             "status": "pending",
@@ -275,6 +292,7 @@ def _score_columns(pits: Sequence[int], result: Result | None, now: datetime) ->
             "n_did_not_start": None,
             "n_not_finished": None,
             "settled_at": None,
+            "bet_profit": None,
         }
     s = score_order(pits, result)
     return {
@@ -286,6 +304,7 @@ def _score_columns(pits: Sequence[int], result: Result | None, now: datetime) ->
         "n_did_not_start": s.n_did_not_start,
         "n_not_finished": s.n_not_finished,
         "settled_at": now,
+        "bet_profit": win_profit(pits, result, odds),
     }
 
 
@@ -303,7 +322,9 @@ def prediction_row(e: RaceEntry, result: Result | None, now: datetime) -> dict[s
         "predicted_order": e.predicted_order,
         "prediction_digest": e.digest,
         "logged_at": now,
-        **_score_columns(e.pits, result, now),
+        "bet_stake": None if e.bet is None else e.bet.stake,
+        "bet_odds": None if e.bet is None else e.bet.odds,
+        **_score_columns(e.pits, result, now, None if e.bet is None else e.bet.odds),
     }
 
 
@@ -359,7 +380,7 @@ def write_entries(
     stored_preds = _load_predictions(conn, sorted(state))
     latest: dict[tuple[str, str], RaceEntry] = {}
     # What makes a re-log "unchanged": the prediction's digest and the variant it was served under.
-    digests = {k: (v[0], v[3]) for k, v in stored_preds.items()}
+    digests = {k: (v.digest, v.variant) for k, v in stored_preds.items()}
     fixes: list[dict[str, Any]] = []
     unchanged = 0
     for e in entries:
@@ -394,7 +415,7 @@ def write_entries(
                 }
             )
         if previous is not None and previous[0] != e.digest:
-            old = latest[key].predicted_order if key in latest else stored_preds[key][1]
+            old = latest[key].predicted_order if key in latest else stored_preds[key].order
             fixes.append(
                 {
                     "kind": "prediction",
@@ -475,22 +496,22 @@ def write_entries(
     bulk_insert(conn, boat_predictions, boats, BOAT_COLUMNS)
 
     rescore = [
-        (key, order, rdate)
-        for key, (_, order, rdate, _variant) in stored_preds.items()
+        (key, stored)
+        for key, stored in stored_preds.items()
         if key not in latest and state[key[1]].result_changed
     ]
     _rescore(conn, rescore, state, now)
     _update_boat_finishes(conn, [(rid, st) for rid, st in changed_results])
     if fixes:
         conn.execute(insert(corrections), fixes)
-    days = {e.race_date for e in latest.values()} | {rdate for _, _, rdate in rescore}
+    days = {e.race_date for e in latest.values()} | {stored.race_date for _, stored in rescore}
     bump_days(conn, "races", days)
     pending = sum(1 for e in latest.values() if state[e.race_id].result is None)
     return LogSummary(len(inserts), unchanged, len(replaces), len(rescore), len(fixes), pending)
 
 
 def _rescore(
-    conn: Connection, items: list[tuple[tuple[str, str], str, date]], state: dict[str, _Race], now: datetime
+    conn: Connection, items: list[tuple[tuple[str, str], _Stored]], state: dict[str, _Race], now: datetime
 ) -> None:
     if not items:
         return
@@ -503,9 +524,9 @@ def _rescore(
             {
                 "b_mv": mv,
                 "b_rid": rid,
-                **_score_columns([int(p) for p in order.split("-")], state[rid].result, now),
+                **_score_columns(stored.pits, state[rid].result, now, stored.odds),
             }
-            for (mv, rid), order, _ in items
+            for (mv, rid), stored in items
         ],
     )
 
@@ -564,7 +585,7 @@ def write_results(
             ],
         )
     preds = _load_predictions(conn, [rid for rid, _ in changed])
-    items = [(key, order, rdate) for key, (_, order, rdate, _variant) in preds.items()]
+    items = list(preds.items())
     try:
         _rescore(conn, items, state, now)
     except DataValidationError as exc:
@@ -572,5 +593,5 @@ def write_results(
     _update_boat_finishes(conn, changed)
     if fixes:
         conn.execute(insert(corrections), fixes)
-    bump_days(conn, "races", {rdate for _, _, rdate in items} | {st.race_date for _, st in changed})
+    bump_days(conn, "races", {stored.race_date for _, stored in items} | {st.race_date for _, st in changed})
     return LogSummary(0, len(results) - len(changed), 0, len(items), len(fixes), 0)

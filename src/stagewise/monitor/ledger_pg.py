@@ -36,6 +36,9 @@ _CASTS = {
     "n_not_finished": "int2",
     "logged_at": "timestamp",
     "settled_at": "timestamp",
+    "bet_stake": "float8",
+    "bet_odds": "float8",
+    "bet_profit": "float8",
 }
 
 

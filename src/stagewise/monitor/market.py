@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 
 from stagewise._exceptions import DataValidationError, NotFoundError
 from stagewise.monitor.ledger import bump_days, chunks, insert_new
@@ -43,6 +43,7 @@ OUTCOME_COLUMNS = (
     "probability",
     "outcome",
     "status",
+    "net_return",
 )
 
 
@@ -190,8 +191,13 @@ def write_outcomes(
     model_version: str | None,
     now: datetime,
     reason: str | None = None,
+    money: tuple[float, float] | None = None,
 ) -> int:
-    """Settle the signals of one bar; a changed outcome is recorded as a correction."""
+    """Settle the signals of one bar; a changed outcome is recorded as a correction.
+
+    ``money=(bar_return, cost)`` also records each signal's realised net return: ``bar_return − cost``
+    for an up signal (long), ``−bar_return − cost`` for a down one (short).
+    """
     ms = market_signals.c
     where = [ms.symbol == symbol, ms.ts == ts]
     if model_version is not None:
@@ -226,6 +232,12 @@ def write_outcomes(
             .values(outcome=outcome, status="settled", settled_at=now)
         )
         bump_days(conn, "market", [ts.date()])
+    if money is not None:
+        bar_return, cost = money
+        net = case((ms.signal == 1, bar_return - cost), else_=-bar_return - cost)
+        conn.execute(update(market_signals).where(*where).values(net_return=net))
+        if not changed:
+            bump_days(conn, "market", [ts.date()])
     if fixes:
         conn.execute(insert(corrections), fixes)
     return len(changed)
@@ -258,6 +270,7 @@ def read_outcomes(
     frame["signal"] = frame["signal"].astype("int64")
     frame["probability"] = frame["probability"].astype("float64")
     frame["outcome"] = frame["outcome"].astype("Int64")
+    frame["net_return"] = frame["net_return"].astype("float64")
     settled = frame["status"] == "settled"
     frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").mask(~settled)
     return frame

@@ -142,10 +142,15 @@ class PerformanceMonitor:
         model_version: str = DEFAULT_MODEL_VERSION,
         variant: str = DEFAULT_VARIANT,
         reason: str | None = None,
+        odds: float | None = None,
+        stake: float | None = None,
     ) -> LogSummary:
         """Log one race's prediction (and its result if known; otherwise it is pending).
 
         Idempotent per ``(model_version, race_id)``; see ``docs/monitor.md`` for the accepted shapes.
+        ``odds`` (decimal win odds of the top pick, read before the close) and ``stake`` (default 1)
+        record the bet the prediction implies; once settled the ledger keeps its profit per unit
+        staked (``bet_profit`` in :meth:`race_outcomes`; see ``docs/money.md``).
         """
         entry = normalise_race(
             race_id=race_id,
@@ -158,11 +163,16 @@ class PerformanceMonitor:
             feature_flags=feature_flags,
             model_version=model_version,
             variant=variant,
+            odds=odds,
+            stake=stake,
         )
         return self._write_entries([entry], reason)
 
     def log_predictions(self, rows: Iterable[Mapping[str, Any]], *, reason: str | None = None) -> LogSummary:
-        """Log many races in one transaction: every row is validated first; all or nothing."""
+        """Log many races in one transaction: every row is validated first; all or nothing.
+
+        Each row holds :meth:`log_prediction`'s arguments, ``odds`` and ``stake`` optional.
+        """
         return self._write_entries(normalise_batch(rows), reason)
 
     def _write_entries(self, entries: Sequence[RaceEntry], reason: str | None) -> LogSummary:
@@ -265,7 +275,9 @@ class PerformanceMonitor:
 
         Columns: race_id, race_date, venue_code, variant, model_version, integration_mode, hit_1st,
         hit_top3, hit_trio (booleans, ``<NA>`` unless settled), score_accuracy (NaN when undefined or
-        not settled) and status (``pending``, ``settled`` or ``void``), sorted by date and race.
+        not settled), status (``pending``, ``settled`` or ``void``), and the money of the logged bet:
+        bet_stake, bet_odds (NaN without a bet) and bet_profit (profit per unit staked; NaN unless
+        settled with a bet, and for a refunded pick), sorted by date and race.
         """
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
         rp = race_predictions.c
@@ -281,6 +293,9 @@ class PerformanceMonitor:
             rp.hit_trio,
             rp.score_accuracy,
             rp.status,
+            rp.bet_stake,
+            rp.bet_odds,
+            rp.bet_profit,
         ]
         query = select(*cols).where(rp.race_date.between(start, end))
         for column, value in (
@@ -300,7 +315,8 @@ class PerformanceMonitor:
         frame["venue_code"] = frame["venue_code"].astype("int64")
         for flag in ("hit_1st", "hit_top3", "hit_trio"):
             frame[flag] = frame[flag].astype("boolean")
-        frame["score_accuracy"] = frame["score_accuracy"].astype("float64")
+        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit"):
+            frame[column] = frame[column].astype("float64")
         return frame
 
     # -- alerts ------------------------------------------------------------------------------------
@@ -411,14 +427,25 @@ class PerformanceMonitor:
         *,
         model_version: str | None = None,
         reason: str | None = None,
+        bar_return: float | None = None,
+        cost: float = 0.0,
     ) -> int:
-        """Settle the signals of one bar with the realised direction (1 = up, 0 = not up)."""
+        """Settle the signals of one bar with the realised direction (1 = up, 0 = not up).
+
+        ``bar_return`` (the bar's realised return over the horizon, e.g. 0.0004) records each settled
+        signal's net return after ``cost`` (what acting on one signal costs, in return units, >= 0):
+        ``bar_return − cost`` for an up signal, ``−bar_return − cost`` for a down one; the economic
+        guardrail compares it between rollout groups (``docs/money.md``).
+        """
         from stagewise.monitor.market import _binary
+        from stagewise.monitor.money import check_cost, check_net_return
 
         ts, value = parse_timestamp(timestamp), _binary(outcome, "outcome")
+        returned = check_net_return(bar_return, "bar_return")
+        money = None if returned is None else (returned, check_cost(cost))
         now = self._now()
         return self.store.write(
-            lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason)
+            lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason, money)
         )
 
     def market_outcomes(
@@ -434,8 +461,9 @@ class PerformanceMonitor:
         :meth:`race_outcomes`).
 
         Columns: symbol, ts, signal_date, variant, model_version, signal, probability, outcome
-        (``<NA>`` until settled), status (``pending`` or ``settled``) and hit (signal == outcome,
-        ``<NA>`` until settled), sorted by time.
+        (``<NA>`` until settled), status (``pending`` or ``settled``), net_return (NaN unless its
+        outcome was logged with ``bar_return``) and hit (signal == outcome, ``<NA>`` until settled),
+        sorted by time.
         """
         from stagewise.monitor.market import read_outcomes
 

@@ -90,6 +90,10 @@ race_predictions = Table(
     Column("n_not_finished", SmallInteger),
     Column("logged_at", DateTime, nullable=False),
     Column("settled_at", DateTime),
+    # money (0003): the win bet on the top pick the client logged, and its profit per unit once settled
+    Column("bet_stake", Float),
+    Column("bet_odds", Float),
+    Column("bet_profit", Float),
     UniqueConstraint("model_version", "race_id", name="uq_race_predictions_model_race"),
     Index("ix_race_predictions_date_model", "race_date", "model_version"),
     Index("ix_race_predictions_race_id", "race_id"),
@@ -232,6 +236,7 @@ market_signals = Table(
     Column("status", String(8), nullable=False),
     Column("logged_at", DateTime, nullable=False),
     Column("settled_at", DateTime),
+    Column("net_return", Float),  # money (0003): realised return after costs, logged with the outcome
     UniqueConstraint("model_version", "symbol", "ts", name="uq_market_signals_model_symbol_ts"),
     Index("ix_market_signals_date", "signal_date"),
 )

@@ -12,12 +12,16 @@ enables) and the control group, and decides, in this order:
  3    latest evaluated day is CRITICAL                            ``rollback`` to ``disabled``
  4    significant harm: always-valid p < α, challenger worse on   ``rollback`` to ``disabled``
       win hit rate or score accuracy (one-sided mSPRT)
+ 4b   with the policy's ``economic_guardrail``: the challenger    ``rollback`` to ``disabled``
+      earns significantly less money per unit than control
  5    sample-ratio mismatch (p < 0.001)                           ``hold`` (or ``rollback`` when
                                                                   ``srm_action="rollback"``)
  6    at 100 %                                                    ``hold`` (fully rolled out)
  7    latest evaluated day is WARNING                             ``hold``
  8    the last ``days_healthy`` evaluated days at this stage are  ``promote`` to the next stage
-      all HEALTHY                                                 (10 % → 50 % → 100 %)
+      all HEALTHY                                                 (10 % → 50 % → 100 %), unless
+                                                                  the economic guardrail lacks
+                                                                  money data (``hold``)
  9    otherwise (too few healthy days, too few races)             ``hold``
 ====  ==========================================================  ===========================
 
@@ -41,6 +45,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from stagewise._exceptions import ConfigError
+from stagewise.rollout.economic import EconomicVerdict, MoneyEvidence
 from stagewise.rollout.experiments.sequential import DEFAULT_TAU
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
 from stagewise.rollout.harm import DayCounts, PairedDay, aligned, harm_tests
@@ -141,7 +146,8 @@ class Evidence:
     days and units each day's verdict pooled. ``unit`` and
     ``metric_labels`` only change the wording of the reasons (markets: ``"signals"``,
     ``hit_rate_1st`` read as direction accuracy). ``completed`` says which promotion finished
-    the rollout (``FeatureRollout.is_completed``), None while it runs.
+    the rollout (``FeatureRollout.is_completed``), None while it runs. ``money`` (set when the
+    health policy has an ``economic_guardrail``) holds both groups' money per unit by day.
     """
 
     feature: str
@@ -161,6 +167,7 @@ class Evidence:
     unit: str = "races"
     metric_labels: Mapping[str, str] = field(default_factory=dict)
     completed: str | None = None
+    money: MoneyEvidence | None = None
 
 
 @dataclass(frozen=True)
@@ -290,6 +297,12 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
                 for name in harmed
             ]
             return result("rollback", DISABLED, reasons, numbers)
+    economic: EconomicVerdict | None = None
+    if evidence.money is not None:
+        economic = evidence.money.judge(evidence.unit)
+        numbers["economic"] = {"status": economic.status, "reason": economic.reason, **economic.numbers}
+        if economic.status == "rejected":
+            return result("rollback", DISABLED, [economic.reason], numbers)
     if srm is not None and srm.verdict == "hold":
         reason = (
             f"sample-ratio mismatch: counts {srm.counts} vs expected shares "
@@ -316,6 +329,10 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         streak += 1
     numbers["healthy_streak"] = streak
     skipped = [r["date"] for r in day_rows if r["at_stage"] and not r["evaluated"]][-10:]
+    if streak >= policy.days_healthy and economic is not None and economic.status == "insufficient":
+        return result(
+            "hold", stage, [f"HEALTHY for {streak} days at {stage}, but {economic.reason}"], numbers
+        )
     if streak >= policy.days_healthy:
         reasons = [
             f"HEALTHY for {streak} consecutive days at {stage} "

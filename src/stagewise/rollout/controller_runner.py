@@ -35,6 +35,7 @@ from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
+from stagewise.rollout.economic import MoneyEvidence, money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.harm import DayCounts, PairedDay
@@ -327,6 +328,7 @@ def gather_evidence(
     control: list[DayCounts] = []
     group_counts: dict[str, int] = {}
     paired: list[PairedDay] | None = None
+    chall_rows = ctrl_rows = pd.DataFrame()
     if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
         start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
         if shadow is not None:
@@ -352,7 +354,15 @@ def gather_evidence(
     if group_counts and 0 < state.threshold < split.buckets:
         buckets = split.bucket_counts(state.threshold)
         expected = {name: count / split.buckets for name, count in buckets.items()}
+    money = None
+    guardrail = rollout.health_policy.economic_guardrail
+    if guardrail is not None:
+        value = "net_return" if markets else "bet_profit"
+        money = MoneyEvidence(
+            guardrail, money_days(ctrl_rows, day_column, value), money_days(chall_rows, day_column, value)
+        )
     return Evidence(
+        money=money,
         feature=feature,
         stage=state.stage,
         killed=state.killed is not None,

@@ -6,19 +6,39 @@ costs. :func:`economic_guardrail` asks, every day, on the cumulative days since 
 began, whether the challenger's mean is *below* control's, with the same one-sided,
 always-valid mSPRT as the controller's harm test (:func:`sequential_two_means`,
 ``alternative="less"``): looking every day keeps the false-alarm rate below ``alpha``.
+
+In a rollout the guardrail is a health-policy entry, :class:`EconomicGuardrail`
+(``"economic_guardrail": {"alpha": 0.05, "tau": 0.05}``; off when absent). The controller sums
+each group's money outcomes per day from the ledger (:func:`money_days`: ``bet_profit`` of races,
+``net_return`` of signals; units without money data are ignored) and :func:`judge_economic`
+grades them: ``rejected`` (roll back), ``insufficient`` (fewer than ``min_units`` money units in a
+group: never promote on missing evidence) or ``ok``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from stagewise.rollout.experiments.sequential import SequentialResult, sequential_two_means
 
-__all__ = ["MoneyDay", "economic_guardrail", "money_day"]
+__all__ = [
+    "EconomicGuardrail",
+    "EconomicVerdict",
+    "MoneyDay",
+    "MoneyEvidence",
+    "economic_guardrail",
+    "judge_economic",
+    "money_day",
+    "money_days",
+]
 
 
 @dataclass(frozen=True)
@@ -70,3 +90,147 @@ def economic_guardrail(
     cs, cq, cn = cumulative(control)
     ts, tq, tn = cumulative(challenger)
     return sequential_two_means(cs, cq, cn, ts, tq, tn, alpha=alpha, tau=tau, alternative="less")
+
+
+class EconomicGuardrail(BaseModel):
+    """The ``economic_guardrail`` entry of a health policy: judge money per unit in the rollout.
+
+    Parameters
+    ----------
+    alpha : float in (0, 0.5]
+        The guardrail's own false-alarm budget over every daily look (one-sided).
+    tau : float in (0, 10]
+        The effect on money per unit the test is most sensitive to (0.05: five points of ROI per race;
+        for net returns per signal in return units use the size of a bar's edge, e.g. 0.0005).
+    min_units : int >= 1
+        Money units (settled races with a bet, signals with a net return) each group needs before
+        the guardrail's verdict counts as evidence; below it the controller holds instead of promoting.
+
+    Examples
+    --------
+    >>> EconomicGuardrail.model_validate({"alpha": 0.05, "tau": 0.05}).min_units
+    100
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    alpha: float = 0.05
+    tau: float = 0.05
+    min_units: int = 100
+
+    @field_validator("alpha", mode="before")
+    @classmethod
+    def _alpha(cls, value: Any) -> float:
+        return _in_range(value, 0.0, 0.5, "a number in (0, 0.5]")
+
+    @field_validator("tau", mode="before")
+    @classmethod
+    def _tau(cls, value: Any) -> float:
+        return _in_range(value, 0.0, 10.0, "a number in (0, 10]")
+
+    @field_validator("min_units", mode="before")
+    @classmethod
+    def _min_units(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be an int >= 1")
+        return value
+
+
+def _in_range(value: Any, low: float, high: float, rule: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"must be {rule}")
+    if not low < float(value) <= high:
+        raise ValueError(f"must be {rule}")
+    return float(value)
+
+
+def money_days(outcomes: pd.DataFrame, day_column: str, value_column: str) -> list[MoneyDay]:
+    """One :class:`MoneyDay` per day of the settled ``outcomes`` rows that carry money data.
+
+    ``outcomes`` are ledger rows (``race_outcomes``: ``race_date`` and ``bet_profit``;
+    ``market_outcomes``: ``signal_date`` and ``net_return``); a row without a finite value in
+    ``value_column`` (no bet logged, refunded, void, pending) is ignored.
+    """
+    if outcomes.empty or value_column not in outcomes.columns:
+        return []
+    values = pd.to_numeric(outcomes[value_column], errors="coerce").astype("float64")
+    usable = np.isfinite(values.to_numpy()) & (outcomes["status"] == "settled").to_numpy()
+    if not usable.any():
+        return []
+    frame = pd.DataFrame(
+        {"day": pd.to_datetime(outcomes.loc[usable, day_column]).dt.date, "value": values[usable]}
+    )
+    return [
+        money_day(group["day"].iloc[0], group["value"].to_numpy())
+        for _, group in frame.groupby("day", sort=True)
+    ]
+
+
+@dataclass(frozen=True)
+class EconomicVerdict:
+    """What the guardrail says about the money since the rollout began."""
+
+    status: Literal["ok", "rejected", "insufficient"]
+    reason: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+def judge_economic(
+    control: Sequence[MoneyDay],
+    challenger: Sequence[MoneyDay],
+    guardrail: EconomicGuardrail,
+    unit: str = "races",
+) -> EconomicVerdict:
+    """Grade the cumulative money per unit: ``rejected`` beats ``insufficient`` beats ``ok``.
+
+    A challenger already significantly worse is rejected however few units it has (the test is
+    always valid); a group with fewer than ``min_units`` money units is ``insufficient``.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> day = dt.date(2025, 1, 1)
+    >>> judge_economic([money_day(day, [1.0, -1.0])], [], EconomicGuardrail()).status
+    'insufficient'
+    """
+    test = economic_guardrail(control, challenger, alpha=guardrail.alpha, tau=guardrail.tau)
+    units = {"control": sum(d.units for d in control), "challenger": sum(d.units for d in challenger)}
+    means = {
+        name: (sum(d.total for d in days) / units[name]) if units[name] else None
+        for name, days in (("control", control), ("challenger", challenger))
+    }
+    numbers: dict[str, Any] = {
+        "units": units,
+        "mean_per_unit": {k: None if v is None else round(v, 6) for k, v in means.items()},
+        "min_units": guardrail.min_units,
+        "test": test.as_dict(),
+    }
+    if test.rejected:
+        reason = (
+            f"economic guardrail: the challenger earns less per unit than control "
+            f"({means['challenger']:+.4f} vs {means['control']:+.4f} over {units['challenger']} and "
+            f"{units['control']} {unit} with money data), always-valid p = {test.p_value:.4g} "
+            f"< α = {guardrail.alpha:g}"
+        )
+        return EconomicVerdict("rejected", reason, numbers)
+    short = [name for name, n in units.items() if n < guardrail.min_units]
+    if short:
+        reason = (
+            f"economic guardrail: insufficient money data ({', '.join(f'{k} {units[k]}' for k in short)} "
+            f"{unit} with money data, < {guardrail.min_units}); not promoting on missing evidence"
+        )
+        return EconomicVerdict("insufficient", reason, numbers)
+    reason = f"economic guardrail: no significant loss of money per unit (p = {test.p_value:.4g})"
+    return EconomicVerdict("ok", reason, numbers)
+
+
+@dataclass(frozen=True)
+class MoneyEvidence:
+    """What the controller's decision needs for the guardrail: the policy entry and both groups' days."""
+
+    guardrail: EconomicGuardrail
+    control: Sequence[MoneyDay]
+    challenger: Sequence[MoneyDay]
+
+    def judge(self, unit: str = "races") -> EconomicVerdict:
+        return judge_economic(self.control, self.challenger, self.guardrail, unit)

@@ -49,6 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
+from stagewise.rollout.economic import EconomicGuardrail
 from stagewise.rollout.guardrails.spec import GuardrailMetric, check_unique, format_validation_error
 
 __all__ = [
@@ -178,6 +179,10 @@ class HealthPolicy(BaseModel):
     guardrails: list[GuardrailMetric] = Field(default_factory=list)
     """Declared guardrail metrics (:mod:`stagewise.rollout.guardrails`): each judged by an always-valid
     harm test of challenger against control, Holm across the active ones."""
+    economic_guardrail: EconomicGuardrail | None = None
+    """Judge money per unit (ROI per race, net return per signal) in the controller: roll back when the
+    challenger earns significantly less than control; hold while a group has too few money units.
+    Off when absent (see :mod:`stagewise.rollout.economic` and ``docs/money.md``)."""
 
     @model_validator(mode="after")
     def _unique_guardrails(self) -> HealthPolicy:
