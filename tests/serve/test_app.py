@@ -81,6 +81,26 @@ def test_results_are_joined_to_logged_predictions(client: TestClient) -> None:
     assert outcomes["status"].tolist() == ["settled"]
 
 
+def test_the_pick_s_odds_are_logged_and_settled_as_profit_per_unit(client: TestClient) -> None:
+    payload = race_payloads(1, prefix="money-")[0]
+    odds = [1.0, 3.5, 6.2, 9.9, 14.0, 31.5]  # pits 1-6, a pre-close snapshot
+    answer = client.post(
+        "/v1/races/predict", json={**request_body(payload), "win_odds": odds, "stake": 200.0}
+    )
+    assert answer.status_code == 200, answer.text
+    pick = answer.json()["predicted_order"][0]
+    assert client.post("/v1/results", json={"race_id": payload["race_id"], "results": payload["_result"]})
+    service = client.app.state.service  # type: ignore[attr-defined]
+    with PerformanceMonitor(service.settings.db_url) as monitor:
+        row = monitor.race_outcomes(payload["race_date"], payload["race_date"]).iloc[0]
+    finish = next(r for r in payload["_result"] if r["pit"] == pick)
+    assert (row["bet_odds"], row["bet_stake"]) == (odds[pick - 1], 200.0)
+    if finish.get("status") in ("F", "L", "欠"):  # the pick did not start: refunded, no profit
+        assert np.isnan(row["bet_profit"])
+    else:
+        assert row["bet_profit"] == pytest.approx(odds[pick - 1] - 1.0 if finish.get("rank") == 1 else -1.0)
+
+
 def test_results_for_an_unknown_race_is_404_naming_it(client: TestClient) -> None:
     answer = client.post(
         "/v1/results", json={"race_id": "never-predicted", "results": [{"pit": 1, "rank": 1}]}

@@ -55,6 +55,10 @@ BAD_RACES = [
     pytest.param(_mutate(_set("race_date", "2025-13-45")), "race_date", id="bad-date"),
     pytest.param(_mutate(_set("entries", {"pit": 1})), "entries", id="entries-not-a-list"),
     pytest.param([1, 2, 3], "body", id="array-body"),
+    pytest.param(_mutate(_set("win_odds", [2.0, 3.0, 0.8, 5.0, 9.0, 20.0])), "win_odds.2", id="odds-below-1"),
+    pytest.param(_mutate(_set("win_odds", [2.0, 3.0, 5.0])), "win_odds", id="odds-for-3-pits"),
+    pytest.param(_mutate(_set("stake", 100.0)), "win_odds", id="stake-without-odds"),
+    pytest.param(_mutate(lambda b: b.update(win_odds=[2.0] * 6, stake=0.0)), "stake", id="stake-0"),
 ]
 
 

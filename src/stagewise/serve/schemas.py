@@ -92,6 +92,25 @@ class RacePredictRequest(BaseModel):
     venue_code: Annotated[int, Field(ge=1, le=24)]
     race_number: Annotated[int, Field(ge=1, le=12)]
     entries: Annotated[list[RaceEntryIn], Field(min_length=6, max_length=6)]
+    win_odds: Annotated[list[Annotated[float, Field(ge=1.0)]], Field(min_length=6, max_length=6)] | None = (
+        Field(
+            None,
+            description="Optional: decimal win odds of pits 1-6 in pit order, read before the close "
+            "(never the final odds). The ledger records the odds of the boat the model picks, and its "
+            "profit once the result is in: the economic guardrail's money per race (docs/money.md).",
+        )
+    )
+    stake: Annotated[float, Field(gt=0.0)] | None = Field(
+        None, description="Optional: the stake on the pick's win ticket (default 1; needs win_odds)."
+    )
+
+    @model_validator(mode="after")
+    def _stake_needs_odds(self) -> RacePredictRequest:
+        if self.stake is not None and self.win_odds is None:
+            raise ValueError(
+                f"stake needs win_odds (the pick's odds); got stake={self.stake!r} and no win_odds"
+            )
+        return self
 
     @field_validator("entries")
     @classmethod

@@ -258,6 +258,10 @@ class PredictionService:
             "variant": variant,
             "feature_flags": {self.settings.feature: routed_role == "challenger"},
         }
+        if req.win_odds is not None:  # the bet this model's pick implies, at the odds the client read
+            row["odds"] = req.win_odds[int(pits[order[0]]) - 1]
+            if req.stake is not None:
+                row["stake"] = req.stake
         return self.queue.submit("race", row)
 
     # -- markets ---------------------------------------------------------------------------------
