@@ -144,7 +144,8 @@ def test_a_rollback_wins_over_an_insufficient_metric() -> None:
 
 def test_no_data_and_too_few_units_are_insufficient() -> None:
     empty = ArmUnits(np.array([], dtype="datetime64[D]"), {"hit_1st": np.array([])})
-    assert judge_guardrails(empty, empty, [win()]).records[0].verdict == "insufficient"
+    nothing = judge_guardrails(empty, empty, [win()]).records[0]
+    assert (nothing.verdict, nothing.reason) == ("insufficient", "control: no units; challenger: no units")
     few = judge_guardrails(arm(0, 70, days=1), arm(1, 7, days=1, p_win=0.0), [win()])
     assert few.action == "hold"
     assert few.records[0].reason == "7 units in the smaller arm (< min_sample 100)"

@@ -165,7 +165,12 @@ def _test(
     looks: npt.NDArray[np.datetime64],
     functions: Mapping[str, UnitFunction],
 ) -> _Tested:
-    per_arm = [_values(metric, columns, functions) for _, columns in arms]
+    per_arm = [
+        _values(metric, columns, functions)
+        if days.size
+        else MetricValues(np.empty(0), np.zeros(0, bool), "no units")
+        for days, columns in arms
+    ]
     reasons = [
         f"{arm}: {v.reason}" for arm, v in zip(("control", "challenger"), per_arm, strict=True) if v.reason
     ]
