@@ -352,6 +352,16 @@ def _print_decision(decision: Decision) -> None:
         )
     if "healthy_streak" in numbers:
         console.print(f"healthy streak at this stage: {numbers['healthy_streak']} day(s)")
+    economic = numbers.get("economic")
+    if economic:
+        means = economic["mean_per_unit"]
+        shown = {k: "n/a" if v is None else f"{v:+.4f}" for k, v in means.items()}
+        console.print(
+            f"economic guardrail: {economic['status']} (money per unit: challenger {shown['challenger']} "
+            f"over {economic['units']['challenger']}, control {shown['control']} over "
+            f"{economic['units']['control']}; p = {economic['test']['p_value']:.3g})",
+            markup=False,
+        )
     for note in numbers.get("notifications", []):
         status = "sent" if note["ok"] else f"FAILED ({note['error']})"
         console.print(f"notification via {note['channel']}: {status}", markup=False)
