@@ -155,3 +155,39 @@ def test_a_bad_guardrail_entry_is_one_line_naming_field_value_and_range(
     assert needle in message
     assert message.startswith(f"Invalid health policy {str(path)!r}: ")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("challenger_cost", [0.0008, 0.0001], ids=["8bp-vs-1bp", "equal-costs"])
+def test_markets_a_signal_paying_more_costs_is_rolled_back_on_net_return(
+    tmp_path: Path, monitor: PerformanceMonitor, clock: Clock, challenger_cost: float
+) -> None:
+    """Both groups call the direction right half the time; the challenger pays more a signal, or the same."""
+    from stagewise.rollout.health import MARKETS_POLICY
+
+    entry = {"alpha": 0.05, "tau": 0.0005, "min_units": 50}
+    policy = load_policy({**MARKETS_POLICY.model_dump(mode="json"), "economic_guardrail": entry})
+    rollout = GradualRollout(
+        tmp_path / "markets.json", now=clock, refresh_interval=0, actor="ops", health_policy=policy
+    )
+    rollout.add_feature(FEATURE, stage="50%", salt=f"{FEATURE}:markets", reason="canary")
+    rng = np.random.default_rng(11)
+    for hour in range(24 * 10):
+        ts = datetime(2026, 11, 1) + timedelta(hours=hour)
+        variant = rollout.variant(FEATURE, f"EURUSD:{ts.isoformat()}")
+        up = int(rng.integers(2))
+        monitor.log_signal("EURUSD", ts, up, 0.55 if up else 0.45, model_version=variant, variant=variant)
+        move = float(rng.normal(0.0, 0.001))
+        cost = challenger_cost if variant == "on" else 0.0001
+        monitor.log_market_outcome("EURUSD", ts, int(move > 0), bar_return=move, cost=cost)
+    decision = run_controller(
+        rollout, monitor, FEATURE, now=datetime(2026, 11, 11, 5, tzinfo=UTC), dry_run=True
+    )
+    economic = decision.numbers["economic"]
+    if challenger_cost == 0.0001:
+        assert decision.action != "rollback"
+        assert economic["status"] == "ok"
+        return
+    assert (decision.action, decision.to_stage) == ("rollback", "disabled")
+    assert economic["status"] == "rejected"
+    assert "signals with money data" in decision.reasons[0]
+    assert economic["mean_per_unit"]["challenger"] < economic["mean_per_unit"]["control"] - 0.0004

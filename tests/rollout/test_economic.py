@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from stagewise.rollout.economic import economic_guardrail, money_day
 
@@ -32,3 +34,28 @@ def test_a_money_losing_challenger_is_caught() -> None:
 def test_a_better_challenger_never_alarms_one_sided() -> None:
     rng = np.random.default_rng(2)
     assert not any(economic_guardrail(_month(rng, -0.3), _month(rng, 0.0)).rejected for _ in range(50))
+
+
+@given(
+    values=st.lists(st.floats(-1.0, 50.0, allow_nan=False), min_size=1, max_size=40),
+    noise=st.lists(st.sampled_from(["nan", "pending", "void"]), max_size=10),
+)
+def test_money_days_ignore_units_without_money_data(values: list[float], noise: list[str]) -> None:
+    """Rows without a money value (no bet, refunded) or not settled never change a day's summary."""
+    import pandas as pd
+
+    from stagewise.rollout.economic import money_days
+
+    day = pd.Timestamp("2025-11-17")
+    clean = pd.DataFrame({"race_date": day, "status": "settled", "bet_profit": values})
+    extra = pd.DataFrame(
+        {
+            "race_date": day,
+            "status": ["settled" if kind == "nan" else kind for kind in noise],
+            "bet_profit": [float("nan") if kind == "nan" else 9.0 for kind in noise],
+        }
+    )
+    mixed = pd.concat([extra, clean])  # the money rows keep their order: the same sums to the last bit
+    assert money_days(mixed, "race_date", "bet_profit") == money_days(clean, "race_date", "bet_profit")
+    (summary,) = money_days(clean, "race_date", "bet_profit")
+    assert summary.units == len(values)
