@@ -106,7 +106,7 @@ def _scalar(columns: Columns) -> float:
 FN = {"harm": "decrease", "tau": 0.05}
 BAD_METRICS = {
     "unknown": ({"metric": "win_hit_v2"}, "unknown metric 'win_hit_v2' (built-ins: win_hit, "),
-    "not-logged": ({"metric": "roi"}, "column 'net_return' is not logged"),
+    "not-logged": ({"metric": "roi"}, "column 'bet_profit' is not logged"),
     "raises": ({"metric": "tests.fn:raises", **FN}, "tests.fn:raises raised ZeroDivisionError: boom"),
     "nan": ({"metric": "tests.fn:nan", **FN}, "returned 3 non-finite value(s) (NaN or inf) of 1960"),
     "shape": ({"metric": "tests.fn:scalar", **FN}, "returned shape (), expected (1960,)"),

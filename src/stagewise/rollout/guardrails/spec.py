@@ -40,7 +40,7 @@ class GuardrailMetric(BaseModel):
         Unique name in the decision record.
     metric : str
         A built-in (``win_hit``, ``trifecta_hit``, ``score_accuracy``, ``log_loss``, ``brier``,
-        ``roi``, ``error_rate``, ``latency``) or ``"pkg.module:function"``.
+        ``roi``, ``net_return``, ``error_rate``, ``latency``) or ``"pkg.module:function"``.
     harm : {"decrease", "increase"}, optional
         Which direction hurts. Built-ins know theirs; a user function must say.
     tolerance : float, default 0

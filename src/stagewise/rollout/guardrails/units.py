@@ -13,7 +13,8 @@ built-in            columns                  harm       per-unit value
 ``score_accuracy``  ``score_accuracy``       decrease   the ledger's score accuracy of the race
 ``log_loss``        ``p_pick``, ``hit_1st``  increase   binary log-loss of "the pick wins" at ``p_pick``
 ``brier``           ``p_pick``, ``hit_1st``  increase   ``(p_pick − hit_1st)²``
-``roi``             ``net_return``           decrease   profit per unit staked (where logged)
+``roi``             ``bet_profit``           decrease   a race bet's profit per unit staked (where logged)
+``net_return``      ``net_return``           decrease   a market signal's return after costs
 ``error_rate``      ``error``                increase   1 when the server answered with an error
 ``latency``         ``latency_ms``           increase   the server's response time in milliseconds
 ==================  =======================  =========  ===============================================
@@ -77,7 +78,8 @@ BUILTINS: dict[str, Builtin] = {
     "brier": Builtin(
         ("p_pick", "hit_1st"), "increase", 0.02, lambda c: (c["p_pick"] - c["hit_1st"]) ** 2, "Brier score"
     ),
-    "roi": Builtin(("net_return",), "decrease", 0.05, lambda c: c["net_return"], "return per unit staked"),
+    "roi": Builtin(("bet_profit",), "decrease", 0.05, lambda c: c["bet_profit"], "profit per unit staked"),
+    "net_return": Builtin(("net_return",), "decrease", 0.05, lambda c: c["net_return"], "net return"),
     "error_rate": Builtin(("error",), "increase", 0.02, lambda c: c["error"], "server error rate"),
     "latency": Builtin(("latency_ms",), "increase", 20.0, lambda c: c["latency_ms"], "latency (ms)"),
 }
@@ -91,8 +93,8 @@ NOT_PER_UNIT = {
 """Metric names that are refused, and why."""
 
 OUTCOME_COLUMNS = frozenset(
-    {"hit_1st", "hit_top3", "hit_trio", "score_accuracy", "net_return", "payout", "error", "latency_ms",
-     "finish_rank", "result", "outcome", "hit", "status"}
+    {"hit_1st", "hit_top3", "hit_trio", "score_accuracy", "net_return", "bet_profit", "payout", "error",
+     "latency_ms", "finish_rank", "result", "outcome", "hit", "status"}
 )  # fmt: skip
 """Columns known only after the outcome: never a CUPED covariate (that would adjust the effect away)."""
 
