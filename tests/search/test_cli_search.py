@@ -75,6 +75,9 @@ def test_search_then_register_the_chosen_configuration(
 BAD_SPACE_NAME = '[params]\n"lightgbm.num_leafs" = { type = "int", low = 4, high = 16 }'
 BAD_SPACE_RANGE = '[params]\n"lightgbm.num_leaves" = { type = "int", low = 16, high = 4 }'
 UNREACHABLE = ["--storage", "postgresql+psycopg://nobody@127.0.0.1:9/x"]
+BAD_CALIBRATION = '[params]\ncalibration = { choices = ["none", "sigmoid"] }\n' + SPACE
+MARGIN_ON_MARKETS = '[params]\nbet_margin = { type = "float", low = 0.0, high = 0.2 }\n' + SPACE
+MARGIN_IN_A_FAMILY = SPACE + 'bet_margin = { type = "float", low = 0.0, high = 0.2 }\n'
 
 
 @pytest.mark.parametrize(
@@ -93,6 +96,21 @@ UNREACHABLE = ["--storage", "postgresql+psycopg://nobody@127.0.0.1:9/x"]
             [], BAD_SPACE_RANGE, "'lightgbm.num_leaves' range must have low < high", id="inverted-range"
         ),
         pytest.param(UNREACHABLE, SPACE, "StorageError: The '--storage' URL", id="unreachable-storage"),
+        pytest.param(
+            [],
+            BAD_CALIBRATION,
+            "'calibration.choices' field must hold values from ['isotonic', 'none', 'platt']. Got 'sigmoid'",
+            id="unknown-calibration",
+        ),
+        pytest.param(
+            [], MARGIN_ON_MARKETS, "'bet_margin' exists for --domain races only", id="margin-markets"
+        ),
+        pytest.param(
+            [],
+            MARGIN_IN_A_FAMILY,
+            "'params.random_forest.bet_margin' field: bet_margin belongs",
+            id="in-family",
+        ),
     ],
 )
 def test_bad_input_is_one_line_naming_the_field(
@@ -135,3 +153,26 @@ def test_a_scikit_learn_choice_is_registered_through_its_flavour(tmp_path: Path)
     version = register_chosen(results, data=bars, registry=tmp_path / "models", target=tree_target())
     loaded = ModelRegistry(tmp_path / "models").load(version)
     assert loaded is not None
+
+
+def test_a_chosen_calibration_is_registered_as_the_calibrated_flavour(
+    bars_file: Path, tmp_path: Path
+) -> None:
+    space = tmp_path / "calibrated.toml"
+    space.write_text(SPACE.replace("[params.lightgbm]", '[params]\ncalibration = { choices = ["platt"] }\n\n'
+                                   "[params.lightgbm]"), encoding="utf-8")  # fmt: skip
+    result = runner.invoke(app, [*_args(bars_file, space, tmp_path), "--trials", "1", "--candidates", "0"])
+    assert result.exit_code == 0, result.output
+    results = json.loads((tmp_path / "out" / "search_results.json").read_text(encoding="utf-8"))
+    assert results["chosen"]["params"]["calibration"] == "platt"
+    registry = tmp_path / "models"
+    reg = runner.invoke(app, ["search-register", "--results", str(tmp_path / "out"), "--data", str(bars_file),
+                              "--registry", str(registry)])  # fmt: skip
+    assert reg.exit_code == 0, reg.output
+    from stagewise.models import ProductionEnsemble
+    from stagewise.models.flavours.calibrated import CalibratedFlavour
+
+    model = ModelRegistry(registry).load(ModelRegistry(registry).list_versions()[-1].version)
+    assert isinstance(model, CalibratedFlavour)
+    assert model.calibrator_.method == "platt"
+    assert isinstance(getattr(model.base_, "model_", model.base_), ProductionEnsemble)

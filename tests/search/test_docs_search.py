@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from stagewise.features.races import RACE_FEATURE_NAMES
-from stagewise.search import EnsembleTarget, load_space
+from stagewise.search import EnsembleTarget, load_space, read_results
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "search.md"
 
@@ -30,9 +30,20 @@ def test_the_space_on_the_page_is_valid_for_the_ensemble_and_the_race_features(t
 def test_the_python_example_runs_and_writes_the_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (block,) = _blocks("python")
+    block = _blocks("python")[0]
     monkeypatch.chdir(tmp_path)
     exec(compile(block, "docs/search.md", "exec"), {"__name__": "__main__"})
     assert (tmp_path / "temp" / "search" / "docs" / "search_results.json").exists()
     assert (tmp_path / "temp" / "search" / "docs" / "search_report.html").exists()
     assert os.path.exists(tmp_path / "temp" / "search" / "ledger.db")
+
+
+def test_the_money_example_tunes_calibration_and_margin_on_roi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    block = _blocks("python")[1]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(block, "docs/search.md", "exec"), {"__name__": "__main__"})
+    results = read_results(tmp_path / "temp" / "search" / "money")
+    assert results["metric"] == "roi_ev_win"
+    assert {"calibration", "bet_margin"} <= set(results["chosen"]["params"])

@@ -134,7 +134,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
 
     def estimate(entry: dict[str, Any]) -> str:
         low, high = entry["ci"]
-        return f"{entry['score']:.4f} (95% {low:.4f} to {high:.4f}, n={entry['units']})"
+        size = f"n={entry['units']}" if "units" in entry else f"staked {entry['staked']:.0f}"
+        return f"{entry['score']:.4f} (95% {low:.4f} to {high:.4f}, {size})"
 
     lines = [f"nested {metric}: {estimate(result['nested'])}"]
     if "naive" in result:

@@ -22,9 +22,9 @@ from stagewise.search.diagnostics import (
     purged_split,
     run_cpcv_candidate,
 )
-from stagewise.search.execution import Job, run_jobs
+from stagewise.search.execution import Job, Workers
 from stagewise.search.overfitting import cpcv_splits
-from stagewise.search.scoring import EvalRows
+from stagewise.search.scoring import ROI_METRIC, EvalRows
 from stagewise.search.splits import NestedStep
 from stagewise.search.studies import StudyNames
 
@@ -61,6 +61,24 @@ def _estimate(hits: int, units: int) -> dict[str, Any]:
     return {"score": hits / units if units else float("nan"), "ci": [low, high], "hits": hits, "units": units}
 
 
+def _roi_estimate(daily: list[list[Any]], seed: int) -> dict[str, Any]:
+    """ROI of pooled ``[day, profit, staked]`` rows with its day-block bootstrap interval."""
+    from stagewise.metrics.bootstrap import day_block_bootstrap_ratio
+
+    profit = np.array([d[1] for d in daily], dtype=np.float64)
+    staked = np.array([d[2] for d in daily], dtype=np.float64)
+    days = np.array([d[0] for d in daily], dtype="datetime64[D]")
+    total = float(staked.sum())
+    low, high = day_block_bootstrap_ratio(profit, staked, days, seed=seed) if total > 0 else (np.nan, np.nan)
+    return {
+        "score": float(profit.sum()) / total if total > 0 else float("nan"),
+        "ci": [float(low), float(high)],
+        "profit": float(profit.sum()),
+        "staked": total,
+        "n_days": len(np.unique(days)),
+    }
+
+
 def _trials(study: optuna.Study, label: str) -> list[dict[str, Any]]:
     return [
         {
@@ -94,8 +112,16 @@ def _importances(study: optuna.Study) -> dict[str, float]:
         return {}
 
 
-def _chance(search: NestedSearch, prepared: Prepared, steps: list[NestedStep]) -> dict[str, Any]:
+def _chance(
+    search: NestedSearch, prepared: Prepared, steps: list[NestedStep], rows: EvalRows, roi: bool
+) -> dict[str, Any]:
     tested = [s.outer for s in steps if not s.final]
+    if roi:
+        # flat stake 1 on the favourite (the lowest win odds) of every race, on the same test windows
+        from stagewise.search.scoring import favourite_daily
+
+        daily = [d for o in tested for d in favourite_daily(rows.take(o.test))]
+        return {"name": "favourite", **_roi_estimate(daily, search.seed)}
     if search.domain == "markets":
         hits = units = 0
         for o in tested:
@@ -126,6 +152,7 @@ def collect(
     space: SearchSpace,
     target: ModelTarget,
     jobs: list[Job],
+    workers: Workers,
 ) -> dict[str, Any]:
     """The results dict (without ``config`` and ``outputs``)."""
     import optuna
@@ -133,7 +160,9 @@ def collect(
     step_rows: list[dict[str, Any]] = []
     trials: list[dict[str, Any]] = []
     importances: dict[str, list[float]] = {}
+    roi = search.metric(space) == ROI_METRIC
     hits = units = 0
+    daily: list[list[Any]] = []
     returns: list[np.ndarray] = []
     trial_sharpes: list[float] = []
     final: dict[str, Any] = {}
@@ -172,17 +201,20 @@ def collect(
             entry.update(
                 test_start=str(step.outer.test_start.date()),
                 test_end=str((step.outer.test_end - np.timedelta64(1, "D")).date()),
-                outer=_estimate(outer["hits"], outer["units"]),
+                outer=_roi_estimate(outer["daily"], search.seed)
+                if roi
+                else _estimate(outer["hits"], outer["units"]),
             )
             hits, units = hits + outer["hits"], units + outer["units"]
+            daily += outer.get("daily", [])
             returns.append(np.asarray(outer.get("returns", []), dtype=np.float64))
         step_rows.append(entry)
     result: dict[str, Any] = {
         "format_version": 1,
-        "metric": search_metric(search),
+        "metric": search.metric(space),
         "study": {
             "name": names.head,
-            "studies": [*names.steps, names.naive] if search.naive else list(names.steps),
+            "studies": list(names.studies),
         },
         "space": space.describe(),
         "steps": step_rows,
@@ -192,8 +224,8 @@ def collect(
             "train_start": final.get("train_start"),
             "train_end": final.get("train_end"),
         },
-        "nested": _estimate(hits, units),
-        "chance": _chance(search, prepared, steps),
+        "nested": _roi_estimate(daily, search.seed) if roi else _estimate(hits, units),
+        "chance": _chance(search, prepared, steps, rows, roi),
         "importances": {k: float(np.mean(v)) for k, v in sorted(importances.items())},
         "meaning": MEANINGS,
     }
@@ -203,15 +235,20 @@ def collect(
         trials += naive_trials
         best = study.best_trial
         inner = best.user_attrs.get("inner", {})
+        naive = (
+            _roi_estimate(inner.get("daily", []), search.seed)
+            if roi
+            else _estimate(int(inner.get("hits", 0)), int(inner.get("units", 0)))
+        )
         result["naive"] = {
-            **_estimate(int(inner.get("hits", 0)), int(inner.get("units", 0))),
+            **naive,
             "params": best.params,
             "n_trials": len(naive_trials),
         }
     result["trials"] = trials
     diagnostics: dict[str, Any] = {}
     if search.n_candidates >= 1:
-        diagnostics["cpcv"] = _cpcv(search, steps, prepared, result, jobs)
+        diagnostics["cpcv"] = _cpcv(search, steps, prepared, rows, result, jobs, workers)
     if search.domain == "markets":
         joined = np.concatenate(returns) if returns else np.empty(0)
         diagnostics["deflated_sharpe"] = deflated_sharpe(joined, trial_sharpes, search.n_trials)
@@ -220,14 +257,14 @@ def collect(
     return result
 
 
-def search_metric(search: NestedSearch) -> str:
-    from stagewise.search.scoring import METRICS
-
-    return METRICS[search.domain]
-
-
 def _cpcv(
-    search: NestedSearch, steps: list[NestedStep], prepared: Prepared, result: dict[str, Any], jobs: list[Job]
+    search: NestedSearch,
+    steps: list[NestedStep],
+    prepared: Prepared,
+    rows: EvalRows,
+    result: dict[str, Any],
+    jobs: list[Job],
+    workers: Workers,
 ) -> dict[str, Any]:
     candidates: list[dict[str, Any]] = []
     for config in [s["chosen_params"] for s in result["steps"]] + (
@@ -250,23 +287,20 @@ def _cpcv(
     )
     template: OuterTask = jobs[0].argument
     base = dataclasses.replace(
-        template, features=prepared.features[positions], rows=_rows_of(prepared, positions, search)
+        template,
+        features=prepared.features[positions],
+        rows=rows.take(positions),
+        timestamps=prepared.timestamps[positions],
     )
     tasks = [
         Job(run_cpcv_candidate, CPCVTask(c, config, base, splits, groups, search.cpcv_groups))
         for c, config in enumerate(candidates)
     ]
-    counts = run_jobs(tasks, search.n_workers, search.scheduler)
+    counts = workers.run(tasks)
     summary = cpcv_summary(counts, search.cpcv_groups, search.cpcv_test_groups)
     for entry, config in zip(summary["candidates"], candidates, strict=True):
         entry["params"] = config
     return summary
-
-
-def _rows_of(prepared: Prepared, positions: np.ndarray, search: NestedSearch) -> EvalRows:
-    if search.domain == "races":
-        return EvalRows(prepared.labels[positions], groups=prepared.extras["race_codes"][positions])
-    return EvalRows(prepared.labels[positions], forward_return=prepared.extras["forward_return"][positions])
 
 
 def _label_end(prepared: Prepared, positions: np.ndarray) -> np.ndarray:

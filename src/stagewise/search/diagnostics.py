@@ -28,7 +28,7 @@ from stagewise.search.overfitting import (
 from stagewise.search.scoring import score
 from stagewise.search.space import SearchSpace
 from stagewise.search.study import OuterTask, fit_predict, per_bar_sharpe
-from stagewise.search.targets import ModelTarget, split_config
+from stagewise.search.targets import ModelTarget, procedure, split_config
 
 __all__ = ["CPCVTask", "cpcv_groups", "cpcv_summary", "deflated_sharpe", "run_cpcv_candidate"]
 
@@ -85,18 +85,21 @@ class CPCVTask:
 
 
 def run_cpcv_candidate(task: CPCVTask) -> np.ndarray:
-    """``(splits, groups, 2)`` hits and units of the candidate on each split's test groups (0 elsewhere)."""
+    """``(splits, groups, 2)`` hits and units (or profit and staked) of the candidate on each split's test
+    groups (0 elsewhere)."""
     params, feature_set = split_config(task.config)
+    settings = procedure(task.config)
     space: SearchSpace = task.base.space
     target: ModelTarget = task.base.target
     columns = space.columns(feature_set, task.base.feature_names)
-    out = np.zeros((len(task.splits), task.n_groups, 2), dtype=np.int64)
+    out = np.zeros((len(task.splits), task.n_groups, 2), dtype=np.float64)
     for s, (train, test) in enumerate(task.splits):
         permute = (task.base.seed, -1 - s) if task.base.permute_labels else None
-        proba = fit_predict(target.factory(params), task.base, train, test, columns, permute)
+        factory = target.factory(params)
+        proba = fit_predict(factory, task.base, train, test, columns, permute, settings.calibration)
         for g in np.unique(task.groups[test]):
             mine = task.groups[test] == g
-            out[s, g] = score(proba[mine], task.base.rows.take(test[mine]))
+            out[s, g] = score(proba[mine], task.base.rows.take(test[mine]), settings.margin)
     return out
 
 

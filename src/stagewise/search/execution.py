@@ -8,13 +8,14 @@ or on another host.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Job", "SearchProgress", "run_jobs", "watch_storage"]
+__all__ = ["Job", "SearchProgress", "Workers", "run_jobs", "watch_storage"]
 
 
 @dataclass(frozen=True)
@@ -34,21 +35,75 @@ class Job:
     argument: Any
 
 
-def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:
-    """Results in job order; the first error of a job is raised once every job has stopped."""
-    if scheduler is not None:
-        from distributed import Client
+#: Imported once by the fork server, so that every worker process it forks starts with them loaded.
+PRELOAD = (
+    "stagewise.search.study",
+    "stagewise.search.diagnostics",
+    "stagewise.models.ensemble",
+    "lightgbm",
+    "xgboost",
+    "sklearn.ensemble",
+    "optuna",
+    "sqlalchemy",
+)
 
-        with Client(scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-            futures = [client.submit(j.function, j.argument, pure=False) for j in jobs]
-            return [f.result() for f in futures]
-    if n_workers > 1 and len(jobs) > 1:
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        context = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=context) as pool:
-            futures_local = [pool.submit(j.function, j.argument) for j in jobs]
-            return [f.result() for f in futures_local]
-    return [j.function(j.argument) for j in jobs]
+
+def _ready() -> None:
+    """A no-op job: one per worker makes the pool start its processes now, not at the first trial."""
+
+
+class Workers:
+    """Where a search's jobs run: in this process, in a local process pool, or on a Dask scheduler.
+
+    The local pool is started when the search starts, so that its processes come up (forked from a
+    fork server that imported the model libraries once) while this process prepares the data,
+    and it serves every phase of the search (the trials, then the CPCV candidates).
+    """
+
+    def __init__(self, n_workers: int, scheduler: str | None) -> None:
+        self.n_workers = n_workers
+        self.scheduler = scheduler
+        self._pool: ProcessPoolExecutor | None = None
+        if scheduler is None and n_workers > 1:
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+            context = multiprocessing.get_context(method)
+            if isinstance(context, multiprocessing.context.ForkServerContext):
+                # no effect once the fork server runs; it only saves each worker the imports
+                context.set_forkserver_preload(list(PRELOAD))
+            self._pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
+            for _ in range(n_workers):
+                self._pool.submit(_ready)
+
+    def run(self, jobs: Sequence[Job]) -> list[Any]:
+        """Results in job order; the first error of a job is raised once every job has stopped."""
+        if self.scheduler is not None:
+            from distributed import Client
+
+            with Client(self.scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+                futures = [client.submit(j.function, j.argument, pure=False) for j in jobs]
+                return [f.result() for f in futures]
+        if self._pool is not None and len(jobs) > 1:
+            local = [self._pool.submit(j.function, j.argument) for j in jobs]
+            wait(local)
+            return [f.result() for f in local]
+        return [j.function(j.argument) for j in jobs]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:
+    """Run ``jobs`` on a pool made for them alone (see :class:`Workers`)."""
+    with Workers(n_workers if len(jobs) > 1 else 1, scheduler) as workers:
+        return workers.run(jobs)
 
 
 def watch_storage(

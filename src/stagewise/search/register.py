@@ -3,7 +3,10 @@
 The chosen configuration is the one the inner walk-forward picked on the newest training
 window (``results["chosen"]``, the search's ``final`` study): the same procedure whose
 accuracy the nested estimate measured. It is fitted on that window and saved with the
-nested estimate, its interval and the naive estimate as its performance metrics.
+nested estimate, its interval and the naive estimate as its performance metrics. A chosen
+``calibration`` trains the calibrated flavour (the model on the window's earlier days, the
+calibrator on its last days, as each trial did); a chosen ``bet_margin`` is stored with the
+version's metrics (``bet_margin``), for the betting code that will use it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ def train_chosen(
     """
     from stagewise.search.runner import NestedSearch
     from stagewise.search.space import SearchSpace
-    from stagewise.search.targets import EnsembleTarget, split_config
+    from stagewise.search.study import CALIBRATION_FRACTION
+    from stagewise.search.targets import EnsembleTarget, procedure, split_config
 
     config = results["config"]
     described = config["target"]
@@ -66,10 +70,16 @@ def train_chosen(
     model: Any = target.factory(params)()
     if "n_jobs" in getattr(model, "get_params", dict)():
         model.set_params(n_jobs=n_jobs)
-    model.fit(
-        pd.DataFrame(prepared.features[np.ix_(rows, np.asarray(columns, dtype=np.int64))], columns=names),
-        prepared.labels[rows].astype(np.int64),
-    )
+    X = pd.DataFrame(prepared.features[np.ix_(rows, np.asarray(columns, dtype=np.int64))], columns=names)
+    y = prepared.labels[rows].astype(np.int64)
+    calibration = procedure(chosen["params"]).calibration
+    if calibration is not None:
+        from stagewise.models.flavours.calibrated import CalibratedFlavour
+
+        calibrated = CalibratedFlavour(model, calibration, CALIBRATION_FRACTION)
+        model = calibrated.fit(X, y, timestamps=prepared.timestamps[rows])
+    else:
+        model.fit(X, y)
     return model, (str(start.date()), str(end.date()))
 
 
@@ -97,6 +107,7 @@ def register_chosen(
     The registry stores it through its flavours (the ensemble, a scikit-learn estimator, ...).
     """
     from stagewise.models import ModelRegistry
+    from stagewise.search.targets import procedure
 
     model, window = train_chosen(results, data, n_jobs, target)
     metric = results["metric"]
@@ -108,6 +119,9 @@ def register_chosen(
     }
     if "naive" in results:
         metrics[f"naive_best_{metric}"] = results["naive"]["score"]
+    margin = procedure(results["chosen"]["params"]).margin
+    if margin is not None:
+        metrics["bet_margin"] = margin
     store = ModelRegistry(registry)
     version = store.save(
         model,

@@ -9,11 +9,12 @@ diagnostics on the final candidates, and write ``search_results.json`` and
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,13 +23,20 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared
-from stagewise.search.execution import Job, SearchProgress, run_jobs, watch_storage
-from stagewise.search.scoring import METRICS, EvalRows
-from stagewise.search.space import SearchSpace
+from stagewise.backtest.windows import WalkForwardSplit
+from stagewise.search.execution import Job, SearchProgress, Workers, watch_storage
+from stagewise.search.scoring import METRICS, ROI_METRIC, EvalRows
+from stagewise.search.space import BET_MARGIN, CALIBRATION, SearchSpace
 from stagewise.search.splits import NestedStep, nested_splits
-from stagewise.search.storage import HEARTBEAT_SECONDS, MEMORY, close_storage, open_storage, resolve_storage
+from stagewise.search.storage import (
+    HEARTBEAT_SECONDS,
+    MEMORY,
+    close_shared_storages,
+    resolve_storage,
+    shared_storage,
+)
 from stagewise.search.studies import open_studies, study_names
-from stagewise.search.study import OuterTask, run_outer_step
+from stagewise.search.study import CALIBRATION_FRACTION, OuterTask, run_outer_step
 from stagewise.search.targets import EnsembleTarget, ModelTarget
 
 __all__ = ["DOMAINS", "NestedSearch"]
@@ -45,7 +53,7 @@ def _positive_int(name: str, flag: str, value: Any, minimum: int = 1) -> int:
     return value
 
 
-def _window_key(split: Any) -> int:
+def _window_key(split: WalkForwardSplit) -> int:
     text = f"{split.train_start.value}:{split.train_end.value}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
@@ -175,9 +183,18 @@ class NestedSearch:
                 "The 'space' parameter (--space) must be a SearchSpace (see load_space). Got "
                 f"{self.space!r} instead."
             )
+        if self.space.tunes(BET_MARGIN) and self.domain != "races":
+            raise ConfigError(
+                f"The search space parameter '{BET_MARGIN}' exists for --domain races only (EV bets on the "
+                f"win odds); {self.domain} have no bet margin. Remove it from the space."
+            )
         target = self.target if self.target is not None else EnsembleTarget()
         target.check_names(self.space.names())
         return self.space, target
+
+    def metric(self, space: SearchSpace) -> str:
+        """What trials maximise: the domain's hit rate, or the bets' ROI when the space tunes the margin."""
+        return ROI_METRIC if space.tunes(BET_MARGIN) else METRICS[self.domain]
 
     def _prepare(self) -> Prepared:
         if self.domain == "races":
@@ -191,9 +208,25 @@ class NestedSearch:
         return market_domain.prepare(market_domain.load(self.data), self.feature_fn)
 
     def _rows(self, prepared: Prepared) -> EvalRows:
-        if self.domain == "races":
-            return EvalRows(prepared.labels, groups=prepared.extras["race_codes"])
-        return EvalRows(prepared.labels, forward_return=prepared.extras["forward_return"])
+        if self.domain == "markets":
+            return EvalRows(prepared.labels, forward_return=prepared.extras["forward_return"])
+        rows = EvalRows(prepared.labels, groups=prepared.extras["race_codes"])
+        if self.space is None or not self.space.tunes(BET_MARGIN):
+            return rows
+        from stagewise.metrics.races import DID_NOT_START
+
+        frame = prepared.frame
+        if "win_odds" not in frame.columns:
+            raise ConfigError(
+                f"The search space parameter '{BET_MARGIN}' needs the data's 'win_odds' column (the odds the "
+                "bets are settled at); simulated races have it, your own data must add it."
+            )
+        return dataclasses.replace(
+            rows,
+            odds=frame["win_odds"].to_numpy(dtype=np.float64),
+            started=~frame["status"].astype(str).isin(DID_NOT_START).to_numpy(),
+            days=pd.to_datetime(frame["race_date"]).to_numpy().astype("datetime64[D]"),
+        )
 
     # ------------------------------------------------------------------ run
     def run(
@@ -218,15 +251,19 @@ class NestedSearch:
             "test_days": test_days,
             "step_days": step_days,
         }
-        prepared = self._prepare()
-        space.check_features(prepared.feature_names)
-        steps = self._plan(prepared, windows)
-        url = resolve_storage(self.storage)
-        storage = open_storage(url, self.heartbeat)
-        try:
-            return self._search(storage, url, steps, space, target, prepared, windows, progress, output_dir)
-        finally:
-            close_storage(storage)
+        # the worker processes start now, while this process prepares the data and opens the studies
+        with Workers(self.n_workers, self.scheduler) as workers:
+            prepared = self._prepare()
+            space.check_features(prepared.feature_names)
+            steps = self._plan(prepared, windows)
+            url = resolve_storage(self.storage)
+            try:
+                storage = shared_storage(url, self.heartbeat)
+                return self._search(
+                    storage, url, steps, space, target, prepared, windows, progress, output_dir, workers
+                )
+            finally:
+                close_shared_storages()
 
     def _search(
         self,
@@ -239,6 +276,7 @@ class NestedSearch:
         windows: Mapping[str, Any],
         progress: Callable[[SearchProgress], None] | None,
         output_dir: str | os.PathLike[str],
+        workers: Workers,
     ) -> dict[str, Any]:
         from stagewise.search.collect import collect
         from stagewise.search.report import write_outputs
@@ -249,31 +287,35 @@ class NestedSearch:
 
         rows = self._rows(prepared)
         jobs = [
-            Job(run_outer_step, self._task(s, names.steps[i], url, space, target, prepared, rows))
+            Job(run_outer_step, self._outer_task(
+                s.outer.step, names.steps[i], url, space, target, prepared, rows, s.inner, s.outer, s.final
+            ))
             for i, s in enumerate(steps)
-        ]
+        ]  # fmt: skip
         if self.naive:
-            # the naive study fits on every outer window: the longest job goes first, so a pool ends evenly
-            naive_task = self._naive_task(steps, names.naive, url, space, target, prepared, rows)
+            # the naive study tunes on the outer windows themselves; it fits on every one of them, so
+            # it is the longest job and goes first (a pool then ends evenly)
+            outer = [s.outer for s in steps if not s.final]
+            naive_task = self._outer_task(-1, names.naive, url, space, target, prepared, rows, outer, None)
             jobs.insert(0, Job(run_outer_step, naive_task))
         stop = threading.Event()
         watcher = None
         if progress is not None:
             total = self.n_trials * len(jobs)
-            watcher = watch_storage(
-                url, [*names.steps, *([names.naive] if self.naive else [])], total, progress, stop
-            )
-        started = time.perf_counter()
+            watcher = watch_storage(url, names.studies, total, progress, stop)
+        started, cpu_started = time.perf_counter(), time.process_time()
         try:
-            run_jobs(jobs, self.n_workers, self.scheduler)
+            workers.run(jobs)
         finally:
             stop.set()
             if watcher is not None:
                 watcher.join()
         search_seconds = time.perf_counter() - started
-        result = collect(self, storage, names, steps, prepared, rows, space, target, jobs)
+        cpu_seconds = time.process_time() - cpu_started
+        result = collect(self, storage, names, steps, prepared, rows, space, target, jobs, workers)
         result["config"] = config
         result["timing"]["search_seconds"] = search_seconds
+        result["timing"]["search_cpu_seconds"] = cpu_seconds  # this process only (all of it with 1 worker)
         result["outputs"] = write_outputs(result, Path(output_dir), self.html)
         return result
 
@@ -326,7 +368,7 @@ class NestedSearch:
         data_digest.update(np.ascontiguousarray(prepared.labels).tobytes())
         return {
             "domain": self.domain,
-            "metric": METRICS[self.domain],
+            "metric": self.metric(space),
             **{k: (str(pd.Timestamp(v).date()) if k.endswith("date") else v) for k, v in windows.items()},
             "gap_days": self.gap_days,
             "window": self.window,
@@ -341,9 +383,11 @@ class NestedSearch:
             "naive": self.naive,
             "space": space.describe(),
             "data_sha256": data_digest.hexdigest(),
+            # only with calibration in the space, so that the settings of older studies keep their fingerprint
+            **({"calibration_fraction": CALIBRATION_FRACTION} if space.tunes(CALIBRATION) else {}),
         }
 
-    def _base_task(
+    def _outer_task(
         self,
         step: int,
         name: str,
@@ -352,74 +396,43 @@ class NestedSearch:
         target: ModelTarget,
         prepared: Prepared,
         rows: EvalRows,
-        positions: np.ndarray,
-    ) -> dict[str, Any]:
-        return {
-            "step": step,
-            "study_name": name,
-            "storage_url": url,
-            "heartbeat": self.heartbeat,
-            "space": space,
-            "target": target,
-            "features": prepared.features[positions],
-            "feature_names": prepared.feature_names,
-            "rows": rows.take(positions),
-            "n_trials": self.n_trials,
-            "seed": self.seed,
-            "permute_labels": self.permute_labels,
-            "model_threads": self.model_threads,
-            "prune": self.prune,
-            "sampler": self.sampler,
-        }
-
-    def _task(
-        self,
-        step: NestedStep,
-        name: str,
-        url: str,
-        space: SearchSpace,
-        target: ModelTarget,
-        prepared: Prepared,
-        rows: EvalRows,
+        inner: Sequence[WalkForwardSplit],
+        outer: WalkForwardSplit | None,
+        final: bool = False,
     ) -> OuterTask:
-        positions = np.union1d(step.outer.train, step.outer.test)
+        """The task of one study: trials on the ``inner`` windows, then the choice scored on ``outer``.
 
-        def local(p: np.ndarray) -> np.ndarray:
-            return np.searchsorted(positions, p)
-
-        return OuterTask(
-            **self._base_task(step.outer.step, name, url, space, target, prepared, rows, positions),
-            final=step.final,
-            train=local(step.outer.train),
-            test=local(step.outer.test),
-            inner=tuple((local(s.train), local(s.test)) for s in step.inner),
-            inner_keys=tuple(_window_key(s) for s in step.inner),
-            outer_key=_window_key(step.outer),
-        )
-
-    def _naive_task(
-        self,
-        steps: list[NestedStep],
-        name: str,
-        url: str,
-        space: SearchSpace,
-        target: ModelTarget,
-        prepared: Prepared,
-        rows: EvalRows,
-    ) -> OuterTask:
-        outer = [s.outer for s in steps if not s.final]
-        positions = np.unique(np.concatenate([np.union1d(o.train, o.test) for o in outer]))
+        Positions are local to the rows the windows use, so a worker receives only those rows.
+        The naive study is the same task with the outer steps as its inner windows and no outer window.
+        """
+        windows = [*inner, *([outer] if outer is not None else [])]
+        positions = np.unique(np.concatenate([np.union1d(w.train, w.test) for w in windows]))
 
         def local(p: np.ndarray) -> np.ndarray:
             return np.searchsorted(positions, p)
 
         empty = np.empty(0, dtype=np.int64)
         return OuterTask(
-            **self._base_task(-1, name, url, space, target, prepared, rows, positions),
-            final=False,
-            train=empty,
-            test=empty,
-            inner=tuple((local(o.train), local(o.test)) for o in outer),
-            inner_keys=tuple(_window_key(o) for o in outer),
-            outer_key=0,
+            step=step,
+            final=final,
+            study_name=name,
+            storage_url=url,
+            heartbeat=self.heartbeat,
+            space=space,
+            target=target,
+            features=prepared.features[positions],
+            feature_names=prepared.feature_names,
+            rows=rows.take(positions),
+            train=empty if outer is None else local(outer.train),
+            test=empty if outer is None else local(outer.test),
+            inner=tuple((local(w.train), local(w.test)) for w in inner),
+            inner_keys=tuple(_window_key(w) for w in inner),
+            outer_key=0 if outer is None else _window_key(outer),
+            n_trials=self.n_trials,
+            seed=self.seed,
+            permute_labels=self.permute_labels,
+            model_threads=self.model_threads,
+            prune=self.prune,
+            sampler=self.sampler,
+            timestamps=prepared.timestamps[positions],
         )

@@ -14,7 +14,16 @@ in Python or read from a TOML file (``tomllib``) or a YAML file::
     all = "*"
     no_exhibition = ["class_code", "national_win_rate", "motor_2rate"]
 
-Parameter names are checked against the model target (:mod:`stagewise.search.targets`);
+Two names belong to the procedure around the model, not to the model (:data:`PROCEDURE`):
+
+* ``calibration``: ``{ choices = ["none", "isotonic", "platt"] }`` (any of them) -- the model
+  fitted on the training window's earlier days and a probability calibrator on its last days,
+  as ``WalkForwardBacktest(calibration=...)`` does;
+* ``bet_margin`` (races): a float range or choices, each ``>= 0`` -- EV bets on the win odds
+  when ``p x odds > 1 + margin``, as ``--bets ev --bet-margin``. The margin changes which boats
+  are bet, never which boat is ranked first, so a space that tunes it optimises the bets' ROI.
+
+Other parameter names are checked against the model target (:mod:`stagewise.search.targets`);
 every mistake is a :class:`~stagewise.ConfigError` naming the field.
 """
 
@@ -32,7 +41,11 @@ from typing import Any, Protocol
 from stagewise._exceptions import ConfigError
 
 __all__ = [
+    "BET_MARGIN",
+    "CALIBRATION",
+    "CALIBRATION_CHOICES",
     "FEATURE_SET",
+    "PROCEDURE",
     "Choice",
     "FloatRange",
     "IntRange",
@@ -44,6 +57,13 @@ __all__ = [
 
 #: The name of the categorical parameter that picks one of the space's feature sets.
 FEATURE_SET = "feature_set"
+#: Calibration on/off (and which map): a procedure parameter, searched with choices only.
+CALIBRATION = "calibration"
+CALIBRATION_CHOICES = ("none", "isotonic", "platt")
+#: The EV betting margin (races): bet a boat when ``p x odds > 1 + margin``.
+BET_MARGIN = "bet_margin"
+#: Parameters of the procedure around the model; every other name is the model target's.
+PROCEDURE = (CALIBRATION, BET_MARGIN)
 _JSON_SCALARS = (str, int, float, bool)
 
 
@@ -190,6 +210,8 @@ class SearchSpace:
                     "instead."
                 )
             param.check(name)
+            if name in PROCEDURE:
+                _check_procedure(name, param)
         for set_name, columns in self.feature_sets.items():
             if columns is not None and (len(columns) == 0 or not all(isinstance(c, str) for c in columns)):
                 raise ConfigError(
@@ -198,7 +220,12 @@ class SearchSpace:
                 )
 
     def names(self) -> tuple[str, ...]:
-        return tuple(self.params)
+        """The model's parameter names (the procedure's, :data:`PROCEDURE`, are not the target's)."""
+        return tuple(n for n in self.params if n not in PROCEDURE)
+
+    def tunes(self, name: str) -> bool:
+        """Whether the space searches ``name`` (e.g. :data:`BET_MARGIN`)."""
+        return name in self.params
 
     def suggest(self, trial: TrialLike) -> dict[str, Any]:
         """One configuration drawn by ``trial`` (a ``feature_set`` entry when the space has feature sets)."""
@@ -255,6 +282,13 @@ class SearchSpace:
             raise ConfigError(f"The 'params' field must be a table. Got {params_raw!r} instead.")
         params: dict[str, Parameter] = {}
         for name, spec in _leaves(params_raw, ""):
+            family, _, last = name.rpartition(".")
+            if family and last in PROCEDURE:
+                raise ConfigError(
+                    f"The 'params.{name}' field: {last} belongs to the procedure, not to '{family}': "
+                    "write it "
+                    "directly under [params], before any [params.<family>] table."
+                )
             params[name] = _parameter(name, spec)
         sets_raw = raw.get("feature_sets", {})
         if not isinstance(sets_raw, Mapping):
@@ -271,6 +305,37 @@ class SearchSpace:
                     f"Got {columns!r} instead."
                 )
         return cls(params, sets)
+
+
+def _check_procedure(name: str, param: Parameter) -> None:
+    """``calibration``: choices among CALIBRATION_CHOICES; ``bet_margin``: numbers >= 0."""
+    if name == CALIBRATION:
+        accepted = sorted(CALIBRATION_CHOICES)
+        if not isinstance(param, Choice):
+            raise ConfigError(
+                f"The '{CALIBRATION}' parameter must list choices from {accepted}, e.g. "
+                f'{{ choices = ["none", "isotonic"] }}. Got a {param.describe()["type"]} range instead.'
+            )
+        for value in param.values:
+            if value not in CALIBRATION_CHOICES:
+                raise ConfigError(
+                    f"The '{CALIBRATION}.choices' field must hold values from {accepted}. "
+                    f"Got {value!r} instead."
+                )
+        return
+    if isinstance(param, IntRange):
+        raise ConfigError(
+            f"The '{BET_MARGIN}' parameter must be a float range or choices (a margin such as 0.05). "
+            "Got an int range instead."
+        )
+    values = param.values if isinstance(param, Choice) else (param.low,)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            key = "choices" if isinstance(param, Choice) else "low"
+            raise ConfigError(
+                f"The '{BET_MARGIN}.{key}' field must be a number >= 0 (bet when p x odds > 1 + margin). "
+                f"Got {value!r} instead."
+            )
 
 
 _SPEC_KEYS = {"type", "low", "high", "log", "step", "choices"}

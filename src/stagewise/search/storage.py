@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 __all__ = [
     "HEARTBEAT_SECONDS",
     "MEMORY",
+    "close_shared_storages",
     "close_storage",
     "fail_stale_trials",
     "open_storage",
     "resolve_storage",
+    "shared_storage",
 ]
 
 #: How often a running trial records that it is alive, and how long silence means dead.
@@ -110,6 +112,29 @@ def close_storage(storage: optuna.storages.BaseStorage) -> None:
     engine = getattr(storage, "engine", None)
     if engine is not None:
         engine.dispose()
+
+
+_SHARED: dict[tuple[str, tuple[int, int]], Any] = {}
+
+
+def shared_storage(url: str, heartbeat: tuple[int, int] = HEARTBEAT_SECONDS) -> optuna.storages.BaseStorage:
+    """The storage for ``url`` opened once per process and reused by every outer step the process runs.
+
+    Opening an RDB storage builds an engine and checks the tables and their schema version (about
+    60 ms on SQLite), which a search with many steps per worker paid once per step. The search
+    closes them with :func:`close_shared_storages` when it ends; a pool worker's close with it.
+    """
+    key = (url, heartbeat)
+    if key not in _SHARED:
+        _SHARED[key] = open_storage(url, heartbeat)
+    storage: optuna.storages.BaseStorage = _SHARED[key]
+    return storage
+
+
+def close_shared_storages() -> None:
+    """Close every storage :func:`shared_storage` opened in this process."""
+    while _SHARED:
+        close_storage(_SHARED.popitem()[1])
 
 
 def _sqlite_wal(storage: optuna.storages.RDBStorage) -> None:

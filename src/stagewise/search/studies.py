@@ -32,6 +32,12 @@ class StudyNames:
     head: str
     steps: tuple[str, ...]
     naive: str
+    with_naive: bool = True
+
+    @property
+    def studies(self) -> tuple[str, ...]:
+        """Every study that holds trials: the steps', then the naive one's when the search runs it."""
+        return (*self.steps, self.naive) if self.with_naive else self.steps
 
 
 def study_names(name: str, n_steps: int, naive: bool = True) -> StudyNames:
@@ -41,7 +47,7 @@ def study_names(name: str, n_steps: int, naive: bool = True) -> StudyNames:
             "instead."
         )
     steps = (*(f"{name}:outer-{i:03d}" for i in range(n_steps - 1)), f"{name}:final")
-    return StudyNames(name, steps, f"{name}:naive")
+    return StudyNames(name, steps, f"{name}:naive", naive)
 
 
 def fingerprint(config: Mapping[str, Any]) -> str:
@@ -89,5 +95,5 @@ def open_studies(
         head.set_user_attr("fingerprint", fingerprint(config))
         head.set_user_attr("config", print_config)
         head.set_user_attr("space_fingerprint", space.fingerprint())
-    for name in (*names.steps, names.naive):
+    for name in names.studies:
         optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)

@@ -14,24 +14,34 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
-from stagewise.search.scoring import EvalRows, score, signal_returns
+from stagewise.search.scoring import EvalRows, daily_bets, score, signal_returns
 from stagewise.search.space import SearchSpace
-from stagewise.search.storage import close_storage, fail_stale_trials, open_storage
-from stagewise.search.targets import Classifier, ModelTarget, split_config
+from stagewise.search.storage import fail_stale_trials, shared_storage
+from stagewise.search.targets import Classifier, ModelTarget, Procedure, procedure, split_config
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["FINISHED_STATES", "OuterTask", "fit_predict", "per_bar_sharpe", "run_outer_step"]
+__all__ = [
+    "CALIBRATION_FRACTION",
+    "FINISHED_STATES",
+    "OuterTask",
+    "fit_predict",
+    "per_bar_sharpe",
+    "run_outer_step",
+]
 
 #: Trial states that count towards ``n_trials``: a failed trial is a trial, never retried.
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
+#: With calibration, the share of a training window's days (the last ones) the calibrator is fitted on,
+#: as the walk-forward backtest's default ``calibration_fraction``.
+CALIBRATION_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class OuterTask:
     model_threads: int
     prune: bool = True
     sampler: str = "tpe"
+    #: each row's time (calibration holds out a training window's last days)
+    timestamps: np.ndarray | None = None
 
 
 def _make_model(factory: Callable[[], Classifier], threads: int) -> Classifier:
@@ -77,19 +89,41 @@ def fit_predict(
     test: np.ndarray,
     columns: list[int],
     permute_seed: tuple[int, ...] | None,
+    calibration: str | None = None,
 ) -> np.ndarray:
-    """Fit a fresh model on ``train`` (labels shuffled with ``permute_seed``); P(positive) on ``test``."""
+    """Fit a fresh model on ``train`` (labels shuffled with ``permute_seed``); P(positive) on ``test``.
+
+    With ``calibration`` (``"isotonic"`` or ``"platt"``) the model is fitted on the window's earlier
+    days and a :class:`~stagewise.models.calibration.ProbabilityCalibrator` on its last
+    :data:`CALIBRATION_FRACTION` of days, as a calibrated walk-forward step is; ``test`` gets the
+    calibrated probabilities. A one-day window has no later days to hold out: it stays uncalibrated.
+    """
     names = [task.feature_names[c] for c in columns]
     y = task.rows.labels[train].astype(np.int64)
     if permute_seed is not None:
         y = np.random.default_rng(list(permute_seed)).permutation(y)
     model = _make_model(factory, task.model_threads)
     cols = np.asarray(columns, dtype=np.int64)
-    model.fit(pd.DataFrame(task.features[np.ix_(train, cols)], columns=names), y)
+
+    def frame(rows: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame(task.features[np.ix_(rows, cols)], columns=names)
+
+    calibrator = None
+    held = np.zeros(len(train), dtype=bool)
+    if calibration is not None and task.timestamps is not None:
+        from stagewise.models.calibration import ProbabilityCalibrator, calibration_holdout
+
+        held = calibration_holdout(task.timestamps[train], CALIBRATION_FRACTION)
+    if held.any():
+        model.fit(frame(train[~held]), y[~held])
+        raw = np.asarray(model.predict_proba(frame(train[held])), dtype=np.float64)[:, 1]
+        calibrator = ProbabilityCalibrator(str(calibration)).fit(raw, y[held])
+    else:
+        model.fit(frame(train), y)
     if len(test) == 0:
         return np.empty(0)
-    proba = model.predict_proba(pd.DataFrame(task.features[np.ix_(test, cols)], columns=names))
-    return np.asarray(proba, dtype=np.float64)[:, 1]
+    proba = np.asarray(model.predict_proba(frame(test)), dtype=np.float64)[:, 1]
+    return proba if calibrator is None else np.clip(calibrator.predict(proba), 0.0, 1.0)
 
 
 def per_bar_sharpe(returns: np.ndarray) -> float | None:
@@ -100,34 +134,68 @@ def per_bar_sharpe(returns: np.ndarray) -> float | None:
     return float(np.mean(returns) / sd) if sd > 0 else None
 
 
+def _ratio(hits: float, units: float) -> float:
+    """Hits per unit, or ROI (profit per unit staked); 0 when nothing was scored (or staked)."""
+    return hits / units if units > 0 else 0.0
+
+
+def _score_outer(task: OuterTask, config: dict[str, Any], permute: tuple[int, ...] | None) -> dict[str, Any]:
+    """Fit ``config`` on the outer training window and score it on the outer test window."""
+    params, feature_set = split_config(config)
+    settings: Procedure = procedure(config)
+    columns = task.space.columns(feature_set, task.feature_names)
+    started = time.perf_counter()
+    proba = fit_predict(
+        task.target.factory(params), task, task.train, task.test, columns, permute, settings.calibration
+    )
+    fit_seconds = time.perf_counter() - started
+    rows = task.rows.take(task.test)
+    hits, units = score(proba, rows, settings.margin)
+    out = {
+        "hits": hits,
+        "units": units,
+        "fit_seconds": fit_seconds,
+        "proba": [round(float(p), 7) for p in proba],
+        "returns": [float(r) for r in signal_returns(proba, rows)],
+    }
+    if settings.margin is not None:
+        out["daily"] = daily_bets(proba, rows, settings.margin)
+    return out
+
+
 def _objective(task: OuterTask) -> Callable[[optuna.Trial], float]:
     import optuna
 
     def evaluate(trial: optuna.Trial) -> float:
         config = task.space.suggest(trial)
         params, feature_set = split_config(config)
+        settings = procedure(config)
         columns = task.space.columns(feature_set, task.feature_names)
         factory = task.target.factory(params)
-        hits = units = 0
+        hits = units = 0.0
         fit_seconds = 0.0
         returns: list[np.ndarray] = []
+        daily: list[list[Any]] = []
         for j, (train, test) in enumerate(task.inner):
             permute = (task.seed, task.inner_keys[j]) if task.permute_labels else None
             started = time.perf_counter()
-            proba = fit_predict(factory, task, train, test, columns, permute)
+            proba = fit_predict(factory, task, train, test, columns, permute, settings.calibration)
             fit_seconds += time.perf_counter() - started
-            h, n = score(proba, task.rows.take(test))
+            h, n = score(proba, task.rows.take(test), settings.margin)
             hits, units = hits + h, units + n
             returns.append(signal_returns(proba, task.rows.take(test)))
-            trial.report(hits / max(units, 1), j)
-            if task.prune and trial.should_prune():
+            if settings.margin is not None:
+                daily += daily_bets(proba, task.rows.take(test), settings.margin)
+            if not task.prune:
+                continue  # without pruning nothing reads the per-step values: two storage writes saved
+            trial.report(_ratio(hits, units), j)
+            if trial.should_prune():
                 trial.set_user_attr("inner", {"hits": hits, "units": units, "fit_seconds": fit_seconds})
                 raise optuna.TrialPruned()
         sharpe = per_bar_sharpe(np.concatenate(returns)) if task.rows.forward_return is not None else None
-        trial.set_user_attr(
-            "inner", {"hits": hits, "units": units, "fit_seconds": fit_seconds, "sharpe": sharpe}
-        )
-        return hits / max(units, 1)
+        inner = {"hits": hits, "units": units, "fit_seconds": fit_seconds, "sharpe": sharpe}
+        trial.set_user_attr("inner", {**inner, **({"daily": daily} if settings.margin is not None else {})})
+        return _ratio(hits, units)
 
     def objective(trial: optuna.Trial) -> float:
         try:
@@ -154,11 +222,7 @@ def run_outer_step(task: OuterTask) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported with the results instead
-    storage = open_storage(task.storage_url, task.heartbeat)
-    try:
-        return _run(task, storage)
-    finally:
-        close_storage(storage)
+    return _run(task, shared_storage(task.storage_url, task.heartbeat))
 
 
 def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
@@ -196,25 +260,10 @@ def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
         )
     best = study.best_trial
     stored = study.user_attrs.get("outer")
-    if len(task.train) == 0 or (stored is not None and stored.get("trial") == best.number):
-        return task.step  # the naive study has no outer window; a restart reuses the stored score
-    params, feature_set = split_config(best.params)
-    columns = task.space.columns(feature_set, task.feature_names)
+    if task.final or len(task.train) == 0 or (stored is not None and stored.get("trial") == best.number):
+        # the naive study has no outer window and the final window no test days (its choice is what
+        # search-register fits); a restart reuses the stored score
+        return task.step
     permute = (task.seed, task.outer_key) if task.permute_labels else None
-    started = time.perf_counter()
-    proba = fit_predict(task.target.factory(params), task, task.train, task.test, columns, permute)
-    fit_seconds = time.perf_counter() - started
-    hits, units = score(proba, task.rows.take(task.test))
-    returns = signal_returns(proba, task.rows.take(task.test))
-    study.set_user_attr(
-        "outer",
-        {
-            "trial": best.number,
-            "hits": hits,
-            "units": units,
-            "fit_seconds": fit_seconds,
-            "proba": [round(float(p), 7) for p in proba],
-            "returns": [float(r) for r in returns],
-        },
-    )
+    study.set_user_attr("outer", {"trial": best.number, **_score_outer(task, best.params, permute)})
     return task.step
