@@ -27,12 +27,15 @@ def test_the_space_on_the_page_is_valid_for_the_ensemble_and_the_race_features(t
     space.check_features(RACE_FEATURE_NAMES)
 
 
+def _run_block(number: int, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(folder)
+    exec(compile(_blocks("python")[number], "docs/search.md", "exec"), {"__name__": "__main__"})
+
+
 def test_the_python_example_runs_and_writes_the_reports(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    block = _blocks("python")[0]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(block, "docs/search.md", "exec"), {"__name__": "__main__"})
+    _run_block(0, tmp_path, monkeypatch)
     assert (tmp_path / "temp" / "search" / "docs" / "search_results.json").exists()
     assert (tmp_path / "temp" / "search" / "docs" / "search_report.html").exists()
     assert os.path.exists(tmp_path / "temp" / "search" / "ledger.db")
@@ -41,9 +44,7 @@ def test_the_python_example_runs_and_writes_the_reports(
 def test_the_money_example_tunes_calibration_and_margin_on_roi(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    block = _blocks("python")[1]
-    monkeypatch.chdir(tmp_path)
-    exec(compile(block, "docs/search.md", "exec"), {"__name__": "__main__"})
+    _run_block(1, tmp_path, monkeypatch)
     results = read_results(tmp_path / "temp" / "search" / "money")
     assert results["metric"] == "roi_ev_win"
     assert {"calibration", "bet_margin"} <= set(results["chosen"]["params"])

@@ -27,9 +27,9 @@ from stagewise.search import (
     SklearnTarget,
     load_space,
 )
+from stagewise.search.procedure import CALIBRATION_CHOICES
 from stagewise.search.register import register_chosen
 from stagewise.search.scoring import EvalRows, score
-from stagewise.search.space import CALIBRATION_CHOICES
 from stagewise.search.study import CALIBRATION_FRACTION, OuterTask, fit_predict
 
 SPACE_FILE = """

@@ -25,10 +25,11 @@ from stagewise.search.overfitting import (
     deflated_sharpe_ratio,
     probability_of_backtest_overfitting,
 )
+from stagewise.search.procedure import procedure
 from stagewise.search.scoring import score
 from stagewise.search.space import SearchSpace
 from stagewise.search.study import OuterTask, fit_predict, per_bar_sharpe
-from stagewise.search.targets import ModelTarget, procedure, split_config
+from stagewise.search.targets import ModelTarget, split_config
 
 __all__ = ["CPCVTask", "cpcv_groups", "cpcv_summary", "deflated_sharpe", "run_cpcv_candidate"]
 

@@ -33,10 +33,11 @@ def train_chosen(
     (another target, such as a :class:`~stagewise.search.SklearnTarget`, must be passed again: a
     results file names a class, and stagewise never imports code named by a file).
     """
+    from stagewise.search.procedure import procedure
     from stagewise.search.runner import NestedSearch
     from stagewise.search.space import SearchSpace
     from stagewise.search.study import CALIBRATION_FRACTION
-    from stagewise.search.targets import EnsembleTarget, procedure, split_config
+    from stagewise.search.targets import EnsembleTarget, split_config
 
     config = results["config"]
     described = config["target"]
@@ -107,7 +108,7 @@ def register_chosen(
     The registry stores it through its flavours (the ensemble, a scikit-learn estimator, ...).
     """
     from stagewise.models import ModelRegistry
-    from stagewise.search.targets import procedure
+    from stagewise.search.procedure import procedure
 
     model, window = train_chosen(results, data, n_jobs, target)
     metric = results["metric"]

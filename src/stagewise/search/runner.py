@@ -9,7 +9,6 @@ diagnostics on the final candidates, and write ``search_results.json`` and
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import threading
@@ -25,8 +24,9 @@ from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared
 from stagewise.backtest.windows import WalkForwardSplit
 from stagewise.search.execution import Job, SearchProgress, Workers, watch_storage
+from stagewise.search.procedure import BET_MARGIN, CALIBRATION, with_bets
 from stagewise.search.scoring import METRICS, ROI_METRIC, EvalRows
-from stagewise.search.space import BET_MARGIN, CALIBRATION, SearchSpace
+from stagewise.search.space import SearchSpace
 from stagewise.search.splits import NestedStep, nested_splits
 from stagewise.search.storage import (
     HEARTBEAT_SECONDS,
@@ -211,22 +211,8 @@ class NestedSearch:
         if self.domain == "markets":
             return EvalRows(prepared.labels, forward_return=prepared.extras["forward_return"])
         rows = EvalRows(prepared.labels, groups=prepared.extras["race_codes"])
-        if self.space is None or not self.space.tunes(BET_MARGIN):
-            return rows
-        from stagewise.metrics.races import DID_NOT_START
-
-        frame = prepared.frame
-        if "win_odds" not in frame.columns:
-            raise ConfigError(
-                f"The search space parameter '{BET_MARGIN}' needs the data's 'win_odds' column (the odds the "
-                "bets are settled at); simulated races have it, your own data must add it."
-            )
-        return dataclasses.replace(
-            rows,
-            odds=frame["win_odds"].to_numpy(dtype=np.float64),
-            started=~frame["status"].astype(str).isin(DID_NOT_START).to_numpy(),
-            days=pd.to_datetime(frame["race_date"]).to_numpy().astype("datetime64[D]"),
-        )
+        tunes_margin = self.space is not None and self.space.tunes(BET_MARGIN)
+        return with_bets(rows, prepared.frame) if tunes_margin else rows
 
     # ------------------------------------------------------------------ run
     def run(

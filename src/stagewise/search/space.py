@@ -39,13 +39,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stagewise._exceptions import ConfigError
+from stagewise.search.procedure import PROCEDURE, check_procedure
 
 __all__ = [
-    "BET_MARGIN",
-    "CALIBRATION",
-    "CALIBRATION_CHOICES",
     "FEATURE_SET",
-    "PROCEDURE",
     "Choice",
     "FloatRange",
     "IntRange",
@@ -57,13 +54,6 @@ __all__ = [
 
 #: The name of the categorical parameter that picks one of the space's feature sets.
 FEATURE_SET = "feature_set"
-#: Calibration on/off (and which map): a procedure parameter, searched with choices only.
-CALIBRATION = "calibration"
-CALIBRATION_CHOICES = ("none", "isotonic", "platt")
-#: The EV betting margin (races): bet a boat when ``p x odds > 1 + margin``.
-BET_MARGIN = "bet_margin"
-#: Parameters of the procedure around the model; every other name is the model target's.
-PROCEDURE = (CALIBRATION, BET_MARGIN)
 _JSON_SCALARS = (str, int, float, bool)
 
 
@@ -211,7 +201,7 @@ class SearchSpace:
                 )
             param.check(name)
             if name in PROCEDURE:
-                _check_procedure(name, param)
+                check_procedure(name, param)
         for set_name, columns in self.feature_sets.items():
             if columns is not None and (len(columns) == 0 or not all(isinstance(c, str) for c in columns)):
                 raise ConfigError(
@@ -305,37 +295,6 @@ class SearchSpace:
                     f"Got {columns!r} instead."
                 )
         return cls(params, sets)
-
-
-def _check_procedure(name: str, param: Parameter) -> None:
-    """``calibration``: choices among CALIBRATION_CHOICES; ``bet_margin``: numbers >= 0."""
-    if name == CALIBRATION:
-        accepted = sorted(CALIBRATION_CHOICES)
-        if not isinstance(param, Choice):
-            raise ConfigError(
-                f"The '{CALIBRATION}' parameter must list choices from {accepted}, e.g. "
-                f'{{ choices = ["none", "isotonic"] }}. Got a {param.describe()["type"]} range instead.'
-            )
-        for value in param.values:
-            if value not in CALIBRATION_CHOICES:
-                raise ConfigError(
-                    f"The '{CALIBRATION}.choices' field must hold values from {accepted}. "
-                    f"Got {value!r} instead."
-                )
-        return
-    if isinstance(param, IntRange):
-        raise ConfigError(
-            f"The '{BET_MARGIN}' parameter must be a float range or choices (a margin such as 0.05). "
-            "Got an int range instead."
-        )
-    values = param.values if isinstance(param, Choice) else (param.low,)
-    for value in values:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            key = "choices" if isinstance(param, Choice) else "low"
-            raise ConfigError(
-                f"The '{BET_MARGIN}.{key}' field must be a number >= 0 (bet when p x odds > 1 + margin). "
-                f"Got {value!r} instead."
-            )
 
 
 _SPEC_KEYS = {"type", "low", "high", "log", "step", "choices"}

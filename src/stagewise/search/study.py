@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
+from stagewise.search.procedure import Procedure, procedure
 from stagewise.search.scoring import EvalRows, daily_bets, score, signal_returns
 from stagewise.search.space import SearchSpace
 from stagewise.search.storage import fail_stale_trials, shared_storage
-from stagewise.search.targets import Classifier, ModelTarget, Procedure, procedure, split_config
+from stagewise.search.targets import Classifier, ModelTarget, split_config
 
 if TYPE_CHECKING:
     import optuna

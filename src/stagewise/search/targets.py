@@ -18,18 +18,17 @@ from __future__ import annotations
 import difflib
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 from stagewise._exceptions import ConfigError
-from stagewise.search.space import BET_MARGIN, CALIBRATION, FEATURE_SET, PROCEDURE
+from stagewise.search.procedure import PROCEDURE
+from stagewise.search.space import FEATURE_SET
 
 __all__ = [
     "Classifier",
     "EnsembleTarget",
     "ModelTarget",
-    "Procedure",
     "SklearnTarget",
-    "procedure",
     "split_config",
 ]
 
@@ -65,31 +64,6 @@ def split_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]
     params = {k: v for k, v in config.items() if k != FEATURE_SET and k not in PROCEDURE}
     feature_set = config.get(FEATURE_SET)
     return params, (None if feature_set is None else str(feature_set))
-
-
-class Procedure(NamedTuple):
-    """The procedure settings of a configuration: calibration map and bet margin (None: not searched)."""
-
-    calibration: str | None
-    margin: float | None
-
-
-def procedure(config: Mapping[str, Any]) -> Procedure:
-    """The configuration's calibration (``"none"`` is None) and bet margin.
-
-    Examples
-    --------
-    >>> procedure({"lightgbm.num_leaves": 8, "calibration": "platt", "bet_margin": 0.1})
-    Procedure(calibration='platt', margin=0.1)
-    >>> procedure({"calibration": "none"})
-    Procedure(calibration=None, margin=None)
-    """
-    calibration = config.get(CALIBRATION)
-    margin = config.get(BET_MARGIN)
-    return Procedure(
-        None if calibration in (None, "none") else str(calibration),
-        None if margin is None else float(margin),
-    )
 
 
 def _unknown(name: str, accepted: Sequence[str], where: str) -> ConfigError:
