@@ -257,6 +257,7 @@ def auto(
     from stagewise.notify import notifiers_from_env
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy, min_units_per_day
+    from stagewise.rollout.controller_query import ControllerQuery
     from stagewise.rollout.controller_runner import run_controller
     from stagewise.rollout.health import load_policy
 
@@ -295,14 +296,14 @@ def auto(
     )
     notifiers = [] if dry_run else notifiers_from_env()
     rollout = GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy)
+    query = ControllerQuery(
+        # local time: race days are local days, and "yesterday" must be the local yesterday
+        feature, now=datetime.now().astimezone(), policy=policy, dry_run=dry_run, through=last_day,
+        challenger_variant=challenger_variant, control_variant=control_variant,
+        health_window_days=health_window, shadow=versions, max_health_window_days=max_health_window,
+    )  # fmt: skip
     with PerformanceMonitor(ledger_url) as monitor:
-        decision = run_controller(
-            # local time: race days are local days, and "yesterday" must be the local yesterday
-            rollout, monitor, feature, now=datetime.now().astimezone(), policy=policy, dry_run=dry_run,
-            notifiers=notifiers, through=last_day, challenger_variant=challenger_variant,
-            control_variant=control_variant,
-            health_window_days=health_window, shadow=versions, max_health_window_days=max_health_window,
-        )  # fmt: skip
+        decision = run_controller(rollout, monitor, query, notifiers=notifiers)
     if as_json:
         typer.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))
         return

@@ -1,12 +1,13 @@
-"""The controller's thin runner: read the monitor and the rollout store, decide, apply, notify, audit.
+"""The controller's thin runner: read the ledger and the rollout store, decide, apply, notify, audit.
 
 :func:`run_controller` is what ``stagewise rollout auto FEATURE`` calls once a day:
 
 1. read the feature (stage, ``enabled_at``, kill switch) from :class:`~stagewise.rollout.GradualRollout`
    and the day its current stage began from the audit log;
-2. read per-race outcomes of the challenger cohort and the control group from the
-   :class:`~stagewise.monitor.PerformanceMonitor` ledger (``race_outcomes``, filtered by
-   ``variant``) for every complete day since ``enabled_at``, and sum them per day; with the
+2. read per-race outcomes of the challenger cohort and the control group from the ledger (an
+   :class:`~stagewise.rollout.outcomes.OutcomeSource` such as the
+   :class:`~stagewise.monitor.PerformanceMonitor`: ``race_outcomes``, filtered by ``variant``)
+   for every complete day since ``enabled_at``, and sum them per day; with the
    markets health policy (``GradualRollout(health_policy="markets")``) the per-signal
    ``market_outcomes`` instead (direction hits, probability score, bars that went up);
 3. grade each day with the rollout's health policy over a trailing window of
@@ -19,6 +20,9 @@
    stage (``update_rollout_stage``) or record the hold (``record_audit``), always with the
    decision and its numbers in the audit entry; after a rollback or a sample-ratio
    mismatch, tell every notifier (a failing notifier is reported, never blocks the rollback).
+
+What is asked comes as one :class:`~stagewise.rollout.controller_query.ControllerQuery`; a feature
+name with keyword arguments (``run_controller(rollout, monitor, "calib", now=...)``) still works.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -35,15 +39,28 @@ from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
+from stagewise.rollout.controller_query import (
+    MAX_HEALTH_WINDOW_DAYS,
+    ControllerOptions,
+    ControllerQuery,
+    as_query,
+)
 from stagewise.rollout.economic import MoneyEvidence, money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
+from stagewise.rollout.outcomes import OutcomeSource
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from stagewise.notify import AlertMessage, Notifier
 
 __all__ = [
     "MAX_HEALTH_WINDOW_DAYS",
     "MAX_LOOKBACK_DAYS",
+    "ControllerQuery",
     "daily_counts",
     "first_unserved_day",
     "gather_evidence",
@@ -55,10 +72,7 @@ __all__ = [
 
 MAX_LOOKBACK_DAYS = 365
 """The runner reads at most this many days back from ``through``, however old ``enabled_at`` is."""
-MAX_HEALTH_WINDOW_DAYS = 28
-"""Default widest health window: one short of the minimum sample grows up to this many days."""
 
-ACTOR = "stagewise-controller"
 ON = ENABLED_VARIANT
 """Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``;
 the prediction server logs its challenger's answers under it too)."""
@@ -104,13 +118,13 @@ MAX_AHEAD_DAYS = 31
 """How far ahead :func:`first_unserved_day` looks for predictions logged before their day."""
 
 
-def first_unserved_day(monitor: Any, today: date) -> date:
+def first_unserved_day(outcomes: OutcomeSource, today: date) -> date:
     """The first race day of which no prediction is in the ledger yet: a stage set now applies to it in full.
 
     ``today``, unless predictions dated today (or later: logged ahead) are already logged,
     i.e. were served at the stage in force when they were made.
     """
-    logged = monitor.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
+    logged = outcomes.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
     if logged.empty:
         return today
     last = pd.Timestamp(logged["race_date"].max()).date()
@@ -118,34 +132,51 @@ def first_unserved_day(monitor: Any, today: date) -> date:
 
 
 class _CompleteDays:
-    """The monitor, but ``race_outcomes`` leaves out every day that still has a pending prediction.
+    """An outcome source whose ``race_outcomes`` leaves out every day that still has a pending prediction.
 
     A day is judged once every prediction logged for it is settled or void: read before
     its results are in, it would count its predictions in the sample-ratio check and
     only its settled part in the health window. Which days are left out is decided on
     all groups at once (one read of the range without filters) and kept in ``pending_days``.
+    ``market_outcomes`` is read as it is (a pending signal is simply not counted).
     """
 
-    def __init__(self, monitor: Any) -> None:
-        self._monitor = monitor
-        self._pending: dict[tuple[Any, Any], set[date]] = {}
+    def __init__(self, source: OutcomeSource) -> None:
+        self._source = source
+        self._pending: dict[tuple[date, date], set[date]] = {}
         self.pending_days: set[date] = set()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._monitor, name)
-
-    def race_outcomes(self, start_date: Any, end_date: Any, **filters: Any) -> pd.DataFrame:
+    def race_outcomes(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
         key = (start_date, end_date)
         if key not in self._pending:
-            every = self._monitor.race_outcomes(start_date, end_date)
+            every = self._source.race_outcomes(start_date, end_date)
             days = pd.to_datetime(every["race_date"]).dt.date
             self._pending[key] = set(days[every["status"] == "pending"])
             self.pending_days |= self._pending[key]
-        rows: pd.DataFrame = self._monitor.race_outcomes(start_date, end_date, **filters)
+        rows = self._source.race_outcomes(start_date, end_date, model_version=model_version, variant=variant)
         if not self._pending[key] or rows.empty:
             return rows
         days = pd.to_datetime(rows["race_date"]).dt.date
         return rows[~days.isin(self._pending[key])].reset_index(drop=True)
+
+    def market_outcomes(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
+        return self._source.market_outcomes(
+            start_date, end_date, model_version=model_version, variant=variant
+        )
 
 
 def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
@@ -159,16 +190,6 @@ def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
         "error_rate": 0.0,
         "total_races": races,
     }
-
-
-def _max_window(window: int, widest: int | None) -> int:
-    if widest is None:
-        return max(window, MAX_HEALTH_WINDOW_DAYS)
-    if isinstance(widest, bool) or not isinstance(widest, int) or widest < window:
-        raise ConfigError(
-            f"The 'max_health_window_days' must be an int >= health_window_days ({window}). Got {widest!r}."
-        )
-    return widest
 
 
 def _health_window(
@@ -250,22 +271,17 @@ def _split(
 
 def gather_evidence(
     rollout: GradualRollout,
-    monitor: Any,
-    feature: str,
-    *,
-    now: datetime,
-    through: date | None = None,
-    challenger_variant: str | None = None,
-    control_variant: str = "control",
-    health_window_days: int = 7,
-    shadow: tuple[str, str] | None = None,
-    variants: Mapping[str, float] | None = None,
-    max_health_window_days: int | None = None,
+    outcomes: OutcomeSource,
+    query: ControllerQuery | str,
+    **options: Unpack[ControllerOptions],
 ) -> Evidence:
     """Read everything :func:`~stagewise.rollout.controller.decide` needs (no writes).
 
-    ``monitor`` is a :class:`~stagewise.monitor.PerformanceMonitor` (anything with its
-    ``race_outcomes(start_date, end_date, variant=...)``). ``through`` is the last day to
+    ``outcomes`` is the ledger: a :class:`~stagewise.monitor.PerformanceMonitor`, a
+    :class:`~stagewise.rollout.outcomes.MemoryOutcomes` or any
+    :class:`~stagewise.rollout.outcomes.OutcomeSource`. ``query`` says what is asked (a
+    :class:`~stagewise.rollout.controller_query.ControllerQuery`, or the feature name with the
+    query's fields as keyword arguments). ``through`` is the last day to
     read (default: the day before ``now``, in ``now``'s time zone). Only complete days are
     judged: a day with a prediction still pending (its result not logged yet) is left out
     of the health window, the harm test and the sample-ratio check until it is settled, and
@@ -288,42 +304,30 @@ def gather_evidence(
     buckets (:class:`~stagewise.rollout.experiments.VariantSplit`); the sample-ratio check
     then covers control and every variant, against their exact bucket shares.
 
-    With the markets health policy (``rollout.health_policy.domain == "markets"``) ``monitor``
-    needs ``market_outcomes`` instead and the cohorts are signals (shadow mode is for races).
+    With the markets health policy (``rollout.health_policy.domain == "markets"``)
+    the cohorts are read with ``market_outcomes`` and are signals (shadow mode is for races).
     """
-    if (
-        isinstance(health_window_days, bool)
-        or not isinstance(health_window_days, int)
-        or health_window_days < 1
-    ):
-        raise ConfigError(f"The 'health_window_days' must be an int >= 1. Got {health_window_days!r}.")
-    max_window = _max_window(health_window_days, max_health_window_days)
-    if challenger_variant is not None and challenger_variant == control_variant:
-        raise ConfigError(
-            f"The challenger and control variants must differ. Got {challenger_variant!r} for both."
-        )
-    if shadow is not None and (len(shadow) != 2 or shadow[0] == shadow[1] or not all(shadow)):
-        raise ConfigError(
-            f"'shadow' must be two different model versions (champion, challenger). Got {shadow!r}."
-        )
-    monitor = _CompleteDays(monitor)
+    query = as_query(query, **options)
+    feature, now, shadow = query.feature, query.now, query.shadow
+    control_variant = query.control_variant
+    ledger = _CompleteDays(outcomes)
     markets = rollout.health_policy.domain == MARKETS
     if markets and shadow is not None:
         raise ConfigError(
             "Shadow mode ('shadow') pairs races both models scored; it is not available with the "
             "markets health policy. Judge market signals by their rollout variants (leave shadow unset)."
         )
-    read = monitor.market_outcomes if markets else monitor.race_outcomes
+    read = ledger.market_outcomes if markets else ledger.race_outcomes
     counts = market_daily_counts if markets else daily_counts
     day_column = "signal_date" if markets else "race_date"
     rollout.refresh(force=True)
     state = rollout.feature(feature)
-    last_day = through if through is not None else now.date() - timedelta(days=1)
+    last_day = query.through if query.through is not None else now.date() - timedelta(days=1)
     since = stage_first_day(rollout.audit_log(), feature, state.stage.name)
     enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
     since = since or enabled
     first = enabled or since
-    split, challenger_variant = _split(state, variants, challenger_variant, control_variant)
+    split, challenger_variant = _split(state, query.variants, query.challenger_variant, control_variant)
     challenger: list[DayCounts] = []
     control: list[DayCounts] = []
     group_counts: dict[str, int] = {}
@@ -332,8 +336,8 @@ def gather_evidence(
     if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
         start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
         if shadow is not None:
-            ctrl_rows = monitor.race_outcomes(start, last_day, model_version=shadow[0])
-            chall_rows = monitor.race_outcomes(start, last_day, model_version=shadow[1])
+            ctrl_rows = ledger.race_outcomes(start, last_day, model_version=shadow[0])
+            chall_rows = ledger.race_outcomes(start, last_day, model_version=shadow[1])
             paired = paired_days(ctrl_rows, chall_rows)
         else:
             chall_rows = read(start, last_day, variant=challenger_variant)
@@ -347,8 +351,8 @@ def gather_evidence(
                 group_counts[name] = len(rows if since is None else rows[dates >= since])
         challenger, control = counts(chall_rows), counts(ctrl_rows)
     health, reasons, windows = _windowed_health(
-        rollout, feature, challenger, since, health_window_days, now,
-        market_health_metrics if markets else _pooled, max_window=max_window,
+        rollout, feature, challenger, since, query.health_window_days, now,
+        market_health_metrics if markets else _pooled, max_window=query.max_window,
     )  # fmt: skip
     expected = None
     if group_counts and 0 < state.threshold < split.buckets:
@@ -380,15 +384,15 @@ def gather_evidence(
             if shadow is not None
             else {"challenger": challenger_variant, "control": control_variant}
         ),
-        pending_days=tuple(sorted(monitor.pending_days)),
+        pending_days=tuple(sorted(ledger.pending_days)),
         health_windows=windows,
         unit="signals" if markets else "races",
         metric_labels=MARKET_LABELS if markets else {},
     )
 
 
-def _alert(decision: Decision, now: datetime) -> Any:
-    """The decision as the monitor's :class:`~stagewise.notify.AlertMessage`."""
+def _alert(decision: Decision, now: datetime) -> AlertMessage:
+    """The decision as an :class:`~stagewise.notify.AlertMessage`."""
     from stagewise.notify import AlertMessage
 
     numbers = decision.numbers
@@ -419,8 +423,8 @@ def _alert(decision: Decision, now: datetime) -> Any:
     )
 
 
-def _notify(notifiers: Sequence[Any], decision: Decision, now: datetime) -> list[dict[str, Any]]:
-    """Send through the monitor's notifiers (``notify_all`` never raises); one outcome per channel."""
+def _notify(notifiers: Sequence[Notifier], decision: Decision, now: datetime) -> list[dict[str, Any]]:
+    """Send through every notifier (``notify_all`` never raises); one outcome per channel."""
     from stagewise.notify import notify_all
 
     results = notify_all(notifiers, _alert(decision, now))
@@ -436,54 +440,45 @@ def _completed(state: FeatureRollout) -> str | None:
 
 def run_controller(
     rollout: GradualRollout,
-    monitor: Any,
-    feature: str,
+    outcomes: OutcomeSource,
+    query: ControllerQuery | str,
     *,
-    now: datetime,
-    policy: ControllerPolicy | None = None,
-    dry_run: bool = False,
-    notifiers: Sequence[Any] = (),
-    actor: str = ACTOR,
-    through: date | None = None,
-    challenger_variant: str | None = None,
-    control_variant: str = "control",
-    health_window_days: int = 7,
-    shadow: tuple[str, str] | None = None,
-    variants: Mapping[str, float] | None = None,
-    max_health_window_days: int | None = None,
+    notifiers: Sequence[Notifier] = (),
+    **options: Unpack[ControllerOptions],
 ) -> Decision:
-    """Decide for ``feature`` and, unless ``dry_run``, apply, notify and audit the decision.
+    """Decide for the query's feature and, unless ``dry_run``, apply, notify and audit the decision.
 
-    ``shadow=(champion_version, challenger_version)`` compares two model versions that both
-    scored every race (see :func:`gather_evidence`). Returns the
+    ``query`` is a :class:`~stagewise.rollout.controller_query.ControllerQuery`, or the feature
+    name with the query's fields as keyword arguments (``now=`` at least); ``outcomes`` is the
+    ledger (see :func:`gather_evidence`). ``shadow=(champion_version, challenger_version)``
+    compares two model versions that both scored every race. Returns the
     :class:`~stagewise.rollout.controller.Decision`; its ``numbers`` gain
     ``notifications`` (one entry per notifier) when notifiers were called.
 
     Examples
     --------
-    >>> import os, tempfile
     >>> from datetime import UTC, datetime
-    >>> from stagewise.monitor import PerformanceMonitor
     >>> from stagewise.rollout import GradualRollout, MemoryRolloutStore
+    >>> from stagewise.rollout.outcomes import MemoryOutcomes
     >>> rollout = GradualRollout(store=MemoryRolloutStore(), actor="docs")
     >>> _ = rollout.add_feature("calib", stage="10%", salt="calib:demo")
-    >>> monitor = PerformanceMonitor(monitor_db=os.path.join(tempfile.mkdtemp(), "m.db"))
-    >>> d = run_controller(rollout, monitor, "calib", now=datetime.now(UTC), dry_run=True)
+    >>> query = ControllerQuery("calib", now=datetime.now(UTC), dry_run=True)
+    >>> d = run_controller(rollout, MemoryOutcomes(), query)
     >>> d.action, d.dry_run
     ('hold', True)
     """
-    policy = policy or ControllerPolicy(min_races_per_day=min_units_per_day(rollout.health_policy.domain))
-    evidence = gather_evidence(
-        rollout, monitor, feature, now=now, through=through, challenger_variant=challenger_variant,
-        control_variant=control_variant, health_window_days=health_window_days, shadow=shadow,
-        variants=variants, max_health_window_days=max_health_window_days,
-    )  # fmt: skip
+    query = as_query(query, **options)
+    feature, now, actor = query.feature, query.now, query.actor
+    policy = query.policy or ControllerPolicy(
+        min_races_per_day=min_units_per_day(rollout.health_policy.domain)
+    )
+    evidence = gather_evidence(rollout, outcomes, query)
     decision = decide(evidence, policy, now)
     numbers = dict(decision.numbers)
-    numbers["health_window_days"] = health_window_days
-    numbers["max_health_window_days"] = _max_window(health_window_days, max_health_window_days)
-    decision = _with(decision, numbers=numbers, dry_run=dry_run)
-    if dry_run:
+    numbers["health_window_days"] = query.health_window_days
+    numbers["max_health_window_days"] = query.max_window
+    decision = _with(decision, numbers=numbers, dry_run=query.dry_run)
+    if query.dry_run:
         return decision
 
     rollout.refresh(force=True)
@@ -497,7 +492,7 @@ def run_controller(
     extra: dict[str, Any] = {}
     if decision.action == "promote":
         # races already served today ran at the old stage: the new one starts on the first day without any
-        extra["effective_from"] = first_unserved_day(monitor, now.date()).isoformat()
+        extra["effective_from"] = first_unserved_day(outcomes, now.date()).isoformat()
         decision = _with(
             decision, numbers={**decision.numbers, "stage_effective_from": extra["effective_from"]}
         )
@@ -512,9 +507,9 @@ def run_controller(
     decision = _with(decision, applied=True)
     srm_hold = (decision.numbers.get("srm") or {}).get("verdict") == "hold"
     if notifiers and (decision.action == "rollback" or srm_hold):
-        outcomes = _notify(notifiers, decision, now)
-        decision = _with(decision, numbers={**decision.numbers, "notifications": outcomes})
-        failed = [o for o in outcomes if not o["ok"]]
+        sent = _notify(notifiers, decision, now)
+        decision = _with(decision, numbers={**decision.numbers, "notifications": sent})
+        failed = [o for o in sent if not o["ok"]]
         if failed:
             rollout.record_audit(
                 feature, "controller_notification_failed", reason="notifier(s) failed", actor=actor,

@@ -24,13 +24,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from stagewise._exceptions import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from stagewise.rollout import GradualRollout
+    from stagewise.rollout.outcomes import OutcomeSource
 
 __all__ = [
     "ANALYSIS_FORMAT_VERSION",
@@ -101,7 +105,7 @@ class AnalysisService:
     ----------
     rollout : GradualRollout
         The server's rollout (the same config the controller reads).
-    monitor : callable returning a PerformanceMonitor
+    monitor : callable returning a PerformanceMonitor (any ``OutcomeSource``)
         Opened on first use (the ledger may be down at start-up).
     clock : callable, optional
         The current time (default: local time, as ``stagewise rollout auto`` uses).
@@ -111,8 +115,8 @@ class AnalysisService:
 
     def __init__(
         self,
-        rollout: Any,
-        monitor: Callable[[], Any],
+        rollout: GradualRollout,
+        monitor: Callable[[], OutcomeSource],
         *,
         clock: Callable[[], datetime] | None = None,
         pending_ttl_s: float = 60.0,
@@ -152,6 +156,7 @@ class AnalysisService:
 
     def _compute(self, feature: str, query: AnalysisQuery, now: datetime) -> AnalysisResponse:
         from stagewise.rollout.controller import ControllerPolicy, min_units_per_day
+        from stagewise.rollout.controller_query import ControllerQuery
         from stagewise.rollout.controller_runner import run_controller
         from stagewise.rollout.verdict import last_stage_move, verdict_of
 
@@ -159,11 +164,11 @@ class AnalysisService:
         policy = ControllerPolicy(
             days_healthy=query.days_healthy, min_races_per_day=min_races, alpha=query.alpha
         )
-        decision = run_controller(
-            self.rollout, self._monitor(), feature, now=now, policy=policy, dry_run=True,
-            challenger_variant=query.challenger_variant, health_window_days=query.health_window,
-            max_health_window_days=query.max_health_window,
+        asked = ControllerQuery(
+            feature, now=now, policy=policy, dry_run=True, challenger_variant=query.challenger_variant,
+            health_window_days=query.health_window, max_health_window_days=query.max_health_window,
         )  # fmt: skip
+        decision = run_controller(self.rollout, self._monitor(), asked)
         state = self.rollout.feature(feature)
         killed = state.killed is not None
         last_move = last_stage_move(self.rollout.audit_log(), feature) if state.stage.is_disabled else None
