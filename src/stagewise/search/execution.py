@@ -88,16 +88,17 @@ class Workers:
             return [f.result() for f in local]
         return [j.function(j.argument) for j in jobs]
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool.shutdown(wait=wait, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *_exc: object) -> None:
+        # after an error (bad dates, a refused study) the caller need not wait for processes still starting
+        self.close(wait=exc_type is None)
 
 
 def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:

@@ -421,4 +421,5 @@ class NestedSearch:
             prune=self.prune,
             sampler=self.sampler,
             timestamps=prepared.timestamps[positions],
+            keep_storage=self.scheduler is None,
         )

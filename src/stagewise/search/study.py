@@ -23,7 +23,7 @@ from stagewise._exceptions import ConfigError
 from stagewise.search.procedure import Procedure, procedure
 from stagewise.search.scoring import EvalRows, daily_bets, score, signal_returns
 from stagewise.search.space import SearchSpace
-from stagewise.search.storage import fail_stale_trials, shared_storage
+from stagewise.search.storage import close_storage, fail_stale_trials, open_storage, shared_storage
 from stagewise.search.targets import Classifier, ModelTarget, split_config
 
 if TYPE_CHECKING:
@@ -73,6 +73,8 @@ class OuterTask:
     sampler: str = "tpe"
     #: each row's time (calibration holds out a training window's last days)
     timestamps: np.ndarray | None = None
+    #: keep the storage open for the process's next task (local runs; a Dask worker outlives the search)
+    keep_storage: bool = True
 
 
 def _make_model(factory: Callable[[], Classifier], threads: int) -> Classifier:
@@ -223,7 +225,13 @@ def run_outer_step(task: OuterTask) -> int:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported with the results instead
-    return _run(task, shared_storage(task.storage_url, task.heartbeat))
+    if task.keep_storage:
+        return _run(task, shared_storage(task.storage_url, task.heartbeat))
+    storage = open_storage(task.storage_url, task.heartbeat)
+    try:
+        return _run(task, storage)
+    finally:
+        close_storage(storage)
 
 
 def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
