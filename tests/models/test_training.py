@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -137,7 +139,7 @@ def test_calibrator_learns_on_the_training_parts_last_days_only(
     seen: dict[str, pd.Timestamp] = {}
     original = calibrated.calibration_holdout
 
-    def spy(timestamps, fraction):  # type: ignore[no-untyped-def]
+    def spy(timestamps: Any, fraction: float) -> np.ndarray:
         held = original(timestamps, fraction)
         stamps = pd.DatetimeIndex(pd.to_datetime(np.asarray(timestamps)))
         seen["first_held"], seen["last_held"] = stamps[held].min(), stamps[held].max()
@@ -170,9 +172,10 @@ def test_market_calibration_purges_the_horizon_before_the_holdout() -> None:
     from stagewise.models import CalibratedFlavour, SklearnFlavour
 
     class Recording(LogisticRegression):
-        def fit(self, X, y, sample_weight=None):  # type: ignore[no-untyped-def]
+        def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> Recording:
             self.rows_ = X.index
-            return super().fit(X, y, sample_weight)
+            super().fit(X, y, sample_weight)
+            return self
 
     rng = np.random.default_rng(0)
     index = pd.date_range("2025-01-01", periods=24 * 10, freq="1h")

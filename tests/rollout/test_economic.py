@@ -8,12 +8,20 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stagewise.rollout.economic import economic_guardrail, money_day
+from stagewise.rollout.controller import ControllerPolicy, DayCounts, Evidence, decide
+from stagewise.rollout.economic import (
+    EconomicGuardrail,
+    MoneyDay,
+    MoneyEvidence,
+    economic_guardrail,
+    money_day,
+)
+from stagewise.rollout.stages import parse_stage
 
 DAYS = [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(30)]
 
 
-def _month(rng: np.random.Generator, roi: float, per_day: int = 70) -> list:
+def _month(rng: np.random.Generator, roi: float, per_day: int = 70) -> list[MoneyDay]:
     # a unit bet at odds 4 wins with probability (1 + roi) / 4: profit 3 or -1
     p = (1 + roi) / 4
     return [money_day(d, np.where(rng.random(per_day) < p, 3.0, -1.0)) for d in DAYS]
@@ -59,3 +67,36 @@ def test_money_days_ignore_units_without_money_data(values: list[float], noise: 
     assert money_days(mixed, "race_date", "bet_profit") == money_days(clean, "race_date", "bet_profit")
     (summary,) = money_days(clean, "race_date", "bet_profit")
     assert summary.units == len(values)
+
+
+def _evidence(money: MoneyEvidence | None) -> Evidence:
+    days = [DayCounts(d, races=40, hits_1st=10, hits_top3=3) for d in DAYS[:3]]
+    return Evidence(
+        "kelly", parse_stage("10%"), False, days, days, {d.day: "HEALTHY" for d in days},
+        stage_since=DAYS[0], money=money,
+    )  # fmt: skip
+
+
+def test_the_decision_rolls_back_holds_or_lets_promote_on_the_money_verdict() -> None:
+    """Three HEALTHY days with equal hit rates: the money alone decides between the three outcomes."""
+    now = dt.datetime(2025, 1, 4, 6, tzinfo=dt.UTC)
+    rng = np.random.default_rng(5)
+    guard = EconomicGuardrail(alpha=0.05, tau=0.05, min_units=100)
+    control = _month(rng, -0.20, per_day=200)[:3]
+    cases = {
+        "rejected": MoneyEvidence(guard, control, _month(rng, -0.70, per_day=200)[:3]),
+        "insufficient": MoneyEvidence(guard, control, _month(rng, -0.20, per_day=20)[:3]),
+        "ok": MoneyEvidence(guard, control, _month(rng, -0.20, per_day=200)[:3]),
+        "off": None,
+    }
+    actions = {name: decide(_evidence(money), ControllerPolicy(), now) for name, money in cases.items()}
+    assert actions["rejected"].action == "rollback"
+    assert actions["rejected"].reasons[0].startswith("economic guardrail: the challenger earns less")
+    assert actions["insufficient"].action == "hold"
+    assert (
+        "insufficient money data (challenger 60 races with money data, < 100)"
+        in actions["insufficient"].reasons[0]
+    )
+    assert (actions["ok"].action, actions["off"].action) == ("promote", "promote")
+    assert actions["ok"].numbers["economic"]["status"] == "ok"
+    assert "economic" not in actions["off"].numbers
