@@ -48,6 +48,8 @@ from stagewise._exceptions import ConfigError
 from stagewise.rollout.economic import EconomicVerdict, MoneyEvidence
 from stagewise.rollout.experiments.sequential import DEFAULT_TAU
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
+from stagewise.rollout.guardrails.judge import ArmUnits, GuardrailJudgement, judge_guardrails
+from stagewise.rollout.guardrails.spec import GuardrailMetric
 from stagewise.rollout.harm import DayCounts, PairedDay, aligned, harm_tests
 from stagewise.rollout.stages import DISABLED, Stage, next_stage
 
@@ -148,6 +150,9 @@ class Evidence:
     ``hit_rate_1st`` read as direction accuracy). ``completed`` says which promotion finished
     the rollout (``FeatureRollout.is_completed``), None while it runs. ``money`` (set when the
     health policy has an ``economic_guardrail``) holds both groups' money per unit by day.
+    ``guardrails`` are the health policy's declared metrics and ``units`` each group's settled units
+    since ``enabled_at`` (control, challenger) to judge them on
+    (:func:`~stagewise.rollout.guardrails.judge_guardrails`).
     """
 
     feature: str
@@ -168,6 +173,8 @@ class Evidence:
     metric_labels: Mapping[str, str] = field(default_factory=dict)
     completed: str | None = None
     money: MoneyEvidence | None = None
+    guardrails: Sequence[GuardrailMetric] = ()
+    units: tuple[ArmUnits, ArmUnits] | None = None
 
 
 @dataclass(frozen=True)
@@ -268,13 +275,17 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers["stage_since"] = since.isoformat() if since else None
     numbers["pending_days"] = [d.isoformat() for d in evidence.pending_days]
 
-    tests = harm_tests(
+    declared = _judge_declared(evidence, policy)
+    tests = None if declared is not None else harm_tests(
         evidence.challenger, evidence.control, evidence.paired,
         alpha=policy.alpha / 2, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
     )  # fmt: skip
     numbers["design"] = "paired (shadow mode)" if evidence.paired else "two groups"
     if tests is not None:
         numbers["sequential"] = {k: v.as_dict() for k, v in tests.items()}
+    if declared is not None:
+        numbers["guardrails"] = _guardrail_numbers(declared)
+    if tests is not None or (declared is not None and any(d.races for d in evidence.control)):
         chall, ctrl = aligned(evidence.challenger, evidence.control)
         numbers["cumulative"] = _cumulative_numbers(chall, ctrl)
     srm: SrmResult | None = None
@@ -287,6 +298,8 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     if latest is not None and latest_verdict == CRITICAL:
         why = "; ".join(evidence.health_reasons.get(latest.day, ())) or "health check failed"
         return result("rollback", DISABLED, [f"{latest.day.isoformat()} is CRITICAL ({why})"], numbers)
+    if declared is not None and declared.action == "rollback":
+        return result("rollback", DISABLED, [f"guardrails: {r}" for r in declared.reasons], numbers)
     if tests is not None:
         harmed = [name for name, t in tests.items() if t.rejected]
         if harmed:
@@ -313,6 +326,8 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         if policy.srm_action == "rollback":
             return result("rollback", DISABLED, [reason], numbers)
         return result("hold", stage, [reason], numbers)
+    if declared is not None and declared.action == "hold":
+        return result("hold", stage, [f"guardrails: {r}" for r in declared.reasons], numbers)
     target = next_stage(evidence.stage)
     if target is None:
         return result("hold", stage, ["fully rolled out (100%); nothing to promote"], numbers)
@@ -349,6 +364,28 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
             f"{', '.join(skipped)}"
         )
     return result("hold", stage, reasons, numbers)
+
+
+def _judge_declared(evidence: Evidence, policy: ControllerPolicy) -> GuardrailJudgement | None:
+    """The declared guardrails' judgement at the controller's α; None without any (or in shadow mode,
+    where the paired built-in tests judge the same races)."""
+    if not evidence.guardrails or evidence.paired:
+        return None
+    if evidence.units is None:
+        empty = ArmUnits([], {})
+        control, challenger = empty, empty
+    else:
+        control, challenger = evidence.units
+    return judge_guardrails(control, challenger, evidence.guardrails, alpha=policy.alpha)
+
+
+def _guardrail_numbers(judgement: GuardrailJudgement) -> dict[str, Any]:
+    return {
+        "action": judgement.action,
+        "alpha": judgement.alpha,
+        "family_size": judgement.family_size,
+        "records": judgement.as_rows(),
+    }
 
 
 def _policy_numbers(policy: ControllerPolicy) -> dict[str, Any]:
