@@ -48,6 +48,7 @@ from stagewise.rollout.controller_query import (
 from stagewise.rollout.economic import MoneyEvidence, money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
+from stagewise.rollout.guardrails.frames import arm_units
 from stagewise.rollout.harm import DayCounts, PairedDay
 from stagewise.rollout.health import evaluate_health
 from stagewise.rollout.outcomes import OutcomeSource
@@ -365,8 +366,11 @@ def gather_evidence(
         money = MoneyEvidence(
             guardrail, money_days(ctrl_rows, day_column, value), money_days(chall_rows, day_column, value)
         )
+    declared = rollout.health_policy.guardrails
     return Evidence(
         money=money,
+        guardrails=tuple(declared),
+        units=(arm_units(ctrl_rows, day_column), arm_units(chall_rows, day_column)) if declared else None,
         feature=feature,
         stage=state.stage,
         killed=state.killed is not None,

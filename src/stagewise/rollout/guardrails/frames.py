@@ -30,6 +30,8 @@ def arm_units(outcomes: pd.DataFrame, day_column: str = "race_date") -> ArmUnits
     >>> units.columns["hit_1st"].tolist(), sorted(units.columns)
     ([1.0, 0.0], ['hit_1st'])
     """
+    if day_column not in outcomes:  # nothing was read (a disabled or killed feature): no units
+        return ArmUnits(np.array([], dtype="datetime64[D]"), {})
     rows = outcomes[outcomes["status"] == "settled"] if "status" in outcomes else outcomes
     days = pd.to_datetime(rows[day_column]).to_numpy(dtype="datetime64[D]")
     columns: dict[str, npt.NDArray[np.generic]] = {}
