@@ -20,6 +20,7 @@ from routed_races_support import Clock
 
 from stagewise import ConfigError
 from stagewise.monitor import PerformanceMonitor
+from stagewise.notify import AlertMessage, DeliveryResult
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.controller_runner import run_controller
 from stagewise.rollout.health import RACES_POLICY, load_policy
@@ -94,8 +95,22 @@ def test_a_challenger_losing_money_at_the_same_hit_rate_is_rolled_back(
     unguarded = _rollout(tmp_path, clock, RACES_POLICY)  # the same feature and ledger, no guardrail
     assert run_controller(unguarded, monitor, FEATURE, now=NOW, dry_run=True).action == "promote"
 
-    decision = run_controller(rollout, monitor, FEATURE, now=NOW)
+    sent: list[AlertMessage] = []
+
+    class Recorder:  # a notifier: the controller tells it about the rollback
+        channel = "memory"
+
+        def send(self, message: AlertMessage) -> DeliveryResult:
+            sent.append(message)
+            return DeliveryResult(self.channel, "test", ok=True, attempts=1)
+
+    decision = run_controller(rollout, monitor, FEATURE, now=NOW, notifiers=[Recorder()])
     assert (decision.action, decision.to_stage) == ("rollback", "disabled")
+    (alert,) = sent
+    assert alert.fields["economic_guardrail"] == "rejected"
+    assert float(str(alert.fields["challenger_money_per_unit"])) < float(
+        str(alert.fields["control_money_per_unit"])
+    )
     assert decision.reasons[0].startswith(
         "economic guardrail: the challenger earns less per unit than control"
     )

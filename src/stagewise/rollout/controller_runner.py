@@ -413,6 +413,12 @@ def _alert(decision: Decision, now: datetime) -> AlertMessage:
         "harm_p_value_score_accuracy": (sequential.get("avg_score_accuracy") or {}).get("p_value"),
         "srm_p_value": (numbers.get("srm") or {}).get("p_value"),
     }
+    economic = numbers.get("economic")
+    if economic:  # the economic guardrail ran: its verdict and each group's money per unit
+        fields["economic_guardrail"] = economic["status"]
+        fields["economic_p_value"] = economic["test"]["p_value"]
+        for group in ("challenger", "control"):
+            fields[f"{group}_money_per_unit"] = economic["mean_per_unit"][group]
     if decision.action == "rollback":
         title = f"Rollout of {decision.feature} rolled back: {decision.from_stage} -> {decision.to_stage}"
     else:
