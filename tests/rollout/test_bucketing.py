@@ -67,6 +67,48 @@ def test_legacy_bucket_reproduces_the_golden_md5_vectors() -> None:
     assert legacy_buckets_of([_unit(k, t) for k, t, _ in rows]).tolist() == [want for *_, want in rows]
 
 
+@pytest.mark.parametrize("stage", ["0.01%", "10%", "50%", "99.99%"])
+def test_should_enable_feature_answers_every_golden_vector_at_every_stage(stage: str) -> None:
+    """The rollout's per-call check is the bucketing's: ``bucket < threshold`` on every golden vector."""
+    from stagewise.rollout import GradualRollout, MemoryRolloutStore
+
+    rollout = GradualRollout(store=MemoryRolloutStore(), actor="test")
+    cut = threshold(stage.rstrip("%"))
+    salted = {i: salt for i, salt in enumerate(GOLDEN["salts"]) if salt}  # a stored salt is never empty
+    for index, salt in salted.items():
+        rollout.add_feature(f"f{index}", stage, salt=salt)
+    checked = [(i, kind, text, want) for i, kind, text, want in GOLDEN["vectors"] if i in salted]
+    wrong = [
+        (index, text[:20])
+        for index, kind, text, want in checked
+        if rollout.should_enable_feature(f"f{index}", _unit(kind, text)) != (want < cut)
+    ]
+    assert len(checked) > 8_000
+    assert wrong == []
+
+
+@pytest.mark.parametrize("stage", ["1%", "10%", "50%", "99%"])
+def test_legacy_should_enable_feature_answers_every_golden_md5_vector(stage: str) -> None:
+    from stagewise.rollout import GradualRollout, MemoryRolloutStore
+
+    rollout = GradualRollout(store=MemoryRolloutStore(), actor="test")
+    rollout.add_feature("seed", stage, hash_mode="legacy-md5")
+    percent = int(stage.rstrip("%"))
+    rows = GOLDEN["legacy"]["vectors"]
+    got = [rollout.should_enable_feature("seed", _unit(kind, text)) for kind, text, _ in rows]
+    assert got == [want < percent for *_, want in rows]
+
+
+@pytest.mark.parametrize("hash_mode", ["blake2b-64", "legacy-md5"])
+def test_the_rollout_refuses_a_lone_surrogate_naming_it(hash_mode: str) -> None:
+    from stagewise.rollout import GradualRollout, MemoryRolloutStore
+
+    rollout = GradualRollout(store=MemoryRolloutStore(), actor="test")
+    rollout.add_feature("f", "10%", salt="s", hash_mode=hash_mode)
+    with pytest.raises(ConfigError, match=r"'\\ud800' cannot be encoded as UTF-8"):
+        rollout.should_enable_feature("f", "\ud800")
+
+
 @pytest.mark.parametrize("ids", [range(100), range(1, 101)], ids=["range(100)", "range(1,101)"])
 def test_legacy_scheme_reproduces_the_seed_sample_output(ids: range) -> None:
     # The seed's test script printed 0/100, 13/100, 52/100, 100/100 for its stages.

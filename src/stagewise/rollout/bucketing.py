@@ -127,6 +127,13 @@ def _encode(text: str, field: str) -> bytes:
         ) from None
 
 
+def _unit_bytes(unit_id: object, field: str = "unit id") -> bytes:
+    """UTF-8 of the unit id's text (:func:`unit_id_text`): the one place an id becomes bytes."""
+    if type(unit_id) is int:
+        return str(unit_id).encode()
+    return _encode(unit_id_text(unit_id), field)
+
+
 def bucket_of(salt: str, unit_id: str | int) -> int:
     """Bucket of one unit in ``[0, BUCKETS)`` under the salted scheme.
 
@@ -146,13 +153,7 @@ def bucket_of(salt: str, unit_id: str | int) -> int:
     True
     """
     hasher = _salted_hasher(salt).copy()
-    if type(unit_id) is str:
-        try:
-            hasher.update(unit_id.encode())
-        except UnicodeEncodeError:
-            _encode(unit_id, "unit id")
-    else:
-        hasher.update(unit_id_text(unit_id).encode())
+    hasher.update(_unit_bytes(unit_id))
     return (int.from_bytes(hasher.digest(), "big") * BUCKETS) >> 64
 
 
@@ -209,8 +210,7 @@ def _encoded(unit_ids: Iterable[str | int] | npt.ArrayLike) -> Iterable[bytes]:
 
 def _checked_encoded(unit_ids: Iterable[object]) -> Iterable[bytes]:
     for unit_id in unit_ids:
-        text = unit_id if type(unit_id) is str else unit_id_text(unit_id)
-        yield _encode(text, "unit id")
+        yield _unit_bytes(unit_id)
 
 
 def legacy_bucket(race_id: object) -> int:
@@ -225,8 +225,7 @@ def legacy_bucket(race_id: object) -> int:
     >>> [legacy_bucket(i) for i in range(5)]
     [50, 11, 12, 83, 0]
     """
-    text = unit_id_text(race_id)
-    return int.from_bytes(hashlib.md5(_encode(text, "race id")).digest(), "big") % LEGACY_BUCKETS
+    return int.from_bytes(hashlib.md5(_unit_bytes(race_id, "race id")).digest(), "big") % LEGACY_BUCKETS
 
 
 def legacy_buckets_of(race_ids: Iterable[str | int] | npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -276,9 +275,11 @@ def is_enabled(bucket: int, threshold: int) -> bool:
 def salted_checker(salt: str, threshold: int) -> Callable[[str | int], bool]:
     """A fast ``unit_id -> bool`` test equal to ``bucket_of(salt, unit_id) < threshold``.
 
-    Because buckets are assigned by multiply-shift, ``bucket < t`` holds exactly when
-    the 8-byte digest, compared as bytes, is below ``ceil(t * 2**64 / BUCKETS)``;
-    comparing bytes avoids building an integer per call.
+    This is the one per-unit check (``GradualRollout.should_enable_feature`` calls it). Because
+    buckets are assigned by multiply-shift, ``bucket < t`` holds exactly when the 8-byte digest,
+    compared as bytes, is below ``ceil(t * 2**64 / BUCKETS)``; comparing bytes avoids building an
+    integer per call, and a ``str`` id is encoded in place (the hot path) while anything else goes
+    through :func:`unit_id_text`'s checks.
 
     Examples
     --------
@@ -296,13 +297,10 @@ def salted_checker(salt: str, threshold: int) -> Callable[[str | int], bool]:
 
     def enabled(unit_id: str | int) -> bool:
         hasher = copy()
-        if type(unit_id) is str:
-            try:
-                hasher.update(unit_id.encode())
-            except UnicodeEncodeError:
-                _encode(unit_id, "unit id")
-        else:
-            hasher.update(unit_id_text(unit_id).encode())
+        try:
+            hasher.update(unit_id.encode() if type(unit_id) is str else _unit_bytes(unit_id))
+        except UnicodeEncodeError:
+            _unit_bytes(unit_id)  # raises the ConfigError that names the id
         return hasher.digest() < cutoff  # type: ignore[no-any-return]
 
     return enabled
@@ -340,13 +338,10 @@ def legacy_checker(threshold: int) -> Callable[[str | int], bool]:
     md5 = hashlib.md5
 
     def enabled(race_id: str | int) -> bool:
-        if type(race_id) is str:
-            try:
-                data = race_id.encode()
-            except UnicodeEncodeError:
-                data = _encode(race_id, "race id")
-        else:
-            data = unit_id_text(race_id).encode()
+        try:
+            data = race_id.encode() if type(race_id) is str else _unit_bytes(race_id, "race id")
+        except UnicodeEncodeError:
+            data = _unit_bytes(race_id, "race id")  # raises the ConfigError that names the id
         return int.from_bytes(md5(data).digest(), "big") % LEGACY_BUCKETS < threshold
 
     return enabled

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -16,14 +15,7 @@ import numpy.typing as npt
 
 from stagewise._exceptions import ConfigError, NotFoundError, StagewiseError
 from stagewise.rollout.audit import AuditReport
-from stagewise.rollout.bucketing import (
-    BUCKETS,
-    LEGACY_BUCKETS,
-    buckets_of,
-    digest_cutoff,
-    legacy_buckets_of,
-    salted_hasher,
-)
+from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS, buckets_of, legacy_buckets_of
 from stagewise.rollout.changes import (
     ALL_FEATURES,
     SEED_FEATURES,
@@ -37,12 +29,7 @@ from stagewise.rollout.changes import (
     set_stage_change,
     set_variants_change,
 )
-from stagewise.rollout.config import (
-    HASH_LEGACY,
-    HASH_SALTED,
-    FeatureRollout,
-    RolloutConfig,
-)
+from stagewise.rollout.config import HASH_LEGACY, HASH_SALTED, FeatureRollout, RolloutConfig
 from stagewise.rollout.health import HealthPolicy, evaluate_health, load_policy
 from stagewise.rollout.integrity import ManualEdit, detect_manual_edit
 from stagewise.rollout.plan import build_plan
@@ -64,7 +51,6 @@ _SQL_PREFIXES = ("sqlite:", "postgresql:", "postgresql+", "postgres:", "mysql")
 
 
 _monotonic = time.monotonic
-_md5 = hashlib.md5
 _LOG = logging.getLogger("stagewise.rollout")
 _warned_unknown: set[str] = set()  # feature names already warned about in this process
 _warned_lock = threading.Lock()
@@ -159,8 +145,6 @@ class GradualRollout:
         self.stage_days = stage_days
         self._config = RolloutConfig()
         self._checkers: dict[str, Callable[[str | int], bool]] = {}
-        self._fast: dict[str, tuple[Callable[[], Any], bytes]] = {}
-        self._fast_legacy: dict[str, int] = {}
         self._token: object = object()
         self._next_check = 0.0
         self.refresh_error: StagewiseError | None = None
@@ -217,18 +201,8 @@ class GradualRollout:
         self.refresh_error = None
 
     def _install(self, config: RolloutConfig, token: object) -> None:
+        # one checker per feature (bucketing.salted_checker / legacy_checker): the hot path
         self._checkers = {name: f.checker() for name, f in config.features.items()}
-        # The hot path for salted features at a partial stage: a pre-salted hasher and the digest cutoff.
-        self._fast = {
-            name: (salted_hasher(f.salt or "").copy, digest_cutoff(f.threshold))
-            for name, f in config.features.items()
-            if f.hash_mode == HASH_SALTED and 0 < f.threshold < BUCKETS
-        }
-        self._fast_legacy = {
-            name: f.threshold
-            for name, f in config.features.items()
-            if f.hash_mode == HASH_LEGACY and 0 < f.threshold < LEGACY_BUCKETS
-        }
         self._config = config
         self._token = token
 
@@ -248,22 +222,6 @@ class GradualRollout:
         """
         if _monotonic() >= self._next_check:
             self.refresh()
-        # Inlined checkers for str and int ids (one Python call less); everything else goes the long way.
-        kind = type(race_id)
-        if kind is str or kind is int:
-            fast = self._fast.get(feature_name)
-            legacy = None if fast is not None else self._fast_legacy.get(feature_name)
-            if fast is not None or legacy is not None:
-                try:
-                    data = (race_id if kind is str else str(race_id)).encode()  # type: ignore[union-attr]
-                except UnicodeEncodeError:
-                    pass
-                else:
-                    if fast is not None:
-                        hasher = fast[0]()
-                        hasher.update(data)
-                        return hasher.digest() < fast[1]  # type: ignore[no-any-return]
-                    return int.from_bytes(_md5(data).digest(), "big") % LEGACY_BUCKETS < legacy  # type: ignore[operator]
         check = self._checkers.get(feature_name)
         if check is None:
             self._warn_unknown(feature_name)
