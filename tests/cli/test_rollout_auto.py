@@ -214,3 +214,42 @@ def test_through_the_root_command_with_rollout_and_ledger_in_one_database(tmp_pa
     assert "NotFoundError" in missing.output
     assert "none.json" in missing.output
     assert "Traceback" not in missing.output
+
+
+def test_auto_with_declared_guardrails_in_a_policy_file_on_a_real_ledger(
+    app: typer.Typer, tmp_path: Path
+) -> None:
+    from stagewise.rollout.health import RACES_POLICY
+
+    config, db = _ledger(tmp_path, {"on": 0.32, "control": 0.30})  # promoted without guardrails
+    policy = tmp_path / "policy.json"
+    guardrails = [
+        {"name": "win", "metric": "win_hit"},
+        {"name": "score", "metric": "score_accuracy"},
+        {"name": "latency", "metric": "latency", "dry_run": True},
+    ]
+    policy.write_text(json.dumps({**RACES_POLICY.model_dump(), "guardrails": guardrails}))
+    args = ["auto", FEATURE, "--config", str(config), "--ledger", str(db), "--through", "2026-11-09"]
+    result = runner.invoke(app, [*args, "--policy", str(policy), "--dry-run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "PROMOTE probability_calibration: 10% -> 50%" in result.output
+    assert "declared guardrails: pass (Holm over 2, α = 0.05)" in result.output
+    assert "latency (dry run)" in result.output  # shown, broken (not logged), and it changed nothing
+    assert "[n/a, n/a]" in result.output  # its interval, printed literally (not eaten as markup)
+
+    guardrails[2] = {"name": "latency", "metric": "latency"}  # the same metric, active: no evidence, hold
+    policy.write_text(json.dumps({**RACES_POLICY.model_dump(), "guardrails": guardrails}))
+    held = runner.invoke(app, [*args, "--policy", str(policy), "--dry-run", "--json"])
+    decision = json.loads(held.output)
+    assert (decision["action"], decision["to_stage"]) == ("hold", "10%")
+    records = {r["name"]: r for r in decision["numbers"]["guardrails"]["records"]}
+    assert records["win"]["verdict"] == "ok"
+    assert records["win"]["n_control"] + records["win"]["n_challenger"] == 9 * 200
+    assert records["latency"]["reason"].startswith("control: column 'latency_ms' is not logged")
+
+    policy.write_text(
+        json.dumps({**RACES_POLICY.model_dump(), "guardrails": [{"name": "w", "metric": "ece"}]})
+    )
+    refused = runner.invoke(app, [*args, "--policy", str(policy)])
+    assert isinstance(refused.exception, ConfigError)
+    assert "guardrails.0: metric 'ece' is refused" in str(refused.exception)

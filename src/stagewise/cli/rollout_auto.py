@@ -17,6 +17,8 @@ import typer
 from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from stagewise.rollout.controller import Decision
     from stagewise.rollout.experiments.aa import AaResult, RuleOutcome
 
@@ -27,6 +29,36 @@ def register(app: typer.Typer) -> None:
     """Add ``simulate-aa`` and ``auto`` to the ``rollout`` command group."""
     app.command("simulate-aa")(simulate_aa)
     app.command("auto")(auto)
+
+
+def _number(value: float | None, spec: str = "+.4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def _guardrail_table(guardrails: dict[str, Any]) -> Table:
+    """The declared guardrails' records: one row per metric, dry runs marked."""
+    from rich.table import Table
+
+    from stagewise._console import plain
+
+    table = Table(
+        title=f"declared guardrails: {guardrails['action']} (Holm over {guardrails['family_size']}, "
+        f"α = {guardrails['alpha']:g})"
+    )
+    for column in ("guardrail", "verdict", "challenger − control", "always-valid interval", "p", "level",
+                   "units (control / challenger)", "CUPED variance ratio"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("guardrail", "verdict") else "right")
+    for r in guardrails["records"]:
+        name = plain(r["name"]) + (" (dry run)" if r["dry_run"] else "")
+        verdict = r["verdict"] + (f": {plain(r['reason'])}" if r["reason"] else "")
+        interval = plain(f"[{_number(r['interval_low'])}, {_number(r['interval_high'])}]")
+        level = _number(r["level"], ".3g")
+        ratio = _number(r["variance_ratio"], ".3f") if r["adjusted"] else "not adjusted"
+        units = f"{r['n_control']} / {r['n_challenger']}"
+        table.add_row(
+            name, verdict, _number(r["estimate"]), interval, f"{r['p_value']:.3g}", level, units, ratio
+        )
+    return table
 
 
 def _pct(value: float | None) -> str:
@@ -363,6 +395,8 @@ def _print_decision(decision: Decision) -> None:
             f"{economic['units']['control']}; p = {economic['test']['p_value']:.3g})",
             markup=False,
         )
+    if numbers.get("guardrails"):
+        console.print(_guardrail_table(numbers["guardrails"]))
     for note in numbers.get("notifications", []):
         status = "sent" if note["ok"] else f"FAILED ({note['error']})"
         console.print(f"notification via {note['channel']}: {status}", markup=False)
