@@ -53,14 +53,14 @@ def _race(i: int, winner: int) -> dict[str, Any]:
     }
 
 
-def _schema_at(url: str, revision: str) -> None:
-    """An empty ledger whose schema Alembic brought to ``revision``."""
+def _schema_at(url: str, revision: str, *, down: bool = False) -> None:
+    """The ledger's schema brought by Alembic to ``revision`` (an upgrade, or a downgrade with ``down``)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         cfg = Config()
         cfg.set_main_option("script_location", str(_MIGRATIONS))
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        (command.downgrade if down else command.upgrade)(cfg, revision)
     engine.dispose()
 
 
@@ -149,3 +149,18 @@ def test_a_0002_ledger_gains_the_money_columns_and_loses_nothing(
     assert math.isnan(after.loc["R3", "bet_profit"])
     assert after.loc["R4", "bet_profit"] == pytest.approx(1.4)
     monitor.close()
+
+
+def test_0003_downgrades_to_0002_keeping_every_row(db_url: str) -> None:
+    monitor = PerformanceMonitor(db_url, notifiers=[])
+    monitor.log_predictions([{**_race(0, 1), "odds": 2.4}, _race(1, 2)])
+    monitor.close()
+    _schema_at(db_url, "0002", down=True)
+    engine = create_engine(db_url)
+    assert "bet_odds" not in {c["name"] for c in inspect(engine).get_columns("race_predictions")}
+    engine.dispose()
+    again = PerformanceMonitor(db_url, notifiers=[])  # upgrades once more; the bet is gone, the rows are not
+    rows = again.race_outcomes(DAY, DAY)
+    assert list(rows["race_id"]) == ["R0", "R1"]
+    assert rows["bet_odds"].isna().all()
+    again.close()
