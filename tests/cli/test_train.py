@@ -56,6 +56,8 @@ def test_train_calibrated_race_model_is_registered_with_its_calibrator(tmp_path:
     shown = runner.invoke(app, ["models", "show", "latest", "--root", str(root)])
     assert shown.exit_code == 0, shown.output
     assert any("calibration" in line and "platt" in line for line in shown.output.splitlines())
+    listed = runner.invoke(app, ["models", "list", "--root", str(root), "--json"])
+    assert json.loads(listed.output)[0]["calibration"] == "platt"
 
 
 @pytest.mark.parametrize("value", ["Isotonic", "sigmoid", ""], ids=["capitalised", "sigmoid", "blank"])

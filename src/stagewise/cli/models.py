@@ -64,7 +64,15 @@ def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
         return
     table = Table(title=cell(f"Model versions in {root}"))
     table.add_column("version", no_wrap=True, min_width=23)
-    for column in ("created (UTC)", "features", "data window", "metrics", "aliases", "role"):
+    calibrated = any(s.calibration for s in versions)  # the column only when some version has a calibrator
+    columns = (
+        "created (UTC)",
+        "features",
+        "data window",
+        "metrics",
+        *(("calibration",) if calibrated else ()),
+    )
+    for column in (*columns, "aliases", "role"):
         table.add_column(column)
     for s in versions:
         window = s.data_window or {}
@@ -74,7 +82,13 @@ def list_versions(root: str = ROOT, as_json: bool = AS_JSON) -> None:
             cell((s.created_at or "?").replace("+00:00", "")),
             cell(s.n_features if s.n_features is not None else "?"),
             cell(f"{window.get('start', '')} → {window.get('end', '')}" if window else ""),
-            cell(_metrics_text(s.performance_metrics)),
+            # the held-out ECEs sort first; the scores stay in view and show prints every metric
+            cell(
+                _metrics_text(
+                    {k: v for k, v in s.performance_metrics.items() if not k.startswith("calibration_")}
+                )
+            ),
+            *((cell(s.calibration or "none"),) if calibrated else ()),
             cell(", ".join(s.aliases)),
             f"[bold green]{role}[/]" if s.is_production else role,
         )
@@ -92,6 +106,7 @@ def _summary(s: Any) -> dict[str, Any]:
         "is_production": s.is_production,
         "is_previous": s.is_previous,
         "path": str(s.path),
+        "calibration": s.calibration,
     }
 
 

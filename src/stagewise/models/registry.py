@@ -62,6 +62,8 @@ class VersionSummary:
     is_production: bool
     is_previous: bool
     path: Path
+    calibration: str | None = None
+    """The probability calibrator's method (``"isotonic"``, ``"platt"``) when the model carries one."""
 
 
 class ModelRegistry:
@@ -493,9 +495,18 @@ class ModelRegistry:
                     is_production=state.production == version,
                     is_previous=state.previous_production == version,
                     path=self._copies(version)[0],
+                    calibration=self._calibration(version),
                 )
             )
         return out
+
+    def _calibration(self, version: str) -> str | None:
+        """The calibration method in a version's ``flavour.json``; None without one (or unreadable)."""
+        try:
+            flavour = json.loads((self._copies(version)[0] / "flavour.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return calibration_method_in(flavour)
 
     def info(self, ref: str) -> dict[str, Any]:
         """Metadata, manifest and registry role of ``ref`` (read only, not verified: see :meth:`verify`)."""
