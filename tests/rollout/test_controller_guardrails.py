@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stagewise.rollout.controller import ControllerPolicy, DayCounts, Evidence, decide
 from stagewise.rollout.guardrails import ArmUnits, GuardrailMetric
@@ -117,3 +119,37 @@ def test_an_equal_challenger_passes_and_is_promoted() -> None:
     d = decide(_evidence(guardrails=(WIN, LATENCY)), ControllerPolicy(), NOW)
     assert d.action == "promote"
     assert d.numbers["guardrails"]["action"] == "pass"
+
+
+DRY = st.lists(
+    st.builds(
+        lambda i, metric, on_fail, tolerance: _metric(
+            name=f"dry{i}", metric=metric, on_fail=on_fail, tolerance=tolerance, dry_run=True
+        ),
+        st.integers(0, 10**6),
+        st.sampled_from(["win_hit", "latency", "roi", "unknown_metric", "brier"]),
+        st.sampled_from(["rollback", "hold"]),
+        st.sampled_from([0.0, 0.02, 20.0]),
+    ),
+    max_size=3,
+    unique_by=lambda m: m.name,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    dry=DRY,
+    active=st.sampled_from([(WIN,), (LATENCY,), (WIN, LATENCY)]),
+    p_win=st.sampled_from([0.25, 0.10]),
+    latency=st.sampled_from([100.0, 140.0]),
+)
+def test_property_dry_run_metrics_never_change_the_controllers_decision(
+    dry: list[GuardrailMetric], active: tuple[GuardrailMetric, ...], p_win: float, latency: float
+) -> None:
+    without = decide(_evidence(p_win, latency, guardrails=active), ControllerPolicy(), NOW)
+    with_dry = decide(_evidence(p_win, latency, guardrails=(*active, *dry)), ControllerPolicy(), NOW)
+    assert (with_dry.action, with_dry.to_stage, with_dry.reasons) == (
+        without.action,
+        without.to_stage,
+        without.reasons,
+    )

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from routed_races_support import Clock
 
+from stagewise.notify import AlertMessage, DeliveryResult
 from stagewise.rollout import GradualRollout, MemoryRolloutStore
 from stagewise.rollout.controller_query import ControllerQuery
 from stagewise.rollout.controller_runner import run_controller
@@ -45,7 +46,20 @@ def _ledger(challenger_trifecta_per_25: int) -> MemoryOutcomes:
     return ledger
 
 
-def _decide(guardrails: list[dict[str, Any]], ledger: MemoryOutcomes) -> Any:
+class _Notifier:
+    channel = "memory"
+
+    def __init__(self) -> None:
+        self.sent: list[AlertMessage] = []
+
+    def send(self, message: AlertMessage) -> DeliveryResult:
+        self.sent.append(message)
+        return DeliveryResult(self.channel, "memory://", ok=True, attempts=1)
+
+
+def _decide(
+    guardrails: list[dict[str, Any]], ledger: MemoryOutcomes, notifier: _Notifier | None = None
+) -> Any:
     policy = load_policy({**RACES_POLICY.model_dump(), "guardrails": guardrails})
     clock = Clock(datetime(2026, 11, 1, 5, 0, tzinfo=UTC))
     rollout = GradualRollout(
@@ -53,7 +67,8 @@ def _decide(guardrails: list[dict[str, Any]], ledger: MemoryOutcomes) -> Any:
     )
     rollout.add_feature(FEATURE, stage="10%", salt=f"{FEATURE}:twin", reason="start canary")
     clock.now = NOW
-    return run_controller(rollout, ledger, ControllerQuery(FEATURE, now=NOW, dry_run=True))
+    query = ControllerQuery(FEATURE, now=NOW, dry_run=notifier is None)
+    return run_controller(rollout, ledger, query, notifiers=[notifier] if notifier else [])
 
 
 WIN = {"name": "win", "metric": "win_hit"}
@@ -95,3 +110,18 @@ def test_dry_run_metrics_broken_or_harmed_change_nothing() -> None:
     assert plain.reasons == with_dry.reasons
     rows = {r["name"]: r["verdict"] for r in with_dry.numbers["guardrails"]["records"]}
     assert rows == {"win": "ok", "latency": "insufficient", "trifecta": "harm"}
+
+
+def test_the_rollback_alert_names_each_guardrails_verdict() -> None:
+    notifier = _Notifier()
+    trifecta = {"name": "trifecta", "metric": "trifecta_hit", "tau": 0.05}
+    dry = {"name": "latency", "metric": "latency", "dry_run": True}
+    d = _decide([WIN, trifecta, dry], _ledger(challenger_trifecta_per_25=2), notifier)
+    assert (d.action, d.applied) == ("rollback", True)
+    (alert,) = notifier.sent
+    assert alert.severity == "critical"
+    assert alert.fields["guardrails"] == "rollback"
+    assert (alert.fields["guardrail_win"], alert.fields["guardrail_trifecta"]) == ("ok", "harm")
+    assert isinstance(alert.fields["guardrail_trifecta_p_value"], float)
+    assert alert.fields["guardrail_trifecta_p_value"] < 0.025
+    assert "guardrail_latency" not in alert.fields  # a dry run never pages anyone

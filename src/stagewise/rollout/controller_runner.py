@@ -419,6 +419,13 @@ def _alert(decision: Decision, now: datetime) -> AlertMessage:
         fields["economic_p_value"] = economic["test"]["p_value"]
         for group in ("challenger", "control"):
             fields[f"{group}_money_per_unit"] = economic["mean_per_unit"][group]
+    guardrails = numbers.get("guardrails")
+    if guardrails:  # declared guardrails decided: the family's verdict and each active metric's
+        fields["guardrails"] = guardrails["action"]
+        for record in guardrails["records"]:
+            if not record["dry_run"]:
+                fields[f"guardrail_{record['name']}"] = record["verdict"]
+                fields[f"guardrail_{record['name']}_p_value"] = record["p_value"]
     if decision.action == "rollback":
         title = f"Rollout of {decision.feature} rolled back: {decision.from_stage} -> {decision.to_stage}"
     else:

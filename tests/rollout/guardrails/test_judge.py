@@ -248,3 +248,30 @@ def test_a_dry_run_metric_never_changes_the_decision(
         without.family_size,
     )
     assert [r for r in full.records if not r.dry_run] == list(without.records)
+
+
+def test_a_market_frame_feeds_direction_hit_and_net_return() -> None:
+    import pandas as pd
+
+    from stagewise.rollout.guardrails.frames import arm_units
+
+    rng = np.random.default_rng(3)
+
+    def signals(p_right: float, cost: float) -> pd.DataFrame:
+        n = 40 * 28
+        right = rng.random(n) < p_right
+        return pd.DataFrame({
+            "signal_date": np.repeat(DAYS, 40).astype(str), "variant": "on",
+            "hit": pd.array(right, dtype="boolean"), "probability": rng.uniform(0.4, 0.6, n),
+            "net_return": np.where(right, 0.001, -0.001) - cost, "status": "settled",
+        })  # fmt: skip
+
+    control = arm_units(signals(0.52, 0.0), "signal_date")
+    worse = arm_units(signals(0.52, 0.0008), "signal_date")
+    metrics = [
+        GuardrailMetric(name="direction", metric="direction_hit"),
+        GuardrailMetric(name="money", metric="net_return", tau=0.001),
+    ]
+    j = judge_guardrails(control, worse, metrics)
+    assert [r.verdict for r in j.records] == ["ok", "harm"]
+    assert j.action == "rollback"

@@ -15,6 +15,7 @@ built-in            columns                  harm       per-unit value
 ``brier``           ``p_pick``, ``hit_1st``  increase   ``(p_pick − hit_1st)²``
 ``roi``             ``bet_profit``           decrease   a race bet's profit per unit staked (where logged)
 ``net_return``      ``net_return``           decrease   a market signal's return after costs
+``direction_hit``   ``hit``                  decrease   1 when a market signal's direction was right
 ``error_rate``      ``error``                increase   1 when the server answered with an error
 ``latency``         ``latency_ms``           increase   the server's response time in milliseconds
 ==================  =======================  =========  ===============================================
@@ -80,6 +81,7 @@ BUILTINS: dict[str, Builtin] = {
     ),
     "roi": Builtin(("bet_profit",), "decrease", 0.05, lambda c: c["bet_profit"], "profit per unit staked"),
     "net_return": Builtin(("net_return",), "decrease", 0.05, lambda c: c["net_return"], "net return"),
+    "direction_hit": Builtin(("hit",), "decrease", 0.05, lambda c: c["hit"], "direction accuracy"),
     "error_rate": Builtin(("error",), "increase", 0.02, lambda c: c["error"], "server error rate"),
     "latency": Builtin(("latency_ms",), "increase", 20.0, lambda c: c["latency_ms"], "latency (ms)"),
 }
