@@ -78,3 +78,10 @@ def resumable_search_main(storage: str, output_dir: str, n_trials: int) -> None:
         step_days=10,
         output_dir=output_dir,
     )
+
+
+def square_or_fail(value: int) -> int:
+    """A job for the worker pool: its square, or a ValueError for a negative value."""
+    if value < 0:
+        raise ValueError(f"job {value} failed")
+    return value * value

@@ -63,3 +63,15 @@ def test_a_dask_cluster_gives_the_results_of_one_worker(
     ) as cluster:
         result = _run(bars, tmp_path, scheduler=cluster.scheduler_address)
     assert _outcome(result) == one_worker
+
+
+def test_this_process_and_the_pool_run_every_job_and_keep_their_order() -> None:
+    from tests.search.search_support import square_or_fail
+
+    from stagewise.search.execution import Job, Workers
+
+    with Workers(2, None) as workers:
+        assert workers.run([Job(square_or_fail, v) for v in range(7)]) == [v * v for v in range(7)]
+        with pytest.raises(ValueError, match="job -2 failed"):  # the first failed job's error, by order
+            workers.run([Job(square_or_fail, v) for v in (1, -2, 3, -4, 5)])
+        assert workers.run([Job(square_or_fail, 3), Job(square_or_fail, 4)]) == [9, 16]  # still usable

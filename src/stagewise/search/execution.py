@@ -11,7 +11,7 @@ import multiprocessing
 import multiprocessing.context
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,11 +53,13 @@ def _ready() -> None:
 
 
 class Workers:
-    """Where a search's jobs run: in this process, in a local process pool, or on a Dask scheduler.
+    """Where a search's jobs run: in this process, in this process and a local pool, or on Dask.
 
-    The local pool is started when the search starts, so that its processes come up (forked from a
-    fork server that imported the model libraries once) while this process prepares the data,
-    and it serves every phase of the search (the trials, then the CPCV candidates).
+    With ``n_workers=K`` locally, this process runs jobs itself (it is warm: the data, the imports)
+    beside ``K - 1`` worker processes, each taking the next job in order when it is free. The pool
+    is started when the search starts, so that its processes come up (forked from a fork server that
+    imported the model libraries once) while this process prepares the data, and it serves every
+    phase of the search (the trials, then the CPCV candidates).
     """
 
     def __init__(self, n_workers: int, scheduler: str | None) -> None:
@@ -70,8 +72,8 @@ class Workers:
             if isinstance(context, multiprocessing.context.ForkServerContext):
                 # no effect once the fork server runs; it only saves each worker the imports
                 context.set_forkserver_preload(list(PRELOAD))
-            self._pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=context)
-            for _ in range(n_workers):
+            self._pool = ProcessPoolExecutor(max_workers=n_workers - 1, mp_context=context)
+            for _ in range(n_workers - 1):
                 self._pool.submit(_ready)
 
     def run(self, jobs: Sequence[Job]) -> list[Any]:
@@ -83,9 +85,7 @@ class Workers:
                 futures = [client.submit(j.function, j.argument, pure=False) for j in jobs]
                 return [f.result() for f in futures]
         if self._pool is not None and len(jobs) > 1:
-            local = [self._pool.submit(j.function, j.argument) for j in jobs]
-            wait(local)
-            return [f.result() for f in local]
+            return _shared(jobs, self._pool, self.n_workers - 1)
         return [j.function(j.argument) for j in jobs]
 
     def close(self, wait: bool = True) -> None:
@@ -99,6 +99,59 @@ class Workers:
     def __exit__(self, exc_type: object, *_exc: object) -> None:
         # after an error (bad dates, a refused study) the caller need not wait for processes still starting
         self.close(wait=exc_type is None)
+
+
+def _shared(jobs: Sequence[Job], pool: ProcessPoolExecutor, n_remote: int) -> list[Any]:
+    """Run ``jobs`` in order on this process and the pool's ``n_remote`` processes, each taking the next
+    job when it is free (a pool fed everything at once would leave this process idle)."""
+    results: list[Any] = [None] * len(jobs)
+    errors: dict[int, BaseException] = {}
+    pending = iter(range(len(jobs)))
+    state = threading.Condition()
+    counts = {"sent": 0, "back": 0}
+
+    def send_next() -> None:
+        with state:  # taking a job and counting it as sent is one step, so the final wait cannot miss it
+            i = next(pending, None)
+            if i is None:
+                return
+            counts["sent"] += 1
+        try:
+            pool.submit(jobs[i].function, jobs[i].argument).add_done_callback(lambda f: back(i, f))
+        except Exception as exc:  # a broken pool: the job failed, nothing will call back
+            errors[i] = exc
+            with state:
+                counts["back"] += 1
+                state.notify_all()
+
+    def back(i: int, future: Future[Any]) -> None:
+        error = future.exception()
+        if error is None:
+            results[i] = future.result()
+        else:
+            errors[i] = error
+        send_next()  # counted as sent before this one is counted back
+        with state:
+            counts["back"] += 1
+            state.notify_all()
+
+    # this process is ready now, the pool's may still be starting: the first (longest) job stays here
+    with state:
+        mine = next(pending, None)
+    for _ in range(n_remote):
+        send_next()
+    while mine is not None:
+        try:
+            results[mine] = jobs[mine].function(jobs[mine].argument)
+        except Exception as exc:
+            errors[mine] = exc
+        with state:
+            mine = next(pending, None)
+    with state:
+        state.wait_for(lambda: counts["back"] == counts["sent"])
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:

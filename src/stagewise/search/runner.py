@@ -72,7 +72,8 @@ class NestedSearch:
         Turns a configuration into a model; ``None``: :class:`~stagewise.search.EnsembleTarget`.
     n_trials : int
         Trials per outer step (and of the naive best-of-N study). Failed and pruned trials count.
-    n_workers, scheduler : local processes, or a Dask scheduler address: outer steps run in parallel.
+    n_workers, scheduler : jobs run K at a time (this process and K - 1 worker processes), or on a
+        Dask scheduler: outer steps run in parallel, with the results of one worker.
     storage : str or None
         Optuna storage URL; ``None``: the ledger's database (``sqlite:///data/monitor.db``).
     study_name, new_study : the study's name; ``new_study=True`` deletes a study of that name first.
