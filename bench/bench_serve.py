@@ -143,20 +143,31 @@ def _count(url: str) -> int:
     return n
 
 
-def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Path) -> dict[str, Any]:
-    name = f"sw_bench_serve_{secrets.token_hex(4)}"
-    db_url = _database("create", name)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    exe = str(Path(sys.executable).parent / "stagewise")
-    server = subprocess.Popen(
-        [
+PARITY_RACES = 12
+"""Races whose answers the bare peer must reproduce exactly (the load generator's first race ids)."""
+
+
+def _server(
+    kind: str, workers: int, port: int, models: Path, config: Path, db_url: str
+) -> subprocess.Popen[bytes]:
+    if kind == "bare":
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "_bare_app:create",
+            "--factory",
+            "--app-dir",
+            str(Path(__file__).resolve().parent),
+            "--workers",
+            str(workers),
+        ]
+        env = os.environ | {"STAGEWISE_BARE_MODELS": str(models)}
+    else:
+        exe = str(Path(sys.executable).parent / "stagewise")
+        command = [
             exe,
             "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
             "--workers",
             str(workers),
             "--models",
@@ -165,12 +176,36 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
             db_url,
             "--config",
             str(config),
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+        ]
+        env = dict(os.environ)
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+
+
+def _answers(base: str, payloads: list[dict[str, Any]]) -> list[tuple[list[int], list[float]]]:
+    """(order, scores best first) of the first races the load generator sends, as the server answers."""
+    import httpx
+
+    out = []
+    for i in range(PARITY_RACES):
+        body = payloads[i % len(payloads)] | {"race_id": f"load-{i:07d}"}
+        answer = httpx.post(f"{base}/v1/races/predict", json=body, timeout=30).json()
+        if "boats" in answer:  # stagewise: only the champion's answers are comparable
+            scores = [b["score"] for b in answer["boats"]] if answer["model"]["role"] == "champion" else []
+        else:
+            scores = answer["scores"]
+        out.append((answer["predicted_order"], scores))
+    return out
+
+
+def _run(
+    kind: str, workers: int, models: Path, config: Path, payload_file: Path, work: Path
+) -> dict[str, Any]:
+    name = f"sw_bench_serve_{secrets.token_hex(4)}"
+    db_url = _database("create", name) if kind == "stagewise" else ""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = _server(kind, workers, port, models, config, db_url)
     try:
         import httpx
 
@@ -184,7 +219,9 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not become ready: {server.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
             time.sleep(0.3)
-        out = work / f"load-{workers}.json"
+        # the same race ids the load generator starts with: the ledger keeps one row per race and model
+        parity = _answers(base, json.loads(payload_file.read_text()))
+        out = work / f"load-{kind}-{workers}.json"
         subprocess.run(
             [
                 sys.executable,
@@ -199,19 +236,23 @@ def _run(workers: int, models: Path, config: Path, payload_file: Path, work: Pat
             check=True,
         )
         result = json.loads(out.read_text())
-        result["server"] = _server_times(httpx.get(f"{base}/metrics", timeout=10).text)
+        result["parity"] = parity
         result["loadavg"] = os.getloadavg()[0]
+        if kind == "stagewise":
+            result["server"] = _server_times(httpx.get(f"{base}/metrics", timeout=10).text)
         server.send_signal(signal.SIGTERM)
         log = server.communicate(timeout=120)[0].decode()
         result["exit_code"] = server.returncode
-        result["logged"] = _count(db_url)
-        result["drained_lines"] = log.count("ledger queue drained (0 not written)")
+        if kind == "stagewise":
+            result["logged"] = _count(db_url)
+            result["drained_lines"] = log.count("ledger queue drained (0 not written)")
         return result
     finally:
         if server.poll() is None:
             server.kill()
             server.wait()
-        _database("drop", name)
+        if kind == "stagewise":
+            _database("drop", name)
 
 
 def _server_times(metrics: str) -> dict[str, float]:
@@ -237,17 +278,45 @@ def _server_times(metrics: str) -> dict[str, float]:
     }
 
 
-def _row(workers: int, r: dict[str, Any]) -> str:
+def _rate(r: dict[str, Any]) -> float:
+    return float(r["answered"] / r["elapsed"])
+
+
+def _row(label: str, workers: int, r: dict[str, Any]) -> str:
     lat = np.asarray(r["latencies"]) * 1000
     p50, p90, p99 = (float(np.percentile(lat, q)) for q in (50, 90, 99))
     errors = sum(r["errors"].values())
-    ok = "yes" if r["logged"] == r["answered"] else "NO"
+    if "logged" in r:
+        logged, ok = f"{r['logged']:,}", "yes" if r["logged"] == r["answered"] else "NO"
+        server = f"{r['server']['request_ms']:.1f} | {r['server']['model_ms']:.2f}"
+    else:
+        logged, ok, server = "-", "-", "- | -"
     return (
-        f"| {workers} | {r['answered']:,} | {r['answered'] / r['elapsed']:.0f} "
+        f"| {label} | {workers} | {r['answered']:,} | {_rate(r):.0f} "
         f"| {p50:.1f} | {p90:.1f} | {p99:.1f} "
-        f"| {errors} | {r['logged']:,} | {ok} "
-        f"| {r['server']['request_ms']:.1f} | {r['server']['model_ms']:.1f} "
-        f"| {r['loadavg']:.1f} |"
+        f"| {errors} | {logged} | {ok} | {server} | {r['loadavg']:.1f} |"
+    )
+
+
+def _parity(results: dict[tuple[str, int], dict[str, Any]]) -> str:
+    """The bare peer must answer what the server's champion answers (same model, same payload)."""
+    bare = results[("bare", 1)]["parity"]
+    compared = 0
+    for kind_workers, r in results.items():
+        for (order, scores), (bare_order, bare_scores) in zip(r["parity"], bare, strict=True):
+            if not scores:
+                continue  # answered by the challenger
+            if (
+                order != bare_order
+                or max(abs(a - b) for a, b in zip(scores, bare_scores, strict=True)) > 1e-12
+            ):
+                raise RuntimeError(
+                    f"{kind_workers}: the bare peer answers {bare_order} {bare_scores}, "
+                    f"the server {order} {scores}: not the same model on the same payload"
+                )
+            compared += 1
+    return (
+        f"{compared} champion answers of the server were checked equal to the bare peer's (order and scores)"
     )
 
 
@@ -264,11 +333,40 @@ def main() -> None:
         GradualRollout(config, actor="bench").add_feature("challenger_model", "50%", reason="load test")
         payload_file = work / "payloads.json"
         payload_file.write_text(json.dumps(_payloads()))
-        results = {}
-        for workers in (1, 2):
-            print(f"load test: {workers} worker(s), {SECONDS:.0f} s, {CONCURRENCY} in flight ...", flush=True)
-            results[workers] = _run(workers, work / "models", config, payload_file, work)
-    rate = {w: r["answered"] / r["elapsed"] for w, r in results.items()}
+        results: dict[tuple[str, int], dict[str, Any]] = {}
+        for kind in ("stagewise", "bare"):
+            for workers in (1, 2):
+                print(
+                    f"load test: {kind}, {workers} worker(s), {SECONDS:.0f} s, {CONCURRENCY} in flight ...",
+                    flush=True,
+                )
+                results[(kind, workers)] = _run(kind, workers, work / "models", config, payload_file, work)
+    saved = os.environ.get("STAGEWISE_BENCH_SERVE_SAVE")
+    if saved:
+        Path(saved).write_text(json.dumps({f"{k}:{w}": r for (k, w), r in results.items()}))
+    before: dict[str, Any] = {}
+    baseline = os.environ.get("STAGEWISE_BENCH_SERVE_BASELINE")
+    if baseline:
+        before = json.loads(Path(baseline).read_text())
+    rows = [_row(kind, w, r) for (kind, w), r in results.items()]
+    rows += [
+        _row(f"before: {key.split(':')[0]}", int(key.split(":")[1]), r)
+        for key, r in before.items()
+        if key.startswith("stagewise")
+    ]
+    ratios = [
+        f"| {w} | {_rate(results[('stagewise', w)]):.0f} | {_rate(results[('bare', w)]):.0f} "
+        f"| {_rate(results[('stagewise', w)]) / _rate(results[('bare', w)]):.2f}x "
+        + (
+            f"| {_rate(before[f'stagewise:{w}']):.0f} "
+            f"| {_rate(results[('stagewise', w)]) / _rate(before[f'stagewise:{w}']):.2f}x "
+            f"| {_rate(before[f'stagewise:{w}']) / _rate(before[f'bare:{w}']):.2f}x |"
+            if before
+            else "| - | - | - |"
+        )
+        for w in (1, 2)
+    ]
+    rate = {w: _rate(results[("stagewise", w)]) for w in (1, 2)}
     body = (
         f"`POST /v1/races/predict` under load from a second process on loopback (asyncio + httpx, "
         f"{CONCURRENCY} requests in flight, {SECONDS:.0f} s per row, every request a new race), "
@@ -281,16 +379,30 @@ def main() -> None:
         "the GIL and the CPU, so they show where the time goes, not single-request latency); "
         "`load avg` is the machine's 1-minute load average "
         "at the end of the run (2 cores: above 2 means other jobs were competing).\n\n"
-        "| workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered "
+        "The peer, `bare`, is a FastAPI endpoint on the same uvicorn that calls the same model on the same "
+        "payload and nothing else (`bench/_bare_app.py`: JSON body as a dict, the 18 race features with "
+        "numpy, the champion's compiled scorer; no routing, validation, ledger, metrics or middleware). "
+        f"{_parity(results)}.\n\n"
+        "| server | workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered "
         "| server ms/request | model ms/scoring | load avg |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
-        + "\n".join(_row(w, r) for w, r in results.items())
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
+        + "\n".join(rows)
+        + "\n\n| workers | stagewise req/s | bare req/s | stagewise / bare | before req/s | after / before "
+        "| before: stagewise / bare |\n|---:|---:|---:|---:|---:|---:|---:|\n"
+        + "\n".join(ratios)
         + f"\n\n2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
         "shared with the load generator (and, on the development machine, other jobs). Clean shutdown: "
         + ", ".join(
-            f"{w} worker(s) exit {r['exit_code']}, {r['drained_lines']} drained" for w, r in results.items()
+            f"{w} worker(s) exit {results[('stagewise', w)]['exit_code']}, "
+            f"{results[('stagewise', w)]['drained_lines']} drained"
+            for w in (1, 2)
         )
         + ".\n"
+        + (
+            f"\n{os.environ['STAGEWISE_BENCH_SERVE_NOTE']}\n"
+            if os.environ.get("STAGEWISE_BENCH_SERVE_NOTE")
+            else ""
+        )
     )
     write_section("serve-load", ".venv/bin/python bench/run.py serve", body)
 

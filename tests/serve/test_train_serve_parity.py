@@ -20,13 +20,15 @@ from serve_support import TestClient
 from typer.testing import CliRunner
 
 import stagewise.features.races
+import stagewise.serve.service
 from stagewise.cli.main import app as cli
 from stagewise.data import load_races, simulate_races, validate_races
 from stagewise.data.races.validation import FLOAT_RANGES
+from stagewise.features.races import RACE_FEATURE_NAMES, race_entry_features
 from stagewise.features.sets import FeatureSet
 from stagewise.models import ModelRegistry
 from stagewise.serve import ServeSettings, create_app
-from stagewise.serve.features import PRE_RACE_COLUMNS, request_frame
+from stagewise.serve.features import PRE_RACE_COLUMNS, builtin_race_matrix, request_frame
 from stagewise.serve.schemas import RacePredictRequest
 
 
@@ -74,6 +76,15 @@ def test_a_race_gives_bit_identical_rows_through_train_and_the_server(
             return rows
 
         monkeypatch.setattr(stagewise.features.races, "race_entry_features", recording)
+
+        # the server computes the built-in set straight into a matrix: record it there too
+        def served_matrix(req: RacePredictRequest) -> np.ndarray:
+            matrix = builtin_race_matrix(req)
+            ids = pd.Series([req.race_id] * len(matrix))
+            calls.append((ids, pd.DataFrame(matrix, columns=RACE_FEATURE_NAMES)))
+            return matrix
+
+        monkeypatch.setattr(stagewise.serve.service, "builtin_race_matrix", served_matrix)
     data = tmp_path / "races.parquet"
     simulate_races("2025-02-01", "2025-02-04", seed=5, venues=[3, 7]).to_parquet(data)
     root = tmp_path / "models"
@@ -145,3 +156,26 @@ def test_the_server_has_no_feature_code_of_its_own() -> None:
     source = Path(serve_features.__file__).read_text(encoding="utf-8")
     assert "_rel" not in source
     assert "rank" not in source
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    entries=st.lists(_ENTRY, min_size=6, max_size=6),
+    venue=st.integers(1, 24),
+    pits=st.permutations(range(1, 7)),
+)
+def test_the_servers_feature_matrix_is_bit_identical_to_the_built_in_rows(
+    entries: list[dict[str, Any]], venue: int, pits: list[int]
+) -> None:
+    body = {
+        "race_id": "2025-01-01-01-01",
+        "race_date": "2025-01-01",
+        "venue_code": venue,
+        "race_number": 1,
+        "entries": [{"pit": p, **e} for p, e in zip(pits, entries, strict=True)],
+    }
+    req = RacePredictRequest.model_validate(body)
+    matrix = builtin_race_matrix(req)
+    rows = race_entry_features(request_frame(req)).to_numpy()
+    assert matrix.dtype == rows.dtype == np.float64
+    assert np.array_equal(matrix.view(np.uint64), rows.view(np.uint64))  # bit for bit, -0.0 included

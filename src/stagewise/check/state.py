@@ -122,7 +122,7 @@ class DatabaseFacts:
 
 def _sqlite_facts(path: Path) -> DatabaseFacts:
     """Header, ``quick_check``, tables and revision of a SQLite file, with statements that only read."""
-    from stagewise.monitor.schema import VERSION_TABLE
+    from stagewise.monitor.store import VERSION_TABLE
 
     if not path.is_file():
         raise NotFoundError(f"{path} does not exist")
@@ -154,7 +154,7 @@ def _server_facts(url: str) -> DatabaseFacts:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from stagewise.monitor.schema import VERSION_TABLE
+    from stagewise.monitor.store import VERSION_TABLE
 
     try:
         shown = make_url(url).render_as_string(hide_password=True)
@@ -218,18 +218,23 @@ def open_ledger(db: str, *, inspected: bool = False) -> PerformanceMonitor:
     """
     from stagewise.monitor import PerformanceMonitor
 
-    problem = None if inspected else _revision_problem(inspect_database(db))
+    problem = None if inspected else _revision_problem(inspect_ledger(db))
     if problem is not None:
         raise StorageError(problem)
-    return PerformanceMonitor(db, notifiers=[])
+    return PerformanceMonitor.open_for_reading(db, notifiers=[])
+
+
+def inspect_ledger(db: str) -> DatabaseFacts:
+    """:func:`inspect_database` of a monitor ledger: a missing one is the ledger's one
+    :class:`~stagewise.NotFoundError`, the message every reader of a ledger gives."""
+    from stagewise.monitor.reads import require_ledger
+
+    require_ledger(db)
+    return inspect_database(db)
 
 
 def ledger_checks(db: str) -> list[CheckResult]:
     """The ledger exists, is intact and at this release's schema, and the library reads it."""
-    from sqlalchemy import func, select
-
-    from stagewise.monitor.schema import race_predictions
-
     restore = (
         f"move {db} aside and restore it from a backup (predictions logged since then must be logged again); "
         "a new ledger is created by the first logged prediction"
@@ -241,7 +246,7 @@ def ledger_checks(db: str) -> list[CheckResult]:
 
     def integrity() -> CheckResult:
         try:
-            facts = inspect_database(db)
+            facts = inspect_ledger(db)
         except NotFoundError as exc:
             return CheckResult("monitor db", False, str(exc), create)
         except StorageError as exc:
@@ -260,10 +265,9 @@ def ledger_checks(db: str) -> list[CheckResult]:
         )
 
     def reads() -> CheckResult:
-        rp = race_predictions.c
-        query = select(func.count(), func.max(rp.race_date), func.count().filter(rp.status == "pending"))
         with open_ledger(db, inspected=True) as monitor:  # integrity() passed just before
-            n, last, pending = monitor.store.read(lambda conn: conn.execute(query).one())
+            counts = monitor.prediction_counts()
+        n, last, pending = counts.predictions, counts.last_race_date, counts.pending
         if not n:
             return CheckResult("monitor ledger", True, "readable; no prediction logged yet")
         return CheckResult(

@@ -174,12 +174,8 @@ def _stage_changes(rollout: Any) -> dict[str, str]:
 
 
 def _monitor(status: Status) -> None:
-    from sqlalchemy import func, select
-
     from stagewise._exceptions import NotFoundError
     from stagewise.check.state import open_alerts, open_ledger
-    from stagewise.monitor.schema import race_predictions
-    from stagewise.monitor.stats import aggregate_days, race_stats_from_counts, segment_key
 
     db = status.targets.db
     try:
@@ -192,14 +188,10 @@ def _monitor(status: Status) -> None:
         )
         return
     with monitor:
-        last = monitor.store.read(
-            lambda conn: conn.execute(select(func.max(race_predictions.c.race_date))).scalar()
-        )
+        last = monitor.latest_race_date()
         if last is not None:
-            key = segment_key("races", {})
-            # aggregate_days only reads; calculate_daily_stats would refresh the rollup table
-            sums = monitor.store.read(lambda conn: aggregate_days(conn, "races", [last], key))
-            stats = race_stats_from_counts(last, sums[last], key) if last in sums else None
+            # read only: calculate_daily_stats would refresh the rollup table
+            stats = monitor.race_stats_read_only(last)
             status.monitor = {"date": str(last), **(stats or {})}
         status.open_alerts = open_alerts(monitor)
 

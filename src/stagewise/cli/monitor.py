@@ -41,14 +41,9 @@ METRICS_OUTPUT = typer.Option(None, "--output", help="Write to this file instead
 
 
 def _open(db: str, alert_config: Path | None = None) -> PerformanceMonitor:
-    from stagewise._exceptions import NotFoundError
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.store import sqlite_path
 
-    path = sqlite_path(db)
-    if path is not None and not path.exists():
-        raise NotFoundError(f"The ledger {db!r} does not exist; log predictions first or pass --db.")
-    return PerformanceMonitor(db, alert_config=alert_config)
+    return PerformanceMonitor.open_for_reading(db, alert_config=alert_config)
 
 
 def _segments(model: str | None, variant: str | None, venue: int | None, mode: str | None) -> dict[str, Any]:

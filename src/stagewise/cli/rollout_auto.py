@@ -285,7 +285,6 @@ def auto(
 
     from stagewise._exceptions import ConfigError, NotFoundError
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.store import sqlite_path
     from stagewise.notify import notifiers_from_env
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy, min_units_per_day
@@ -312,11 +311,6 @@ def auto(
         raise NotFoundError(
             f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout add'."
         )
-    ledger_file = sqlite_path(ledger_url)
-    if ledger_file is not None and not ledger_file.exists():
-        raise NotFoundError(
-            f"The ledger {ledger_url!r} does not exist; log predictions first or pass --ledger."
-        )
     health_policy = load_policy(health, critical_rule=critical_rule)
     if min_races is None:
         min_races = min_units_per_day(health_policy.domain)
@@ -334,7 +328,7 @@ def auto(
         challenger_variant=challenger_variant, control_variant=control_variant,
         health_window_days=health_window, shadow=versions, max_health_window_days=max_health_window,
     )  # fmt: skip
-    with PerformanceMonitor(ledger_url) as monitor:
+    with PerformanceMonitor.open_for_reading(ledger_url, option="--ledger") as monitor:
         decision = run_controller(rollout, monitor, query, notifiers=notifiers)
     if as_json:
         typer.echo(json.dumps(decision.as_dict(), indent=2, ensure_ascii=False, allow_nan=False))

@@ -158,28 +158,13 @@ def _is_url(value: str) -> bool:
 def open_monitor(db: str) -> PerformanceMonitor:
     """The monitor on ``db`` (URL or SQLite path), without notifiers; refuses to create a new file."""
     from stagewise.monitor import PerformanceMonitor
-    from stagewise.monitor.store import sqlite_path
 
-    path = sqlite_path(db)
-    if path is not None and not path.is_file():
-        raise NotFoundError(
-            f"No monitor database at {db!r}. Pass --db with the ledger the CLI writes "
-            "(a SQLite file or a SQLAlchemy URL), e.g. `stagewise dashboard --db data/monitor.db`."
-        )
-    return PerformanceMonitor(db, notifiers=[])
+    return PerformanceMonitor.open_for_reading(db, notifiers=[])
 
 
 def latest_race_date(monitor: PerformanceMonitor) -> date | None:
     """The newest race day in the ledger, or None when nothing was logged."""
-    from sqlalchemy import func, select
-
-    from stagewise.monitor.schema import race_predictions
-
-    query = select(func.max(race_predictions.c.race_date))
-    value = monitor.store.read(lambda conn: conn.execute(query).scalar())
-    if value is None:
-        return None
-    return pd.Timestamp(value).date()
+    return monitor.latest_race_date()
 
 
 def accuracy_trend(monitor: PerformanceMonitor, days: int, end_date: date) -> pd.DataFrame:

@@ -8,13 +8,15 @@ another race, so a race's features are the same whatever else is in the frame.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError
 
-__all__ = ["CLASS_CODES", "RACE_FEATURE_NAMES", "race_entry_features"]
+__all__ = ["CLASS_CODES", "RACE_FEATURE_NAMES", "race_entry_features", "race_feature_matrix"]
 
 #: Racer class as an ordinal, higher is stronger.
 CLASS_CODES: dict[str, int] = {"A1": 3, "A2": 2, "B1": 1, "B2": 0}
@@ -74,27 +76,62 @@ def race_entry_features(races: pd.DataFrame) -> pd.DataFrame:
         raise DataValidationError(
             f"race_entry_features needs the columns {list(_INPUTS)!r}; missing {missing!r}."
         )
-    classes = races["racer_class"].to_numpy(dtype=object)
+    codes, uniques = pd.factorize(races["race_id"], use_na_sentinel=False)
+    inputs: dict[str, npt.NDArray[np.float64]] = {}
+    for name in _INPUTS[1:]:
+        if name == "racer_class":
+            continue
+        try:
+            inputs[name] = races[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            raise DataValidationError(
+                f"Column {name!r} must be numeric; got dtype {races[name].dtype}."
+            ) from None
+    columns = _feature_columns(
+        inputs,
+        races["racer_class"].to_numpy(dtype=object),
+        _Groups(np.asarray(codes, dtype=np.int64), len(uniques)),
+    )
+    return pd.DataFrame(columns, index=races.index)
+
+
+def race_feature_matrix(
+    inputs: Mapping[str, npt.NDArray[np.float64]], racer_class: npt.NDArray[np.object_]
+) -> npt.NDArray[np.float64]:
+    """The features of ONE race's entries as a float64 matrix, columns :data:`RACE_FEATURE_NAMES`.
+
+    The server's path: no DataFrame is built, and the values are bit-identical to the rows of
+    :func:`race_entry_features` for the same race (the same numpy code computes both).
+    ``inputs`` holds the numeric input columns (``pit``, ``venue_code``, the rates and times).
+
+    Examples
+    --------
+    >>> from stagewise.data import simulate_races
+    >>> race = simulate_races("2025-01-01", "2025-01-01", venues=[24]).head(6)
+    >>> inputs = {n: race[n].to_numpy(dtype=float) for n in _INPUTS if n not in ("race_id", "racer_class")}
+    >>> X = race_feature_matrix(inputs, race["racer_class"].to_numpy(dtype=object))
+    >>> bool((X == race_entry_features(race).to_numpy()).all())
+    True
+    """
+    one_race = _Groups(np.zeros(len(racer_class), dtype=np.int64), 1)
+    columns = _feature_columns(inputs, racer_class, one_race)
+    return np.ascontiguousarray(np.column_stack(list(columns.values())))
+
+
+def _feature_columns(
+    inputs: Mapping[str, npt.NDArray[np.float64]], classes: npt.NDArray[np.object_], groups: _Groups
+) -> dict[str, npt.NDArray[np.float64]]:
+    """Every feature column, in :data:`RACE_FEATURE_NAMES` order, from the numeric inputs and classes."""
     known = [classes == name for name in CLASS_CODES]
     unknown = sorted({str(c) for c in classes[~np.logical_or.reduce(known)]})
     if unknown:
         raise DataValidationError(
             f"Column 'racer_class' has values {unknown!r}; accepted: {sorted(CLASS_CODES)!r}."
         )
-    codes, uniques = pd.factorize(races["race_id"], use_na_sentinel=False)
-    groups = _Groups(np.asarray(codes, dtype=np.int64), len(uniques))
     columns: dict[str, npt.NDArray[np.float64]] = {
         "class_code": np.select(known, [float(v) for v in CLASS_CODES.values()], np.nan),
+        **inputs,
     }
-    for name in _INPUTS[1:]:
-        if name == "racer_class":
-            continue
-        try:
-            columns[name] = races[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            raise DataValidationError(
-                f"Column {name!r} must be numeric; got dtype {races[name].dtype}."
-            ) from None
     for name in ("national_win_rate", "local_win_rate", "motor_2rate", "class_code"):
         columns[f"{name}_rel"] = groups.centred(columns[name])
     for name in ("exhibition_time", "avg_start_timing"):
@@ -102,7 +139,7 @@ def race_entry_features(races: pd.DataFrame) -> pd.DataFrame:
     columns["national_win_rate_rank"] = groups.rank(-columns["national_win_rate"])
     columns["exhibition_time_rank"] = groups.rank(columns["exhibition_time"])
     columns["avg_start_timing_rank"] = groups.rank(columns["avg_start_timing"])
-    return pd.DataFrame({name: columns[name] for name in RACE_FEATURE_NAMES}, index=races.index)
+    return {name: columns[name] for name in RACE_FEATURE_NAMES}
 
 
 class _Groups:

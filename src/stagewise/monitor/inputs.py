@@ -27,17 +27,21 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagewise._exceptions import DataValidationError
 from stagewise.metrics.races import NON_FINISH_STATUSES
 from stagewise.monitor.money import Bet, parse_bet
+
+if TYPE_CHECKING:
+    from stagewise.monitor.records import RacePrediction
 
 __all__ = [
     "DEFAULT_MODEL_VERSION",
     "DEFAULT_VARIANT",
     "RaceEntry",
     "encode_result",
+    "entry_of_record",
     "normalise_batch",
     "normalise_race",
     "parse_date",
@@ -361,8 +365,28 @@ def normalise_race(
                 f"(pits with a result: {sorted(result)})."
             )
     mode = "" if integration_mode is None else _text(integration_mode, "integration_mode", 32, row)
-    entry_flags = _flags(feature_flags, row)
-    bet = parse_bet(odds, stake, row)
+    return _entry(
+        race_id, race_date, venue_code, race_number, model_version, variant, mode,
+        _flags(feature_flags, row), (pits, scores, probs), result, parse_bet(odds, stake, row), row,
+    )  # fmt: skip
+
+
+def _entry(
+    race_id: Any,
+    race_date: Any,
+    venue_code: Any,
+    race_number: Any,
+    model_version: Any,
+    variant: Any,
+    mode: str,
+    entry_flags: str,
+    boats: tuple[tuple[int, ...], tuple[float | None, ...], tuple[float | None, ...]],
+    result: Result | None,
+    bet: Bet | None,
+    row: int | None,
+) -> RaceEntry:
+    """The canonical entry (identity fields checked, digest computed) of parsed boats, flags and bet."""
+    pits, scores, probs = boats
     served = (pits, scores, probs, mode, entry_flags)
     # a bet is part of what was served; without one the digest is the one logged before bets existed
     digest = hashlib.blake2b(
@@ -384,6 +408,47 @@ def normalise_race(
         digest=digest,
         bet=bet,
     )
+
+
+def entry_of_record(record: RacePrediction, row: int | None = None) -> RaceEntry:
+    """The canonical entry of a typed record: the checks and canonical form of :func:`normalise_race`
+    (ranges, duplicate pits, finite scores, probabilities in [0, 1]) without building a dict.
+
+    Examples
+    --------
+    >>> from datetime import date
+    >>> from stagewise.monitor.records import BoatScore, RacePrediction
+    >>> boats = tuple(BoatScore(p, 1.0 / p) for p in (1, 2, 3, 4, 5, 6))
+    >>> record = RacePrediction("R1", date(2025, 11, 17), 1, 1, boats, feature_flags={"x": True})
+    >>> entry = entry_of_record(record)
+    >>> entry == normalise_race(race_id="R1", race_date="2025-11-17", venue_code=1, race_number=1,
+    ...     predictions=[{"pit_number": p, "total_score": 1.0 / p} for p in (1, 2, 3, 4, 5, 6)],
+    ...     feature_flags={"x": True})
+    True
+    """
+    pits = tuple(
+        b.pit if type(b.pit) is int and 1 <= b.pit <= 6 else _int_in(b.pit, f"boats[{i}].pit", 1, 6, row)
+        for i, b in enumerate(record.boats)
+    )
+    scores = tuple(_float_or_none(b.score, f"boats[{i}].score", row) for i, b in enumerate(record.boats))
+    probs = tuple(
+        _float_or_none(b.win_prob, f"boats[{i}].win_prob", row, unit=True) for i, b in enumerate(record.boats)
+    )
+    if not pits:
+        raise DataValidationError(f"{_where(row)}boats must name at least one pit; got none.")
+    if len(set(pits)) != len(pits):
+        dup = sorted({p for p in pits if pits.count(p) > 1})
+        raise DataValidationError(
+            f"{_where(row)}boats name pit(s) {dup} more than once; got order {list(pits)}."
+        )
+    mode = (
+        "" if record.integration_mode is None else _text(record.integration_mode, "integration_mode", 32, row)
+    )
+    return _entry(
+        record.race_id, record.race_date, record.venue_code, record.race_number, record.model_version,
+        record.variant, mode, _flags(record.feature_flags, row), (pits, scores, probs), None,
+        parse_bet(record.odds, record.stake, row), row,
+    )  # fmt: skip
 
 
 def normalise_batch(rows: Iterable[Mapping[str, Any]]) -> list[RaceEntry]:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from stagewise._exceptions import ConfigError
 from stagewise.monitor import alerts as alerting
-from stagewise.monitor import delivery
+from stagewise.monitor import delivery, reads
 from stagewise.monitor.alert_config import AlertConfig, load_alert_config
 from stagewise.monitor.calibration_stats import race_calibration
 from stagewise.monitor.feature_log import read_features, write_features
@@ -20,6 +20,7 @@ from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
     DEFAULT_VARIANT,
     RaceEntry,
+    entry_of_record,
     normalise_batch,
     normalise_race,
     parse_date,
@@ -28,6 +29,8 @@ from stagewise.monitor.inputs import (
 from stagewise.monitor.ledger import LogSummary, write_entries, write_results
 from stagewise.monitor.ledger_pg import insert_new_race
 from stagewise.monitor.market import normalise_signal, parse_timestamp, write_outcomes, write_signals
+from stagewise.monitor.reads import LedgerCounts, RaceIdentity, require_ledger
+from stagewise.monitor.records import RacePrediction, SignalPrediction
 from stagewise.monitor.schema import race_predictions
 from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
 from stagewise.monitor.store import LedgerStore, resolve_url
@@ -113,6 +116,24 @@ class PerformanceMonitor:
         self._clock = clock or (lambda: datetime.now(UTC))
         self.store = LedgerStore(self.url)
 
+    @classmethod
+    def open_for_reading(
+        cls,
+        db: str | Path,
+        *,
+        alert_config: AlertConfig | str | Path | None = None,
+        notifiers: Sequence[Any] | None = None,
+        option: str = "--db",
+    ) -> PerformanceMonitor:
+        """The monitor on an existing ledger; a SQLite file that does not exist is a
+        :class:`~stagewise.NotFoundError` naming it (opening would create an empty one).
+
+        Every reader (the CLI, the dashboard, ``stagewise check``) opens the ledger with this;
+        ``option`` is the command-line option the message tells the user to correct.
+        """
+        require_ledger(db, option=option)
+        return cls(str(db), alert_config=alert_config, notifiers=notifiers)
+
     def _now(self) -> datetime:
         now = self._clock()
         return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
@@ -175,6 +196,29 @@ class PerformanceMonitor:
         """
         return self._write_entries(normalise_batch(rows), reason)
 
+    def log_records(self, records: Iterable[RacePrediction], *, reason: str | None = None) -> LogSummary:
+        """Log typed race records (:mod:`stagewise.monitor.records`) in one transaction; all or nothing.
+
+        The same checks and stored rows as :meth:`log_predictions` with the equivalent dicts.
+        """
+        return self._write_entries([entry_of_record(r, i) for i, r in enumerate(records)], reason)
+
+    def log_signal_records(self, records: Iterable[SignalPrediction]) -> int:
+        """Log typed market signals in one transaction (the typed twin of :meth:`log_signals`)."""
+        sigs = [
+            normalise_signal(
+                r.symbol,
+                r.timestamp,
+                r.signal,
+                r.probability,
+                model_version=r.model_version,
+                variant=r.variant,
+            )
+            for r in records
+        ]
+        now = self._now()
+        return self.store.write(lambda conn: write_signals(conn, sigs, now))
+
     def _write_entries(self, entries: Sequence[RaceEntry], reason: str | None) -> LogSummary:
         now = self._now()
         if len(entries) == 1 and self.store.dialect == "postgresql":
@@ -205,6 +249,31 @@ class PerformanceMonitor:
             parsed.append((rid, result))
         now = self._now()
         return self.store.write(lambda conn: write_results(conn, parsed, now, reason))
+
+    # -- races: named reads ------------------------------------------------------------------------
+    def race_identity(self, race_id: str) -> RaceIdentity | None:
+        """``(race_date, venue_code, race_number)`` stored for ``race_id``, or None if it was never logged."""
+        return self.store.read(lambda conn: reads.race_identity(conn, race_id))
+
+    def latest_race_date(self) -> date | None:
+        """The newest race day with a logged prediction, or None for an empty ledger."""
+        return self.store.read(reads.latest_race_date)
+
+    def prediction_counts(self) -> LedgerCounts:
+        """Predictions logged, the newest race day and how many await a result (one query)."""
+        return self.store.read(reads.prediction_counts)
+
+    def ping(self) -> None:
+        """One round trip to the database; raises when it cannot be reached."""
+        self.store.read(reads.ping)
+
+    def race_stats_read_only(self, day: date) -> dict[str, Any] | None:
+        """The day's all-races stats computed without refreshing the rollup table (None: no races)."""
+        from stagewise.monitor.stats import aggregate_days
+
+        key = segment_key("races", {})
+        sums = self.store.read(lambda conn: aggregate_days(conn, "races", [day], key))
+        return race_stats_from_counts(day, sums[day], key) if day in sums else None
 
     # -- races: stats ------------------------------------------------------------------------------
     def calculate_daily_stats(

@@ -37,7 +37,15 @@ from stagewise._exceptions import ConfigError, StorageError
 from stagewise._output import make_parent_dirs
 from stagewise.monitor.schema import VERSION_TABLE
 
-__all__ = ["DEFAULT_URL", "HEAD_REVISION", "LedgerStore", "RetryTransaction", "resolve_url", "sqlite_path"]
+__all__ = [
+    "DEFAULT_URL",
+    "HEAD_REVISION",
+    "VERSION_TABLE",
+    "LedgerStore",
+    "RetryTransaction",
+    "resolve_url",
+    "sqlite_path",
+]
 
 DEFAULT_URL = "sqlite:///data/monitor.db"
 #: The newest migration; bump together with a new file in ``migrations/versions``.

@@ -42,6 +42,7 @@ from stagewise._exceptions import (
     StorageError,
 )
 from stagewise._version import __version__
+from stagewise.monitor.records import LedgerRecord
 from stagewise.serve.admin import admin_router
 from stagewise.serve.analysis import AnalysisService, analysis_router
 from stagewise.serve.identity import RaceConflictError
@@ -141,7 +142,7 @@ async def _stagewise_error(request: Request, exc: Exception) -> JSONResponse:
 def create_app(
     settings: ServeSettings | None = None,
     *,
-    sink: LedgerSink | None = None,
+    sink: LedgerSink[LedgerRecord] | None = None,
     rollout: Any = None,
     admin_token: str | None = _UNSET,
 ) -> FastAPI:

@@ -22,26 +22,33 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from stagewise._exceptions import DataValidationError
+from stagewise.monitor.records import LedgerRecord, RacePrediction, SignalPrediction
+
+if TYPE_CHECKING:
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.serve.metrics import ServeMetrics
 
 __all__ = ["LedgerQueue", "LedgerSink", "MonitorSink", "QueueStats"]
 
 Kind = Literal["race", "signal"]
+Row = TypeVar("Row")
+Row_contra = TypeVar("Row_contra", contravariant=True)
 _LOG = logging.getLogger("stagewise.serve")
 
 
-class LedgerSink(Protocol):
+class LedgerSink(Protocol[Row_contra]):
     """Where batches go. Raise to signal failure; DataValidationError means "this input is bad"."""
 
-    def write(self, kind: Kind, rows: Sequence[Mapping[str, Any]]) -> None: ...
+    def write(self, kind: Kind, rows: Sequence[Row_contra]) -> None: ...
 
 
 class MonitorSink:
-    """Writes batches through :class:`~stagewise.monitor.PerformanceMonitor` (created lazily).
+    """Writes typed records through :class:`~stagewise.monitor.PerformanceMonitor` (created lazily).
 
     The monitor is opened on the first write, and opened again after a failure, so a server
     started while its database is down begins logging as soon as the database is back.
@@ -49,21 +56,21 @@ class MonitorSink:
 
     def __init__(self, db_url: str | None) -> None:
         self.db_url = db_url
-        self._monitor: Any = None
+        self._monitor: PerformanceMonitor | None = None
 
-    def _get(self) -> Any:
+    def _get(self) -> PerformanceMonitor:
         if self._monitor is None:
             from stagewise.monitor import PerformanceMonitor
 
             self._monitor = PerformanceMonitor(self.db_url)
         return self._monitor
 
-    def write(self, kind: Kind, rows: Sequence[Mapping[str, Any]]) -> None:
+    def write(self, kind: Kind, rows: Sequence[LedgerRecord]) -> None:
         monitor = self._get()
         if kind == "race":
-            monitor.log_predictions(rows)
+            monitor.log_records([r for r in rows if isinstance(r, RacePrediction)])
         else:
-            monitor.log_signals(rows)
+            monitor.log_signal_records([r for r in rows if isinstance(r, SignalPrediction)])
 
     def close(self) -> None:
         if self._monitor is not None:
@@ -83,8 +90,8 @@ class QueueStats:
     failures: int
 
 
-class LedgerQueue:
-    """A bounded queue of ledger rows with one writer thread.
+class LedgerQueue(Generic[Row]):
+    """A bounded queue of ledger rows (typed records, for the server) with one writer thread.
 
     Parameters
     ----------
@@ -120,13 +127,13 @@ class LedgerQueue:
 
     def __init__(
         self,
-        sink: LedgerSink,
+        sink: LedgerSink[Row],
         *,
         queue_max: int = 100_000,
         batch_size: int = 500,
         flush_interval_s: float = 0.05,
         retry_max_backoff_s: float = 5.0,
-        metrics: Any = None,
+        metrics: ServeMetrics | None = None,
     ) -> None:
         self.sink = sink
         self.queue_max = queue_max
@@ -134,7 +141,7 @@ class LedgerQueue:
         self.flush_interval_s = flush_interval_s
         self.retry_max_backoff_s = retry_max_backoff_s
         self.metrics = metrics
-        self._queue: queue.Queue[tuple[Kind, Mapping[str, Any]]] = queue.Queue(maxsize=queue_max)
+        self._queue: queue.Queue[tuple[Kind, Row]] = queue.Queue(maxsize=queue_max)
         self._cond = threading.Condition()
         self._accepted = self._done = self._written = self._rejected = self._shed = self._failures = 0
         self._stop = threading.Event()
@@ -149,7 +156,7 @@ class LedgerQueue:
             self._thread = threading.Thread(target=self._run, name="stagewise-ledger-writer", daemon=True)
             self._thread.start()
 
-    def submit(self, kind: Kind, row: Mapping[str, Any]) -> bool:
+    def submit(self, kind: Kind, row: Row) -> bool:
         """Queue one row; False (and a shed count) when the queue is full or closed."""
         with self._cond:
             if self._stop.is_set():
@@ -224,7 +231,7 @@ class LedgerQueue:
         return self._last_error
 
     # -- writer thread ---------------------------------------------------------------------------
-    def _next_batch(self) -> list[tuple[Kind, Mapping[str, Any]]]:
+    def _next_batch(self) -> list[tuple[Kind, Row]]:
         try:
             first = self._queue.get(timeout=self.flush_interval_s)
         except queue.Empty:
@@ -257,7 +264,7 @@ class LedgerQueue:
                     return  # drain deadline passed while the database was away
                 start = end
 
-    def _write_run(self, kind: Kind, rows: list[Mapping[str, Any]]) -> bool:
+    def _write_run(self, kind: Kind, rows: list[Row]) -> bool:
         delay = min(0.05, self.retry_max_backoff_s)
         while True:
             try:
@@ -275,7 +282,7 @@ class LedgerQueue:
             self._finished(kind, written=len(rows), rejected=0)
             return True
 
-    def _write_one_by_one(self, kind: Kind, rows: list[Mapping[str, Any]]) -> None:
+    def _write_one_by_one(self, kind: Kind, rows: list[Row]) -> None:
         written = rejected = 0
         for row in rows:
             delay = min(0.05, self.retry_max_backoff_s)

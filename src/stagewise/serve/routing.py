@@ -23,14 +23,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stagewise._exceptions import NotFoundError, StagewiseError
 from stagewise.features.sets import FeatureSet
 from stagewise.models.flavours import InputSignature
 from stagewise.serve.inference import ProbaModel
 
-__all__ = ["LoadedModel", "ModelSet", "ModelWatcher", "RaceRouter"]
+if TYPE_CHECKING:
+    from stagewise.rollout.config import FeatureRollout
+
+__all__ = ["LoadedModel", "ModelSet", "ModelWatcher", "RaceRouter", "RolloutRouting"]
 
 _LOG = logging.getLogger("stagewise.serve")
 
@@ -234,6 +237,14 @@ def _feature_set(recorded: Mapping[str, Any] | None, names: list[str]) -> Featur
     return None
 
 
+class RolloutRouting(Protocol):
+    """What the server needs of the rollout to route a race (:class:`~stagewise.rollout.GradualRollout`)."""
+
+    def should_enable_feature(self, feature_name: str, race_id: str | int) -> bool: ...
+
+    def feature(self, feature_name: str) -> FeatureRollout: ...
+
+
 class RaceRouter:
     """Routes a race to ``"challenger"`` when the rollout enables the feature for it.
 
@@ -255,7 +266,7 @@ class RaceRouter:
     (['challenger', 'champion'], True)
     """
 
-    def __init__(self, rollout: Any, feature: str) -> None:
+    def __init__(self, rollout: RolloutRouting | None, feature: str) -> None:
         self.rollout = rollout
         self.feature = feature
         self.unknown_feature = False
@@ -264,7 +275,7 @@ class RaceRouter:
         if self.rollout is None:
             return "champion"
         try:
-            enabled = bool(self.rollout.should_enable_feature(self.feature, race_id))
+            enabled = self.rollout.should_enable_feature(self.feature, race_id)
         except NotFoundError:
             self.unknown_feature = True  # no such feature yet: nobody is in the rollout
             return "champion"
@@ -280,13 +291,13 @@ class RaceRouter:
             state = self.rollout.feature(self.feature)
         except NotFoundError:
             return None
-        return dict(state.completed) if state.is_completed else None
+        return dict(state.completed) if state.is_completed and state.completed is not None else None
 
     def stage(self) -> str | None:
         """The feature's stage name, or None when the config has no such feature."""
         if self.rollout is None:
             return None
         try:
-            return str(self.rollout.feature(self.feature).stage.name)
+            return self.rollout.feature(self.feature).stage.name
         except NotFoundError:
             return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,9 +18,10 @@ import pandas as pd
 from stagewise._exceptions import DataValidationError, StagewiseError
 from stagewise.features.sets import FeatureSet
 from stagewise.features.technical import FEATURE_NAMES
+from stagewise.monitor.records import BoatScore, LedgerRecord, RacePrediction, SignalPrediction
 from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
 from stagewise.rollout.integrity import ManualEdit
-from stagewise.serve.features import request_frame
+from stagewise.serve.features import builtin_race_matrix, request_frame, uses_builtin_race_features
 from stagewise.serve.identity import RaceIdentities, RaceIdentity
 from stagewise.serve.logging_queue import LedgerQueue, LedgerSink, MonitorSink
 from stagewise.serve.metrics import ServeMetrics
@@ -35,6 +37,10 @@ from stagewise.serve.schemas import (
     ResultsResponse,
 )
 from stagewise.serve.settings import ServeSettings
+
+if TYPE_CHECKING:
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.rollout import GradualRollout
 
 __all__ = ["VARIANTS", "ModelUnavailableError", "PredictionService", "rank_one_race"]
 
@@ -76,7 +82,7 @@ def _race_order(
     return order, win_prob
 
 
-def _checked_or_none(model: LoadedModel, features: pd.DataFrame) -> np.ndarray | None:
+def _checked_or_none(model: LoadedModel, features: np.ndarray | pd.DataFrame) -> np.ndarray | None:
     """The shadow model's checked input, or None (no shadow score) when the race breaks its signature."""
     try:
         checked: np.ndarray = model.check(features)
@@ -93,8 +99,8 @@ class PredictionService:
         self,
         settings: ServeSettings,
         *,
-        sink: LedgerSink | None = None,
-        rollout: Any = None,
+        sink: LedgerSink[LedgerRecord] | None = None,
+        rollout: GradualRollout | None = None,
         metrics: ServeMetrics | None = None,
     ) -> None:
         self.settings = settings
@@ -118,10 +124,10 @@ class PredictionService:
             reload_interval_s=settings.reload_interval_s,
             on_reload=self._on_reload,
         )
-        self.sink: LedgerSink = sink if sink is not None else MonitorSink(settings.db_url)
+        self.sink: LedgerSink[LedgerRecord] = sink if sink is not None else MonitorSink(settings.db_url)
         self.identities = RaceIdentities(self._stored_identity)
         self.database_error: str | None = None  # the last ping's error, with details (admin routes only)
-        self.queue = LedgerQueue(
+        self.queue: LedgerQueue[LedgerRecord] = LedgerQueue(
             self.sink,
             queue_max=settings.queue_max,
             batch_size=settings.batch_size,
@@ -129,7 +135,7 @@ class PredictionService:
             retry_max_backoff_s=settings.retry_max_backoff_s,
             metrics=self.metrics,
         )
-        self._results_monitor: Any = None
+        self._results_monitor: PerformanceMonitor | None = None
         self._served_labels: set[tuple[str, str]] = set()
         self.watcher.load()
 
@@ -187,11 +193,15 @@ class PredictionService:
                 f"(ref {self.settings.champion_ref!r}): {models.errors.get('champion', 'not configured')}"
             )
         pits = np.array([e.pit for e in req.entries], dtype=np.int64)
-        rows: dict[FeatureSet | None, pd.DataFrame] = {}
+        rows: dict[FeatureSet | None, np.ndarray | pd.DataFrame] = {}
 
-        def features(model: LoadedModel) -> pd.DataFrame:
+        def features(model: LoadedModel) -> np.ndarray | pd.DataFrame:
             if model.feature_set not in rows:
-                rows[model.feature_set] = self.race_rows(req, model.feature_set)
+                rows[model.feature_set] = (
+                    builtin_race_matrix(req)  # the built-in features straight to a matrix: no DataFrame
+                    if uses_builtin_race_features(model.feature_set, model.feature_names)
+                    else self.race_rows(req, model.feature_set)
+                )
             return rows[model.feature_set]
 
         X = answering.check(features(answering))  # a SignatureError is a 422 before anything is logged
@@ -240,29 +250,23 @@ class PredictionService:
         order: np.ndarray,
         routed_role: str,
     ) -> bool:
-        row = {
-            "race_id": req.race_id,
-            "race_date": req.race_date,
-            "venue_code": req.venue_code,
-            "race_number": req.race_number,
-            "predictions": [
-                {
-                    "pit_number": int(pits[i]),
-                    "total_score": float(scores[i]),
-                    "win_prob": float(win_prob[i]),
-                    "predicted_rank": rank,
-                }
-                for rank, i in enumerate(order.tolist(), start=1)
-            ],
-            "model_version": model.version,
-            "variant": variant,
-            "feature_flags": {self.settings.feature: routed_role == "challenger"},
-        }
-        if req.win_odds is not None:  # the bet this model's pick implies, at the odds the client read
-            row["odds"] = req.win_odds[int(pits[order[0]]) - 1]
-            if req.stake is not None:
-                row["stake"] = req.stake
-        return self.queue.submit("race", row)
+        pit_list, score_list, prob_list = pits.tolist(), scores.tolist(), win_prob.tolist()
+        ranked = order.tolist()
+        # the bet this model's pick implies, at the odds the client read
+        odds = None if req.win_odds is None else req.win_odds[pit_list[ranked[0]] - 1]
+        record = RacePrediction(
+            race_id=req.race_id,
+            race_date=req.race_date,
+            venue_code=req.venue_code,
+            race_number=req.race_number,
+            boats=tuple(BoatScore(pit_list[i], score_list[i], prob_list[i]) for i in ranked),
+            model_version=model.version,
+            variant=variant,
+            feature_flags={self.settings.feature: routed_role == "challenger"},
+            odds=odds,
+            stake=req.stake if odds is not None else None,
+        )
+        return self.queue.submit("race", record)
 
     # -- markets ---------------------------------------------------------------------------------
     def predict_market(self, req: MarketPredictRequest) -> MarketPredictResponse:
@@ -270,6 +274,7 @@ class PredictionService:
         if model is None:
             reason = self.watcher.current.errors.get("market", "no market_ref configured")
             raise ModelUnavailableError(f"no market model is loaded: {reason}")
+        X: np.ndarray | pd.DataFrame
         if req.features is not None:
             assert req.timestamp is not None  # checked by the schema
             X = np.array([[req.features[n] for n in FEATURE_NAMES]], dtype=np.float64)
@@ -289,14 +294,7 @@ class PredictionService:
         signal = int(probability > 0.5)
         logged = self.queue.submit(
             "signal",
-            {
-                "symbol": req.symbol,
-                "timestamp": timestamp,
-                "signal": signal,
-                "probability": probability,
-                "model_version": model.version,
-                "variant": variant,
-            },
+            SignalPrediction(req.symbol, timestamp, signal, probability, model.version, variant),
         )
         return MarketPredictResponse(
             symbol=req.symbol,
@@ -307,7 +305,9 @@ class PredictionService:
             logged=logged,
         )
 
-    def _bar_features(self, req: MarketPredictRequest, feature_set: FeatureSet | None) -> tuple[Any, Any]:
+    def _bar_features(
+        self, req: MarketPredictRequest, feature_set: FeatureSet | None
+    ) -> tuple[pd.DataFrame, datetime]:
         from stagewise.data.markets import validate_bars
         from stagewise.features.technical import WARMUP_BARS
 
@@ -335,18 +335,9 @@ class PredictionService:
 
     # -- results ---------------------------------------------------------------------------------
     def _stored_identity(self, race_id: str) -> RaceIdentity | None:
-        from sqlalchemy import select
+        return self._monitor().race_identity(race_id)
 
-        from stagewise.monitor.schema import races
-
-        def read(conn: Any) -> Any:
-            columns = (races.c.race_date, races.c.venue_code, races.c.race_number)
-            return conn.execute(select(*columns).where(races.c.race_id == race_id)).first()
-
-        row = self._monitor().store.read(read)
-        return None if row is None else (row[0], int(row[1]), int(row[2]))
-
-    def _monitor(self) -> Any:
+    def _monitor(self) -> PerformanceMonitor:
         if self._results_monitor is None:
             from stagewise.monitor import PerformanceMonitor
 
@@ -443,12 +434,8 @@ class PredictionService:
         }
 
     def _ping_database(self) -> str | None:
-        from sqlalchemy import text
-
         try:
-            monitor = self._monitor()
-            with monitor.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            self._monitor().ping()
         except Exception as exc:
             return f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         return None

@@ -1,0 +1,103 @@
+"""The ledger's small read-only queries that other packages need, named (no SQL outside monitor).
+
+Each function takes a connection and returns plain values; :class:`PerformanceMonitor` exposes them
+as methods (``race_identity``, ``latest_race_date``, ``prediction_counts``, ``ping``), and
+:func:`require_ledger` is the one check every reader makes before opening a ledger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Connection, bindparam, func, select, text
+
+from stagewise._exceptions import NotFoundError
+from stagewise.monitor.schema import race_predictions, races
+from stagewise.monitor.store import sqlite_path
+
+__all__ = [
+    "LedgerCounts",
+    "RaceIdentity",
+    "latest_race_date",
+    "ping",
+    "prediction_counts",
+    "race_identity",
+    "require_ledger",
+]
+
+RaceIdentity = tuple[date, int, int]
+"""``(race_date, venue_code, race_number)`` of a stored race."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCounts:
+    """How many predictions the ledger holds, its newest race day and how many await a result."""
+
+    predictions: int
+    last_race_date: date | None
+    pending: int
+
+
+def require_ledger(db: str | Path, *, option: str = "--db") -> Path | None:
+    """The ledger's SQLite file, after checking it exists (None for a database server).
+
+    Opening a ledger creates a missing file, so every reader calls this first: one message, naming the
+    path and what to do, whichever command or page asked.
+
+    Examples
+    --------
+    >>> require_ledger("postgresql+psycopg://postgres@127.0.0.1/test") is None
+    True
+    >>> require_ledger("/no/such/monitor.db")
+    Traceback (most recent call last):
+    ...
+    stagewise._exceptions.NotFoundError: The ledger '/no/such/monitor.db' does not exist; ...
+    """
+    path = sqlite_path(db)
+    if path is not None and not path.is_file():
+        raise NotFoundError(
+            f"The ledger {str(db)!r} does not exist; log predictions first (`stagewise serve`, or "
+            f"`stagewise demo` for a complete example), or point {option} at the ledger."
+        )
+    return path
+
+
+# built once: the server asks it for every race it has not seen yet
+_IDENTITY = select(races.c.race_date, races.c.venue_code, races.c.race_number).where(
+    races.c.race_id == bindparam("race_id")
+)
+
+
+def race_identity(conn: Connection, race_id: str) -> RaceIdentity | None:
+    """The stored date, venue and number of ``race_id``, or None when the race is not in the ledger."""
+    row = conn.execute(_IDENTITY, {"race_id": race_id}).first()
+    return None if row is None else (row[0], int(row[1]), int(row[2]))
+
+
+def latest_race_date(conn: Connection) -> date | None:
+    """The newest race day with a logged prediction, or None for an empty ledger."""
+    value = conn.execute(select(func.max(race_predictions.c.race_date))).scalar()
+    return None if value is None else _as_date(value)
+
+
+def prediction_counts(conn: Connection) -> LedgerCounts:
+    """Predictions logged, the newest race day and predictions awaiting a result, in one query."""
+    rp = race_predictions.c
+    query = select(func.count(), func.max(rp.race_date), func.count().filter(rp.status == "pending"))
+    n, last, pending = conn.execute(query).one()
+    return LedgerCounts(int(n), None if last is None else _as_date(last), int(pending))
+
+
+def ping(conn: Connection) -> None:
+    """One round trip to the database."""
+    conn.execute(text("SELECT 1"))
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
