@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from process_support import cli_process
+from process_support import cli_process, free_port  # free_port: re-exported for the serve tests that import it from here
 
 with warnings.catch_warnings():
     # starlette asks for 'httpx2' at import; the warning is about the future, not our code
