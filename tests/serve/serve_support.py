@@ -11,14 +11,23 @@ from typing import Any
 
 import pandas as pd
 
-from process_support import cli_process, free_port  # free_port: re-exported for the serve tests that import it from here
+# free_port is re-exported: four serve test modules import it from here
+from process_support import cli_process, free_port
 
 with warnings.catch_warnings():
     # starlette asks for 'httpx2' at import; the warning is about the future, not our code
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-__all__ = ["TOKEN", "TestClient", "build_registry", "race_payloads", "request_body", "uvicorn_server"]
+__all__ = [
+    "TOKEN",
+    "TestClient",
+    "build_registry",
+    "free_port",
+    "race_payloads",
+    "request_body",
+    "uvicorn_server",
+]
 
 SMALL = {"n_estimators": 8}
 TOKEN = "s3cret-admin-token"
