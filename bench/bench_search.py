@@ -121,6 +121,9 @@ libraries before anything is timed.
   **{overhead_cpu:.2f}x in CPU seconds** ({search_cpu:.1f} s / {bare_cpu:.1f} s; goal <= 1.15x): Optuna's
   sampling, its storage writes and heartbeat. The whole run (data preparation,
   window planning, the fANOVA parameter importances and the results file added) is {overhead_whole:.2f}x.
+* The 1-worker search ran on {search_cpu / trial_phase[1]:.2f} of a core (its CPU seconds over its wall
+  seconds): near 1 on an idle machine; well below, the cores were busy with other work, and the 2 workers
+  share the same slice, so their speed-up cannot show.
 * Load average (1, 5, 15 min) before: {load_before[0]:.1f} {load_before[1]:.1f} {load_before[2]:.1f}; after:
   {load_after[0]:.1f} {load_after[1]:.1f} {load_after[2]:.1f}. The machine (2 cores) was shared with other
   jobs: the parallel speed-up falls as the load rises above 2.
