@@ -204,3 +204,36 @@ def test_a_margin_needs_races_with_odds(races: pd.DataFrame, tmp_path: Path) -> 
     )
     with pytest.raises(ConfigError, match="needs the data's 'win_odds' column"):
         no_odds.run("2025-02-06", "2025-02-15", 21, 5, 5, tmp_path)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=8).flatmap(
+        lambda races: st.tuples(
+            st.lists(st.floats(0.01, 1.0), min_size=6 * races, max_size=6 * races),
+            st.lists(st.floats(1.1, 60.0), min_size=6 * races, max_size=6 * races),
+            st.floats(0.0, 1.0),
+            st.floats(0.0, 1.0),
+            st.floats(0.1, 10.0),
+        )
+    )
+)
+def test_a_wider_margin_only_drops_bets_and_a_race_scale_changes_nothing(
+    drawn: tuple[list[float], list[float], float, float, float],
+) -> None:
+    raw, odds, low, extra, scale = drawn
+    n = len(raw)
+    groups = np.repeat(np.arange(n // 6), 6)
+    rows = EvalRows(
+        (np.arange(n) % 6 == 0).astype(np.float64),
+        groups=groups,
+        odds=np.array(odds),
+        started=np.ones(n, dtype=bool),
+    )
+    proba = np.array(raw)
+    _, narrow = score(proba, rows, low)
+    _, wide = score(proba, rows, low + extra)
+    assert wide <= narrow  # staked: a wider margin keeps a subset of the bets
+    # probabilities are normalised within each race: scaling one race's scores changes no bet
+    scaled = proba * np.where(groups == 0, scale, 1.0)
+    assert score(scaled, rows, low) == pytest.approx(score(proba, rows, low))
