@@ -13,15 +13,20 @@ reading every complete day so far; the stage it sets applies to every bar of the
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from stagewise.lifecycle.replay import current_stage, group_value, slots_as_json
+from stagewise.lifecycle.day_loop import controller_turn, current_stage, replay_loop, slots_as_json
+from stagewise.lifecycle.day_loop import group_value as _group
+
+if TYPE_CHECKING:
+    from stagewise.rollout import GradualRollout
+    from stagewise.rollout.controller import ControllerPolicy
 
 __all__ = ["MarketDayOutcome", "replay_market_days", "unit_id"]
 
@@ -60,15 +65,130 @@ class MarketDayOutcome:
 
 
 def unit_id(symbol: str, timestamp: pd.Timestamp) -> str:
-    """The rollout unit of a bar: ``"EURUSD:2017-10-19T09:00:00"`` (stable across runs and machines)."""
+    """The rollout unit of a bar: ``"EURUSD:2017-10-19T09:00:00"`` (stable across runs and machines).
+
+    Examples
+    --------
+    >>> unit_id("EURUSD", pd.Timestamp("2017-10-19 09:00"))
+    'EURUSD:2017-10-19T09:00:00'
+    """
     return f"{symbol}:{timestamp.isoformat()}"
+
+
+class _Signals:
+    """The bars' signals in flight: logged at each bar's close, settled when the next bar closes."""
+
+    def __init__(self, live: pd.DataFrame, symbol: str, monitor: Any) -> None:
+        self.symbol, self.monitor = symbol, monitor
+        self.outcomes = live["outcome"].to_numpy(dtype=np.int64)
+        self.known_at = pd.DatetimeIndex(live["known_at"])
+        self.pending: list[tuple[pd.Timestamp, int, pd.Timestamp]] = []
+
+    def log(self, i: int, ts: pd.Timestamp, p: float, version: str, variant: str) -> None:
+        self.monitor.log_signal(self.symbol, ts, int(p >= 0.5), p, model_version=version, variant=variant)
+        self.pending.append((ts, int(self.outcomes[i]), self.known_at[i]))
+
+    def settle(self, until: pd.Timestamp) -> None:
+        while self.pending and self.pending[0][2] <= until:
+            ts, outcome, _ = self.pending.pop(0)
+            self.monitor.log_market_outcome(self.symbol, ts, outcome)
+
+    def settle_all(self, clock: Callable[[datetime], None]) -> None:
+        """Settle what is still open, each outcome when its next bar closes."""
+        for _, _, at in list(self.pending):
+            clock(at.to_pydatetime())
+            self.settle(at)
+
+
+def _days(stamps: pd.DatetimeIndex) -> Iterator[tuple[date, list[int]]]:
+    days = stamps.normalize()
+    for day_value in days.unique():
+        yield day_value.date(), np.flatnonzero(days == day_value).tolist()
+
+
+@dataclass(slots=True)
+class _MarketDays:
+    """Plays one market day: each bar at its close, then stats, alerts and the controller at midnight."""
+
+    live: pd.DataFrame
+    symbol: str
+    rollout: GradualRollout
+    monitor: Any
+    feature: str
+    models: dict[str, tuple[str, Any]]
+    proba: dict[str, np.ndarray]
+    clock: Callable[[datetime], None]
+    bar: timedelta
+    policy: ControllerPolicy | None
+    notifiers: Sequence[Any]
+    health_window_days: int
+    signals: _Signals = field(init=False)
+    stamps: pd.DatetimeIndex = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signals = _Signals(self.live, self.symbol, self.monitor)
+        self.stamps = pd.DatetimeIndex(self.live.index)
+
+    def serve(self, positions: list[int]) -> int:
+        """Settle, route and log each bar of the day at its close; the bars served by the challenger."""
+        from stagewise.rollout.controller_runner import ON
+
+        served_by_challenger = 0
+        for i in positions:
+            ts = self.stamps[i]
+            closed = ts + self.bar
+            self.clock(closed.to_pydatetime())
+            self.signals.settle(closed)
+            enabled = self.rollout.should_enable_feature(self.feature, unit_id(self.symbol, ts))
+            who = "challenger" if enabled else "champion"
+            version = self.models[who][0]
+            self.signals.log(i, ts, float(self.proba[who][i]), version, ON if enabled else "control")
+            served_by_challenger += int(enabled)
+        return served_by_challenger
+
+    def play(self, day: date, positions: list[int]) -> MarketDayOutcome:
+        rollout, monitor, feature = self.rollout, self.monitor, self.feature
+        stage_before = current_stage(rollout, feature)
+        served_by_challenger = self.serve(positions)
+        midnight = datetime.combine(day + timedelta(days=1), time(0, 0))
+        self.clock(midnight)
+        self.signals.settle(pd.Timestamp(midnight))
+        stats = monitor.calculate_market_stats(day.isoformat())
+        alerts = monitor.check_alerts(day.isoformat(), stats, domain="market") if stats else []
+        # The controller runs at the day's close: it reads every complete day up to this one
+        # (a signal whose next bar has not closed yet stays pending and counts on a later run).
+        turn = controller_turn(
+            rollout, monitor, feature, at=midnight, clock=self.clock, policy=self.policy,
+            notifiers=self.notifiers, health_window_days=self.health_window_days,
+        )  # fmt: skip
+        rows = turn.decision.numbers.get("days") or []
+        latest = rows[-1] if rows and rows[-1].get("date") == day.isoformat() else {}
+        cumulative = turn.cumulative
+        return MarketDayOutcome(
+            feature=feature,
+            day=day.isoformat(),
+            stage_before=stage_before,
+            signals=len(positions),
+            challenger_signals=served_by_challenger,
+            accuracy=float(stats["accuracy"]) if stats and stats.get("total_signals") else math.nan,
+            challenger_accuracy=_group(cumulative, "challenger", "hit_rate_1st"),
+            control_accuracy=_group(cumulative, "control", "hit_rate_1st"),
+            challenger_brier=1.0 - _group(cumulative, "challenger", "avg_score_accuracy"),
+            control_brier=1.0 - _group(cumulative, "control", "avg_score_accuracy"),
+            health=latest.get("health"),
+            alerts=tuple(str(a.get("alert_type")) for a in alerts or [] if a.get("state") == "firing"),
+            action=turn.action,
+            stage_after=turn.stage_after,
+            reasons=turn.reasons,
+            notifications=turn.notifications,
+        )
 
 
 def replay_market_days(
     live: pd.DataFrame,
     *,
     symbol: str,
-    rollout: Any,
+    rollout: GradualRollout,
     monitor: Any,
     feature: str,
     champion: tuple[str, Any],
@@ -76,7 +196,7 @@ def replay_market_days(
     feature_names: Sequence[str],
     clock: Callable[[datetime], None],
     bar: timedelta = timedelta(hours=1),
-    policy: Any = None,
+    policy: ControllerPolicy | None = None,
     notifiers: Sequence[Any] = (),
     on_day: Callable[[MarketDayOutcome], None] | None = None,
     days_after_rollback: int | None = None,
@@ -90,8 +210,6 @@ def replay_market_days(
     ``days_after_rollback=k`` the replay stops ``k`` days after a rollback. ``policy`` and
     ``health_window_days`` go to :func:`~stagewise.rollout.controller_runner.run_controller`.
     """
-    from stagewise.rollout.controller_runner import ON, run_controller
-
     matrix = live[list(feature_names)]  # named columns: the models check names and order
     # Both models score every bar (cheap, and what a shadow deployment would log); the rollout
     # decides whose signal is served and logged.
@@ -99,84 +217,12 @@ def replay_market_days(
         "champion": champion[1].predict_proba(matrix)[:, 1],
         "challenger": challenger[1].predict_proba(matrix)[:, 1],
     }
-    outcomes = live["outcome"].to_numpy(dtype=np.int64)
-    known_at = pd.DatetimeIndex(live["known_at"])
-    pending: list[tuple[pd.Timestamp, int, pd.Timestamp]] = []
-
-    def settle(until: pd.Timestamp) -> None:
-        while pending and pending[0][2] <= until:
-            ts, outcome, _ = pending.pop(0)
-            monitor.log_market_outcome(symbol, ts, outcome)
-
-    results: list[MarketDayOutcome] = []
-    rolled_back_at: int | None = None
-    stamps = pd.DatetimeIndex(live.index)
-    days = stamps.normalize()
-    for index, day_value in enumerate(days.unique()):
-        stop = rolled_back_at is not None and days_after_rollback is not None
-        if stop and index - rolled_back_at > days_after_rollback:  # type: ignore[operator]
-            break
-        day: date = day_value.date()
-        stage_before = current_stage(rollout, feature)
-        positions = np.flatnonzero(days == day_value)
-        served_by_challenger = 0
-        for i in positions.tolist():
-            ts = stamps[i]
-            closed = ts + bar
-            clock(closed.to_pydatetime())
-            settle(closed)
-            enabled = rollout.should_enable_feature(feature, unit_id(symbol, ts))
-            who, (version, _) = ("challenger", challenger) if enabled else ("champion", champion)
-            p = float(proba[who][i])
-            monitor.log_signal(
-                symbol, ts, int(p >= 0.5), p, model_version=version, variant=ON if enabled else "control"
-            )
-            pending.append((ts, int(outcomes[i]), known_at[i]))
-            served_by_challenger += int(enabled)
-        midnight = datetime.combine(day + timedelta(days=1), time(0, 0))
-        clock(midnight)
-        settle(pd.Timestamp(midnight))
-        stats = monitor.calculate_market_stats(day.isoformat())
-        alerts = monitor.check_alerts(day.isoformat(), stats, domain="market") if stats else []
-        # The controller runs at the day's close: it reads every complete day up to this one
-        # (a signal whose next bar has not closed yet stays pending and counts on a later run).
-        decision = run_controller(
-            rollout,
-            monitor,
-            feature,
-            now=midnight,
-            policy=policy,
-            notifiers=notifiers,
-            health_window_days=health_window_days,
-        )
-        cumulative = decision.numbers.get("cumulative") or {}
-        rows = decision.numbers.get("days") or []
-        latest = rows[-1] if rows and rows[-1].get("date") == day.isoformat() else {}
-        outcome = MarketDayOutcome(
-            feature=feature,
-            day=day.isoformat(),
-            stage_before=stage_before,
-            signals=len(positions),
-            challenger_signals=served_by_challenger,
-            accuracy=float(stats["accuracy"]) if stats and stats.get("total_signals") else math.nan,
-            challenger_accuracy=group_value(cumulative, "challenger", "hit_rate_1st"),
-            control_accuracy=group_value(cumulative, "control", "hit_rate_1st"),
-            challenger_brier=1.0 - group_value(cumulative, "challenger", "avg_score_accuracy"),
-            control_brier=1.0 - group_value(cumulative, "control", "avg_score_accuracy"),
-            health=latest.get("health"),
-            alerts=tuple(str(a.get("alert_type")) for a in alerts or [] if a.get("state") == "firing"),
-            action=str(decision.action),
-            stage_after=current_stage(rollout, feature),
-            reasons=tuple(str(r) for r in decision.reasons),
-            notifications=len(decision.numbers.get("notifications") or []),
-        )
-        results.append(outcome)
-        if decision.action == "rollback" and rolled_back_at is None:
-            rolled_back_at = index
-        if on_day is not None:
-            on_day(outcome)
-    # Settle what is still open: each outcome is known at its next bar's close.
-    for _, _, at in list(pending):
-        clock(at.to_pydatetime())
-        settle(at)
+    days = _MarketDays(
+        live, symbol, rollout, monitor, feature, {"champion": champion, "challenger": challenger},
+        proba, clock, bar, policy, notifiers, health_window_days,
+    )  # fmt: skip
+    results = replay_loop(
+        _days(days.stamps), days.play, on_day=on_day, days_after_rollback=days_after_rollback
+    )
+    days.signals.settle_all(clock)
     return results

@@ -6,14 +6,18 @@ the pages show what is stored, not what the demo meant to store.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from stagewise._atomic import write_file_atomic
-from stagewise.lifecycle.report import _e, _link, _pct, _Raw, _table
+from stagewise.lifecycle.html import escape as _e
+from stagewise.lifecycle.html import links, table
+from stagewise.lifecycle.html import number as _num
+from stagewise.lifecycle.html import percent as _pct
+from stagewise.lifecycle.market_replay import MarketDayOutcome
+from stagewise.lifecycle.report import day_marks, decision_classes
 from stagewise.rollout.health import MARKETS_POLICY
 
 __all__ = [
@@ -39,15 +43,9 @@ MARKET_HEALTH_NOTE = (
 )
 
 
-def _num(value: Any, spec: str = ".3f") -> str:
-    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
-
-
-def day_line(day: Any) -> str:
+def day_line(day: MarketDayOutcome) -> str:
     """One line per replayed day: stage, signals, cumulative accuracy and Brier, the controller's action."""
-    change = f"→ {day.stage_after}" if day.stage_after != day.stage_before else ""
-    alerts = f"  alerts: {', '.join(day.alerts)}" if day.alerts else ""
-    why = f"  ({day.reasons[0]})" if day.action in ("promote", "rollback") and day.reasons else ""
+    change, why, alerts = day_marks(day)
     return (
         f"{day.day} {day.stage_before:>8} {change:<11} {day.signals:3d} bars ({day.challenger_signals:2d} "
         f"challenger)  challenger {_pct(day.challenger_accuracy):>6} right, Brier "
@@ -56,7 +54,7 @@ def day_line(day: Any) -> str:
     )
 
 
-def day_table(outcomes: Sequence[Any]) -> str:
+def day_table(outcomes: Sequence[MarketDayOutcome]) -> str:
     """The per-day table of one replayed rollout."""
     header = [
         "day",
@@ -93,12 +91,12 @@ def day_table(outcomes: Sequence[Any]) -> str:
         ]
         for d in outcomes
     ]
-    classes = [d.action if d.action in ("promote", "rollback") else "" for d in outcomes]
+    classes = decision_classes(outcomes)
     note = (
         "<p><small>* cumulative since the rollout began (settled signals). Brier = mean (p − y)², "
         f"0.25 for a 50/50 forecast. Health policy: {_e(MARKET_HEALTH_NOTE)}.</small></p>"
     )
-    return _table(header, rows, classes) + note
+    return table(header, rows, classes) + note
 
 
 def models_table(models: Mapping[str, Mapping[str, Any]]) -> str:
@@ -117,7 +115,7 @@ def models_table(models: Mapping[str, Mapping[str, Any]]) -> str:
         ]
         for role, info in models.items()
     ]
-    return _table(
+    return table(
         ["role", "version", "held-out accuracy (95 % interval)", "F1", "majority class", "notes"], rows
     )
 
@@ -127,9 +125,6 @@ def backtests_table(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> s
     rows = []
     for name, info in backtests.items():
         s = info["summary"]
-        links = _Raw(
-            " · ".join(_link(Path(p), base, kind) for kind, p in info["outputs"].items() if p is not None)
-        )
         rows.append(
             [
                 name,
@@ -141,7 +136,7 @@ def backtests_table(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> s
                 _num(s.get("overall_mcc"), "+.3f"),
                 _num(s.get("overall_signal_mean_return"), "+.6f"),
                 f"{_num(info.get('brier_score'), '.4f')} ({_num(info.get('brier_skill'), '+.3f')})",
-                links,
+                links(info["outputs"], base),
             ]
         )
     header = ["model", "steps", "bars", "accuracy", "majority class", "F1", "MCC", "mean return / bar"]
@@ -150,7 +145,7 @@ def backtests_table(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> s
         "forecast); in brackets its skill against always forecasting the test bars' up-share (0 = no "
         "better, negative = worse).</small></p>"
     )
-    return _table([*header, "Brier (skill)", "reports"], rows) + note
+    return table([*header, "Brier (skill)", "reports"], rows) + note
 
 
 def _trend_rows(monitor: Any, start: date, end: date) -> list[list[Any]]:
@@ -215,9 +210,9 @@ def write_monitor_trend(monitor: Any, start: date, end: date, out_dir: Path) -> 
         f"</head><body><h1>Market signals {_e(start)} – {_e(end)}</h1>"
         "<p>Settled signals and their direction accuracy per day, read back from the ledger; "
         "the challenger is the ledger variant <code>on</code>.</p>"
-        + _table(header, rows)
+        + table(header, rows)
         + f"<h2>Alerts ({len(alert_rows)})</h2>"
-        + _table(["date", "alert", "state", "message"], alert_rows)
+        + table(["date", "alert", "state", "message"], alert_rows)
         + "</body></html>"
     )
     _write(paths["html"], page)

@@ -7,17 +7,31 @@ disk, not what the demo meant to write.
 
 from __future__ import annotations
 
-import html
 import itertools
 import json
-import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagewise._atomic import write_file_atomic
+from stagewise.lifecycle.html import escape as _e
+from stagewise.lifecycle.html import link as _link
+from stagewise.lifecycle.html import table as _table
 
-__all__ = ["STAGE_PERCENT", "stage_history", "write_report"]
+if TYPE_CHECKING:
+    from stagewise.lifecycle.scenario import DayRecord
+    from stagewise.lifecycle.story import DemoResult
+    from stagewise.rollout.audit import AuditReport
+
+__all__ = [
+    "STAGE_PERCENT",
+    "DomainSections",
+    "day_marks",
+    "decision_classes",
+    "stage_history",
+    "write_report",
+]
 
 STAGE_PERCENT = {"disabled": 0.0, "10%": 10.0, "50%": 50.0, "100%": 100.0}
 #: Chart rows: the seed's stages evenly spaced (a custom stage sits between its neighbours).
@@ -46,31 +60,16 @@ code,pre{font-size:12px} pre{background:#f7f7f7;padding:.6em;overflow:auto;max-h
 .promote{background:#e7f6ea} .rollback{background:#fde8ea}"""
 
 
-class _Raw(str):
-    """Markup that :func:`_table` puts in a cell as it is (already escaped)."""
+def day_marks(day: DayRecord) -> tuple[str, str, str]:
+    """The stage change, the first reason of a promotion or rollback, and the alerts, for a day line."""
+    change = f"→ {day.stage_after}" if day.stage_after != day.stage_before else ""
+    why = f"  ({day.reasons[0]})" if day.action in ("promote", "rollback") and day.reasons else ""
+    return change, why, f"  alerts: {', '.join(day.alerts)}" if day.alerts else ""
 
 
-def _e(value: Any) -> str:
-    if isinstance(value, _Raw):
-        return str(value)
-    return html.escape("" if value is None else str(value))
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        css = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
-        body.append(f"<tr{css}>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _link(target: Path, base: Path, text: str) -> _Raw:
-    return _Raw(f'<a href="{_e(os.path.relpath(target, base))}">{_e(text)}</a>')
-
-
-def _pct(value: Any) -> str:
-    return "—" if value is None or value != value else f"{float(value):.1%}"
+def decision_classes(outcomes: Sequence[DayRecord]) -> list[str]:
+    """Row classes of a day table: promotions and rollbacks stand out."""
+    return [d.action if d.action in ("promote", "rollback") else "" for d in outcomes]
 
 
 def stage_history(audit: Sequence[Mapping[str, Any]], feature: str) -> list[tuple[str, str, str]]:
@@ -86,7 +85,7 @@ def stage_history(audit: Sequence[Mapping[str, Any]], feature: str) -> list[tupl
     return points
 
 
-def _stage_chart(outcomes: Sequence[Any], title: str) -> str:
+def _stage_chart(outcomes: Sequence[DayRecord], title: str) -> str:
     """An inline SVG step chart of the stage at the end of each replayed day."""
     if not outcomes:
         return ""
@@ -127,97 +126,24 @@ def _stage_chart(outcomes: Sequence[Any], title: str) -> str:
     )
 
 
-def _day_table(outcomes: Sequence[Any]) -> str:
-    header = [
-        "day",
-        "stage",
-        "races",
-        "challenger races",
-        "win hit (all)",
-        "challenger win hit*",
-        "control win hit*",
-        "alerts",
-        "controller",
-        "stage after",
-        "why",
-    ]
-    rows = [
-        [
-            d.day,
-            d.stage_before,
-            d.races,
-            d.challenger_races,
-            _pct(d.hit_rate_1st),
-            _pct(d.challenger_hit_rate_1st),
-            _pct(d.control_hit_rate_1st),
-            ", ".join(d.alerts) or "—",
-            d.action,
-            d.stage_after,
-            "; ".join(d.reasons),
-        ]
-        for d in outcomes
-    ]
-    classes = [d.action if d.action in ("promote", "rollback") else "" for d in outcomes]
-    return _table(header, rows, classes) + "<p><small>* cumulative since the rollout began.</small></p>"
+@dataclass(frozen=True, slots=True)
+class DomainSections:
+    """The parts of the page only a scenario knows how to draw: its models, backtests and day tables."""
+
+    models: str
+    backtests: str
+    good_days: str
+    degraded_days: str
 
 
-def _backtests(backtests: Mapping[str, Mapping[str, Any]], base: Path) -> str:
-    rows = []
-    for name, info in backtests.items():
-        s = info["summary"]
-        links = _Raw(
-            " · ".join(_link(Path(p), base, kind) for kind, p in info["outputs"].items() if p is not None)
-        )
-        rows.append(
-            [
-                name,
-                s["total_steps"],
-                s["total_races"],
-                _pct(s["overall_hit_rate_1st"]),
-                _pct(s["overall_hit_rate_top3"]),
-                f"{s['overall_score_accuracy']:.3f}",
-                links,
-            ]
-        )
-    return _table(["model", "steps", "races", "win hit", "trifecta hit", "score accuracy", "reports"], rows)
-
-
-def _models(models: Mapping[str, Mapping[str, Any]]) -> str:
-    return _table(
-        ["role", "version", "held-out win hit (95 % interval)", "lane order 1-2-3", "oracle", "notes"],
-        [
-            [
-                role,
-                info["version"],
-                "not scored"
-                if info["win"] is None
-                else f"{_pct(info['win'])} ({_pct(info['low'])}–{_pct(info['high'])})",
-                _pct(info.get("lane")),
-                _pct(info.get("oracle")),
-                info.get("notes", ""),
-            ]
-            for role, info in models.items()
-        ],
-    )
-
-
-def write_report(
-    path: Path,
-    *,
-    result: Any,
-    audit: Sequence[Mapping[str, Any]],
-    audit_report: Any,
-    monitor_report: Mapping[str, Path],
-) -> Path:
-    """Write the demo's index page to ``path`` (atomically) and return it."""
-    base = path.parent
+def _audit_section(audit: Sequence[Mapping[str, Any]], audit_report: AuditReport) -> list[str]:
     badge = (
         f'<span class="ok">chain verified</span> ({audit_report.entries} entries, head '
         f"<code>{_e(audit_report.head_hash[:16])}…</code>)"
         if audit_report.ok
         else '<span class="bad">BROKEN</span>: ' + _e("; ".join(audit_report.problems))
     )
-    audit_rows = [
+    rows = [
         [
             e.get("seq"),
             e.get("at"),
@@ -232,61 +158,72 @@ def write_report(
         ]
         for e in audit
     ]
-    if result.domain == "markets":
-        from stagewise.lifecycle import markets_report
+    header = ["seq", "at", "actor", "feature", "action", "old", "new", "reason", "prev_hash", "hash"]
+    return [f"<h2>Audit log: {badge}</h2>", _table(header, rows)]
 
-        day_table: Any = markets_report.day_table
-        backtests = markets_report.backtests_table(result.backtests, base)
-        models = markets_report.models_table(result.models)
-    else:
-        day_table, backtests, models = _day_table, _backtests(result.backtests, base), _models(result.models)
-    monitor_links = " · ".join(
-        _link(Path(p), base, f"monitor trend ({k})") for k, p in monitor_report.items()
+
+def _registry_table(events: Sequence[Mapping[str, Any]]) -> str:
+    return _table(
+        ["at", "action", "alias", "version", "replaced"],
+        [
+            [e.get("at"), e.get("action"), e.get("alias", ""), e.get("version") or "—", e.get("from") or "—"]
+            for e in events
+        ],
     )
-    notifications = json.dumps(result.notifications, ensure_ascii=False, indent=1, default=str)
-    sections = [
+
+
+def _head(result: DemoResult, base: Path) -> list[str]:
+    return [
         f"<h1>stagewise demo — {_e(result.domain)}</h1>",
         f"<p>Seed {result.seed}, {result.days} live days per challenger, finished in {result.seconds:.0f} s. "
         f"Work directory <code>{_e(result.workdir)}</code>; machine-readable summary: "
         f"{_link(result.summary_path, base, 'demo_summary.json')}.</p>",
+    ]
+
+
+def write_report(
+    path: Path,
+    *,
+    result: DemoResult,
+    sections: DomainSections,
+    audit: Sequence[Mapping[str, Any]],
+    audit_report: AuditReport,
+    monitor_report: Mapping[str, Path],
+) -> Path:
+    """Write the demo's index page to ``path`` (atomically) and return it."""
+    base = path.parent
+    monitor_links = " · ".join(
+        _link(Path(p), base, f"monitor trend ({k})") for k, p in monitor_report.items()
+    )
+    notifications = json.dumps(result.notifications, ensure_ascii=False, indent=1, default=str)
+    page = [
+        *_head(result, base),
         "<h2>1–3. Models (registry <code>models/</code>, pickle-free)</h2>",
-        models,
+        sections.models,
         "<p>Registry events:</p>",
-        _table(
-            ["at", "action", "alias", "version", "replaced"],
-            [
-                [
-                    e.get("at"),
-                    e.get("action"),
-                    e.get("alias", ""),
-                    e.get("version") or "—",
-                    e.get("from") or "—",
-                ]
-                for e in result.registry_events
-            ],
-        ),
+        _registry_table(result.registry_events),
         "<h2>2. Walk-forward backtests</h2>",
-        backtests,
+        sections.backtests,
         "<h2>4. Monitor</h2>",
         f"<p>Ledger <code>data/monitor.db</code>: {monitor_links}.</p>",
     ]
-    for title, outcomes in (
-        (f"4–5. Rollout of the challenger ({result.features['good']})", result.good_run),
-        (f"5. Rollout of the degraded challenger ({result.features['degraded']})", result.degraded_run),
+    for title, outcomes, day_table in (
+        (f"4–5. Rollout of the challenger ({result.features['good']})", result.good_run, sections.good_days),
+        (
+            f"5. Rollout of the degraded challenger ({result.features['degraded']})",
+            result.degraded_run,
+            sections.degraded_days,
+        ),
     ):
-        sections += [f"<h2>{_e(title)}</h2>", _stage_chart(outcomes, title), day_table(outcomes)]
-    sections += [
+        page += [f"<h2>{_e(title)}</h2>", _stage_chart(outcomes, title), day_table]
+    page += [
         f"<h2>5. Notifications received by the local webhook ({len(result.notifications)})</h2>",
         f"<pre>{_e(notifications[:30000])}</pre>",
-        f"<h2>Audit log: {badge}</h2>",
-        _table(
-            ["seq", "at", "actor", "feature", "action", "old", "new", "reason", "prev_hash", "hash"],
-            audit_rows,
-        ),
+        *_audit_section(audit, audit_report),
     ]
-    page = (
+    document = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>stagewise demo</title>'
-        f"<style>{_CSS}</style></head><body>{''.join(sections)}</body></html>"
+        f"<style>{_CSS}</style></head><body>{''.join(page)}</body></html>"
     )
-    write_file_atomic(path, page.encode("utf-8"))
+    write_file_atomic(path, document.encode("utf-8"))
     return path
