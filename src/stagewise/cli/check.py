@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stagewise._console import cell, make_console, plain
+from stagewise._domain import Domain
 
 if TYPE_CHECKING:
     from stagewise.check import CheckResult, CheckTargets, Status
@@ -35,11 +36,6 @@ app = typer.Typer(
 class Mode(StrEnum):
     light = "light"
     full = "full"
-
-
-class Domain(StrEnum):
-    races = "races"
-    markets = "markets"
 
 
 WORKDIR = typer.Option(
@@ -68,7 +64,7 @@ SCRATCH = typer.Option(
     "directory, removed afterwards. Never inside the model registry.",
 )
 DOMAIN = typer.Option(
-    Domain.races,
+    Domain.RACES,
     "--domain",
     help="Data of the training round trip and walk-forward: simulated races, or EURUSD hours.",
 )

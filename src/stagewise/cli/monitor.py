@@ -156,7 +156,7 @@ def alerts(
     date: str = typer.Option(..., "--date", help="The day (YYYY-MM-DD)."),
     db: str = DB,
     config: Path | None = CONFIG,
-    domain: str = typer.Option("races", "--domain", help="races or market."),
+    domain: str = typer.Option("races", "--domain", help="races or markets ('market' also accepted)."),
     model_version: str | None = MODEL,
     variant: str | None = VARIANT,
     as_json: bool = AS_JSON,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,14 +10,10 @@ import typer
 from rich.table import Table
 
 from stagewise._console import make_console, plain
+from stagewise._domain import Domain
 
 if TYPE_CHECKING:
     from stagewise.models.training import TrainingReport
-
-
-class Domain(StrEnum):
-    markets = "markets"
-    races = "races"
 
 
 def _percent(value: float) -> str:
@@ -26,7 +21,7 @@ def _percent(value: float) -> str:
 
 
 def _score_table(report: TrainingReport) -> Table:
-    markets = report.domain == "markets"
+    markets = report.domain == Domain.MARKETS
     table = Table(title=f"Held-out period {report.test_window[0]} → {report.test_window[1]}")
     table.add_column("model")
     if markets:
@@ -61,7 +56,7 @@ def _calibration_method(value: str) -> str | None:
 
 def train(
     domain: Annotated[Domain, typer.Option(help="markets: next-bar direction; races: race winner.")] = (
-        Domain.markets
+        Domain.MARKETS
     ),
     days: Annotated[int, typer.Option(help="Train and hold out within the last DAYS days of data.")] = 360,
     data: Annotated[
@@ -122,7 +117,7 @@ set; for races together with the place model that orders places 2-6, as one vers
             if verbose:
                 console.print(f"[dim]·[/] {plain(message)}")
 
-        if domain is Domain.markets:
+        if domain is Domain.MARKETS:
             from stagewise.data import bundled_bars, load_bars
 
             bars = load_bars(data) if data else bundled_bars("EURUSD")
@@ -159,9 +154,9 @@ set; for races together with the place model that orders places 2-6, as one vers
             )
 
     console.print(
-        f"Trained on {report.n_train:,} {'bars' if domain is Domain.markets else 'boats'} "
+        f"Trained on {report.n_train:,} {'bars' if domain is Domain.MARKETS else 'boats'} "
         f"({report.train_window[0]} → {report.train_window[1]}) in {report.fit_seconds:.1f} s; "
-        f"held out {report.n_test:,} {'bars' if domain is Domain.markets else 'races'}."
+        f"held out {report.n_test:,} {'bars' if domain is Domain.MARKETS else 'races'}."
     )
     console.print(_score_table(report))
     if report.calibration_scores:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stagewise._domain import LedgerKey
 from stagewise._exceptions import ConfigError
 
 __all__ = ["AlertConfig", "AlertRule", "DomainRules", "load_alert_config"]
@@ -113,7 +114,8 @@ class DomainRules(BaseModel):
     rules: tuple[AlertRule, ...]
 
 
-Domain = Literal["races", "market"]
+Domain = LedgerKey
+"""The ledger's names of the two domains (``races``, ``market``): the keys of an alert-rule file."""
 
 
 def _default_domains() -> dict[Domain, DomainRules]:

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 
+from stagewise._domain import Domain
 from stagewise._exceptions import DataValidationError, NotFoundError
 from stagewise.monitor.ledger import bump_days, chunks, insert_new
 from stagewise.monitor.schema import corrections, market_signals
@@ -31,6 +32,9 @@ __all__ = [
     "write_outcomes",
     "write_signals",
 ]
+
+MARKETS_KEY = Domain.MARKETS.ledger_key
+"""``"market"``: the markets domain as the ledger's rows and the alert-rule files name it."""
 
 #: Columns of :func:`read_outcomes` (``PerformanceMonitor.market_outcomes``), in order.
 OUTCOME_COLUMNS = (
@@ -179,7 +183,7 @@ def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) ->
                 for r in updates.values()
             ],
         )
-    bump_days(conn, "market", {s.ts.date() for s in signals})
+    bump_days(conn, MARKETS_KEY, {s.ts.date() for s in signals})
     return len(inserts) + len(updates)
 
 
@@ -231,13 +235,13 @@ def write_outcomes(
             .where(*where, ms.model_version.in_(changed))
             .values(outcome=outcome, status="settled", settled_at=now)
         )
-        bump_days(conn, "market", [ts.date()])
+        bump_days(conn, MARKETS_KEY, [ts.date()])
     if money is not None:
         bar_return, cost = money
         net = case((ms.signal == 1, bar_return - cost), else_=-bar_return - cost)
         conn.execute(update(market_signals).where(*where).values(net_return=net))
         if not changed:
-            bump_days(conn, "market", [ts.date()])
+            bump_days(conn, MARKETS_KEY, [ts.date()])
     if fixes:
         conn.execute(insert(corrections), fixes)
     return len(changed)

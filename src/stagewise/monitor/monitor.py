@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, select
 
+from stagewise._domain import Domain, parse_domain
 from stagewise._exceptions import ConfigError
 from stagewise.monitor import alerts as alerting
 from stagewise.monitor import delivery, reads
@@ -28,7 +29,13 @@ from stagewise.monitor.inputs import (
 )
 from stagewise.monitor.ledger import LogSummary, write_entries, write_results
 from stagewise.monitor.ledger_pg import insert_new_race
-from stagewise.monitor.market import normalise_signal, parse_timestamp, write_outcomes, write_signals
+from stagewise.monitor.market import (
+    MARKETS_KEY,
+    normalise_signal,
+    parse_timestamp,
+    write_outcomes,
+    write_signals,
+)
 from stagewise.monitor.reads import LedgerCounts, RaceIdentity, require_ledger
 from stagewise.monitor.records import RacePrediction, SignalPrediction
 from stagewise.monitor.schema import race_predictions
@@ -37,6 +44,7 @@ from stagewise.monitor.store import LedgerStore, resolve_url
 
 __all__ = ["MAX_WINDOW_DAYS", "PerformanceMonitor"]
 
+RACES_KEY = Domain.RACES.ledger_key
 MAX_WINDOW_DAYS = 36_525
 """Longest window (days) of a trend or report: a century, longer than any ledger's history."""
 
@@ -271,8 +279,8 @@ class PerformanceMonitor:
         """The day's all-races stats computed without refreshing the rollup table (None: no races)."""
         from stagewise.monitor.stats import aggregate_days
 
-        key = segment_key("races", {})
-        sums = self.store.read(lambda conn: aggregate_days(conn, "races", [day], key))
+        key = segment_key(RACES_KEY, {})
+        sums = self.store.read(lambda conn: aggregate_days(conn, RACES_KEY, [day], key))
         return race_stats_from_counts(day, sums[day], key) if day in sums else None
 
     # -- races: stats ------------------------------------------------------------------------------
@@ -293,7 +301,7 @@ class PerformanceMonitor:
         """
         day = parse_date(date, "date")
         key = segment_key(
-            "races",
+            RACES_KEY,
             {
                 "venue_code": venue_code,
                 "integration_mode": integration_mode,
@@ -302,7 +310,7 @@ class PerformanceMonitor:
             },
         )
         now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, "races", [day], key, now))
+        sums = self.store.write(lambda conn: rollup(conn, RACES_KEY, [day], key, now))
         stats = race_stats_from_counts(day, sums[day], key) if day in sums else None
         if stats is not None:
             stats.update(self.store.read(lambda conn: race_calibration(conn, [day], key))[day])
@@ -313,9 +321,9 @@ class PerformanceMonitor:
     ) -> list[dict[str, Any]]:
         """Stats of each day with races in the ``days`` days ending ``end_date`` (today by default)."""
         _, dates = self._window(days, end_date)
-        key = segment_key("races", segments)
+        key = segment_key(RACES_KEY, segments)
         now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, "races", dates, key, now))
+        sums = self.store.write(lambda conn: rollup(conn, RACES_KEY, dates, key, now))
         out = {d: race_stats_from_counts(d, s, key) for d, s in sums.items()}
         found = {d: s for d, s in out.items() if s is not None}
         calibration = self.store.read(lambda conn: race_calibration(conn, list(found), key))
@@ -394,10 +402,10 @@ class PerformanceMonitor:
         date: Any,
         stats: Mapping[str, Any] | None = _NO_STATS,
         *,
-        domain: str = "races",
+        domain: Domain | str = Domain.RACES,
         **segments: Any,
     ) -> list[dict[str, Any]]:
-        """Evaluate the day's alert rules; returns the seed's list of dicts.
+        """Evaluate the day's alert rules of ``domain`` (races or markets; ``"market"`` is accepted too).
 
         Each dict has the seed's ``alert_type, message, metric_value, threshold`` plus ``severity``,
         ``state``, ``fingerprint``, ``segment`` and ``notified``.
@@ -405,21 +413,19 @@ class PerformanceMonitor:
         Firing alerts are recorded and notified once per fingerprint and cooldown; rules that pass
         resolve a firing alert; rate rules below their minimum sample report ``INSUFFICIENT_DATA``.
         """
-        if domain not in self.alert_config.domains:
-            raise ConfigError(
-                f"Unknown alert domain {domain!r}; accepted: {sorted(self.alert_config.domains)}."
-            )
+        named = parse_domain(domain)
+        key = named.ledger_key  # the rule files and the alert rows name the markets domain "market"
         day = parse_date(date, "date")
         if stats is _NO_STATS:
             stats = (
                 self.calculate_daily_stats(day, **segments)
-                if domain == "races"
+                if named is Domain.RACES
                 else self.calculate_market_stats(day, **segments)
             )
         segment = dict(stats.get("segment", {})) if stats else {}
         segment.update({k: str(v) for k, v in segments.items() if v is not None})
-        verdicts = alerting.evaluate(self.alert_config.domains[domain].rules, stats)  # type: ignore[index,unused-ignore]
-        return self._record_alerts(day, domain, segment, verdicts)
+        verdicts = alerting.evaluate(self.alert_config.domains[key].rules, stats)
+        return self._record_alerts(day, key, segment, verdicts)
 
     def _record_alerts(
         self, day: date, domain: str, segment: Mapping[str, Any], verdicts: Sequence[alerting.Verdict]
@@ -553,9 +559,9 @@ class PerformanceMonitor:
     ) -> dict[str, Any] | None:
         """Accuracy (Wilson interval), F1 and MCC of the day's settled signals, or None."""
         day = parse_date(date, "date")
-        key = segment_key("market", {"symbol": symbol, "model_version": model_version, "variant": variant})
+        key = segment_key(MARKETS_KEY, {"symbol": symbol, "model_version": model_version, "variant": variant})
         now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, "market", [day], key, now))
+        sums = self.store.write(lambda conn: rollup(conn, MARKETS_KEY, [day], key, now))
         return market_stats_from_counts(day, sums[day], key) if day in sums else None
 
     def get_market_trend(
@@ -563,9 +569,9 @@ class PerformanceMonitor:
     ) -> list[dict[str, Any]]:
         """Market stats of each day with signals in the window, from the rollup."""
         _, dates = self._window(days, end_date)
-        key = segment_key("market", segments)
+        key = segment_key(MARKETS_KEY, segments)
         now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, "market", dates, key, now))
+        sums = self.store.write(lambda conn: rollup(conn, MARKETS_KEY, dates, key, now))
         return [s for s in (market_stats_from_counts(d, v, key) for d, v in sums.items()) if s is not None]
 
     # -- drift -------------------------------------------------------------------------------------
@@ -657,7 +663,7 @@ class PerformanceMonitor:
             lang=lang,
             start=dates[0],
             end=end,
-            thresholds=self.alert_config.domains["races"].rules,
+            thresholds=self.alert_config.domains[RACES_KEY].rules,
         )
 
     def prometheus_metrics(self, *, end_date: Any = None) -> str:

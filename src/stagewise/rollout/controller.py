@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.economic import EconomicVerdict, MoneyEvidence
 from stagewise.rollout.experiments.sequential import DEFAULT_TAU
@@ -71,7 +72,7 @@ HEALTHY, WARNING, CRITICAL = "HEALTHY", "WARNING", "CRITICAL"
 
 #: Challenger units a day needs to be evaluated, by health-policy domain: the seed's LOW_RACE_COUNT
 #: line for races; one signal for markets, where a 10 % stage of hourly bars brings two or three a day.
-MIN_UNITS_PER_DAY = {"races": 10, "markets": 1}
+MIN_UNITS_PER_DAY: dict[str, int] = {Domain.RACES: 10, Domain.MARKETS: 1}
 
 
 def min_units_per_day(domain: str) -> int:
@@ -82,7 +83,7 @@ def min_units_per_day(domain: str) -> int:
     >>> min_units_per_day("races"), min_units_per_day("markets")
     (10, 1)
     """
-    return MIN_UNITS_PER_DAY.get(domain, MIN_UNITS_PER_DAY["races"])
+    return MIN_UNITS_PER_DAY.get(domain, MIN_UNITS_PER_DAY[Domain.RACES])
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
@@ -77,8 +78,8 @@ MAX_LOOKBACK_DAYS = 365
 ON = ENABLED_VARIANT
 """Ledger variant of the enabled races when the feature has no A/B/n split (``GradualRollout.variant``;
 the prediction server logs its challenger's answers under it too)."""
-MARKETS = "markets"
-"""The health policy domain whose cohorts are read from the monitor's market signals."""
+MARKETS = Domain.MARKETS
+"""The health policy domain whose cohorts are read from the ledger's market signals."""
 MARKET_LABELS = {"hit_rate_1st": "direction accuracy", "avg_score_accuracy": "probability score (1 − Brier)"}
 
 

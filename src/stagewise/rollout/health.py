@@ -47,6 +47,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
 from stagewise.rollout.economic import EconomicGuardrail
@@ -200,7 +201,7 @@ ERROR_RATE_RULE = MetricRule(
 )  # fmt: skip
 
 RACES_POLICY = HealthPolicy(
-    domain="races",
+    domain=Domain.RACES,
     rules=[
         MetricRule(
             metric="hit_rate_1st", label="win hit rate", label_ja="1着的中率", warning=0.20, critical=0.15
@@ -222,7 +223,7 @@ RACES_POLICY = HealthPolicy(
 Wilson upper bound (``critical_rule="point"`` for the seed's point comparison)."""
 
 MARKETS_POLICY = HealthPolicy(
-    domain="markets",
+    domain=Domain.MARKETS,
     rules=[
         MetricRule(
             metric="direction_accuracy", label="direction accuracy", label_ja="方向的中率", critical=0.35
@@ -252,7 +253,7 @@ confident noise: probabilities far from the base rate that the outcomes do not b
 See ``docs/demo.md`` for what these gates can and cannot detect at this sample size.
 """
 
-POLICIES: dict[str, HealthPolicy] = {"races": RACES_POLICY, "markets": MARKETS_POLICY}
+POLICIES: dict[str, HealthPolicy] = {Domain.RACES: RACES_POLICY, Domain.MARKETS: MARKETS_POLICY}
 """Built-in policies by domain name."""
 
 
