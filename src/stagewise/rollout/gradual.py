@@ -30,6 +30,7 @@ from stagewise.rollout.changes import (
     set_variants_change,
 )
 from stagewise.rollout.config import HASH_LEGACY, HASH_SALTED, FeatureRollout, RolloutConfig
+from stagewise.rollout.decisions import DecisionRecord, read_decisions
 from stagewise.rollout.health import HealthPolicy, evaluate_health, load_policy
 from stagewise.rollout.integrity import ManualEdit, detect_manual_edit
 from stagewise.rollout.plan import build_plan
@@ -468,6 +469,10 @@ class GradualRollout:
     def audit_log(self) -> list[dict[str, Any]]:
         """Every audit entry, oldest first."""
         return self.store.audit_entries()
+
+    def decisions(self, feature_name: str, limit: int | None = None) -> list[DecisionRecord]:
+        """The controller's applied decisions on the feature with their metric rows, newest first."""
+        return read_decisions(self.store, feature_name, limit)
 
     def verify_audit(self) -> AuditReport:
         """Check the hash chain for edits, deletions and reordering, and that the config agrees with it."""

@@ -1,6 +1,6 @@
 """Rollout config and audit log in a SQL database (SQLite or PostgreSQL), for several processes or hosts.
 
-Three tables of its own, beside the monitor's in the same database:
+Tables of its own, beside the monitor's in the same database:
 
 ``rollout_features``
     one row per feature: ``name`` (key), ``stage``, ``enabled_at``, ``hash_mode``, ``salt``,
@@ -12,6 +12,11 @@ Three tables of its own, beside the monitor's in the same database:
 ``rollout_audit``
     one row per audit entry: ``seq`` (key), ``at``, ``feature``, ``action``, ``hash``,
     ``prev_hash`` and ``entry`` (the entry's canonical JSON).
+
+and the controller's decision records, indexed from the audit log in ``rollout_decisions`` and
+``rollout_decision_metrics`` (:mod:`stagewise.rollout.sql_decisions`). Opening a store creates the
+tables it lacks and never alters or drops one, so a store written by an earlier version opens with
+its data and gains the newer tables.
 
 A write runs in one transaction whose first statement updates the state row, so
 writers are serialised by the database (row lock on PostgreSQL, write lock on
@@ -48,6 +53,8 @@ from stagewise._exceptions import ConfigError, StorageError
 from stagewise._output import make_parent_dirs
 from stagewise.rollout.audit import GENESIS, AuditReport, canonical_json, verify_chain
 from stagewise.rollout.config import FeatureRollout, RolloutConfig, parse_config
+from stagewise.rollout.decisions import DecisionRecord
+from stagewise.rollout.sql_decisions import DecisionTables
 from stagewise.rollout.store import Change, check_replay, seal_records
 
 __all__ = ["SqlRolloutStore"]
@@ -64,7 +71,7 @@ class SqlRolloutStore:
     schema : str, optional
         Database schema holding the tables (PostgreSQL), default the search path.
     table_prefix : str
-        Prefix of the three table names (default ``rollout_``).
+        Prefix of the table names (default ``rollout_``).
 
     Examples
     --------
@@ -138,6 +145,7 @@ class SqlRolloutStore:
             Column("prev_hash", String(64), nullable=False),
             Column("entry", Text, nullable=False),
         )
+        self.decision_tables = DecisionTables(meta, table_prefix)
         self._create(meta)
 
     def _create(self, meta: MetaData, attempts: int = 3) -> None:
@@ -152,6 +160,7 @@ class SqlRolloutStore:
                                 id=1, version=0, updated_at=None, head_seq=0, head_hash=GENESIS
                             )
                         )
+                    self.decision_tables.backfill(conn, self.audit)
                 return
             except SQLAlchemyError as exc:
                 # "already exists" / duplicate key races resolve on retry, when the tables are there
@@ -218,6 +227,14 @@ class SqlRolloutStore:
             raise StorageError(f"Cannot read the rollout audit log from {self.location}: {exc}") from exc
         return [json.loads(text) for text in rows]
 
+    def decisions(self, feature: str, limit: int | None = None) -> list[DecisionRecord]:
+        """The feature's controller decisions with their metric rows, newest first."""
+        try:
+            with self.engine.connect() as conn:
+                return self.decision_tables.read(conn, feature, limit)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"Cannot read the rollout decisions from {self.location}: {exc}") from exc
+
     def verify_audit(self) -> AuditReport:
         try:
             with self.engine.connect() as conn:
@@ -255,6 +272,7 @@ class SqlRolloutStore:
                             entry=canonical_json(entry),
                         )
                     )
+                self.decision_tables.write(conn, sealed)
                 head = sealed[-1] if sealed else {"seq": state.head_seq, "hash": state.head_hash}
                 conn.execute(
                     update(self.state).values(
