@@ -407,3 +407,7 @@ def check(
 from stagewise.cli import rollout_auto  # noqa: E402  (simulate-aa and auto live in their own module)
 
 rollout_auto.register(app)
+
+from stagewise.cli import rollout_decisions  # noqa: E402  (the decision record lives in its own module)
+
+rollout_decisions.register(app)
