@@ -42,8 +42,13 @@ def cli_process(
     env: dict[str, str] | None = None,
     timeout: float = 60.0,
     stop_timeout: float = 60.0,
+    keep_output: bool = False,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``stagewise ARGS --host 127.0.0.1 --port P``; yields (base URL, process) once ``health`` answers."""
+    """``stagewise ARGS --host 127.0.0.1 --port P``; yields (base URL, process) once ``health`` answers.
+
+    ``keep_output=True`` leaves the process's output pipe open after the block, for a test that reads
+    what the process printed while it stopped (it must then read and close ``proc.stdout`` itself).
+    """
     port = free_port()
     exe = str(Path(sys.executable).parent / "stagewise")
     proc = subprocess.Popen(
@@ -76,5 +81,5 @@ def cli_process(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        if proc.stdout is not None:
+        if proc.stdout is not None and not keep_output:
             proc.stdout.close()
