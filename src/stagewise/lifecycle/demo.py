@@ -90,6 +90,8 @@ def run_demo(
 
     Examples
     --------
+    >>> # Not run as a doctest (+SKIP): a real run trains and backtests for about 30 s;
+    >>> # tests/lifecycle runs the same call.
     >>> import tempfile
     >>> tiny = {k: {"n_estimators": 5} for k in ("lgbm_params", "xgb_params", "rf_params")}
     >>> result = run_demo(tempfile.mkdtemp(), days=7, progress=TextProgress(lambda _: None),

@@ -15,7 +15,7 @@ Examples
 >>> try:
 ...     sig.check(np.array([[7.0, 5.5]]))
 ... except SignatureError as exc:
-...     print(str(exc).replace(", which breaks its rule:", "\n"))
+...     print(str(exc).replace(", which breaks its rule:", "\\n"))
 Feature 'pit' (row 0) has value 7.0
  a whole number in [1, 6], never NaN.
 """
