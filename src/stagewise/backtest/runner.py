@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain as StagewiseDomain
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, Domain, FeatureFunction, Prepared, second_stage_data
 from stagewise.backtest.execution import check_parallelism, execute
@@ -112,7 +113,7 @@ class WalkForwardBacktest:
 
     def __init__(
         self,
-        domain: Literal["races", "markets"] = "races",
+        domain: Literal["races", "markets"] | StagewiseDomain = "races",
         data: DataArg = None,
         model_factory: Callable[[], Any] | None = None,
         n_workers: int | None = None,

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.lifecycle.markets_demo import MarketsScenario
 from stagewise.lifecycle.progress import DemoProgress, TextProgress
@@ -46,11 +47,11 @@ __all__ = [
 ]
 
 #: One scenario per domain the demo tells its story for.
-SCENARIOS: dict[str, Scenario[Any]] = {"races": RacesScenario(), "markets": MarketsScenario()}
-DOMAINS = tuple(SCENARIOS)
+SCENARIOS: dict[Domain, Scenario[Any]] = {Domain.RACES: RacesScenario(), Domain.MARKETS: MarketsScenario()}
+DOMAINS = tuple(domain.value for domain in SCENARIOS)
 #: Live days replayed per challenger when ``days`` is not given, by domain (markets: calendar days;
 #: 8 weeks are about 40 trading days).
-DEFAULT_DAYS = {name: scenario.default_days for name, scenario in SCENARIOS.items()}
+DEFAULT_DAYS = {domain.value: scenario.default_days for domain, scenario in SCENARIOS.items()}
 
 
 def _check(domain: object, days: object, seed: object, model_params: object) -> Scenario[Any]:
@@ -58,7 +59,7 @@ def _check(domain: object, days: object, seed: object, model_params: object) -> 
         raise ConfigError(f"The 'domain' option must be one of {list(DOMAINS)}. Got {domain!r}.")
     if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 120:
         raise ConfigError(f"The 'days' option must be an int in [7, 120]. Got {days!r}.")
-    scenario = SCENARIOS[domain]
+    scenario = SCENARIOS[Domain(domain)]
     scenario.check_days(days)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"The 'seed' option must be an int >= 0. Got {seed!r}.")

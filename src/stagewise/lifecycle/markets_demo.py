@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.lifecycle import markets_report
 from stagewise.lifecycle.market_replay import MarketDayOutcome, replay_market_days
-from stagewise.lifecycle.scenario import BacktestPlan, Deployment, DomainName, LiveData
+from stagewise.lifecycle.scenario import BacktestPlan, Deployment, LiveData
 
 if TYPE_CHECKING:
     from stagewise.models.training import TrainingReport
@@ -194,7 +195,7 @@ def _model_info(report: TrainingReport, version: str, notes: str) -> dict[str, A
 class MarketsScenario:
     """The markets domain of the demo (see the module docstring)."""
 
-    domain: DomainName = "markets"
+    domain = Domain.MARKETS
     register_note = f" ({SYMBOL} direction)"
     unit = "signal"
     health_policy: str | None = "markets"

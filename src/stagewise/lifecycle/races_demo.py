@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise.lifecycle import races_report
 from stagewise.lifecycle.replay import DayOutcome, replay_days
-from stagewise.lifecycle.scenario import BacktestPlan, Deployment, DomainName, LiveData
+from stagewise.lifecycle.scenario import BacktestPlan, Deployment, LiveData
 
 if TYPE_CHECKING:
     from stagewise.models.training import TrainingReport
@@ -97,7 +98,7 @@ def _step_texts(days: int, receiver_url: str) -> dict[int, tuple[str, str]]:
 class RacesScenario:
     """The races domain of the demo (see the module docstring)."""
 
-    domain: DomainName = "races"
+    domain = Domain.RACES
     register_note = ""
     unit = "race"
     health_policy: str | None = None

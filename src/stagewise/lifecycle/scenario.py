@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import pandas as pd
+
+from stagewise._domain import Domain
 
 if TYPE_CHECKING:
     from stagewise.models.registry import ModelRegistry
@@ -24,10 +26,7 @@ if TYPE_CHECKING:
     from stagewise.notify import WebhookNotifier
     from stagewise.rollout import GradualRollout
 
-__all__ = ["BacktestPlan", "DayRecord", "Deployment", "DomainName", "LiveData", "Scenario"]
-
-#: The domains the demo tells its story for.
-DomainName = Literal["races", "markets"]
+__all__ = ["BacktestPlan", "DayRecord", "Deployment", "LiveData", "Scenario"]
 
 
 class DayRecord(Protocol):
@@ -101,7 +100,7 @@ class Deployment:
 class Scenario(Protocol[DayT]):
     """A domain's part of the demo; ``DayT`` is the record of one replayed day."""
 
-    domain: DomainName
+    domain: Domain
     #: Appended to the registry notes of both candidates (e.g. what they predict).
     register_note: str
     #: What a challenger serves, in the narrative: "race", "signal".
