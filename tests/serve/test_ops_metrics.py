@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from serve_support import TOKEN, TestClient, race_payloads, request_body
 
 from stagewise.monitor import PerformanceMonitor
-from stagewise.rollout import GradualRollout
+from stagewise.rollout import GradualRollout, MemoryRolloutStore
+from stagewise.rollout.controller_query import ControllerQuery
 from stagewise.rollout.controller_runner import run_controller
+from stagewise.rollout.outcomes import MemoryOutcomes
 from stagewise.serve import ServeSettings, create_app
+from stagewise.serve.ops_metrics import RolloutCollector
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
@@ -133,3 +137,54 @@ def test_a_ledger_that_cannot_be_read_keeps_metrics_answering(
     assert answer.status_code == 200
     assert "stagewise_monitor_metrics_up 0.0" in answer.text
     assert "stagewise_http_requests_total" in answer.text or "stagewise_log_queue_depth" in answer.text
+
+
+def _exposition(collector: RolloutCollector) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+
+
+def test_days_at_stage_and_the_latest_decisions_metrics() -> None:
+    """After a promotion on 8 Nov, on 11 Nov the feature has been 3 days at 50 %; the latest decision's
+    p-values and estimates are exported per metric, and its time."""
+    start = datetime(2026, 11, 1, 5, tzinfo=UTC)
+    rollout = GradualRollout(store=MemoryRolloutStore(), now=lambda: start, actor="ops", refresh_interval=0)
+    rollout.add_feature("calib", stage="10%", salt="calib:metrics")
+    rollout.add_feature("idle", stage="disabled", salt="idle:metrics")
+    ledger = MemoryOutcomes()
+    for k in range(7):
+        day = start.date() + timedelta(days=k)
+        for variant, races in (("on", 50), ("control", 450)):
+            for i in range(races):
+                won = i % 10 < 3
+                ledger.add_race(
+                    f"{day}-{variant}-{i}", day, variant=variant, hit_1st=won, hit_top3=won,
+                    score_accuracy=1.0 if won else 0.97,
+                )  # fmt: skip
+    decision = run_controller(rollout, ledger, ControllerQuery("calib", now=start + timedelta(days=7)))
+    assert (decision.action, decision.to_stage) == ("promote", "50%")
+    (record,) = rollout.decisions("calib")
+
+    samples = _exposition(RolloutCollector(rollout, clock=lambda: datetime(2026, 11, 11, 9, tzinfo=UTC)))
+    calib = (("feature", "calib"),)
+    assert samples[("stagewise_rollout_days_at_stage", calib)] == 3
+    assert (
+        samples[("stagewise_rollout_days_at_stage", (("feature", "idle"),))] == 10
+    )  # disabled since created
+    assert samples[("stagewise_rollout_stage_percent", calib)] == 50
+    assert samples[("stagewise_rollout_decisions_total", (("action", "promote"), *calib))] == 1
+    for m in record.metrics:
+        labels = tuple(sorted({"feature": "calib", "metric": m.metric, "kind": m.kind}.items()))
+        assert samples[("stagewise_rollout_decision_p_value", labels)] == m.p_value
+        if m.estimate is not None:
+            assert samples[("stagewise_rollout_decision_estimate", labels)] == m.estimate
+    assert {m.metric for m in record.metrics} == {"hit_rate_1st", "avg_score_accuracy", "sample_ratio"}
+    assert (
+        samples[("stagewise_rollout_last_decision_timestamp_seconds", calib)]
+        == (start + timedelta(days=7)).timestamp()
+    )

@@ -15,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from stagewise.models import ModelRegistry
 from stagewise.monitor import PerformanceMonitor
 from stagewise.ops import grafana_dashboard, metric_names, prometheus_rules, rules_text
 from stagewise.rollout import GradualRollout
+from stagewise.rollout.controller_runner import run_controller
+from stagewise.rollout.outcomes import MemoryOutcomes
 
 pytestmark = pytest.mark.slow
 
@@ -135,9 +138,20 @@ def test_prometheus_scrapes_every_named_metric_and_the_rules_fire(
 
     db = tmp_path / "monitor.db"
     config = tmp_path / "config" / "rollout_config.json"
-    GradualRollout(config, actor="test").add_feature("challenger_model", "50%", reason="canary")
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)  # so yesterday's races are judged below
+    GradualRollout(config, actor="test", now=lambda: two_days_ago).add_feature(
+        "challenger_model", "50%", reason="canary"
+    )
     monitor = PerformanceMonitor(monitor_db=db)  # a settled market signal, for the accuracy panel
     monitor.log_signal("EURUSD", "2025-03-01T10:00", 1, 0.6, model_version="m1", variant="control", outcome=1)
+    # an applied decision with metric rows, for the panel of the latest decision's p-values
+    ledger, yesterday = MemoryOutcomes(), date.today() - timedelta(days=1)
+    for variant, races in (("on", 30), ("control", 30)):
+        for i in range(races):
+            ledger.add_race(
+                f"{variant}-{i}", yesterday, variant=variant, hit_1st=i % 4 == 0, score_accuracy=0.9
+            )
+    run_controller(GradualRollout(config, actor="test"), ledger, "challenger_model", now=datetime.now(UTC))
     monitor.close()
     args = ["--models", str(models_dir), "--db", f"sqlite:///{db}", "--config", str(config)]
     with _serve([*args, "--reload-interval", "0.5"]) as server:

@@ -5,7 +5,8 @@ Four rows, every panel a PromQL query over the metrics ``stagewise serve`` expos
 * **Model quality** — win / trifecta / trio hit rates and score accuracy of the latest day per
   model and variant, calibration (the win hit rate the model expected beside the one it got),
   settled and pending races, market direction accuracy, monitor alerts firing;
-* **Rollout** — each feature's stage, kill switches, the controller's decisions and rollbacks;
+* **Rollout** — each feature's stage and days at it, kill switches, the controller's decisions and
+  rollbacks, the latest decision's p-value per metric;
 * **Serving** — requests by route and status, request and scoring latency quantiles,
   predictions by model and variant, models loaded, load failures;
 * **Ledger queue** — depth against capacity, rows written, shed, refused and failed writes.
@@ -237,6 +238,27 @@ def _rollout(layout: _Layout) -> None:
             ("max by (feature) (increase(stagewise_rollout_kills_total[1d]))", "kills/day {{feature}}"),
         ],
         width=6,
+    )
+    layout.add(
+        "Days at the current stage",
+        [("max by (feature) (stagewise_rollout_days_at_stage)", "{{feature}}")],
+        unit="d",
+        minimum=0,
+        width=10,
+        description="Whole days each feature has been at its stage: a rollout stuck at 10 % shows here.",
+    )
+    layout.add(
+        "Latest decision: always-valid p-value per metric",
+        [
+            (
+                "min by (feature, metric, kind) (stagewise_rollout_decision_p_value)",
+                "{{feature}} {{metric}} ({{kind}})",
+            )
+        ],
+        minimum=0,
+        maximum=1,
+        width=14,
+        description="Per metric of the controller's latest applied decision (`stagewise rollout decisions`).",
     )
 
 
