@@ -27,8 +27,7 @@ name with keyword arguments (``run_controller(rollout, monitor, "calib", now=...
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +39,14 @@ from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
+from stagewise.rollout.controller_days import (
+    CompleteDays,
+    first_unserved_day,
+    pooled_race_metrics,
+    stage_first_day,
+    stage_start,
+    windowed_health,
+)
 from stagewise.rollout.controller_query import (
     MAX_HEALTH_WINDOW_DAYS,
     ControllerOptions,
@@ -51,7 +58,6 @@ from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.guardrails.frames import arm_units
 from stagewise.rollout.harm import DayCounts, PairedDay
-from stagewise.rollout.health import evaluate_health
 from stagewise.rollout.outcomes import OutcomeSource
 
 if TYPE_CHECKING:
@@ -81,167 +87,6 @@ the prediction server logs its challenger's answers under it too)."""
 MARKETS = Domain.MARKETS
 """The health policy domain whose cohorts are read from the ledger's market signals."""
 MARKET_LABELS = {"hit_rate_1st": "direction accuracy", "avg_score_accuracy": "probability score (1 − Brier)"}
-
-
-def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
-    """The day the feature last moved to ``stage`` according to the audit log, or None."""
-    for entry in reversed(audit):
-        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
-            continue
-        if entry.get("new_stage") != stage:
-            return None  # the last move went elsewhere: the log and the config disagree
-        at = entry.get("at")
-        if isinstance(at, str) and len(at) >= 10:
-            return date.fromisoformat(at[:10])
-        return None
-    return None
-
-
-def stage_first_day(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
-    """The first race day served wholly at ``stage``: the ``effective_from`` the move recorded, else its day.
-
-    The controller records ``details["effective_from"]`` when it moves a stage
-    (:func:`first_unserved_day`): moved in the evening, the day's races were served at the
-    old stage and the new stage starts the next day. A move without it (by hand) starts on
-    the day it was made.
-    """
-    for entry in reversed(audit):
-        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
-            continue
-        details = entry.get("details")
-        effective = details.get("effective_from") if isinstance(details, Mapping) else None
-        if entry.get("new_stage") == stage and isinstance(effective, str):
-            return date.fromisoformat(effective)
-        break
-    return stage_start(audit, feature, stage)
-
-
-MAX_AHEAD_DAYS = 31
-"""How far ahead :func:`first_unserved_day` looks for predictions logged before their day."""
-
-
-def first_unserved_day(outcomes: OutcomeSource, today: date) -> date:
-    """The first race day of which no prediction is in the ledger yet: a stage set now applies to it in full.
-
-    ``today``, unless predictions dated today (or later: logged ahead) are already logged,
-    i.e. were served at the stage in force when they were made.
-    """
-    logged = outcomes.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
-    if logged.empty:
-        return today
-    last = pd.Timestamp(logged["race_date"].max()).date()
-    return max(today, last + timedelta(days=1))
-
-
-class _CompleteDays:
-    """An outcome source whose ``race_outcomes`` leaves out every day that still has a pending prediction.
-
-    A day is judged once every prediction logged for it is settled or void: read before
-    its results are in, it would count its predictions in the sample-ratio check and
-    only its settled part in the health window. Which days are left out is decided on
-    all groups at once (one read of the range without filters) and kept in ``pending_days``.
-    ``market_outcomes`` is read as it is (a pending signal is simply not counted).
-    """
-
-    def __init__(self, source: OutcomeSource) -> None:
-        self._source = source
-        self._pending: dict[tuple[date, date], set[date]] = {}
-        self.pending_days: set[date] = set()
-
-    def race_outcomes(
-        self,
-        start_date: date,
-        end_date: date,
-        *,
-        model_version: str | None = None,
-        variant: str | None = None,
-    ) -> pd.DataFrame:
-        key = (start_date, end_date)
-        if key not in self._pending:
-            every = self._source.race_outcomes(start_date, end_date)
-            days = pd.to_datetime(every["race_date"]).dt.date
-            self._pending[key] = set(days[every["status"] == "pending"])
-            self.pending_days |= self._pending[key]
-        rows = self._source.race_outcomes(start_date, end_date, model_version=model_version, variant=variant)
-        if not self._pending[key] or rows.empty:
-            return rows
-        days = pd.to_datetime(rows["race_date"]).dt.date
-        return rows[~days.isin(self._pending[key])].reset_index(drop=True)
-
-    def market_outcomes(
-        self,
-        start_date: date,
-        end_date: date,
-        *,
-        model_version: str | None = None,
-        variant: str | None = None,
-    ) -> pd.DataFrame:
-        return self._source.market_outcomes(
-            start_date, end_date, model_version=model_version, variant=variant
-        )
-
-
-def _pooled(days: Sequence[DayCounts]) -> dict[str, float]:
-    races = sum(d.races for d in days)
-    n = sum(d.score_n for d in days)
-    return {
-        "hit_rate_1st": sum(d.hits_1st for d in days) / races if races else math.nan,
-        "hit_rate_top3": sum(d.hits_top3 for d in days) / races if races else math.nan,
-        "avg_score_accuracy": sum(d.score_sum for d in days) / n if n else math.nan,
-        # The ledger records outcomes, not serving errors: the error-rate rule sees 0.
-        "error_rate": 0.0,
-        "total_races": races,
-    }
-
-
-def _health_window(
-    days: Sequence[DayCounts], since: date | None, window: int, widest: int, min_sample: int
-) -> tuple[list[DayCounts], int]:
-    """The days pooled for the verdict of the last of ``days``, and how many calendar days they span.
-
-    The last ``window`` calendar days at the stage, widened a day at a time until they hold
-    ``min_sample`` units, ``widest`` days are reached, or the stage has no earlier day.
-    """
-    last = days[-1].day
-    at_stage = [d for d in days if since is None or d.day >= since]
-    span = window
-    while True:
-        low = last - timedelta(days=span - 1)
-        chosen = [d for d in at_stage if d.day >= low]
-        enough = sum(d.races for d in chosen) >= min_sample
-        if enough or span >= widest or not at_stage or low <= at_stage[0].day:
-            return chosen, span
-        span += 1
-
-
-def _windowed_health(
-    rollout: GradualRollout,
-    feature: str,
-    days: Sequence[DayCounts],
-    since: date | None,
-    window: int,
-    now: datetime,
-    pooled: Callable[[Sequence[DayCounts]], dict[str, float]] = _pooled,
-    *,
-    max_window: int | None = None,
-) -> tuple[dict[date, str], dict[date, list[str]], dict[date, dict[str, int]]]:
-    verdicts: dict[date, str] = {}
-    reasons: dict[date, list[str]] = {}
-    windows: dict[date, dict[str, int]] = {}
-    min_sample = rollout.health_policy.min_sample
-    for i, day in enumerate(days):
-        if since is not None and day.day < since:
-            continue
-        in_window, span = _health_window(days[: i + 1], since, window, max_window or window, min_sample)
-        windows[day.day] = {"days": span, "sample": sum(d.races for d in in_window)}
-        metrics = pooled(in_window)
-        if any(isinstance(v, float) and math.isnan(v) for v in metrics.values()):
-            verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled outcomes with a score"]
-            continue
-        verdict = evaluate_health(metrics, rollout.health_policy, feature_name=feature, now=now)
-        verdicts[day.day] = str(verdict["status"])
-        reasons[day.day] = [*verdict["issues"], *verdict["warnings"]]
-    return verdicts, reasons, windows
 
 
 def _split(
@@ -312,7 +157,7 @@ def gather_evidence(
     query = as_query(query, **options)
     feature, now, shadow = query.feature, query.now, query.shadow
     control_variant = query.control_variant
-    ledger = _CompleteDays(outcomes)
+    ledger = CompleteDays(outcomes)
     markets = rollout.health_policy.domain == MARKETS
     if markets and shadow is not None:
         raise ConfigError(
@@ -352,9 +197,9 @@ def gather_evidence(
                 dates = pd.to_datetime(rows[day_column]).dt.date
                 group_counts[name] = len(rows if since is None else rows[dates >= since])
         challenger, control = counts(chall_rows), counts(ctrl_rows)
-    health, reasons, windows = _windowed_health(
+    health, reasons, windows = windowed_health(
         rollout, feature, challenger, since, query.health_window_days, now,
-        market_health_metrics if markets else _pooled, max_window=query.max_window,
+        market_health_metrics if markets else pooled_race_metrics, max_window=query.max_window,
     )  # fmt: skip
     expected = None
     if group_counts and 0 < state.threshold < split.buckets:

@@ -1,0 +1,197 @@
+"""Which days the controller judges: when the stage began, which days are complete, and each day's window.
+
+* :func:`stage_start` / :func:`stage_first_day`: the day a stage began, from the audit log;
+* :func:`first_unserved_day`: the first race day no prediction is logged for yet (a stage set now
+  applies to it in full);
+* :class:`CompleteDays`: an outcome source that leaves out every day with a pending prediction;
+* :func:`windowed_health`: each day's health verdict over a trailing window, widened a day at a
+  time to the policy's minimum sample (:func:`health_window`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from stagewise.rollout.gradual import GradualRollout
+from stagewise.rollout.harm import DayCounts
+from stagewise.rollout.health import evaluate_health
+from stagewise.rollout.outcomes import OutcomeSource
+
+__all__ = [
+    "MAX_AHEAD_DAYS",
+    "CompleteDays",
+    "first_unserved_day",
+    "health_window",
+    "pooled_race_metrics",
+    "stage_first_day",
+    "stage_start",
+    "windowed_health",
+]
+
+
+def stage_start(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
+    """The day the feature last moved to ``stage`` according to the audit log, or None."""
+    for entry in reversed(audit):
+        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
+            continue
+        if entry.get("new_stage") != stage:
+            return None  # the last move went elsewhere: the log and the config disagree
+        at = entry.get("at")
+        if isinstance(at, str) and len(at) >= 10:
+            return date.fromisoformat(at[:10])
+        return None
+    return None
+
+
+def stage_first_day(audit: Sequence[Mapping[str, Any]], feature: str, stage: str) -> date | None:
+    """The first race day served wholly at ``stage``: the ``effective_from`` the move recorded, else its day.
+
+    The controller records ``details["effective_from"]`` when it moves a stage
+    (:func:`first_unserved_day`): moved in the evening, the day's races were served at the
+    old stage and the new stage starts the next day. A move without it (by hand) starts on
+    the day it was made.
+    """
+    for entry in reversed(audit):
+        if entry.get("feature") != feature or entry.get("old_stage") == entry.get("new_stage"):
+            continue
+        details = entry.get("details")
+        effective = details.get("effective_from") if isinstance(details, Mapping) else None
+        if entry.get("new_stage") == stage and isinstance(effective, str):
+            return date.fromisoformat(effective)
+        break
+    return stage_start(audit, feature, stage)
+
+
+MAX_AHEAD_DAYS = 31
+"""How far ahead :func:`first_unserved_day` looks for predictions logged before their day."""
+
+
+def first_unserved_day(outcomes: OutcomeSource, today: date) -> date:
+    """The first race day of which no prediction is in the ledger yet: a stage set now applies to it in full.
+
+    ``today``, unless predictions dated today (or later: logged ahead) are already logged,
+    i.e. were served at the stage in force when they were made.
+    """
+    logged = outcomes.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
+    if logged.empty:
+        return today
+    last = pd.Timestamp(logged["race_date"].max()).date()
+    return max(today, last + timedelta(days=1))
+
+
+class CompleteDays:
+    """An outcome source whose ``race_outcomes`` leaves out every day that still has a pending prediction.
+
+    A day is judged once every prediction logged for it is settled or void: read before
+    its results are in, it would count its predictions in the sample-ratio check and
+    only its settled part in the health window. Which days are left out is decided on
+    all groups at once (one read of the range without filters) and kept in ``pending_days``.
+    ``market_outcomes`` is read as it is (a pending signal is simply not counted).
+    """
+
+    def __init__(self, source: OutcomeSource) -> None:
+        self._source = source
+        self._pending: dict[tuple[date, date], set[date]] = {}
+        self.pending_days: set[date] = set()
+
+    def race_outcomes(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
+        key = (start_date, end_date)
+        if key not in self._pending:
+            every = self._source.race_outcomes(start_date, end_date)
+            days = pd.to_datetime(every["race_date"]).dt.date
+            self._pending[key] = set(days[every["status"] == "pending"])
+            self.pending_days |= self._pending[key]
+        rows = self._source.race_outcomes(start_date, end_date, model_version=model_version, variant=variant)
+        if not self._pending[key] or rows.empty:
+            return rows
+        days = pd.to_datetime(rows["race_date"]).dt.date
+        return rows[~days.isin(self._pending[key])].reset_index(drop=True)
+
+    def market_outcomes(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        model_version: str | None = None,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
+        return self._source.market_outcomes(
+            start_date, end_date, model_version=model_version, variant=variant
+        )
+
+
+def pooled_race_metrics(days: Sequence[DayCounts]) -> dict[str, float]:
+    """The races health policy's metrics over ``days`` pooled (NaN where there is nothing to divide)."""
+    races = sum(d.races for d in days)
+    n = sum(d.score_n for d in days)
+    return {
+        "hit_rate_1st": sum(d.hits_1st for d in days) / races if races else math.nan,
+        "hit_rate_top3": sum(d.hits_top3 for d in days) / races if races else math.nan,
+        "avg_score_accuracy": sum(d.score_sum for d in days) / n if n else math.nan,
+        # The ledger records outcomes, not serving errors: the error-rate rule sees 0.
+        "error_rate": 0.0,
+        "total_races": races,
+    }
+
+
+def health_window(
+    days: Sequence[DayCounts], since: date | None, window: int, widest: int, min_sample: int
+) -> tuple[list[DayCounts], int]:
+    """The days pooled for the verdict of the last of ``days``, and how many calendar days they span.
+
+    The last ``window`` calendar days at the stage, widened a day at a time until they hold
+    ``min_sample`` units, ``widest`` days are reached, or the stage has no earlier day.
+    """
+    last = days[-1].day
+    at_stage = [d for d in days if since is None or d.day >= since]
+    span = window
+    while True:
+        low = last - timedelta(days=span - 1)
+        chosen = [d for d in at_stage if d.day >= low]
+        enough = sum(d.races for d in chosen) >= min_sample
+        if enough or span >= widest or not at_stage or low <= at_stage[0].day:
+            return chosen, span
+        span += 1
+
+
+def windowed_health(
+    rollout: GradualRollout,
+    feature: str,
+    days: Sequence[DayCounts],
+    since: date | None,
+    window: int,
+    now: datetime,
+    pooled: Callable[[Sequence[DayCounts]], dict[str, float]] = pooled_race_metrics,
+    *,
+    max_window: int | None = None,
+) -> tuple[dict[date, str], dict[date, list[str]], dict[date, dict[str, int]]]:
+    """Each day's verdict at the stage over its :func:`health_window`, the reasons, and the windows."""
+    verdicts: dict[date, str] = {}
+    reasons: dict[date, list[str]] = {}
+    windows: dict[date, dict[str, int]] = {}
+    min_sample = rollout.health_policy.min_sample
+    for i, day in enumerate(days):
+        if since is not None and day.day < since:
+            continue
+        in_window, span = health_window(days[: i + 1], since, window, max_window or window, min_sample)
+        windows[day.day] = {"days": span, "sample": sum(d.races for d in in_window)}
+        metrics = pooled(in_window)
+        if any(isinstance(v, float) and math.isnan(v) for v in metrics.values()):
+            verdicts[day.day], reasons[day.day] = "INSUFFICIENT_DATA", ["no settled outcomes with a score"]
+            continue
+        verdict = evaluate_health(metrics, rollout.health_policy, feature_name=feature, now=now)
+        verdicts[day.day] = str(verdict["status"])
+        reasons[day.day] = [*verdict["issues"], *verdict["warnings"]]
+    return verdicts, reasons, windows
