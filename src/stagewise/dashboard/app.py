@@ -11,13 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from stagewise._exceptions import StagewiseError
 from stagewise.dashboard import charts
 from stagewise.dashboard import data as dd
+from stagewise.dashboard.decisions import decision_frames
+
+if TYPE_CHECKING:
+    from stagewise.rollout import GradualRollout
 
 
 def _rate(value: Any) -> str:
@@ -120,6 +124,24 @@ def _rollout_section(settings: dd.DashboardSettings) -> None:
             st.caption(note)
         st.subheader("Stage history (audit log)")
         st.dataframe(dd.audit_frame(rollout), hide_index=True, key="rollout_audit")
+        _decisions_section(rollout)
+
+
+def _decisions_section(rollout: GradualRollout) -> None:
+    st.header("Decisions")
+    decisions, metrics = decision_frames(rollout)
+    if decisions.empty:
+        st.info(
+            "No controller decisions recorded yet (`stagewise rollout auto FEATURE`; dry runs are not "
+            "recorded)."
+        )
+        return
+    st.caption(
+        "The controller's latest applied decisions, newest first (`stagewise rollout decisions FEATURE`)."
+    )
+    st.dataframe(decisions, hide_index=True, key="rollout_decisions")
+    st.subheader("Per metric (challenger − control; always-valid interval and p-value)")
+    st.dataframe(metrics, hide_index=True, key="rollout_decision_metrics")
 
 
 def _backtest_section(settings: dd.DashboardSettings) -> None:
