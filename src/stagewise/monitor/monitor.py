@@ -261,7 +261,7 @@ class PerformanceMonitor:
     # -- races: named reads ------------------------------------------------------------------------
     def race_identity(self, race_id: str) -> RaceIdentity | None:
         """``(race_date, venue_code, race_number)`` stored for ``race_id``, or None if it was never logged."""
-        return self.store.read(lambda conn: reads.race_identity(conn, race_id))
+        return self.store.read_statement(lambda conn: reads.race_identity(conn, race_id))
 
     def latest_race_date(self) -> date | None:
         """The newest race day with a logged prediction, or None for an empty ledger."""

@@ -182,6 +182,16 @@ class LedgerStore:
         """Run ``work`` in one read-only transaction (no write lock on SQLite)."""
         return self._run(work, readonly=True, lock=None)
 
+    def read_statement(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work``, which must issue exactly one SELECT, without BEGIN/COMMIT (PostgreSQL).
+
+        One statement sees one snapshot on its own; leaving out the transaction saves two round trips
+        on the server's per-request read (:meth:`PerformanceMonitor.race_identity`).
+        """
+        if self.dialect != "postgresql":
+            return self.read(work)
+        return self._run(work, readonly=True, lock=None, engine=self._autocommit)
+
     def _run(
         self,
         work: Callable[[Connection], T],

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +60,9 @@ from stagewise.serve.schemas import (
 )
 from stagewise.serve.service import DATABASE_UNREACHABLE, ModelUnavailableError, PredictionService
 from stagewise.serve.settings import ADMIN_TOKEN_ENV, ServeSettings, settings_from_env
+
+if TYPE_CHECKING:
+    from stagewise.rollout import GradualRollout
 
 __all__ = ["app_from_env", "create_app"]
 
@@ -143,7 +146,7 @@ def create_app(
     settings: ServeSettings | None = None,
     *,
     sink: LedgerSink[LedgerRecord] | None = None,
-    rollout: Any = None,
+    rollout: GradualRollout | None = None,
     admin_token: str | None = _UNSET,
 ) -> FastAPI:
     """Build the prediction server.
@@ -206,11 +209,12 @@ def create_app(
         },
         tags=["predict"],
     )
-    def predict_race(body: RacePredictRequest, request: Request) -> RacePredictResponse:
+    def predict_race(body: RacePredictRequest, request: Request) -> Response:
         """Rank the six boats of one race with the model the rollout routes it to."""
         answer = service.predict_race(body)
         request.state.model_version, request.state.variant = answer.model.version, answer.model.variant
-        return answer
+        # built and checked by the service: serialised once, not validated again against response_model
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     @app.post(
         "/v1/markets/predict", response_model=MarketPredictResponse, responses=_ERRORS, tags=["predict"]

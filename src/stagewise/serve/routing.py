@@ -25,9 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+import pandas as pd
+
 from stagewise._exceptions import NotFoundError, StagewiseError
 from stagewise.features.sets import FeatureSet
 from stagewise.models.flavours import InputSignature
+from stagewise.models.flavours.composite import RaceFlavour
 from stagewise.serve.inference import ProbaModel
 
 if TYPE_CHECKING:
@@ -57,12 +61,14 @@ class LoadedModel:
     signature: InputSignature | None = None
     path: str = "library"
     path_reason: str = ""
-    place: Any = None
+    place: RaceFlavour | None = None
     feature_set: FeatureSet | None = None
 
-    def check(self, X: Any) -> Any:
-        """``X`` checked against the model's signature (``SignatureError`` names feature, value and rule)."""
-        return X if self.signature is None else self.signature.check(X)
+    def check(self, X: np.ndarray | pd.DataFrame) -> np.ndarray | pd.DataFrame:
+        """``X`` checked against the model's signature (``SignatureError`` names feature, value and rule):
+        a float64 matrix for numeric signatures, a DataFrame when a feature is categorical."""
+        checked: np.ndarray | pd.DataFrame = X if self.signature is None else self.signature.check(X)
+        return checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +148,9 @@ class ModelWatcher:
                 f"{domain} feature set (ModelRegistry.save(..., feature_set=...))"
             )
         plan = choose_path(flavour)
-        if flavour.name == "race":  # the place model gets its own compiled path, under the same check
-            place = flavour.place_  # type: ignore[attr-defined]
+        race_flavour = flavour if isinstance(flavour, RaceFlavour) else None
+        if race_flavour is not None:  # the place model gets its own compiled path, under the same check
+            place = race_flavour.place_
             place.classifier_ = _Checked(place.classifier_.signature_, choose_path(place.classifier_).scorer)
         _LOG.info(
             "%s %s (%s flavour) served by the %s path: %s",
@@ -164,7 +171,7 @@ class ModelWatcher:
             signature=flavour.signature_,
             path=plan.path,
             path_reason=plan.reason,
-            place=flavour if flavour.name == "race" else None,
+            place=race_flavour,
             feature_set=feature_set,
         )
 

@@ -73,7 +73,7 @@ def rank_one_race(scores: np.ndarray, pits: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _race_order(
-    model: LoadedModel, X: np.ndarray, scores: np.ndarray, pits: np.ndarray
+    model: LoadedModel, X: np.ndarray | pd.DataFrame, scores: np.ndarray, pits: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Order and win probabilities; a race model's place model orders places 2-6, as in the backtest."""
     order, win_prob = rank_one_race(scores, pits)
@@ -82,10 +82,12 @@ def _race_order(
     return order, win_prob
 
 
-def _checked_or_none(model: LoadedModel, features: np.ndarray | pd.DataFrame) -> np.ndarray | None:
+def _checked_or_none(
+    model: LoadedModel, features: np.ndarray | pd.DataFrame
+) -> np.ndarray | pd.DataFrame | None:
     """The shadow model's checked input, or None (no shadow score) when the race breaks its signature."""
     try:
-        checked: np.ndarray = model.check(features)
+        checked = model.check(features)
     except DataValidationError as exc:
         _LOG.warning("shadow %s skipped for this race: %s", model.version, exc)
         return None
@@ -172,7 +174,7 @@ class PredictionService:
         """The race's feature rows, computed by the model's recorded feature set (as in training)."""
         return (feature_set or FeatureSet.races()).compute(request_frame(req))
 
-    def _score(self, model: LoadedModel, X: np.ndarray, variant: str) -> np.ndarray:
+    def _score(self, model: LoadedModel, X: np.ndarray | pd.DataFrame, variant: str) -> np.ndarray:
         started = time.perf_counter()
         proba = np.asarray(model.scorer.predict_proba(X), dtype=np.float64)
         self.metrics.model_latency.labels(
@@ -224,13 +226,15 @@ class PredictionService:
                 ).inc()
                 self._log_race(req, other, SHADOW_VARIANT, pits, other_scores, other_prob, other_order, role)
                 shadow_answer = ModelAnswer(role=other.role, version=other.version, variant=SHADOW_VARIANT)
+        # model_construct: every value is ours and of the declared type; validating it again is wasted work
+        pit_list, score_list, prob_list = pits.tolist(), scores.tolist(), win_prob.tolist()
         boats = [
-            BoatPrediction(
-                pit=int(pits[i]), predicted_rank=rank, score=float(scores[i]), win_prob=float(win_prob[i])
+            BoatPrediction.model_construct(
+                pit=pit_list[i], predicted_rank=rank, score=score_list[i], win_prob=prob_list[i]
             )
             for rank, i in enumerate(order.tolist(), start=1)
         ]
-        return RacePredictResponse(
+        return RacePredictResponse.model_construct(
             race_id=req.race_id,
             predicted_order=[b.pit for b in boats],
             boats=boats,
