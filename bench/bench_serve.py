@@ -12,7 +12,10 @@ The models are the production defaults (LightGBM 100 trees, XGBoost 100, RandomF
 thread each) trained on 20 simulated race days. PostgreSQL: ``STAGEWISE_TEST_PG_URL`` (default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); a database is created and dropped per run.
 
-Run: ``.venv/bin/python bench/run.py serve``. The load generator alone:
+Run: ``.venv/bin/python bench/run.py serve``. To compare with an earlier commit in the same run (the
+machine may be shared: only same-run ratios mean anything), export its ``src`` and point
+``STAGEWISE_BENCH_SERVE_BEFORE_SRC`` at it (``STAGEWISE_BENCH_SERVE_BEFORE_REF`` names it in the table):
+``git archive REF src | tar -x -C /tmp/before``. The load generator alone:
 ``python bench/bench_serve.py --loadgen URL SECONDS CONCURRENCY PAYLOADS.json OUT.json``.
 """
 
@@ -147,6 +150,22 @@ PARITY_RACES = 12
 """Races whose answers the bare peer must reproduce exactly (the load generator's first race ids)."""
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (Linux ``/proc``)."""
+    total, todo = 0.0, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def _server(
     kind: str, workers: int, port: int, models: Path, config: Path, db_url: str
 ) -> subprocess.Popen[bytes]:
@@ -178,6 +197,8 @@ def _server(
             str(config),
         ]
         env = dict(os.environ)
+        if kind == "before":  # the same command on the code of an earlier commit (see main())
+            env["PYTHONPATH"] = os.environ["STAGEWISE_BENCH_SERVE_BEFORE_SRC"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
 
@@ -202,7 +223,8 @@ def _run(
     kind: str, workers: int, models: Path, config: Path, payload_file: Path, work: Path
 ) -> dict[str, Any]:
     name = f"sw_bench_serve_{secrets.token_hex(4)}"
-    db_url = _database("create", name) if kind == "stagewise" else ""
+    logs = kind != "bare"
+    db_url = _database("create", name) if logs else ""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     server = _server(kind, workers, port, models, config, db_url)
@@ -222,6 +244,7 @@ def _run(
         # the same race ids the load generator starts with: the ledger keeps one row per race and model
         parity = _answers(base, json.loads(payload_file.read_text()))
         out = work / f"load-{kind}-{workers}.json"
+        cpu_before = _cpu_seconds(server.pid)
         subprocess.run(
             [
                 sys.executable,
@@ -236,14 +259,15 @@ def _run(
             check=True,
         )
         result = json.loads(out.read_text())
+        result["server_cpu_s"] = _cpu_seconds(server.pid) - cpu_before
         result["parity"] = parity
         result["loadavg"] = os.getloadavg()[0]
-        if kind == "stagewise":
+        if logs:
             result["server"] = _server_times(httpx.get(f"{base}/metrics", timeout=10).text)
         server.send_signal(signal.SIGTERM)
         log = server.communicate(timeout=120)[0].decode()
         result["exit_code"] = server.returncode
-        if kind == "stagewise":
+        if logs:
             result["logged"] = _count(db_url)
             result["drained_lines"] = log.count("ledger queue drained (0 not written)")
         return result
@@ -251,7 +275,7 @@ def _run(
         if server.poll() is None:
             server.kill()
             server.wait()
-        if kind == "stagewise":
+        if logs:
             _database("drop", name)
 
 
@@ -282,6 +306,11 @@ def _rate(r: dict[str, Any]) -> float:
     return float(r["answered"] / r["elapsed"])
 
 
+def _cpu_ms(r: dict[str, Any]) -> float:
+    """Server CPU (all its processes) per answered request, in ms: robust to other jobs on the machine."""
+    return float(1000 * r["server_cpu_s"] / max(r["answered"], 1))
+
+
 def _row(label: str, workers: int, r: dict[str, Any]) -> str:
     lat = np.asarray(r["latencies"]) * 1000
     p50, p90, p99 = (float(np.percentile(lat, q)) for q in (50, 90, 99))
@@ -292,7 +321,7 @@ def _row(label: str, workers: int, r: dict[str, Any]) -> str:
     else:
         logged, ok, server = "-", "-", "- | -"
     return (
-        f"| {label} | {workers} | {r['answered']:,} | {_rate(r):.0f} "
+        f"| {label} | {workers} | {r['answered']:,} | {_rate(r):.0f} | {_cpu_ms(r):.2f} "
         f"| {p50:.1f} | {p90:.1f} | {p99:.1f} "
         f"| {errors} | {logged} | {ok} | {server} | {r['loadavg']:.1f} |"
     )
@@ -316,13 +345,40 @@ def _parity(results: dict[tuple[str, int], dict[str, Any]]) -> str:
                 )
             compared += 1
     return (
-        f"{compared} champion answers of the server were checked equal to the bare peer's (order and scores)"
+        f"{compared} champion answers of the servers were checked equal to the bare peer's (order and scores)"
     )
+
+
+def _ratios(results: dict[tuple[str, int], dict[str, Any]], w: int) -> str:
+    now, bare = results[("stagewise", w)], results[("bare", w)]
+    before = results.get(("before", w))
+    cells = [
+        f"{_rate(now):.0f}",
+        f"{_rate(bare):.0f}",
+        f"{_rate(now) / _rate(bare):.2f}x",
+        f"{_cpu_ms(bare) / _cpu_ms(now):.2f}x",
+    ]
+    if before is None:
+        cells += ["-"] * 4
+    else:
+        cells += [
+            f"{_rate(before):.0f}",
+            f"{_rate(now) / _rate(before):.2f}x",
+            f"{_cpu_ms(before) / _cpu_ms(now):.2f}x",
+            f"{_rate(before) / _rate(bare):.2f}x",
+        ]
+    return f"| {w} | " + " | ".join(cells) + " |"
 
 
 def main() -> None:
     from _report import write_section
 
+    before_ref = os.environ.get("STAGEWISE_BENCH_SERVE_BEFORE_REF", "")
+    kinds = (
+        ("before", "stagewise", "bare")
+        if os.environ.get("STAGEWISE_BENCH_SERVE_BEFORE_SRC")
+        else ("stagewise", "bare")
+    )
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("training the champion and challenger (production defaults) ...", flush=True)
@@ -334,8 +390,8 @@ def main() -> None:
         payload_file = work / "payloads.json"
         payload_file.write_text(json.dumps(_payloads()))
         results: dict[tuple[str, int], dict[str, Any]] = {}
-        for kind in ("stagewise", "bare"):
-            for workers in (1, 2):
+        for workers in (1, 2):  # interleaved, so that the machine's load drifts over every server alike
+            for kind in kinds:
                 print(
                     f"load test: {kind}, {workers} worker(s), {SECONDS:.0f} s, {CONCURRENCY} in flight ...",
                     flush=True,
@@ -344,28 +400,12 @@ def main() -> None:
     saved = os.environ.get("STAGEWISE_BENCH_SERVE_SAVE")
     if saved:
         Path(saved).write_text(json.dumps({f"{k}:{w}": r for (k, w), r in results.items()}))
-    before: dict[str, Any] = {}
-    baseline = os.environ.get("STAGEWISE_BENCH_SERVE_BASELINE")
-    if baseline:
-        before = json.loads(Path(baseline).read_text())
-    rows = [_row(kind, w, r) for (kind, w), r in results.items()]
-    rows += [
-        _row(f"before: {key.split(':')[0]}", int(key.split(":")[1]), r)
-        for key, r in before.items()
-        if key.startswith("stagewise")
-    ]
-    ratios = [
-        f"| {w} | {_rate(results[('stagewise', w)]):.0f} | {_rate(results[('bare', w)]):.0f} "
-        f"| {_rate(results[('stagewise', w)]) / _rate(results[('bare', w)]):.2f}x "
-        + (
-            f"| {_rate(before[f'stagewise:{w}']):.0f} "
-            f"| {_rate(results[('stagewise', w)]) / _rate(before[f'stagewise:{w}']):.2f}x "
-            f"| {_rate(before[f'stagewise:{w}']) / _rate(before[f'bare:{w}']):.2f}x |"
-            if before
-            else "| - | - | - |"
-        )
-        for w in (1, 2)
-    ]
+    label = {
+        "before": f"stagewise before ({before_ref or 'earlier commit'})",
+        "stagewise": "stagewise",
+        "bare": "bare",
+    }
+    rows = [_row(label[kind], w, r) for (kind, w), r in sorted(results.items(), key=lambda kv: kv[0][1])]
     rate = {w: _rate(results[("stagewise", w)]) for w in (1, 2)}
     body = (
         f"`POST /v1/races/predict` under load from a second process on loopback (asyncio + httpx, "
@@ -374,22 +414,29 @@ def main() -> None:
         "production-default ensembles (100 trees per family, 1 thread). Latency is client-side, in ms. "
         "`logged` is the ledger's row count after SIGTERM drained the queue. `server ms/request` is the "
         "mean wall time inside the server per race request and `model ms/scoring` the mean wall time "
-        "of one model's "
-        "`predict_proba` (from `/metrics`, all workers; with 16 requests in flight these include waiting for "
-        "the GIL and the CPU, so they show where the time goes, not single-request latency); "
-        "`load avg` is the machine's 1-minute load average "
-        "at the end of the run (2 cores: above 2 means other jobs were competing).\n\n"
+        "of one model's `predict_proba` (from `/metrics`, all workers; with 16 requests in flight these "
+        "include waiting for the GIL and the CPU). `CPU ms/req` is the CPU time of the server's processes "
+        "(all workers, and the ledger writer thread) per answered request: unlike req/s it hardly moves "
+        "when other jobs share the machine. `load avg` is the machine's 1-minute load average at the end "
+        "of the row (2 cores: above 2 means other jobs were competing).\n\n"
         "The peer, `bare`, is a FastAPI endpoint on the same uvicorn that calls the same model on the same "
         "payload and nothing else (`bench/_bare_app.py`: JSON body as a dict, the 18 race features with "
         "numpy, the champion's compiled scorer; no routing, validation, ledger, metrics or middleware). "
-        f"{_parity(results)}.\n\n"
-        "| server | workers | answered | req/s | p50 | p90 | p99 | errors | logged | logged == answered "
-        "| server ms/request | model ms/scoring | load avg |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
+        + (
+            f"`stagewise before` is the same command on the code of {before_ref} "
+            "(`STAGEWISE_BENCH_SERVE_BEFORE_SRC`), run in the same session, interleaved with the others. "
+            if "before" in kinds
+            else ""
+        )
+        + f"{_parity(results)}.\n\n"
+        "| server | workers | answered | req/s | CPU ms/req | p50 | p90 | p99 | errors | logged "
+        "| logged == answered | server ms/request | model ms/scoring | load avg |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
         + "\n".join(rows)
-        + "\n\n| workers | stagewise req/s | bare req/s | stagewise / bare | before req/s | after / before "
-        "| before: stagewise / bare |\n|---:|---:|---:|---:|---:|---:|---:|\n"
-        + "\n".join(ratios)
+        + "\n\n| workers | stagewise req/s | bare req/s | stagewise / bare (req/s) | stagewise / bare "
+        "(CPU per request) | before req/s | after / before (req/s) | after / before (CPU per request) "
+        "| before: stagewise / bare (req/s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        + "\n".join(_ratios(results, w) for w in (1, 2))
         + f"\n\n2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
         "shared with the load generator (and, on the development machine, other jobs). Clean shutdown: "
         + ", ".join(
