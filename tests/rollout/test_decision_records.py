@@ -13,10 +13,13 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from routed_races_support import Clock
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import MetaData, create_engine, insert, text
 
 from stagewise._exceptions import StorageError
 from stagewise.rollout import GradualRollout, MemoryRolloutStore
@@ -25,6 +28,7 @@ from stagewise.rollout.controller_runner import run_controller
 from stagewise.rollout.decisions import DecisionRecord, decision_from_entry, decisions_from_entries
 from stagewise.rollout.health import RACES_POLICY, load_policy
 from stagewise.rollout.outcomes import MemoryOutcomes
+from stagewise.rollout.sql_decisions import DecisionTables
 from stagewise.rollout.sql_store import SqlRolloutStore
 from stagewise.rollout.store import RolloutStore
 
@@ -209,3 +213,57 @@ def test_entries_that_are_not_controller_decisions_are_skipped() -> None:
         {"feature": "f", "details": {"controller": {"action": "hold"}}},  # unsealed: no seq
     ]
     assert decisions_from_entries(entries) == []
+
+
+_number = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5))
+_test = st.fixed_dictionaries(
+    {"estimate": _number, "p_value": _number, "alpha": _number, "rejected": st.booleans()}
+)
+_guardrail = st.fixed_dictionaries(
+    {
+        "name": st.text(min_size=1, max_size=12), "verdict": st.sampled_from(["harm", "ok", "insufficient"]),
+        "estimate": _number, "interval_low": _number, "interval_high": _number, "p_value": _number,
+        "level": _number, "n_control": st.one_of(st.none(), st.integers(0, 10**6)),
+        "n_challenger": st.one_of(st.none(), st.integers(0, 10**6)),
+        "covariate": st.none() | st.text(max_size=8),
+        "adjusted": st.booleans(), "variance_ratio": _number, "reason": st.text(max_size=20),
+    }
+)  # fmt: skip
+_numbers = st.fixed_dictionaries(
+    {},
+    optional={
+        "sequential": st.dictionaries(st.sampled_from(["hit_rate_1st", "avg_score_accuracy"]), _test),
+        "guardrails": st.fixed_dictionaries({"records": st.lists(_guardrail, max_size=4)}),
+        "srm": st.fixed_dictionaries(
+            {"p_value": _number, "threshold": _number, "verdict": st.sampled_from(["ok", "hold"])}
+        ),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["promote", "hold", "rollback", "none"]), st.text(max_size=30), _numbers),
+        max_size=5,
+    )
+)
+def test_the_sql_tables_read_back_what_the_log_says(decisions: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Whatever numbers a decision carries (NaN, infinities, missing keys, any text), the SQL index reads
+    back exactly the record derived from its audit entry: non-finite numbers become None in both."""
+    tables = DecisionTables(MetaData(), "rollout_")
+    engine = create_engine("sqlite://")
+    tables.decisions.metadata.create_all(engine)
+    entries = [
+        {
+            "seq": seq, "feature": "f", "at": "2026-11-10T05:00:00+00:00", "actor": "stagewise-controller",
+            "details": {"controller": {"action": action, "from_stage": "10%", "to_stage": "10%",
+                                       "reasons": [reason], "numbers": numbers}},
+        }
+        for seq, (action, reason, numbers) in enumerate(decisions, 1)
+    ]  # fmt: skip
+    with engine.begin() as conn:
+        tables.write(conn, entries)
+        stored = tables.read(conn, "f", None)
+    assert stored == decisions_from_entries(entries, "f")
+    engine.dispose()
