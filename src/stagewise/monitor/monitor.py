@@ -17,6 +17,7 @@ from stagewise.monitor import delivery, reads
 from stagewise.monitor.alert_config import AlertConfig, load_alert_config
 from stagewise.monitor.calibration_stats import race_calibration
 from stagewise.monitor.feature_log import read_features, write_features
+from stagewise.monitor.frames import query_frame
 from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
     DEFAULT_VARIANT,
@@ -385,7 +386,7 @@ class PerformanceMonitor:
         query = query.order_by(rp.race_date, rp.race_id, rp.model_version)
 
         def _read(conn: Connection) -> pd.DataFrame:
-            return pd.DataFrame(conn.execute(query).all(), columns=[c.name for c in cols])
+            return query_frame(conn, query, [c.name for c in cols])
 
         frame = self.store.read(_read)
         frame["race_date"] = pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")

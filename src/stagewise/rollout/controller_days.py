@@ -85,18 +85,23 @@ def first_unserved_day(outcomes: OutcomeSource, today: date) -> date:
 
 
 class CompleteDays:
-    """An outcome source whose ``race_outcomes`` leaves out every day that still has a pending prediction.
+    """An outcome source that reads each range of the ledger once and leaves out days still pending.
+
+    The first read of a range (``start_date``, ``end_date``) fetches every group's rows in one query;
+    each group (a variant or a model version) is then taken from those rows in memory, so a daily
+    run costs one ledger query per range however many groups and metrics it judges.
 
     A day is judged once every prediction logged for it is settled or void: read before
     its results are in, it would count its predictions in the sample-ratio check and
     only its settled part in the health window. Which days are left out is decided on
-    all groups at once (one read of the range without filters) and kept in ``pending_days``.
-    ``market_outcomes`` is read as it is (a pending signal is simply not counted).
+    all groups at once and kept in ``pending_days``. ``market_outcomes`` keeps its pending
+    signals (a pending signal is simply not counted).
     """
 
     def __init__(self, source: OutcomeSource) -> None:
         self._source = source
-        self._pending: dict[tuple[date, date], set[date]] = {}
+        self._races: dict[tuple[date, date], pd.DataFrame] = {}
+        self._signals: dict[tuple[date, date], pd.DataFrame] = {}
         self.pending_days: set[date] = set()
 
     def race_outcomes(
@@ -108,16 +113,15 @@ class CompleteDays:
         variant: str | None = None,
     ) -> pd.DataFrame:
         key = (start_date, end_date)
-        if key not in self._pending:
+        if key not in self._races:
             every = self._source.race_outcomes(start_date, end_date)
             days = pd.to_datetime(every["race_date"]).dt.date
-            self._pending[key] = set(days[every["status"] == "pending"])
-            self.pending_days |= self._pending[key]
-        rows = self._source.race_outcomes(start_date, end_date, model_version=model_version, variant=variant)
-        if not self._pending[key] or rows.empty:
-            return rows
-        days = pd.to_datetime(rows["race_date"]).dt.date
-        return rows[~days.isin(self._pending[key])].reset_index(drop=True)
+            pending = set(days[every["status"] == "pending"])
+            self.pending_days |= pending
+            if pending:
+                every = every[~days.isin(pending)].reset_index(drop=True)
+            self._races[key] = every
+        return _group(self._races[key], model_version, variant)
 
     def market_outcomes(
         self,
@@ -127,9 +131,19 @@ class CompleteDays:
         model_version: str | None = None,
         variant: str | None = None,
     ) -> pd.DataFrame:
-        return self._source.market_outcomes(
-            start_date, end_date, model_version=model_version, variant=variant
-        )
+        key = (start_date, end_date)
+        if key not in self._signals:
+            self._signals[key] = self._source.market_outcomes(start_date, end_date)
+        return _group(self._signals[key], model_version, variant)
+
+
+def _group(rows: pd.DataFrame, model_version: str | None, variant: str | None) -> pd.DataFrame:
+    """The rows of one model version and/or variant (all rows when both are None), order kept."""
+    keep = pd.Series(True, index=rows.index)
+    for column, value in (("model_version", model_version), ("variant", variant)):
+        if value is not None:
+            keep &= rows[column] == value
+    return rows if bool(keep.all()) else rows[keep].reset_index(drop=True)
 
 
 def pooled_race_metrics(days: Sequence[DayCounts]) -> dict[str, float]:
