@@ -150,20 +150,71 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
+def modules_of(root: Path) -> dict[str, Path]:
+    """Dotted module name → file, for every ``.py`` file below ``root`` (a package directory)."""
+    return {_module_name(f, root): f for f in sorted(root.rglob("*.py"))}
+
+
+def import_graph(modules: dict[str, Path], *, module_level: bool) -> dict[str, set[str]]:
+    """Module → the package's modules it imports (see :func:`_imports` for ``module_level``)."""
+    graph: dict[str, set[str]] = {}
+    known = set(modules)
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imported = _imports(tree, name, path.name == "__init__.py", known, module_level=module_level)
+        graph[name] = {m for m in imported if m in known and m != name}
+    return graph
+
+
+def import_cycles(root: Path, *, module_level: bool) -> list[list[str]]:
+    """The groups of modules below ``root`` that import each other in a circle."""
+    return _cycles(import_graph(modules_of(root), module_level=module_level))
+
+
+def package_edges(root: Path) -> dict[str, set[str]]:
+    """Subpackage → the subpackages it imports (public ones only: ``_atomic`` and such are left out)."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module, targets in import_graph(modules_of(root), module_level=False).items():
+        source = module.split(".")[1] if module.count(".") else ""
+        for target in targets:
+            destination = target.split(".")[1] if target.count(".") else ""
+            public = all(name and not name.startswith("_") for name in (source, destination))
+            if public and destination != source:
+                edges[source].add(destination)
+    return dict(edges)
+
+
+DIAGRAM_LEAVES_OUT = ("cli",)
+"""Packages the diagram leaves out: the CLI imports nearly every package, and its arrows hide the rest."""
+
+
+def mermaid(edges: dict[str, set[str]]) -> str:
+    """The package graph as a Mermaid flowchart (one line per import edge, sorted), without the CLI."""
+    lines = ["flowchart TD"]
+    lines += [
+        f"    {source} --> {target}"
+        for source in sorted(edges)
+        if source not in DIAGRAM_LEAVES_OUT
+        for target in sorted(edges[source])
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("src", nargs="?", default="src/stagewise", type=Path)
     parser.add_argument("--top", type=int, default=5)
+    parser.add_argument("--mermaid", action="store_true", help="print only the package graph, as Mermaid")
     args = parser.parse_args(argv)
     root: Path = args.src.resolve()
-    files = sorted(root.rglob("*.py"))
-    modules = {_module_name(f, root): f for f in files}
+    if args.mermaid:
+        print(mermaid(package_edges(root)))
+        return 0
+    modules = modules_of(root)
 
     any_count = any_in_signatures = ignore_count = 0
     functions: list[tuple[int, str]] = []
     sizes: list[tuple[int, str]] = []
-    graph: dict[str, set[str]] = defaultdict(set)
-    eager: dict[str, set[str]] = defaultdict(set)
     for name, path in modules.items():
         text = path.read_text(encoding="utf-8")
         tree = ast.parse(text)
@@ -174,13 +225,6 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
                 functions.append((node.end_lineno - node.lineno + 1, f"{name}:{node.name}"))
                 any_in_signatures += _signature_uses_any(node)
-        for edges, module_level in ((graph, False), (eager, True)):
-            edges.setdefault(name, set())  # every module is a node, even one that imports nothing
-            for imported in _imports(
-                tree, name, path.name == "__init__.py", set(modules), module_level=module_level
-            ):
-                if imported in modules and imported != name:
-                    edges[name].add(imported)
 
     print(f"modules: {len(modules)}, lines: {sum(s for s, _ in sizes):,}")
     print(
@@ -196,21 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     over = [name for length, name in sizes if length > 400]
     print(f"modules over 400 lines: {len(over)}")
 
-    package_edges: dict[str, set[str]] = defaultdict(set)
-    top = root.name
-    for module, targets in graph.items():
-        source = module.split(".")[1] if module.count(".") else top
-        for target in targets:
-            destination = target.split(".")[1] if target.count(".") else top
-            if destination != source:
-                package_edges[source].add(destination)
     print("\nimports between subpackages (private top-level modules such as _atomic left out):")
-    for source in sorted(package_edges):
-        targets = sorted(t for t in package_edges[source] if not t.startswith("_") and t != top)
-        if not source.startswith("_") and source != top and targets:
-            print(f"  {source:12s} -> {', '.join(targets)}")
-    for label, edges in (("on import", eager), ("counting imports inside functions", graph)):
-        cycles = _cycles(edges)
+    for source, targets in sorted(package_edges(root).items()):
+        print(f"  {source:12s} -> {', '.join(sorted(targets))}")
+    for label, module_level in (("on import", True), ("counting imports inside functions", False)):
+        cycles = import_cycles(root, module_level=module_level)
         print(f"\nimport cycles between modules, {label}: {len(cycles)}")
         for component in cycles:
             print("  " + " <-> ".join(component))

@@ -99,3 +99,10 @@ def test_two_processes_share_one_study_on_postgresql(pg_url: str, tmp_path: Path
     finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED", "FAIL")]
     # both processes worked on the same study and stopped together at n_trials (one may overshoot by one)
     assert N_TRIALS <= len(finished) <= N_TRIALS + 1
+
+
+def test_without_a_storage_the_study_lives_in_the_ledgers_default_database() -> None:
+    from stagewise.monitor.store import DEFAULT_URL
+    from stagewise.search.storage import resolve_storage
+
+    assert resolve_storage(None) == resolve_storage("") == DEFAULT_URL

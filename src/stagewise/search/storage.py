@@ -33,6 +33,10 @@ __all__ = [
 HEARTBEAT_SECONDS = (10, 30)
 
 
+#: The study's database when none is given: the ledger's default database (``monitor.store.DEFAULT_URL``),
+#: written out here so that search, a floor below the monitor, does not import it; a test pins the two equal.
+DEFAULT_STORAGE = "sqlite:///data/monitor.db"
+
 #: ``storage="memory"``: a study kept in this process only (quick experiments, tests; one worker, no resume).
 MEMORY = "memory"
 _MEMORY_STORAGE: list[Any] = []
@@ -40,12 +44,10 @@ _MEMORY_STORAGE: list[Any] = []
 
 def resolve_storage(storage: str | Path | None) -> str:
     """The SQLAlchemy URL: ``None`` is the ledger's default; a value without ``://`` is a SQLite file."""
-    from stagewise.monitor.store import DEFAULT_URL
-
     if storage == MEMORY:
         return MEMORY
     if storage is None or storage == "":
-        return DEFAULT_URL
+        return DEFAULT_STORAGE
     if isinstance(storage, Path) or "://" not in storage:
         return f"sqlite:///{Path(storage)}"
     return storage
