@@ -72,32 +72,36 @@ def procedure(config: Mapping[str, Any]) -> Procedure:
 
 
 def check_procedure(name: str, param: Parameter) -> None:
-    """``calibration``: choices among CALIBRATION_CHOICES; ``bet_margin``: numbers >= 0."""
-    from stagewise.search.space import Choice, IntRange
+    """``calibration``: choices among CALIBRATION_CHOICES; ``bet_margin``: numbers >= 0.
 
+    Reads the parameter through its ``describe()`` (the space module imports this one, not the
+    other way round).
+    """
+    described = param.describe()
+    kind = described["type"]
     if name == CALIBRATION:
         accepted = sorted(CALIBRATION_CHOICES)
-        if not isinstance(param, Choice):
+        if kind != "choice":
             raise ConfigError(
                 f"The '{CALIBRATION}' parameter must list choices from {accepted}, e.g. "
-                f'{{ choices = ["none", "isotonic"] }}. Got a {param.describe()["type"]} range instead.'
+                f'{{ choices = ["none", "isotonic"] }}. Got a {kind} range instead.'
             )
-        for value in param.values:
+        for value in described["choices"]:
             if value not in CALIBRATION_CHOICES:
                 raise ConfigError(
                     f"The '{CALIBRATION}.choices' field must hold values from {accepted}. "
                     f"Got {value!r} instead."
                 )
         return
-    if isinstance(param, IntRange):
+    if kind == "int":
         raise ConfigError(
             f"The '{BET_MARGIN}' parameter must be a float range or choices (a margin such as 0.05). "
             "Got an int range instead."
         )
-    values = param.values if isinstance(param, Choice) else (param.low,)
+    key = "choices" if kind == "choice" else "low"
+    values = described["choices"] if kind == "choice" else [described["low"]]
     for value in values:
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            key = "choices" if isinstance(param, Choice) else "low"
             raise ConfigError(
                 f"The '{BET_MARGIN}.{key}' field must be a number >= 0 (bet when p x odds > 1 + margin). "
                 f"Got {value!r} instead."
