@@ -13,25 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from stagewise.cli._rollout_options import ACCEPT_MANUAL_EDIT, CRITICAL_RULE, POLICY
+from stagewise.cli._rollout_options import (
+    ACCEPT_MANUAL_EDIT,
+    AS_JSON,
+    CONFIG,
+    CRITICAL_RULE,
+    DB,
+    POLICY,
+    echo_json,
+    open_rollout,
+    require_config,
+)
 
 if TYPE_CHECKING:
-    from stagewise.rollout import GradualRollout
+    pass
 
 app = typer.Typer(
     help="Gradual rollout: set stages (10% → 50% → 100%), check health, read and verify the audit log, kill.",
     no_args_is_help=True,
 )
 
-CONFIG = typer.Option(
-    Path("config/rollout_config.json"), "--config", help="Rollout config JSON (the seed's format)."
-)
-DB = typer.Option(
-    None,
-    "--db",
-    help="Use the rollout tables in this database (SQLAlchemy URL or SQLite file) instead of --config.",
-)
-AS_JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 ACTOR = typer.Option(None, "--actor", help="Who to record in the audit log (default user@host).")
 LANG = typer.Option("en", "--lang", help="Language of descriptions: en or ja.")
 FROM_JSON = typer.Option(None, "--from-json", help="Read the metrics dict from this JSON file.")
@@ -43,36 +44,12 @@ MODELS = typer.Option(Path("models"), "--models", help="Model registry directory
 RACE_IDS = typer.Argument(..., help="Race ids (text; an int id hashes as its decimal text).")
 
 
-def _require_config(config: Path, db: str | None) -> None:
-    """A command that reads a rollout names a missing --config file instead of creating one."""
-    from stagewise._exceptions import NotFoundError
-
-    if db is None and not config.exists():
-        raise NotFoundError(
-            f"The rollout config {str(config)!r} does not exist; create a feature in it with "
-            "'stagewise rollout add FEATURE --config ...', or pass --config or --db."
-        )
-
-
-def _open(config: Path, db: str | None, *, create: bool = False) -> GradualRollout:
-    """The rollout of --config (or --db); a missing config file is an error unless ``create``."""
-    from stagewise.rollout import GradualRollout
-
-    if not create:
-        _require_config(config, db)
-    return GradualRollout(config, db_url=db, refresh_interval=0)
-
-
 def _lang(value: str) -> Any:
     from stagewise._exceptions import ConfigError
 
     if value not in ("en", "ja"):
         raise ConfigError(f"--lang must be 'en' or 'ja'. Got {value!r}.")
     return value
-
-
-def _echo_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 
 
 @app.command("set")
@@ -90,7 +67,7 @@ def set_stage(
     db: str = DB,
 ) -> None:
     """Move FEATURE to STAGE (audited). Units enabled at a lower stage stay enabled at a higher one."""
-    with _open(config, db, create=create) as rollout:
+    with open_rollout(config, db, create=create) as rollout:
         features = rollout.get_rollout_status()["feature_rollouts"]
         if feature not in features:
             if not create:
@@ -130,7 +107,7 @@ def add(
 ) -> None:
     """Create a feature. New features get their own salt, so their cohorts are independent of others."""
     mode = "legacy-md5" if legacy else "blake2b-64"
-    with _open(config, db, create=True) as rollout:
+    with open_rollout(config, db, create=True) as rollout:
         info = rollout.add_feature(
             feature, stage, salt=salt, hash_mode=mode, reason=reason, actor=actor,
             accept_manual_edit=accept_manual_edit,
@@ -144,12 +121,12 @@ def status(config: Path = CONFIG, db: str = DB, as_json: bool = AS_JSON) -> None
 
     Warns (on stderr; ``manual_edit`` in --json) when the config was edited outside stagewise.
     """
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         result = rollout.get_rollout_status()
         edit = rollout.manual_edit()
         location = rollout.store.location
     if as_json:
-        _echo_json({**result, "manual_edit": None if edit is None else edit.to_dict()})
+        echo_json({**result, "manual_edit": None if edit is None else edit.to_dict()})
         return
     if edit is not None:
         typer.echo(
@@ -186,10 +163,10 @@ def plan(
     as_json: bool = AS_JSON,
 ) -> None:
     """The ramp disabled → 10% → 50% → 100% with target dates, and the rollback criteria."""
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         result = rollout.rollout_plan(feature, lang=_lang(lang))
     if as_json:
-        _echo_json(result)
+        echo_json(result)
         return
     typer.echo(f"Rollout plan for {result['feature_name']} (now {result['current_stage']})")
     for step in result["stages"]:
@@ -249,11 +226,11 @@ def health(
         if races is not None:
             metrics["total_races"] = races
     health_policy = load_policy(policy, critical_rule=critical_rule)
-    _require_config(config, db)
+    require_config(config, db)
     with GradualRollout(config, db_url=db, refresh_interval=0, health_policy=health_policy) as rollout:
         result = rollout.check_rollout_health(feature, metrics, lang=_lang(lang))
     if as_json:
-        _echo_json(result)
+        echo_json(result)
     else:
         typer.echo(f"{result['feature_name']}: {result['status']} -> {result['action']}")
         for label, items in (("issue", result["issues"]), ("warning", result["warnings"])):
@@ -278,11 +255,11 @@ def audit(
     as_json: bool = AS_JSON,
 ) -> None:
     """Show the audit log (who, when, why, old -> new stage), or verify its hash chain."""
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         if verify:
             report = rollout.verify_audit()
             if as_json:
-                _echo_json(report.to_dict())
+                echo_json(report.to_dict())
             else:
                 verdict = "OK" if report.ok else "TAMPERED"
                 typer.echo(f"audit log {verdict}: {report.entries} entries, head seq {report.head_seq}")
@@ -296,7 +273,7 @@ def audit(
         entries = [e for e in rollout.audit_log() if feature is None or e.get("feature") == feature]
     shown = entries[-limit:] if limit > 0 else entries
     if as_json:
-        _echo_json(shown)
+        echo_json(shown)
         return
     for e in shown:
         why = f"  ({e['reason']})" if e.get("reason") else ""
@@ -321,7 +298,7 @@ def kill(
 
     if all_features == (feature is not None):
         raise ConfigError("Give either a FEATURE or --all (not both, not neither).")
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         killed = rollout.kill(ALL_FEATURES if all_features else feature, reason=reason, actor=actor)
     typer.echo(f"killed: {', '.join(killed) or 'nothing (no features)'}")
 
@@ -346,7 +323,7 @@ def complete(
 
     if not models.is_dir():
         raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         registry = ModelRegistry(models)
         version = finish_promotion(registry, rollout, feature, reason=reason, ref=ref, actor=actor)
     typer.echo(f"{feature}: completed; {version} is production and champion, every race goes to it")
@@ -379,7 +356,7 @@ def variants(
                 split[name] = float(value)
             except ValueError:
                 raise ConfigError(f"Variants are given as NAME=WEIGHT, e.g. iso=0.5. Got {pair!r}.") from None
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         info = rollout.set_variants(
             feature, split, reason=reason, actor=actor, accept_manual_edit=accept_manual_edit
         )
@@ -395,7 +372,7 @@ def check(
     db: str = DB,
 ) -> None:
     """Show each race's bucket and whether FEATURE is enabled for it."""
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         state = rollout.feature(feature)
         for race_id in race_ids:
             on = rollout.should_enable_feature(feature, race_id)

@@ -7,19 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from stagewise.cli._rollout_options import AS_JSON, CONFIG, DB, echo_json, open_rollout
+
 if TYPE_CHECKING:
     from rich.table import Table
 
     from stagewise.rollout.decisions import DecisionRecord
 
 LIMIT = typer.Option(10, "--limit", min=1, help="Show at most this many decisions (newest first).")
-CONFIG = typer.Option(
-    Path("config/rollout_config.json"), "--config", help="Rollout config JSON (the seed's format)."
-)
-DB = typer.Option(
-    None, "--db", help="Use the rollout tables in this database (SQLAlchemy URL or SQLite file)."
-)
-AS_JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
 
 
 def register(app: typer.Typer) -> None:
@@ -42,13 +37,11 @@ def decisions(
     units per arm, the CUPED covariate and variance ratio, and the verdict. Dry runs are not
     recorded.
     """
-    from stagewise.cli.rollout import _echo_json, _open
-
-    with _open(config, db) as rollout:
+    with open_rollout(config, db) as rollout:
         rollout.feature(feature)  # an unknown feature: one line naming it and the known ones
         records = rollout.decisions(feature, limit)
     if as_json:
-        _echo_json([r.as_dict() for r in records])
+        echo_json([r.as_dict() for r in records])
         return
     if not records:
         typer.echo(f"{feature}: no controller decisions recorded yet (dry runs are not recorded).")
