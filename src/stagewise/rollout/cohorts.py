@@ -21,6 +21,11 @@ from stagewise.rollout.harm import DayCounts, PairedDay
 __all__ = ["daily_counts", "market_daily_counts", "market_health_metrics", "paired_days"]
 
 
+def _days(column: pd.Series) -> pd.Series:
+    """The day of each row as a datetime64 at midnight: grouped on, then only the group keys become dates."""
+    return pd.to_datetime(column).dt.normalize()
+
+
 def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
     """Sum settled per-race outcomes (``PerformanceMonitor.race_outcomes`` rows) per day.
 
@@ -32,7 +37,7 @@ def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
         return []
     frame = pd.DataFrame(
         {
-            "day": pd.to_datetime(settled["race_date"]).dt.date,
+            "day": _days(settled["race_date"]),
             "hit_1st": settled["hit_1st"].astype("float64"),
             "hit_top3": settled["hit_top3"].astype("float64"),
             "score": settled["score_accuracy"].astype("float64"),
@@ -50,7 +55,7 @@ def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
     )
     return [
         DayCounts(
-            day=day,  # type: ignore[arg-type]
+            day=pd.Timestamp(day).date(),  # type: ignore[arg-type]  # a groupby key is Hashable to pandas-stubs
             races=int(row.races),
             hits_1st=int(row.hits_1st),
             hits_top3=int(row.hits_top3),
@@ -79,7 +84,7 @@ def paired_days(champion: pd.DataFrame, challenger: pd.DataFrame) -> list[Paired
     diff = both["score_accuracy_b"].astype("float64") - both["score_accuracy_a"].astype("float64")
     frame = pd.DataFrame(
         {
-            "day": pd.to_datetime(both["race_date"]).dt.date,
+            "day": _days(both["race_date"]),
             "champion_only": (hit_a > hit_b).astype("int64"),
             "challenger_only": (hit_b > hit_a).astype("int64"),
             "diff": diff,
@@ -96,7 +101,7 @@ def paired_days(champion: pd.DataFrame, challenger: pd.DataFrame) -> list[Paired
     )
     return [
         PairedDay(
-            day=day,  # type: ignore[arg-type]
+            day=pd.Timestamp(day).date(),  # type: ignore[arg-type]  # a groupby key is Hashable to pandas-stubs
             races=int(row.races),
             champion_only=int(row.champion_only),
             challenger_only=int(row.challenger_only),
@@ -123,7 +128,7 @@ def market_daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
     score = 1.0 - (settled["probability"].astype("float64") - outcome) ** 2
     frame = pd.DataFrame(
         {
-            "day": pd.to_datetime(settled["signal_date"]).dt.date,
+            "day": _days(settled["signal_date"]),
             "hit": (settled["signal"].astype("float64") == outcome).astype("int64"),
             "up": outcome.astype("int64"),
             "score": score,
@@ -139,7 +144,7 @@ def market_daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
     )
     return [
         DayCounts(
-            day=day,  # type: ignore[arg-type]
+            day=pd.Timestamp(day).date(),  # type: ignore[arg-type]  # a groupby key is Hashable to pandas-stubs
             races=int(row.signals),
             hits_1st=int(row.hits),
             score_n=int(row.signals),

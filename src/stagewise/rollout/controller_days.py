@@ -115,11 +115,11 @@ class CompleteDays:
         key = (start_date, end_date)
         if key not in self._races:
             every = self._source.race_outcomes(start_date, end_date)
-            days = pd.to_datetime(every["race_date"]).dt.date
-            pending = set(days[every["status"] == "pending"])
-            self.pending_days |= pending
-            if pending:
-                every = every[~days.isin(pending)].reset_index(drop=True)
+            days = pd.to_datetime(every["race_date"]).dt.normalize()
+            pending = days[(every["status"] == "pending").to_numpy()].unique()
+            self.pending_days |= {pd.Timestamp(day).date() for day in pending}
+            if len(pending):
+                every = every[~days.isin(pending).to_numpy()].reset_index(drop=True)
             self._races[key] = every
         return _group(self._races[key], model_version, variant)
 

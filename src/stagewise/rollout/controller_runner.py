@@ -194,8 +194,8 @@ def gather_evidence(
                 if name not in frames:
                     frames[name] = read(start, last_day, variant=name)
             for name, rows in frames.items():
-                dates = pd.to_datetime(rows[day_column]).dt.date
-                group_counts[name] = len(rows if since is None else rows[dates >= since])
+                at_stage = pd.to_datetime(rows[day_column]) >= pd.Timestamp(since) if since else None
+                group_counts[name] = len(rows) if at_stage is None else int(at_stage.sum())
         challenger, control = counts(chall_rows), counts(ctrl_rows)
     health, reasons, windows = windowed_health(
         rollout, feature, challenger, since, query.health_window_days, now,
