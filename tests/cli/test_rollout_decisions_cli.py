@@ -15,7 +15,7 @@ from stagewise.rollout.controller_query import ControllerQuery
 from stagewise.rollout.controller_runner import run_controller
 from stagewise.rollout.outcomes import MemoryOutcomes
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})  # the table must not wrap metric names, whatever the terminal
 START = datetime(2026, 11, 1, 5, tzinfo=UTC)
 
 
