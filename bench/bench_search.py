@@ -24,7 +24,7 @@ from stagewise.search.study import fit_predict
 from stagewise.search.targets import split_config
 
 #: Trials per study. 12 rather than 4: with 4, one study's trials took about 2.5 s, so the pool's start-up
-#: (a worker imports the model libraries) weighed on the 2-worker figure far more than in a search a user runs.
+#: (a worker imports the model libraries) weighed on the 2-worker figure far more than in a real search.
 N_TRIALS = 12
 #: Trees per family: the ensemble's default. (Until 2026-12-03 the bench used 20, a fifth of a default fit,
 #: so each trial's fixed cost weighed five times more than in a search a user runs.)
