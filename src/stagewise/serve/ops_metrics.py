@@ -27,10 +27,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
+
+if TYPE_CHECKING:
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.rollout import GradualRollout
 
 __all__ = ["CONTROLLER_ACTIONS", "MonitorCollector", "RolloutCollector", "days_at_stage", "rollout_counts"]
 
@@ -113,7 +117,7 @@ class RolloutCollector:
     """The rollout's stages, kill switches and controller decisions, per feature."""
 
     def __init__(
-        self, rollout: Any, *, ttl_s: float = 5.0, clock: Callable[[], datetime] | None = None
+        self, rollout: GradualRollout, *, ttl_s: float = 5.0, clock: Callable[[], datetime] | None = None
     ) -> None:
         self.rollout = rollout
         self.clock = clock or (lambda: datetime.now(UTC))
@@ -213,7 +217,7 @@ class MonitorCollector:
 
     def __init__(
         self,
-        monitor: Callable[[], Any],
+        monitor: Callable[[], PerformanceMonitor],
         *,
         ttl_s: float = 60.0,
         clock: Callable[[], datetime] | None = None,
