@@ -27,6 +27,7 @@ from stagewise.backtest.summary import summarize_run
 from stagewise.backtest.windows import WalkForwardSplit, plan_windows, walk_forward_windows
 from stagewise.metrics.betting import BET_TYPES, StakeStrategy
 from stagewise.metrics.trading import TradingCosts
+from stagewise.models.calibration import CALIBRATION_FRACTION
 
 __all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
 
@@ -137,7 +138,7 @@ class WalkForwardBacktest:
         bets: StakeStrategy | str | None = None,
         bet_type: Literal["win", "trifecta"] = "win",
         calibration: Literal["isotonic", "platt"] | None = None,
-        calibration_fraction: float = 0.2,
+        calibration_fraction: float = CALIBRATION_FRACTION,
         costs: TradingCosts | None = None,
     ) -> None:
         self.domain = domain

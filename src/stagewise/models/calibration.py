@@ -27,6 +27,7 @@ import pandas as pd
 from stagewise._exceptions import ConfigError, NotFittedError, UnsupportedFormatError
 
 __all__ = [
+    "CALIBRATION_FRACTION",
     "CALIBRATION_METHODS",
     "CALIBRATOR_FORMAT_VERSION",
     "ProbabilityCalibrator",
@@ -37,6 +38,9 @@ FloatArray = npt.NDArray[np.float64]
 CALIBRATION_METHODS: tuple[str, ...] = ("isotonic", "platt")
 #: Version of the calibrator's JSON. Bump it when the fields change and keep a reader for the old one.
 CALIBRATOR_FORMAT_VERSION = 1
+#: The share of a training window's days (its last ones) a calibrator is fitted on, unless told otherwise:
+#: the default of the walk-forward, of training, of the calibrated flavour and of the search.
+CALIBRATION_FRACTION = 0.2
 _EPS = 1e-6
 
 
@@ -156,7 +160,7 @@ class ProbabilityCalibrator:
         return cal
 
 
-def calibration_holdout(timestamps: Any, fraction: float = 0.2) -> npt.NDArray[np.bool_]:
+def calibration_holdout(timestamps: Any, fraction: float = CALIBRATION_FRACTION) -> npt.NDArray[np.bool_]:
     """Mask of a training window's calibration holdout: its last whole days.
 
     The holdout is the latest ``ceil(fraction · days)`` days of the window (at least one, never

@@ -21,6 +21,7 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
+from stagewise.models.calibration import CALIBRATION_FRACTION
 from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.training_calibration import (
     calibration_metrics,
@@ -129,7 +130,7 @@ def train_markets(
     progress: Progress | None = None,
     feature_set: Any = None,
     calibration: str | None = None,
-    calibration_fraction: float = 0.2,
+    calibration_fraction: float = CALIBRATION_FRACTION,
 ) -> TrainingReport:
     """Train next-bar direction on the last ``days`` days of ``bars`` and score the held-out tail.
 
@@ -264,7 +265,7 @@ def train_races(
     progress: Progress | None = None,
     feature_set: Any = None,
     calibration: str | None = None,
-    calibration_fraction: float = 0.2,
+    calibration_fraction: float = CALIBRATION_FRACTION,
 ) -> TrainingReport:
     """Train "this boat wins" on the last ``days`` days of races and score the held-out days.
 

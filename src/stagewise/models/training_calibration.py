@@ -16,14 +16,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from stagewise._exceptions import ConfigError, DataValidationError
-from stagewise.models.calibration import CALIBRATION_METHODS, calibration_holdout
+from stagewise.models.calibration import CALIBRATION_FRACTION, CALIBRATION_METHODS, calibration_holdout
 from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.flavours.calibrated import CalibratedFlavour
 
 __all__ = ["calibration_metrics", "check_calibration", "fit_calibrated_ensemble"]
 
 
-def check_calibration(calibration: object, fraction: float = 0.2) -> str | None:
+def check_calibration(calibration: object, fraction: float = CALIBRATION_FRACTION) -> str | None:
     """``calibration`` (``"isotonic"``, ``"platt"`` or None) checked with its holdout fraction."""
     if calibration is not None and calibration not in CALIBRATION_METHODS:
         raise ConfigError(

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import ConfigError
+from stagewise.models.calibration import CALIBRATION_FRACTION
 from stagewise.search.procedure import Procedure, procedure
 from stagewise.search.scoring import EvalRows, daily_bets, score, signal_returns
 from stagewise.search.space import SearchSpace
@@ -40,9 +41,6 @@ __all__ = [
 
 #: Trial states that count towards ``n_trials``: a failed trial is a trial, never retried.
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")
-#: With calibration, the share of a training window's days (the last ones) the calibrator is fitted on,
-#: as the walk-forward backtest's default ``calibration_fraction``.
-CALIBRATION_FRACTION = 0.2
 
 
 @dataclass(frozen=True)

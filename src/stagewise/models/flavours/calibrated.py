@@ -20,7 +20,12 @@ from typing import Any, ClassVar
 import numpy as np
 
 from stagewise._exceptions import ArtifactError, ConfigError
-from stagewise.models.calibration import CALIBRATION_METHODS, ProbabilityCalibrator, calibration_holdout
+from stagewise.models.calibration import (
+    CALIBRATION_FRACTION,
+    CALIBRATION_METHODS,
+    ProbabilityCalibrator,
+    calibration_holdout,
+)
 from stagewise.models.flavours._base import Flavour, FlavourFiles, load_entry, pack_entry, register_flavour
 from stagewise.models.flavours._common import check_fitted
 from stagewise.models.flavours.signature import InputSignature
@@ -61,7 +66,9 @@ class CalibratedFlavour:
     name: ClassVar[str] = "calibrated"
     signature_: InputSignature
 
-    def __init__(self, base: Any = None, method: str = "isotonic", calibration_fraction: float = 0.2) -> None:
+    def __init__(
+        self, base: Any = None, method: str = "isotonic", calibration_fraction: float = CALIBRATION_FRACTION
+    ) -> None:
         self.base = base
         self.method = method
         self.calibration_fraction = calibration_fraction
