@@ -1,39 +1,12 @@
 """Where the notifications lived before they became their own package: :mod:`stagewise.notify`.
 
-Kept so that ``from stagewise.monitor.notify import WebhookNotifier`` (and every other name below)
-still works; new code imports :mod:`stagewise.notify`.
+Kept so that ``from stagewise.monitor.notify import WebhookNotifier`` (and every other public name of
+:mod:`stagewise.notify`) still works; new code imports :mod:`stagewise.notify`.
 """
 
 from __future__ import annotations
 
-from stagewise.notify import (
-    AlertMessage,
-    DeliveryResult,
-    DiscordNotifier,
-    EmailNotifier,
-    Notifier,
-    RetryPolicy,
-    SlackNotifier,
-    WebhookNotifier,
-    notifiers_from_env,
-    notify_all,
-    redact_url,
-    sign_payload,
-    verify_signature,
-)
+from stagewise import notify as _notify
+from stagewise.notify import *  # noqa: F403  (the old path names exactly the package's public names)
 
-__all__ = [
-    "AlertMessage",
-    "DeliveryResult",
-    "DiscordNotifier",
-    "EmailNotifier",
-    "Notifier",
-    "RetryPolicy",
-    "SlackNotifier",
-    "WebhookNotifier",
-    "notifiers_from_env",
-    "notify_all",
-    "redact_url",
-    "sign_payload",
-    "verify_signature",
-]
+__all__ = list(_notify.__all__)
