@@ -59,3 +59,12 @@ def test_more_cost_never_raises_net_return(bars: list[tuple[float, float]], low:
     assert dear.net_mean <= cheap.net_mean + 1e-15
     assert dear.net_total <= cheap.net_total + 1e-12
     assert dear.gross_mean == cheap.gross_mean
+
+
+def test_returns_that_never_vary_give_no_sharpe_interval_and_no_warning() -> None:
+    # a flat signal never trades: every resampled Sharpe ratio is undefined (Hypothesis found this case)
+    days = np.repeat(np.array(["2025-01-01", "2025-01-02", "2025-01-03"], dtype="datetime64[D]"), 4)
+    report = trading_report(np.zeros(12), np.zeros(12), days, TradingCosts(), n_resamples=20)
+    assert np.isnan(report.sharpe_interval).all()
+    assert np.isnan(report.sortino_interval).all()
+    assert report.net_mean_interval == (0.0, 0.0)

@@ -123,6 +123,16 @@ def _ratios(
     return mean, sharpe, sortino
 
 
+def _interval(replicates: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The percentile interval of the defined replicates; NaN when none is (e.g. a Sharpe ratio of
+    returns that never vary), instead of numpy's all-NaN warning."""
+    defined = replicates[~np.isnan(replicates)]
+    if not len(defined):
+        return (math.nan, math.nan)
+    low, high = np.quantile(defined, [alpha, 1 - alpha])
+    return (float(low), float(high))
+
+
 def trading_report(
     position: Sequence[float] | FloatArray,
     forward_return: Sequence[float] | FloatArray,
@@ -171,9 +181,7 @@ def trading_report(
         w = rng.multinomial(n_days, np.full(n_days, 1.0 / n_days), size=n_resamples).astype(float)
         reps = _ratios(w @ sums[0], w @ sums[1], w @ sums[2], w @ counts, scale)
         alpha = (1 - confidence) / 2
-        mean_ci, sharpe_ci, sortino_ci = (
-            (float(np.nanquantile(x, alpha)), float(np.nanquantile(x, 1 - alpha))) for x in reps
-        )
+        mean_ci, sharpe_ci, sortino_ci = (_interval(x, alpha) for x in reps)
     equity = np.cumprod(1.0 + net)
     peak = np.maximum.accumulate(np.maximum(equity, 1.0))
     last = np.zeros(n_days, dtype=np.int64)  # the last bar of each day: end-of-day equity
