@@ -249,6 +249,7 @@ def test_race_outcomes_for_the_rollout_controller(monitor: PerformanceMonitor) -
     assert list(out.columns) == [
         "race_id", "race_date", "venue_code", "variant", "model_version", "integration_mode",
         "hit_1st", "hit_top3", "hit_trio", "score_accuracy", "status", "bet_stake", "bet_odds", "bet_profit",
+        "rollout_feature", "covariate",
     ]  # fmt: skip
     assert list(out["race_id"]) == ["R1", "R2", "R4"]
     assert list(out["status"]) == ["settled", "pending", "void"]
@@ -291,7 +292,7 @@ def test_seed_constructor_creates_the_sqlite_file_with_wal(tmp_path: Any) -> Non
     assert m.store.current_revision() == HEAD_REVISION
     m.close()
     again = PerformanceMonitor(f"sqlite:///{path}")  # reopening runs no migration twice
-    assert again.store.current_revision() == HEAD_REVISION == "0003"
+    assert again.store.current_revision() == HEAD_REVISION == "0004"
     again.close()
 
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy import Connection, create_engine, insert, inspect
 
 from stagewise.monitor import PerformanceMonitor, ledger, stats
-from stagewise.monitor.schema import ledger_days
+from stagewise.monitor.schema import ledger_days, market_signals
 from stagewise.monitor.store import _MIGRATIONS, HEAD_REVISION
 
 DAY = "2025-11-17"
@@ -31,12 +31,32 @@ def _bump_days_0001(conn: Connection, domain: str, days: Iterable[date]) -> None
 
 
 _MONEY = ("bet_stake", "bet_odds", "bet_profit")
+_ROUTING = ("rollout_feature", "covariate")
 _today_prediction_row = ledger.prediction_row
 
 
 def _prediction_row_before_0003(*args: Any) -> dict[str, Any]:
-    """The row today's code writes, without the money columns 0003 added."""
-    return {k: v for k, v in _today_prediction_row(*args).items() if k not in _MONEY}
+    """The row today's code writes, without the money columns 0003 and the routing columns 0004 added."""
+    return {k: v for k, v in _today_prediction_row(*args).items() if k not in _MONEY + _ROUTING}
+
+
+def _prediction_row_before_0004(*args: Any) -> dict[str, Any]:
+    """The row today's code writes, without the routing columns 0004 added."""
+    return {k: v for k, v in _today_prediction_row(*args).items() if k not in _ROUTING}
+
+
+def _signal_before_0004(url: str, variant: str = "default") -> None:
+    """An EURUSD up signal (0.6) at 10:00 on DAY as the code before 0004 stored it (no routing columns)."""
+    ts = datetime(2025, 11, 17, 10, 0)
+    row = {
+        "model_version": "unversioned", "variant": variant, "symbol": "EURUSD", "ts": ts,
+        "signal_date": ts.date(), "signal": 1, "probability": 0.6, "outcome": None, "status": "pending",
+        "logged_at": ts, "settled_at": None,
+    }  # fmt: skip
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(market_signals).values(row))  # only these columns: the old table has no others
+    engine.dispose()
 
 
 def _race(i: int, winner: int) -> dict[str, Any]:
@@ -87,7 +107,7 @@ def test_a_0001_ledger_migrates_and_keeps_counting(db_url: str, monkeypatch: pyt
     assert "ledger_changes" not in inspect(engine).get_table_names()
 
     monitor = PerformanceMonitor(db_url, notifiers=[])
-    assert monitor.store.current_revision() == HEAD_REVISION == "0003"
+    assert monitor.store.current_revision() == HEAD_REVISION == "0004"
     assert "ledger_changes" in inspect(engine).get_table_names()
     engine.dispose()
     before = monitor.calculate_daily_stats(DAY)
@@ -110,7 +130,7 @@ def _ledger_at_0002(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("stagewise.monitor.store.HEAD_REVISION", "0002")
     old = PerformanceMonitor(url, notifiers=[])
     old.log_predictions([_race(0, 1), _race(1, 1), _race(2, 2), {**_race(3, 1), "actual_results": None}])
-    old.log_signal("EURUSD", "2025-11-17T10:00", 1, 0.6)
+    _signal_before_0004(url)
     old.log_market_outcome("EURUSD", "2025-11-17T10:00", 1)
     assert old.store.current_revision() == "0002"
     old.close()
@@ -125,7 +145,7 @@ def test_a_0002_ledger_gains_the_money_columns_and_loses_nothing(
     assert "bet_odds" not in {c["name"] for c in inspect(engine).get_columns("race_predictions")}
 
     monitor = PerformanceMonitor(db_url, notifiers=[])
-    assert monitor.store.current_revision() == HEAD_REVISION == "0003"
+    assert monitor.store.current_revision() == HEAD_REVISION == "0004"
     columns = {c["name"] for c in inspect(engine).get_columns("race_predictions")}
     assert {"bet_stake", "bet_odds", "bet_profit"} <= columns
     assert "net_return" in {c["name"] for c in inspect(engine).get_columns("market_signals")}
@@ -163,4 +183,83 @@ def test_0003_downgrades_to_0002_keeping_every_row(db_url: str) -> None:
     rows = again.race_outcomes(DAY, DAY)
     assert list(rows["race_id"]) == ["R0", "R1"]
     assert rows["bet_odds"].isna().all()
+    again.close()
+
+
+def _ledger_at_0003(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _schema_at(url, "0003")
+    monkeypatch.setattr(ledger, "prediction_row", _prediction_row_before_0004)
+    monkeypatch.setattr("stagewise.monitor.store.HEAD_REVISION", "0003")
+    old = PerformanceMonitor(url, notifiers=[])
+    old.log_predictions(
+        [{**_race(0, 1), "odds": 2.4}, _race(1, 1), _race(2, 2), {**_race(3, 1), "actual_results": None}]
+    )
+    _signal_before_0004(url, variant="on")
+    old.log_market_outcome("EURUSD", "2025-11-17T10:00", 1, bar_return=0.004, cost=0.001)
+    assert old.store.current_revision() == "0003"
+    old.close()
+    monkeypatch.undo()
+
+
+def test_a_0003_ledger_gains_the_routing_columns_and_loses_nothing(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ledger_at_0003(db_url, monkeypatch)
+    engine = create_engine(db_url)
+    assert "covariate" not in {c["name"] for c in inspect(engine).get_columns("race_predictions")}
+
+    monitor = PerformanceMonitor(db_url, notifiers=[])
+    assert monitor.store.current_revision() == HEAD_REVISION == "0004"
+    for table in ("race_predictions", "market_signals"):
+        assert set(_ROUTING) <= {c["name"] for c in inspect(engine).get_columns(table)}
+    engine.dispose()
+
+    rows = monitor.race_outcomes(DAY, DAY).set_index("race_id")
+    assert list(rows.index) == ["R0", "R1", "R2", "R3"]  # every old row kept
+    assert rows.loc["R0", "bet_profit"] == pytest.approx(1.4)  # with its money
+    assert rows["rollout_feature"].isna().all()
+    assert rows["covariate"].isna().all()
+    stats = monitor.calculate_daily_stats(DAY)
+    assert stats is not None
+    assert (stats["total_races"], stats["hit_count_1st"]) == (3, 2)
+    assert monitor.log_prediction(**_race(1, 1)).unchanged == 1  # the old digests still match
+    signals = monitor.market_outcomes(DAY, DAY)
+    assert signals["net_return"].tolist() == [pytest.approx(0.003)]
+    assert signals["rollout_feature"].isna().all()
+
+    # new rows carry their routing; a feature's read keeps the old rows (NULL) and drops other features
+    monitor.log_prediction(**_race(4, 1), rollout_feature="new_model", covariate=0.41)
+    monitor.log_prediction(**_race(5, 1), rollout_feature="other_model", covariate=0.52)
+    monitor.log_result("R3", {p: r for r, p in enumerate([1, 2, 3, 4, 5, 6], 1)})
+    ours = monitor.race_outcomes(DAY, DAY, rollout_feature="new_model").set_index("race_id")
+    assert list(ours.index) == ["R0", "R1", "R2", "R3", "R4"]
+    assert ours.loc["R4", ["rollout_feature", "covariate"]].tolist() == ["new_model", 0.41]
+    assert list(monitor.race_outcomes(DAY, DAY, rollout_feature="other_model")["race_id"]) == [
+        "R0", "R1", "R2", "R3", "R5",
+    ]  # fmt: skip
+    monitor.close()
+
+
+def test_0004_downgrades_to_0003_keeping_every_row(db_url: str) -> None:
+    monitor = PerformanceMonitor(db_url, notifiers=[])
+    monitor.log_predictions(
+        [
+            {**_race(0, 1), "odds": 2.4, "rollout_feature": "new_model", "covariate": 0.4},
+            {**_race(1, 2), "rollout_feature": "new_model", "covariate": 0.3},
+            _race(2, 2),
+        ]
+    )
+    monitor.log_signal("EURUSD", "2025-11-17T10:00", 1, 0.6, rollout_feature="new_model", covariate=0.55)
+    monitor.close()
+    _schema_at(db_url, "0003", down=True)
+    engine = create_engine(db_url)
+    for table in ("race_predictions", "market_signals"):
+        assert not set(_ROUTING) & {c["name"] for c in inspect(engine).get_columns(table)}
+    engine.dispose()
+    again = PerformanceMonitor(db_url, notifiers=[])  # upgrades once more; the routing is gone, the rows not
+    rows = again.race_outcomes(DAY, DAY)
+    assert list(rows["race_id"]) == ["R0", "R1", "R2"]
+    assert rows["bet_odds"].tolist()[0] == 2.4  # the money of 0003 survives the downgrade
+    assert rows["covariate"].isna().all()
+    assert len(again.market_outcomes(DAY, DAY)) == 1
     again.close()

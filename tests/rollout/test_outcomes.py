@@ -213,6 +213,7 @@ def test_the_twin_gives_the_monitors_race_frame(monitor: PerformanceMonitor) -> 
             "predictions": [{"pit_number": p, "total_score": 6 - j} for j, p in enumerate(predicted)],
             "actual_results": finish(result),
             **({"odds": 2.5 + k, "stake": 2.0} if k % 2 == 0 else {}),
+            **({"rollout_feature": ("f", "g", None, "f")[k], "covariate": 0.1 * k} if k != 2 else {}),
         })  # fmt: skip
     monitor.log_predictions(rows)
     logged = monitor.race_outcomes(START, date(2026, 11, 30))
@@ -224,13 +225,17 @@ def test_the_twin_gives_the_monitors_race_frame(monitor: PerformanceMonitor) -> 
             integration_mode=row["integration_mode"], score_accuracy=row["score_accuracy"],
             **{money: None if pd.isna(row[money]) else row[money] for money in MONEY},
             **{flag: None if pd.isna(row[flag]) else bool(row[flag]) for flag in HIT_FLAGS},
+            rollout_feature=row["rollout_feature"],
+            covariate=None if pd.isna(row["covariate"]) else row["covariate"],
         )  # fmt: skip
 
     assert list(logged.columns) == list(RACE_OUTCOME_COLUMNS)
     assert set(logged["status"]) == {"settled", "pending"}
     assert logged["bet_profit"].notna().any()
     assert logged["bet_odds"].isna().any()
-    for filters in ({}, {"variant": "on"}, {"model_version": "m-control"}, {"variant": "nobody"}):
+    assert logged["rollout_feature"].tolist() == ["f", None, "g", "f"]
+    filtering = ({}, {"variant": "on"}, {"model_version": "m-control"}, {"variant": "nobody"})
+    for filters in (*filtering, {"rollout_feature": "f"}, {"rollout_feature": "g", "variant": "control"}):
         pd.testing.assert_frame_equal(
             ledger.race_outcomes(START, date(2026, 11, 1), **filters),
             monitor.race_outcomes(START, date(2026, 11, 1), **filters),
@@ -243,21 +248,24 @@ def test_the_twin_gives_the_monitors_race_frame(monitor: PerformanceMonitor) -> 
 def test_the_twin_gives_the_monitors_market_frame(monitor: PerformanceMonitor) -> None:
     ledger = MemoryOutcomes()
     signals = [
-        ("EURUSD", datetime(2026, 11, 1, 23, 0, tzinfo=UTC), 1, 0.62, 1, "on", 0.004),
-        ("EURUSD", datetime(2026, 11, 1, 9, 0, tzinfo=UTC), 0, 0.41, 1, "control", None),
-        ("USDJPY", datetime(2026, 11, 2, 0, 30, tzinfo=UTC), 1, 0.55, None, "on", None),
+        ("EURUSD", datetime(2026, 11, 1, 23, 0, tzinfo=UTC), 1, 0.62, 1, "on", 0.004, "f"),
+        ("EURUSD", datetime(2026, 11, 1, 9, 0, tzinfo=UTC), 0, 0.41, 1, "control", None, None),
+        ("USDJPY", datetime(2026, 11, 2, 0, 30, tzinfo=UTC), 1, 0.55, None, "on", None, "g"),
     ]
-    for symbol, ts, signal, probability, outcome, variant, bar_return in signals:
-        monitor.log_signal(symbol, ts, signal, probability, variant=variant, model_version=variant)
+    for symbol, ts, signal, probability, outcome, variant, bar_return, feature in signals:
+        routing = {} if feature is None else {"rollout_feature": feature, "covariate": probability - 0.01}
+        monitor.log_signal(symbol, ts, signal, probability, variant=variant, model_version=variant, **routing)
         if outcome is not None:
             monitor.log_market_outcome(symbol, ts, outcome, bar_return=bar_return, cost=0.001)
         ledger.add_signal(
             symbol, ts, signal=signal, probability=probability, outcome=outcome, variant=variant,
-            model_version=variant, net_return=None if bar_return is None else bar_return - 0.001,
+            model_version=variant, net_return=None if bar_return is None else bar_return - 0.001, **routing,
         )  # fmt: skip
 
     assert list(monitor.market_outcomes(START, date(2026, 11, 30)).columns) == list(MARKET_OUTCOME_COLUMNS)
-    for filters in ({}, {"variant": "on"}, {"model_version": "control"}, {"variant": "nobody"}):
+    for filters in (
+        {}, {"variant": "on"}, {"model_version": "control"}, {"variant": "nobody"}, {"rollout_feature": "f"},
+    ):  # fmt: skip
         for end in (START, date(2026, 11, 2)):
             pd.testing.assert_frame_equal(
                 ledger.market_outcomes(START, end, **filters), monitor.market_outcomes(START, end, **filters)

@@ -40,12 +40,14 @@ __all__ = [
     "DEFAULT_MODEL_VERSION",
     "DEFAULT_VARIANT",
     "RaceEntry",
+    "Routing",
     "encode_result",
     "entry_of_record",
     "normalise_batch",
     "normalise_race",
     "parse_date",
     "parse_result",
+    "parse_routing",
 ]
 
 DEFAULT_MODEL_VERSION = "unversioned"
@@ -74,10 +76,41 @@ class RaceEntry:
     digest: str
     bet: Bet | None = None
     """The win ticket on the top pick the client logged (``odds``, ``stake``), or None."""
+    routing: Routing | None = None
+    """The rollout feature that routed the prediction and its pre-outcome covariate, or None."""
 
     @property
     def predicted_order(self) -> str:
         return "-".join(map(str, self.pits))
+
+
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """What a prediction was routed by: the rollout feature (or None) and a covariate known before
+    the outcome (or None), e.g. the champion's probability of its own top pick (CUPED)."""
+
+    rollout_feature: str | None
+    covariate: float | None
+
+
+def parse_routing(rollout_feature: Any, covariate: Any, row: int | None = None) -> Routing | None:
+    """The validated routing of a prediction; None when neither field is given.
+
+    Examples
+    --------
+    >>> parse_routing("new_model", 0.42)
+    Routing(rollout_feature='new_model', covariate=0.42)
+    >>> parse_routing(None, None) is None
+    True
+    >>> parse_routing("f", float("nan"))
+    Traceback (most recent call last):
+    ...
+    stagewise._exceptions.DataValidationError: covariate must be a finite number (NaN and inf ...; got nan.
+    """
+    if rollout_feature is None and covariate is None:
+        return None
+    feature = None if rollout_feature is None else _text(rollout_feature, "rollout_feature", 64, row)
+    return Routing(feature, _float_or_none(covariate, "covariate", row))
 
 
 def _where(row: int | None) -> str:
@@ -348,12 +381,15 @@ def normalise_race(
     variant: Any = DEFAULT_VARIANT,
     odds: Any = None,
     stake: Any = None,
+    rollout_feature: Any = None,
+    covariate: Any = None,
     row: int | None = None,
 ) -> RaceEntry:
     """Validate one ``log_prediction`` call and return its canonical form.
 
     ``odds`` (decimal win odds of the top pick, read before the close) and ``stake`` (default 1) are
-    the optional bet the prediction implies (:mod:`stagewise.monitor.money`).
+    the optional bet the prediction implies (:mod:`stagewise.monitor.money`); ``rollout_feature`` and
+    ``covariate`` its optional routing (:func:`parse_routing`).
     """
     pits, scores, probs = _parse_predictions(predictions, row)
     result = parse_result(actual_results, row)
@@ -368,6 +404,7 @@ def normalise_race(
     return _entry(
         race_id, race_date, venue_code, race_number, model_version, variant, mode,
         _flags(feature_flags, row), (pits, scores, probs), result, parse_bet(odds, stake, row), row,
+        parse_routing(rollout_feature, covariate, row),
     )  # fmt: skip
 
 
@@ -384,14 +421,18 @@ def _entry(
     result: Result | None,
     bet: Bet | None,
     row: int | None,
+    routing: Routing | None = None,
 ) -> RaceEntry:
     """The canonical entry (identity fields checked, digest computed) of parsed boats, flags and bet."""
     pits, scores, probs = boats
-    served = (pits, scores, probs, mode, entry_flags)
-    # a bet is part of what was served; without one the digest is the one logged before bets existed
-    digest = hashlib.blake2b(
-        repr(served if bet is None else (*served, bet)).encode(), digest_size=8
-    ).hexdigest()
+    served: tuple[Any, ...] = (pits, scores, probs, mode, entry_flags)
+    # a bet and a routing are part of what was served; without them the digest is the one logged
+    # before they existed (so an old row re-logged as it was is still unchanged)
+    if bet is not None:
+        served = (*served, bet)
+    if routing is not None:
+        served = (*served, routing)
+    digest = hashlib.blake2b(repr(served).encode(), digest_size=8).hexdigest()
     return RaceEntry(
         race_id=_text(race_id, "race_id", 64, row, allow_int=True),
         race_date=parse_date(race_date, "race_date", row),
@@ -407,6 +448,7 @@ def _entry(
         result=result,
         digest=digest,
         bet=bet,
+        routing=routing,
     )
 
 
@@ -448,6 +490,7 @@ def entry_of_record(record: RacePrediction, row: int | None = None) -> RaceEntry
         record.race_id, record.race_date, record.venue_code, record.race_number, record.model_version,
         record.variant, mode, _flags(record.feature_flags, row), (pits, scores, probs), None,
         parse_bet(record.odds, record.stake, row), row,
+        parse_routing(record.rollout_feature, record.covariate, row),
     )  # fmt: skip
 
 
@@ -480,4 +523,6 @@ _BATCH_FIELDS = _REQUIRED_FIELDS | {
     "variant",
     "odds",
     "stake",
+    "rollout_feature",
+    "covariate",
 }

@@ -324,6 +324,8 @@ def prediction_row(e: RaceEntry, result: Result | None, now: datetime) -> dict[s
         "logged_at": now,
         "bet_stake": None if e.bet is None else e.bet.stake,
         "bet_odds": None if e.bet is None else e.bet.odds,
+        "rollout_feature": None if e.routing is None else e.routing.rollout_feature,
+        "covariate": None if e.routing is None else e.routing.covariate,
         **_score_columns(e.pits, result, now, None if e.bet is None else e.bet.odds),
     }
 

@@ -39,6 +39,7 @@ _CASTS = {
     "bet_stake": "float8",
     "bet_odds": "float8",
     "bet_profit": "float8",
+    "covariate": "float8",
 }
 
 

@@ -20,7 +20,9 @@ from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 
 from stagewise._domain import Domain
 from stagewise._exceptions import DataValidationError, NotFoundError
+from stagewise.monitor.inputs import parse_routing
 from stagewise.monitor.ledger import bump_days, chunks, insert_new
+from stagewise.monitor.reads import feature_filter
 from stagewise.monitor.schema import corrections, market_signals
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "normalise_signal",
     "parse_timestamp",
     "read_outcomes",
+    "signal_row",
     "write_outcomes",
     "write_signals",
 ]
@@ -48,6 +51,8 @@ OUTCOME_COLUMNS = (
     "outcome",
     "status",
     "net_return",
+    "rollout_feature",
+    "covariate",
 )
 
 
@@ -62,6 +67,8 @@ class Signal:
     signal: int
     probability: float
     outcome: int | None
+    rollout_feature: str | None = None
+    covariate: float | None = None
 
 
 def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
@@ -103,6 +110,8 @@ def normalise_signal(
     model_version: Any,
     variant: Any,
     outcome: Any = None,
+    rollout_feature: Any = None,
+    covariate: Any = None,
 ) -> Signal:
     """Validate one ``log_signal`` call."""
     if not isinstance(symbol, str) or not symbol.strip() or len(symbol) > 32:
@@ -117,6 +126,7 @@ def normalise_signal(
     prob = float(probability)
     if not math.isfinite(prob) or not 0.0 <= prob <= 1.0:
         raise DataValidationError(f"probability must be a number in [0, 1]; got {probability!r}.")
+    routing = parse_routing(rollout_feature, covariate)
     return Signal(
         model_version=model_version.strip(),
         variant=variant.strip(),
@@ -125,43 +135,53 @@ def normalise_signal(
         signal=_binary(signal, "signal"),
         probability=prob,
         outcome=None if outcome is None else _binary(outcome, "outcome"),
+        rollout_feature=None if routing is None else routing.rollout_feature,
+        covariate=None if routing is None else routing.covariate,
     )
+
+
+def signal_row(s: Signal, outcome: int | None, now: datetime) -> dict[str, Any]:
+    """The ``market_signals`` row of a signal with its (maybe stored) outcome."""
+    return {
+        "model_version": s.model_version,
+        "variant": s.variant,
+        "symbol": s.symbol,
+        "ts": s.ts,
+        "signal_date": s.ts.date(),
+        "signal": s.signal,
+        "probability": s.probability,
+        "outcome": outcome,
+        "status": "pending" if outcome is None else "settled",
+        "logged_at": now,
+        "settled_at": None if outcome is None else now,
+        "rollout_feature": s.rollout_feature,
+        "covariate": s.covariate,
+    }
 
 
 def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) -> int:
     """Insert or replace signals; return how many rows changed."""
     ms = market_signals.c
-    stored: dict[tuple[str, str, datetime], tuple[int, float, int | None]] = {}
+    stored: dict[tuple[str, str, datetime], tuple[int, float, int | None, str | None, float | None]] = {}
     symbols = sorted({s.symbol for s in signals})
     stamps = [s.ts for s in signals]
     for part in chunks(symbols):
-        query = select(ms.model_version, ms.symbol, ms.ts, ms.signal, ms.probability, ms.outcome).where(
-            ms.symbol.in_(part), ms.ts.between(min(stamps), max(stamps))
-        )
+        query = select(
+            ms.model_version, ms.symbol, ms.ts, ms.signal, ms.probability, ms.outcome,
+            ms.rollout_feature, ms.covariate,
+        ).where(ms.symbol.in_(part), ms.ts.between(min(stamps), max(stamps)))  # fmt: skip
         if conn.dialect.name == "postgresql":  # writers of other bars do not wait (see ledger.py)
             query = query.order_by(ms.model_version, ms.symbol, ms.ts).with_for_update()
-        for mv, sym, ts, sig, prob, out in conn.execute(query):
-            stored[(mv, sym, ts)] = (sig, prob, out)
+        for mv, sym, ts, sig, prob, out, feature, covariate in conn.execute(query):
+            stored[(mv, sym, ts)] = (sig, prob, out, feature, covariate)
     inserts, updates = {}, {}
     for s in signals:
         key = (s.model_version, s.symbol, s.ts)
-        outcome = s.outcome if s.outcome is not None else stored.get(key, (0, 0.0, None))[2]
-        row = {
-            "model_version": s.model_version,
-            "variant": s.variant,
-            "symbol": s.symbol,
-            "ts": s.ts,
-            "signal_date": s.ts.date(),
-            "signal": s.signal,
-            "probability": s.probability,
-            "outcome": outcome,
-            "status": "pending" if outcome is None else "settled",
-            "logged_at": now,
-            "settled_at": None if outcome is None else now,
-        }
+        outcome = s.outcome if s.outcome is not None else stored.get(key, (0, 0.0, None, None, None))[2]
+        row = signal_row(s, outcome, now)
         if key not in stored:
             inserts[key] = row
-        elif stored[key] != (s.signal, s.probability, outcome):
+        elif stored[key] != (s.signal, s.probability, outcome, s.rollout_feature, s.covariate):
             updates[key] = row
     insert_new(conn, market_signals, list(inserts.values()), ("model_version", "symbol", "ts"))
     if updates:
@@ -255,11 +275,14 @@ def read_outcomes(
     model_version: str | None = None,
     variant: str | None = None,
     symbol: str | None = None,
+    rollout_feature: str | None = None,
 ) -> pd.DataFrame:
     """One row per logged signal dated ``start`` to ``end`` (inclusive), oldest first.
 
     Columns :data:`OUTCOME_COLUMNS` plus ``hit`` (signal == outcome; ``<NA>`` until settled):
-    ``ts`` and ``signal_date`` as datetime64, ``outcome`` as nullable Int64.
+    ``ts`` and ``signal_date`` as datetime64, ``outcome`` as nullable Int64. ``rollout_feature``
+    keeps the rows routed by that feature and those naming none
+    (:func:`~stagewise.monitor.reads.feature_filter`).
     """
     ms = market_signals.c
     cols = [ms[name] for name in OUTCOME_COLUMNS]
@@ -267,6 +290,8 @@ def read_outcomes(
     for column, value in (("model_version", model_version), ("variant", variant), ("symbol", symbol)):
         if value is not None:
             query = query.where(ms[column] == value)
+    if rollout_feature is not None:
+        query = query.where(feature_filter(ms.rollout_feature, rollout_feature))
     query = query.order_by(ms.ts, ms.symbol, ms.model_version)
     frame = pd.DataFrame(conn.execute(query).all(), columns=list(OUTCOME_COLUMNS))
     frame["ts"] = pd.to_datetime(frame["ts"]).astype("datetime64[ns]")
@@ -275,6 +300,9 @@ def read_outcomes(
     frame["probability"] = frame["probability"].astype("float64")
     frame["outcome"] = frame["outcome"].astype("Int64")
     frame["net_return"] = frame["net_return"].astype("float64")
+    frame["covariate"] = frame["covariate"].astype("float64")
+    feature = frame["rollout_feature"].astype("object")
+    frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
     settled = frame["status"] == "settled"
     frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").mask(~settled)
     return frame

@@ -37,7 +37,7 @@ from stagewise.monitor.market import (
     write_outcomes,
     write_signals,
 )
-from stagewise.monitor.reads import LedgerCounts, RaceIdentity, require_ledger
+from stagewise.monitor.reads import LedgerCounts, RaceIdentity, feature_filter, require_ledger
 from stagewise.monitor.records import RacePrediction, SignalPrediction
 from stagewise.monitor.schema import race_predictions
 from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
@@ -174,13 +174,18 @@ class PerformanceMonitor:
         reason: str | None = None,
         odds: float | None = None,
         stake: float | None = None,
+        rollout_feature: str | None = None,
+        covariate: float | None = None,
     ) -> LogSummary:
         """Log one race's prediction (and its result if known; otherwise it is pending).
 
         Idempotent per ``(model_version, race_id)``; see ``docs/monitor.md`` for the accepted shapes.
         ``odds`` (decimal win odds of the top pick, read before the close) and ``stake`` (default 1)
         record the bet the prediction implies; once settled the ledger keeps its profit per unit
-        staked (``bet_profit`` in :meth:`race_outcomes`; see ``docs/money.md``).
+        staked (``bet_profit`` in :meth:`race_outcomes`; see ``docs/money.md``). ``rollout_feature``
+        names the rollout feature that routed the prediction (a non-empty str of at most 64
+        characters) and ``covariate`` is a finite number known before the outcome, for the
+        controller's variance reduction (e.g. the champion's probability of its own top pick).
         """
         entry = normalise_race(
             race_id=race_id,
@@ -195,13 +200,16 @@ class PerformanceMonitor:
             variant=variant,
             odds=odds,
             stake=stake,
+            rollout_feature=rollout_feature,
+            covariate=covariate,
         )
         return self._write_entries([entry], reason)
 
     def log_predictions(self, rows: Iterable[Mapping[str, Any]], *, reason: str | None = None) -> LogSummary:
         """Log many races in one transaction: every row is validated first; all or nothing.
 
-        Each row holds :meth:`log_prediction`'s arguments, ``odds`` and ``stake`` optional.
+        Each row holds :meth:`log_prediction`'s arguments, ``odds``, ``stake``, ``rollout_feature``
+        and ``covariate`` optional.
         """
         return self._write_entries(normalise_batch(rows), reason)
 
@@ -222,6 +230,8 @@ class PerformanceMonitor:
                 r.probability,
                 model_version=r.model_version,
                 variant=r.variant,
+                rollout_feature=r.rollout_feature,
+                covariate=r.covariate,
             )
             for r in records
         ]
@@ -348,14 +358,20 @@ class PerformanceMonitor:
         model_version: str | None = None,
         variant: str | None = None,
         integration_mode: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """One row per logged prediction with its outcome, for ``start_date`` to ``end_date`` inclusive.
 
         Columns: race_id, race_date, venue_code, variant, model_version, integration_mode, hit_1st,
         hit_top3, hit_trio (booleans, ``<NA>`` unless settled), score_accuracy (NaN when undefined or
-        not settled), status (``pending``, ``settled`` or ``void``), and the money of the logged bet:
+        not settled), status (``pending``, ``settled`` or ``void``), the money of the logged bet:
         bet_stake, bet_odds (NaN without a bet) and bet_profit (profit per unit staked; NaN unless
-        settled with a bet, and for a refunded pick), sorted by date and race.
+        settled with a bet, and for a refunded pick), and the routing: rollout_feature (None when no
+        rollout routed the prediction) and covariate (NaN when none was logged), sorted by date and race.
+
+        ``rollout_feature="f"`` keeps the rows routed by ``f`` and the rows that name no feature (logged
+        before ledger revision 0004, or by a client that logs none), and leaves out every row routed by
+        another feature: two rollouts judged side by side never see each other's rows.
         """
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
         rp = race_predictions.c
@@ -374,8 +390,12 @@ class PerformanceMonitor:
             rp.bet_stake,
             rp.bet_odds,
             rp.bet_profit,
+            rp.rollout_feature,
+            rp.covariate,
         ]
         query = select(*cols).where(rp.race_date.between(start, end))
+        if rollout_feature is not None:
+            query = query.where(feature_filter(rp.rollout_feature, rollout_feature))
         for column, value in (
             ("model_version", model_version),
             ("variant", variant),
@@ -393,8 +413,10 @@ class PerformanceMonitor:
         frame["venue_code"] = frame["venue_code"].astype("int64")
         for flag in ("hit_1st", "hit_top3", "hit_trio"):
             frame[flag] = frame[flag].astype("boolean")
-        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit"):
+        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit", "covariate"):
             frame[column] = frame[column].astype("float64")
+        feature = frame["rollout_feature"].astype("object")
+        frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
         return frame
 
     # -- alerts ------------------------------------------------------------------------------------
@@ -470,8 +492,13 @@ class PerformanceMonitor:
         model_version: str = DEFAULT_MODEL_VERSION,
         variant: str = DEFAULT_VARIANT,
         outcome: int | None = None,
+        rollout_feature: str | None = None,
+        covariate: float | None = None,
     ) -> int:
-        """Log a direction signal (1 = up) with its probability; idempotent per (model, symbol, time)."""
+        """Log a direction signal (1 = up) with its probability; idempotent per (model, symbol, time).
+
+        ``rollout_feature`` and ``covariate`` are the optional routing, as in :meth:`log_prediction`.
+        """
         sig = normalise_signal(
             symbol,
             timestamp,
@@ -480,6 +507,8 @@ class PerformanceMonitor:
             model_version=model_version,
             variant=variant,
             outcome=outcome,
+            rollout_feature=rollout_feature,
+            covariate=covariate,
         )
         now = self._now()
         return self.store.write(lambda conn: write_signals(conn, [sig], now))
@@ -532,21 +561,29 @@ class PerformanceMonitor:
         model_version: str | None = None,
         variant: str | None = None,
         symbol: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """One row per logged signal dated ``start_date`` to ``end_date`` inclusive (the markets twin of
         :meth:`race_outcomes`).
 
         Columns: symbol, ts, signal_date, variant, model_version, signal, probability, outcome
         (``<NA>`` until settled), status (``pending`` or ``settled``), net_return (NaN unless its
-        outcome was logged with ``bar_return``) and hit (signal == outcome, ``<NA>`` until settled),
-        sorted by time.
+        outcome was logged with ``bar_return``), rollout_feature and covariate (as in
+        :meth:`race_outcomes`) and hit (signal == outcome, ``<NA>`` until settled), sorted by time.
+        ``rollout_feature`` filters as in :meth:`race_outcomes` (rows naming no feature are kept).
         """
         from stagewise.monitor.market import read_outcomes
 
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
         return self.store.read(
             lambda conn: read_outcomes(
-                conn, start, end, model_version=model_version, variant=variant, symbol=symbol
+                conn,
+                start,
+                end,
+                model_version=model_version,
+                variant=variant,
+                symbol=symbol,
+                rollout_feature=rollout_feature,
             )
         )
 

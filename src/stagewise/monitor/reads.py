@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, bindparam, func, select, text
+from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, text
 
 from stagewise._exceptions import NotFoundError
 from stagewise.monitor.schema import race_predictions, races
@@ -20,6 +20,7 @@ from stagewise.monitor.store import sqlite_path
 __all__ = [
     "LedgerCounts",
     "RaceIdentity",
+    "feature_filter",
     "latest_race_date",
     "ping",
     "prediction_counts",
@@ -93,6 +94,12 @@ def prediction_counts(conn: Connection) -> LedgerCounts:
 def ping(conn: Connection) -> None:
     """One round trip to the database."""
     conn.execute(text("SELECT 1"))
+
+
+def feature_filter(column: ColumnElement[str | None], feature: str) -> ColumnElement[bool]:
+    """Rows routed by ``feature``, and rows that name no feature (NULL: logged before revision 0004
+    or by a client that logs none, read as they always were); never rows routed by another feature."""
+    return or_(column == feature, column.is_(None))
 
 
 def _as_date(value: object) -> date:

@@ -43,7 +43,9 @@ class RacePrediction:
 
     ``feature_flags`` are the rollout flags the prediction was made under, stored as canonical JSON;
     ``integration_mode`` is the seed's optional segment label (None: none); ``odds`` and ``stake`` are
-    the optional win bet on the top pick (:mod:`stagewise.monitor.money`; None: no bet logged).
+    the optional win bet on the top pick (:mod:`stagewise.monitor.money`; None: no bet logged);
+    ``rollout_feature`` is the rollout feature that routed the prediction and ``covariate`` a number
+    known before the outcome, for variance reduction (None: none).
     """
 
     race_id: str
@@ -57,6 +59,8 @@ class RacePrediction:
     integration_mode: str | None = None
     odds: float | None = None
     stake: float | None = None
+    rollout_feature: str | None = None
+    covariate: float | None = None
 
     @property
     def pits(self) -> tuple[int, ...]:
@@ -74,6 +78,8 @@ class SignalPrediction:
     probability: float
     model_version: str = DEFAULT_MODEL_VERSION
     variant: str = DEFAULT_VARIANT
+    rollout_feature: str | None = None
+    covariate: float | None = None
 
 
 LedgerRecord = RacePrediction | SignalPrediction

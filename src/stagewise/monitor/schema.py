@@ -94,6 +94,9 @@ race_predictions = Table(
     Column("bet_stake", Float),
     Column("bet_odds", Float),
     Column("bet_profit", Float),
+    # routing (0004): the rollout feature that chose the answering model, and a pre-outcome covariate
+    Column("rollout_feature", String(64)),
+    Column("covariate", Float),
     UniqueConstraint("model_version", "race_id", name="uq_race_predictions_model_race"),
     Index("ix_race_predictions_date_model", "race_date", "model_version"),
     Index("ix_race_predictions_race_id", "race_id"),
@@ -237,6 +240,8 @@ market_signals = Table(
     Column("logged_at", DateTime, nullable=False),
     Column("settled_at", DateTime),
     Column("net_return", Float),  # money (0003): realised return after costs, logged with the outcome
+    Column("rollout_feature", String(64)),  # routing (0004), as in race_predictions
+    Column("covariate", Float),
     UniqueConstraint("model_version", "symbol", "ts", name="uq_market_signals_model_symbol_ts"),
     Index("ix_market_signals_date", "signal_date"),
 )

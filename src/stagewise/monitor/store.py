@@ -49,7 +49,7 @@ __all__ = [
 
 DEFAULT_URL = "sqlite:///data/monitor.db"
 #: The newest migration; bump together with a new file in ``migrations/versions``.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 #: Named advisory locks (PostgreSQL) for work that must not run twice at once; logging takes none.
 _PG_LOCKS = {"migrate": 0x5747_4D4F, "alerts": 0x5747_4D41, "features": 0x5747_4D46}
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"

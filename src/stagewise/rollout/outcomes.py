@@ -43,9 +43,12 @@ RACE_OUTCOME_COLUMNS = (
     "bet_stake",
     "bet_odds",
     "bet_profit",
+    "rollout_feature",
+    "covariate",
 )
 """Columns of ``race_outcomes``: one row per logged prediction; hits are ``<NA>`` unless settled, the
-bet's stake and odds NaN without a bet, its profit per unit staked NaN unless settled with a bet."""
+bet's stake and odds NaN without a bet, its profit per unit staked NaN unless settled with a bet;
+``rollout_feature`` (None: no rollout named) and ``covariate`` (NaN: none logged) as logged."""
 
 MARKET_OUTCOME_COLUMNS = (
     "symbol",
@@ -58,10 +61,12 @@ MARKET_OUTCOME_COLUMNS = (
     "outcome",
     "status",
     "net_return",
+    "rollout_feature",
+    "covariate",
     "hit",
 )
 """Columns of ``market_outcomes``: one row per signal; ``outcome`` and ``hit`` are ``<NA>`` until settled,
-``net_return`` (the signal's realised return after costs) NaN unless recorded."""
+``net_return`` (the signal's realised return after costs) NaN unless recorded; the routing as in races."""
 
 RaceStatus = Literal["pending", "settled", "void"]
 
@@ -71,7 +76,8 @@ class OutcomeSource(Protocol):
     """The ledger as the controller reads it: per-unit outcomes between two days (inclusive).
 
     ``race_outcomes`` rows are sorted by date and race, ``market_outcomes`` rows by time; a
-    filter left ``None`` does not filter.
+    filter left ``None`` does not filter. ``rollout_feature="f"`` keeps the rows routed by ``f`` and
+    the rows that name no feature (logged before the ledger recorded it), never another feature's.
     """
 
     def race_outcomes(
@@ -81,6 +87,7 @@ class OutcomeSource(Protocol):
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """One row per logged race prediction (:data:`RACE_OUTCOME_COLUMNS`)."""
         ...
@@ -92,6 +99,7 @@ class OutcomeSource(Protocol):
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """One row per logged market signal (:data:`MARKET_OUTCOME_COLUMNS`)."""
         ...
@@ -113,6 +121,8 @@ class _Race:
     bet_stake: float | None
     bet_odds: float | None
     bet_profit: float | None
+    rollout_feature: str | None
+    covariate: float | None
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,8 @@ class _Signal:
     probability: float
     outcome: int | None
     net_return: float | None
+    rollout_feature: str | None = None
+    covariate: float | None = None
 
 
 class MemoryOutcomes:
@@ -165,6 +177,8 @@ class MemoryOutcomes:
         bet_stake: float | None = None,
         bet_odds: float | None = None,
         bet_profit: float | None = None,
+        rollout_feature: str | None = None,
+        covariate: float | None = None,
     ) -> None:
         """Record one race prediction's outcome (hits, score and profit are dropped unless settled)."""
         if status not in ("pending", "settled", "void"):
@@ -188,6 +202,8 @@ class MemoryOutcomes:
                 bet_stake=bet_stake,
                 bet_odds=bet_odds,
                 bet_profit=bet_profit if settled else None,
+                rollout_feature=rollout_feature,
+                covariate=covariate,
             )
         )
 
@@ -202,6 +218,8 @@ class MemoryOutcomes:
         net_return: float | None = None,
         variant: str = "default",
         model_version: str = "unversioned",
+        rollout_feature: str | None = None,
+        covariate: float | None = None,
     ) -> None:
         """Record one market signal (1 = up) with its probability, and its outcome once known.
 
@@ -212,9 +230,11 @@ class MemoryOutcomes:
                 raise DataValidationError(f"The '{name}' of a signal must be 0 or 1. Got {value!r}.")
         # the ledger keeps naive UTC times and dates a signal by its UTC day
         naive = ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
-        self._signals.append(
-            _Signal(symbol, naive, variant, model_version, signal, probability, outcome, net_return)
-        )
+        signal_row = _Signal(
+            symbol, naive, variant, model_version, signal, probability, outcome, net_return,
+            rollout_feature, covariate,
+        )  # fmt: skip
+        self._signals.append(signal_row)
 
     def race_outcomes(
         self,
@@ -223,13 +243,15 @@ class MemoryOutcomes:
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """The races dated ``start_date`` to ``end_date`` (inclusive), oldest first."""
         chosen = sorted(
             (
                 r
                 for r in self._races
-                if start_date <= r.race_date <= end_date and _wanted(r, model_version, variant)
+                if start_date <= r.race_date <= end_date
+                and _wanted(r, model_version, variant, rollout_feature)
             ),
             key=lambda r: (r.race_date, r.race_id, r.model_version),
         )
@@ -241,8 +263,10 @@ class MemoryOutcomes:
         frame["venue_code"] = frame["venue_code"].astype("int64")
         for flag in ("hit_1st", "hit_top3", "hit_trio"):
             frame[flag] = frame[flag].astype("boolean")
-        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit"):
+        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit", "covariate"):
             frame[column] = frame[column].astype("float64")
+        feature = frame["rollout_feature"].astype("object")
+        frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
         return frame
 
     def market_outcomes(
@@ -252,13 +276,15 @@ class MemoryOutcomes:
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """The signals dated ``start_date`` to ``end_date`` (inclusive), oldest first."""
         chosen = sorted(
             (
                 s
                 for s in self._signals
-                if start_date <= s.ts.date() <= end_date and _wanted(s, model_version, variant)
+                if start_date <= s.ts.date() <= end_date
+                and _wanted(s, model_version, variant, rollout_feature)
             ),
             key=lambda s: (s.ts, s.symbol, s.model_version),
         )
@@ -266,6 +292,7 @@ class MemoryOutcomes:
             [
                 *(s.symbol, s.ts, s.ts.date(), s.variant, s.model_version, s.signal, s.probability),
                 *(s.outcome, "pending" if s.outcome is None else "settled", s.net_return),
+                *(s.rollout_feature, s.covariate),
             ]
             for s in chosen
         ]
@@ -276,12 +303,20 @@ class MemoryOutcomes:
         frame["probability"] = frame["probability"].astype("float64")
         frame["outcome"] = frame["outcome"].astype("Int64")
         frame["net_return"] = frame["net_return"].astype("float64")
+        frame["covariate"] = frame["covariate"].astype("float64")
+        feature = frame["rollout_feature"].astype("object")
+        frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
         settled = frame["status"] == "settled"
         frame["hit"] = (frame["signal"] == frame["outcome"]).astype("boolean").mask(~settled)
         return frame
 
 
-def _wanted(row: _Race | _Signal, model_version: str | None, variant: str | None) -> bool:
-    return (model_version is None or row.model_version == model_version) and (
-        variant is None or row.variant == variant
+def _wanted(
+    row: _Race | _Signal, model_version: str | None, variant: str | None, rollout_feature: str | None
+) -> bool:
+    return (
+        (model_version is None or row.model_version == model_version)
+        and (variant is None or row.variant == variant)
+        # the ledger's rule: a row naming no feature predates routing and is kept
+        and (rollout_feature is None or row.rollout_feature in (None, rollout_feature))
     )
