@@ -34,6 +34,12 @@ FEATURE = typer.Option(
     "challenger_model", "--feature", help="Rollout feature: races it enables get the challenger."
 )
 SHADOW = typer.Option(False, "--shadow", help="Score every race with both models and log both.")
+VARIANT = typer.Option(
+    None,
+    "--variant",
+    help="A/B/n: NAME=REF, the registry alias or version answering variant NAME of the feature's split "
+    "(repeat once per variant; the mapping must name exactly the split's variants).",
+)
 SIGNATURE_ERRORS = typer.Option(
     "detailed",
     "--signature-errors",
@@ -52,6 +58,7 @@ _OPTION = {
     "reload_interval_s": "--reload-interval",
     "queue_max": "--queue-max",
     "signature_errors": "--signature-errors",
+    "variants": "--variant",
 }
 LOG_LEVEL = typer.Option("info", "--log-level", help="uvicorn log level.")
 
@@ -65,6 +72,7 @@ def serve(
     config: str = CONFIG,
     feature: str = FEATURE,
     shadow: bool = SHADOW,
+    variant: list[str] | None = VARIANT,
     signature_errors: str = SIGNATURE_ERRORS,
     reload_interval: float = RELOAD,
     queue_max: int = QUEUE_MAX,
@@ -81,6 +89,7 @@ def serve(
     from stagewise.serve.metrics import MULTIPROC_ENV
     from stagewise.serve.settings import SETTINGS_ENV, ServeSettings
 
+    variants = _variant_mapping(variant or [])
     try:
         settings = ServeSettings(
             models_dir=str(models),
@@ -88,6 +97,7 @@ def serve(
             rollout_config=config,
             feature=feature,
             shadow=shadow,
+            variants=variants,
             signature_errors=signature_errors,
             reload_interval_s=reload_interval,
             queue_max=queue_max,
@@ -101,6 +111,9 @@ def serve(
         raise ConfigError("; ".join(problems) + ".") from None
     if not models.is_dir():
         raise ConfigError(f"--models {str(models)!r} is not a directory; point it at a ModelRegistry root.")
+    from stagewise.serve.variants import check_served_variants
+
+    check_served_variants(settings)  # refused here in one line, not as a traceback in every worker
     from stagewise.cli._ports import check_port
 
     check_port(host, port)
@@ -114,7 +127,8 @@ def serve(
         os.environ[MULTIPROC_ENV] = own_metrics_dir
     typer.echo(
         f"stagewise serve: http://{host}:{port} (workers={workers}, models={models}, "
-        f"rollout={config} feature={feature}{', shadow' if shadow else ''})",
+        f"rollout={config} feature={feature}{', shadow' if shadow else ''}"
+        f"{''.join(f', variant {k}={v}' for k, v in variants.items())})",
         err=True,
     )
     try:
@@ -131,3 +145,25 @@ def serve(
     finally:
         if own_metrics_dir is not None:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
+
+
+def _variant_mapping(options: list[str]) -> dict[str, str]:
+    """``--variant NAME=REF`` options as a mapping; a malformed or repeated one is a ConfigError."""
+    from stagewise._exceptions import ConfigError
+
+    mapping: dict[str, str] = {}
+    for option in options:
+        name, sep, ref = option.partition("=")
+        if not sep or not name.strip() or not ref.strip():
+            raise ConfigError(
+                f"--variant must be NAME=REF (a variant of the split and a registry ref); got {option!r}."
+            )
+        if name.strip() in ("control", "on"):
+            raise ConfigError(
+                f"--variant {option}: {name.strip()!r} is a rollout group, not a variant of a split (the "
+                "champion answers control); name a variant of the feature's split."
+            )
+        if name.strip() in mapping:
+            raise ConfigError(f"--variant names variant {name.strip()!r} twice; got {option!r}.")
+        mapping[name.strip()] = ref.strip()
+    return mapping

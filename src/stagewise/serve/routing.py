@@ -32,6 +32,7 @@ from stagewise._exceptions import NotFoundError, StagewiseError
 from stagewise.features.sets import FeatureSet
 from stagewise.models.flavours import InputSignature
 from stagewise.models.flavours.composite import RaceFlavour
+from stagewise.rollout.gradual import CONTROL_VARIANT
 from stagewise.serve.inference import ProbaModel
 
 if TYPE_CHECKING:
@@ -249,6 +250,8 @@ class RolloutRouting(Protocol):
 
     def should_enable_feature(self, feature_name: str, race_id: str | int) -> bool: ...
 
+    def variant(self, feature_name: str, race_id: str | int) -> str: ...
+
     def feature(self, feature_name: str) -> FeatureRollout: ...
 
 
@@ -288,6 +291,28 @@ class RaceRouter:
             return "champion"
         self.unknown_feature = False
         return "challenger" if enabled else "champion"
+
+    def group(self, race_id: str) -> str:
+        """The race's ledger group, exactly ``GradualRollout.variant(feature, race_id)``: ``"control"``
+        when the feature is off for it (or unknown, or no rollout), else its variant under a split, else
+        ``"on"``. Only enabled races pay for the variant lookup."""
+        if self.role(race_id) == "champion":
+            return CONTROL_VARIANT
+        assert self.rollout is not None  # role() is "champion" without a rollout
+        try:
+            return self.rollout.variant(self.feature, race_id)
+        except NotFoundError:  # the feature was removed from the config a moment ago
+            return CONTROL_VARIANT
+
+    def split(self) -> tuple[str, ...] | None:
+        """The variant names of the feature's A/B/n split, or None (no split, or no such feature)."""
+        if self.rollout is None:
+            return None
+        try:
+            weights = self.rollout.feature(self.feature).extra.get("variants")
+        except NotFoundError:
+            return None
+        return None if not weights else tuple(str(name) for name in weights)
 
     def completed(self) -> dict[str, Any] | None:
         """The completion record when a promotion finished the feature's rollout (no challenger is

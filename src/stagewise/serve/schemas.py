@@ -135,9 +135,10 @@ class BoatPrediction(BaseModel):
 
 
 class ModelAnswer(BaseModel):
-    """Which model answered: its role, registry version and ledger variant."""
+    """Which model answered: its role (``variant`` for the model of an A/B/n variant), registry version
+    and ledger variant."""
 
-    role: Literal["champion", "challenger", "market"]
+    role: Literal["champion", "challenger", "variant", "market"]
     version: str
     variant: str
 

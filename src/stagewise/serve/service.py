@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from stagewise._exceptions import DataValidationError, StagewiseError
+from stagewise._exceptions import ConfigError, DataValidationError, StagewiseError
 from stagewise.features.sets import FeatureSet
 from stagewise.features.technical import FEATURE_NAMES
 from stagewise.monitor.records import BoatScore, LedgerRecord, RacePrediction, SignalPrediction
@@ -37,6 +37,7 @@ from stagewise.serve.schemas import (
     ResultsResponse,
 )
 from stagewise.serve.settings import ServeSettings
+from stagewise.serve.variants import check_variant_models, variant_of_role, variant_role
 
 if TYPE_CHECKING:
     from stagewise.monitor import PerformanceMonitor
@@ -94,6 +95,21 @@ def _checked_or_none(
     return checked
 
 
+_ROLE_OF_GROUP = {CONTROL_VARIANT: "champion", ENABLED_VARIANT: "challenger"}
+"""The model role of each ledger group without a split; a split's variant ``v`` is ``variant:v``."""
+
+
+def _answer_role(role: str) -> str:
+    """The role a response names: ``variant`` for any variant's model."""
+    return "variant" if variant_of_role(role) is not None else role
+
+
+def _pick_probability(scores: np.ndarray, win_prob: np.ndarray, pits: np.ndarray) -> float:
+    """The win probability a model gives its own top pick (highest score, ties to the lower pit, as
+    :func:`rank_one_race`): the covariate every logged row of a race carries, from the champion."""
+    return float(win_prob[int(np.lexsort((pits, -scores))[0])])
+
+
 class PredictionService:
     """One server process's models, routing, ledger queue and metrics."""
 
@@ -115,14 +131,23 @@ class PredictionService:
             )
         self.rollout = rollout
         self.router = RaceRouter(rollout, settings.feature)
+        # A/B/n: the mapping must name exactly the split's variants (refused here, before any model loads)
+        check_variant_models(settings.feature, self.router.split(), settings.variants)
+        variant_refs = {variant_role(name): ref for name, ref in settings.variants.items()}
         self.watcher = ModelWatcher(
             settings.models_dir,
             {
                 "champion": settings.champion_ref,
                 "challenger": settings.challenger_ref,
                 "market": settings.market_ref,
+                **variant_refs,
             },
-            domains={"champion": "races", "challenger": "races", "market": "markets"},
+            domains={
+                "champion": "races",
+                "challenger": "races",
+                "market": "markets",
+                **dict.fromkeys(variant_refs, "races"),
+            },
             reload_interval_s=settings.reload_interval_s,
             on_reload=self._on_reload,
         )
@@ -139,7 +164,13 @@ class PredictionService:
         )
         self._results_monitor: PerformanceMonitor | None = None
         self._served_labels: set[tuple[str, str]] = set()
-        self.watcher.load()
+        loaded = self.watcher.load()
+        for name, ref in settings.variants.items():
+            error = loaded.errors.get(variant_role(name))
+            if error is not None:
+                raise ConfigError(
+                    f"--variant {name}={ref}: the model of variant {name!r} cannot load: {error}"
+                )
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
@@ -186,7 +217,10 @@ class PredictionService:
         # a race_id the ledger holds with another date/venue/number would be refused after the answer
         self.identities.check(req.race_id, (req.race_date, req.venue_code, req.race_number))
         models = self.watcher.current
-        wanted = self.router.role(req.race_id)
+        group = self.router.group(req.race_id)  # exactly GradualRollout.variant(feature, race_id)
+        wanted = _ROLE_OF_GROUP.get(group) or variant_role(group)
+        # a role with no model (not loaded, or not mapped since a config reload) falls back to the champion,
+        # logged as control: the ledger records who answered, and /readyz says why
         role = wanted if models.get(wanted) is not None else "champion"
         answering = models.get(role)
         if answering is None:
@@ -207,14 +241,13 @@ class PredictionService:
             return rows[model.feature_set]
 
         X = answering.check(features(answering))  # a SignatureError is a 422 before anything is logged
-        variant = VARIANTS[role]
+        variant = group if role == wanted else CONTROL_VARIANT
         scores = self._score(answering, X, variant)
         order, win_prob = _race_order(answering, X, scores, pits)
         self.metrics.predictions.labels(
             domain="races", model_version=answering.version, variant=variant, mode="answered"
         ).inc()
-        logged = self._log_race(req, answering, variant, pits, scores, win_prob, order, role)
-        shadow_answer = None
+        shadow: tuple[LoadedModel, np.ndarray, np.ndarray, np.ndarray] | None = None
         if self.settings.shadow:
             other = models.get("challenger" if role == "champion" else "champion")
             other_X = _checked_or_none(other, features(other)) if other is not None else None
@@ -224,8 +257,27 @@ class PredictionService:
                 self.metrics.predictions.labels(
                     domain="races", model_version=other.version, variant=SHADOW_VARIANT, mode="shadow"
                 ).inc()
-                self._log_race(req, other, SHADOW_VARIANT, pits, other_scores, other_prob, other_order, role)
-                shadow_answer = ModelAnswer(role=other.role, version=other.version, variant=SHADOW_VARIANT)
+                shadow = (other, other_scores, other_prob, other_order)
+        # the covariate: the champion's probability of its own top pick, from the champion's scores of
+        # this race (already computed when it answered or shadowed; else one champion scoring)
+        champion = models.get("champion")
+        if role == "champion":
+            covariate: float | None = _pick_probability(scores, win_prob, pits)
+        elif shadow is not None and shadow[0] is champion:
+            covariate = _pick_probability(shadow[1], shadow[2], pits)
+        else:
+            covariate = None if champion is None else self._champion_covariate(champion, features, pits)
+        enabled = role != "champion"
+        logged = self._log_race(req, answering, variant, pits, scores, win_prob, order, enabled, covariate)
+        shadow_answer = None
+        if shadow is not None:
+            other, other_scores, other_prob, other_order = shadow
+            self._log_race(
+                req, other, SHADOW_VARIANT, pits, other_scores, other_prob, other_order, enabled, covariate
+            )
+            shadow_answer = ModelAnswer(
+                role=_answer_role(other.role), version=other.version, variant=SHADOW_VARIANT
+            )
         # model_construct: every value is ours and of the declared type; validating it again is wasted work
         pit_list, score_list, prob_list = pits.tolist(), scores.tolist(), win_prob.tolist()
         boats = [
@@ -238,7 +290,7 @@ class PredictionService:
             race_id=req.race_id,
             predicted_order=[b.pit for b in boats],
             boats=boats,
-            model=ModelAnswer(role=role, version=answering.version, variant=variant),
+            model=ModelAnswer(role=_answer_role(role), version=answering.version, variant=variant),
             shadow=shadow_answer,
             logged=logged,
         )
@@ -252,7 +304,8 @@ class PredictionService:
         scores: np.ndarray,
         win_prob: np.ndarray,
         order: np.ndarray,
-        routed_role: str,
+        enabled: bool,
+        covariate: float | None,
     ) -> bool:
         pit_list, score_list, prob_list = pits.tolist(), scores.tolist(), win_prob.tolist()
         ranked = order.tolist()
@@ -266,11 +319,28 @@ class PredictionService:
             boats=tuple(BoatScore(pit_list[i], score_list[i], prob_list[i]) for i in ranked),
             model_version=model.version,
             variant=variant,
-            feature_flags={self.settings.feature: routed_role == "challenger"},
+            feature_flags={self.settings.feature: enabled},
             odds=odds,
             stake=req.stake if odds is not None else None,
+            rollout_feature=self.settings.feature,
+            covariate=covariate,
         )
         return self.queue.submit("race", record)
+
+    def _champion_covariate(
+        self,
+        champion: LoadedModel,
+        features: Callable[[LoadedModel], np.ndarray | pd.DataFrame],
+        pits: np.ndarray,
+    ) -> float | None:
+        """The champion's probability of its top pick when another model answered (None: the race breaks
+        the champion's signature, so it has no opinion to adjust by)."""
+        checked = _checked_or_none(champion, features(champion))
+        if checked is None:
+            return None
+        scores = np.asarray(champion.scorer.predict_proba(checked), dtype=np.float64)[:, 1]
+        _, win_prob = rank_one_race(scores, pits)
+        return _pick_probability(scores, win_prob, pits)
 
     # -- markets ---------------------------------------------------------------------------------
     def predict_market(self, req: MarketPredictRequest) -> MarketPredictResponse:
@@ -298,7 +368,17 @@ class PredictionService:
         signal = int(probability > 0.5)
         logged = self.queue.submit(
             "signal",
-            SignalPrediction(req.symbol, timestamp, signal, probability, model.version, variant),
+            # the market model is the champion of its bars: its probability is the bar's covariate
+            SignalPrediction(
+                req.symbol,
+                timestamp,
+                signal,
+                probability,
+                model.version,
+                variant,
+                rollout_feature=self.settings.feature,
+                covariate=probability,
+            ),
         )
         return MarketPredictResponse(
             symbol=req.symbol,
@@ -371,7 +451,18 @@ class PredictionService:
         if models.get("champion") is None:
             reasons.append(f"champion not loaded: {models.errors.get('champion', 'not configured')}")
         stage = self.router.stage()
-        if stage not in (None, "disabled") and models.get("challenger") is None:
+        split = self.router.split()
+        if stage not in (None, "disabled") and split is not None:
+            for name in split:  # the split may have changed since start-up (the config reloads)
+                if models.get(variant_role(name)) is None:
+                    why = models.errors.get(
+                        variant_role(name), f"not mapped; restart with --variant {name}=REF"
+                    )
+                    reasons.append(
+                        f"variant {name!r} of rollout feature {self.settings.feature!r} has no model: {why}; "
+                        "its races are answered by the champion and logged as control"
+                    )
+        elif stage not in (None, "disabled") and models.get("challenger") is None:
             reasons.append(
                 f"rollout feature {self.settings.feature!r} is at {stage} but no challenger is loaded: "
                 f"{models.errors.get('challenger', 'challenger_ref is not set')}; if the challenger was "
@@ -413,6 +504,7 @@ class PredictionService:
                 "feature": self.settings.feature,
                 "stage": stage,
                 "shadow": self.settings.shadow,
+                "variants": dict(self.settings.variants),
                 "completed": self.router.completed(),
                 "manual_edit": None if edit is None else edit.to_dict(),
             },

@@ -12,7 +12,7 @@ import json
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stagewise._exceptions import ConfigError
 
@@ -46,6 +46,11 @@ class ServeSettings(BaseModel):
     champion_ref: str = Field("champion", min_length=1)
     challenger_ref: str | None = Field("challenger", description="None: no challenger is ever loaded.")
     market_ref: str | None = Field("market", description="Registry alias of the market model (optional).")
+    variants: dict[str, str] = Field(
+        default_factory=dict,
+        description="A/B/n: each variant of the feature's split -> registry ref of the model that answers "
+        "its races (docs/serving.md); must name exactly the split's variants.",
+    )
     reload_interval_s: float = Field(5.0, gt=0, description="Seconds between model-alias and config checks.")
     queue_max: int = Field(100_000, ge=1, description="Predictions held in memory before shedding.")
     batch_size: int = Field(500, ge=1, description="Ledger rows per insert.")
@@ -59,6 +64,19 @@ class ServeSettings(BaseModel):
         description="'private': a 422 for input that breaks a model's signature names no feature or rule "
         "unless the request carries the admin token.",
     )
+
+    @field_validator("variants")
+    @classmethod
+    def _variant_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, ref in value.items():
+            if not name.strip() or len(name) > 64 or name.strip() in ("control", "on"):
+                raise ValueError(
+                    f"a variant name must be a non-empty str of at most 64 characters other than "
+                    f"'control' and 'on'; got {name!r}"
+                )
+            if not ref.strip():
+                raise ValueError(f"variant {name!r} needs a registry alias or version; got {ref!r}")
+        return value
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> ServeSettings:
