@@ -1,9 +1,11 @@
 """Prediction server benchmarks.
 
 (b) ``serve-load``: a load test of ``POST /v1/races/predict`` from a second process on loopback.
-    ``stagewise serve`` runs with 1 and then 2 uvicorn workers, logging to a fresh PostgreSQL
-    database, the rollout at 50 % (both models answer). An asyncio + httpx load generator in its
-    own process keeps ``STAGEWISE_BENCH_SERVE_CONCURRENCY`` requests in flight (default 16) for
+    ``stagewise serve`` runs with 1 and then 2 uvicorn workers (``STAGEWISE_BENCH_SERVE_WORKERS``,
+    default ``1,2``), logging to a fresh PostgreSQL database, the rollout at 50 % (both models
+    answer). A load generator in its own process (pre-encoded HTTP/1.1 keep-alive requests on asyncio
+    protocols; ``STAGEWISE_BENCH_SERVE_CLIENT=httpx`` for the earlier asyncio + httpx client) keeps
+    ``STAGEWISE_BENCH_SERVE_CONCURRENCY`` requests in flight (default 16) for
     ``STAGEWISE_BENCH_SERVE_SECONDS`` (default 20), every request a distinct race. It reports
     throughput, p50/p90/p99 latency and errors; after SIGTERM (which drains the ledger queue) the
     ledger's row count is compared with the number of answered requests.
@@ -40,10 +42,159 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("STAGEWISE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECONDS = float(os.environ.get("STAGEWISE_BENCH_SERVE_SECONDS", "20"))
 CONCURRENCY = int(os.environ.get("STAGEWISE_BENCH_SERVE_CONCURRENCY", "16"))
+CLIENT = os.environ.get("STAGEWISE_BENCH_SERVE_CLIENT", "raw")
+"""``raw`` (pre-encoded requests on asyncio protocols) or ``httpx`` (the earlier, costlier client)."""
+WORKERS = tuple(int(w) for w in os.environ.get("STAGEWISE_BENCH_SERVE_WORKERS", "1,2").split(","))
 
 
 # ----------------------------------------------------------------------------- load generator process
-async def _load(url: str, seconds: float, concurrency: int, payloads: list[dict[str, Any]]) -> dict[str, Any]:
+# Two clients. "raw" (the default): one asyncio Protocol per connection, HTTP/1.1 keep-alive requests
+# pre-encoded once (only the race id's digits change), a response parser that reads the status line and
+# Content-Length and nothing else; its cost per request is a few tens of microseconds, so on a 2-core
+# machine it leaves the CPU to the server. "httpx" (STAGEWISE_BENCH_SERVE_CLIENT=httpx): the earlier
+# asyncio + httpx client, about 1 ms of client CPU per request.
+RACE_ID_DIGITS = 7
+
+
+def _race_id(i: int) -> str:
+    return f"load-{i:0{RACE_ID_DIGITS}d}"
+
+
+class _Requests:
+    """Pre-encoded ``POST /v1/races/predict`` requests: request ``i`` is payload ``i % n`` as race ``i``."""
+
+    def __init__(self, host: str, port: int, payloads: list[dict[str, Any]]) -> None:
+        marker = "#" * RACE_ID_DIGITS
+        self._parts: list[tuple[bytes, bytes]] = []
+        for payload in payloads:
+            body = json.dumps(payload | {"race_id": f"load-{marker}"}, separators=(",", ":")).encode()
+            head = (
+                f"POST /v1/races/predict HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            before, after = (head + body).split(marker.encode(), 1)
+            self._parts.append((before, after))
+
+    def __call__(self, i: int) -> bytes:
+        before, after = self._parts[i % len(self._parts)]
+        return before + b"%07d" % i + after
+
+
+class _Connection(asyncio.Protocol):
+    """One keep-alive connection that sends the next request as soon as the previous answer is complete."""
+
+    def __init__(self, shared: _LoadState) -> None:
+        self.shared = shared
+        self.buffer = b""
+        self.started = 0.0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.in_flight = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self._send()
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        if time.perf_counter() >= self.shared.end:
+            self.transport.close()
+            return
+        self.in_flight = True
+        self.started = time.perf_counter()
+        self.transport.write(self.shared.request(self.shared.take()))
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end]
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            if len(self.buffer) < head_end + 4 + length:
+                return
+            status = head[9:12].decode()
+            self.buffer = self.buffer[head_end + 4 + length :]
+            self.in_flight = False
+            self.shared.answered(status, time.perf_counter() - self.started)
+            self._send()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.in_flight:
+            self.shared.error(type(exc).__name__ if exc else "ConnectionClosed")
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class _LoadState:
+    def __init__(self, request: _Requests, end: float) -> None:
+        self.request = request
+        self.end = end
+        self.next_index = 0
+        self.latencies: list[float] = []
+        self.errors: dict[str, int] = {}
+
+    def take(self) -> int:
+        i = self.next_index
+        self.next_index += 1
+        return i
+
+    def answered(self, status: str, latency: float) -> None:
+        if status == "200":
+            self.latencies.append(latency)
+        else:
+            self.error(status)
+
+    def error(self, name: str) -> None:
+        self.errors[name] = self.errors.get(name, 0) + 1
+
+
+async def _load_raw(
+    url: str, seconds: float, concurrency: int, payloads: list[dict[str, Any]]
+) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    loop = asyncio.get_running_loop()
+    began = time.perf_counter()
+    state = _LoadState(_Requests(host, port, payloads), began + seconds)
+
+    async def connection() -> None:
+        while time.perf_counter() < state.end:  # a connection the server closed is opened again
+            try:
+                _, protocol = await loop.create_connection(lambda: _Connection(state), host, port)
+            except OSError as exc:
+                state.error(type(exc).__name__)
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                await asyncio.wait_for(protocol.done, timeout=state.end - time.perf_counter() + 30.0)
+            except TimeoutError:
+                state.error("Timeout")
+                assert protocol.transport is not None
+                protocol.transport.abort()
+                return
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    return {
+        "answered": len(state.latencies),
+        "latencies": state.latencies,
+        "errors": state.errors,
+        "elapsed": elapsed,
+    }
+
+
+async def _load_httpx(
+    url: str, seconds: float, concurrency: int, payloads: list[dict[str, Any]]
+) -> dict[str, Any]:
     import httpx
 
     latencies: list[float] = []
@@ -56,7 +207,7 @@ async def _load(url: str, seconds: float, concurrency: int, payloads: list[dict[
         async def worker() -> None:
             nonlocal next_index
             while time.perf_counter() < end:
-                body = payloads[next_index % len(payloads)] | {"race_id": f"load-{next_index:07d}"}
+                body = payloads[next_index % len(payloads)] | {"race_id": _race_id(next_index)}
                 next_index += 1
                 started = time.perf_counter()
                 try:
@@ -76,9 +227,12 @@ async def _load(url: str, seconds: float, concurrency: int, payloads: list[dict[
 
 
 def _loadgen(argv: list[str]) -> None:
-    url, seconds, concurrency, payload_file, out = argv
+    url, seconds, concurrency, payload_file, out, *client = argv
     payloads = json.loads(Path(payload_file).read_text())
-    result = asyncio.run(_load(url, float(seconds), int(concurrency), payloads))
+    load = _load_httpx if client == ["httpx"] else _load_raw
+    cpu = time.process_time()
+    result = asyncio.run(load(url, float(seconds), int(concurrency), payloads))
+    result["client_cpu_s"] = time.process_time() - cpu
     Path(out).write_text(json.dumps(result))
 
 
@@ -209,7 +363,7 @@ def _answers(base: str, payloads: list[dict[str, Any]]) -> list[tuple[list[int],
 
     out = []
     for i in range(PARITY_RACES):
-        body = payloads[i % len(payloads)] | {"race_id": f"load-{i:07d}"}
+        body = payloads[i % len(payloads)] | {"race_id": _race_id(i)}
         answer = httpx.post(f"{base}/v1/races/predict", json=body, timeout=30).json()
         if "boats" in answer:  # stagewise: only the champion's answers are comparable
             scores = [b["score"] for b in answer["boats"]] if answer["model"]["role"] == "champion" else []
@@ -255,6 +409,7 @@ def _run(
                 str(CONCURRENCY),
                 str(payload_file),
                 str(out),
+                CLIENT,
             ],
             check=True,
         )
@@ -322,6 +477,7 @@ def _row(label: str, workers: int, r: dict[str, Any]) -> str:
         logged, ok, server = "-", "-", "- | -"
     return (
         f"| {label} | {workers} | {r['answered']:,} | {_rate(r):.0f} | {_cpu_ms(r):.2f} "
+        f"| {1000 * r['client_cpu_s'] / max(r['answered'], 1):.2f} "
         f"| {p50:.1f} | {p90:.1f} | {p99:.1f} "
         f"| {errors} | {logged} | {ok} | {server} | {r['loadavg']:.1f} |"
     )
@@ -370,6 +526,13 @@ def _ratios(results: dict[tuple[str, int], dict[str, Any]], w: int) -> str:
     return f"| {w} | " + " | ".join(cells) + " |"
 
 
+CLIENT_TEXT = {
+    "raw": "pre-encoded HTTP/1.1 keep-alive requests on asyncio protocols, "
+    "well under 0.1 ms of client CPU each",
+    "httpx": "asyncio + httpx, about 1 ms of client CPU per request",
+}
+
+
 def main() -> None:
     from _report import write_section
 
@@ -379,6 +542,8 @@ def main() -> None:
         if os.environ.get("STAGEWISE_BENCH_SERVE_BEFORE_SRC")
         else ("stagewise", "bare")
     )
+    if CLIENT not in ("raw", "httpx"):
+        raise SystemExit(f"STAGEWISE_BENCH_SERVE_CLIENT={CLIENT!r}: 'raw' or 'httpx'")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print("training the champion and challenger (production defaults) ...", flush=True)
@@ -390,7 +555,7 @@ def main() -> None:
         payload_file = work / "payloads.json"
         payload_file.write_text(json.dumps(_payloads()))
         results: dict[tuple[str, int], dict[str, Any]] = {}
-        for workers in (1, 2):  # interleaved, so that the machine's load drifts over every server alike
+        for workers in WORKERS:  # interleaved, so that the machine's load drifts over every server alike
             for kind in kinds:
                 print(
                     f"load test: {kind}, {workers} worker(s), {SECONDS:.0f} s, {CONCURRENCY} in flight ...",
@@ -406,9 +571,9 @@ def main() -> None:
         "bare": "bare",
     }
     rows = [_row(label[kind], w, r) for (kind, w), r in sorted(results.items(), key=lambda kv: kv[0][1])]
-    rate = {w: _rate(results[("stagewise", w)]) for w in (1, 2)}
+    rate = {w: _rate(results[("stagewise", w)]) for w in WORKERS}
     body = (
-        f"`POST /v1/races/predict` under load from a second process on loopback (asyncio + httpx, "
+        f"`POST /v1/races/predict` under load from a second process on loopback ({CLIENT_TEXT[CLIENT]}, "
         f"{CONCURRENCY} requests in flight, {SECONDS:.0f} s per row, every request a new race), "
         "`stagewise serve` logging to PostgreSQL, rollout at 50 % (champion and challenger both answer), "
         "production-default ensembles (100 trees per family, 1 thread). Latency is client-side, in ms. "
@@ -417,7 +582,8 @@ def main() -> None:
         "of one model's `predict_proba` (from `/metrics`, all workers; with 16 requests in flight these "
         "include waiting for the GIL and the CPU). `CPU ms/req` is the CPU time of the server's processes "
         "(all workers, and the ledger writer thread) per answered request: unlike req/s it hardly moves "
-        "when other jobs share the machine. `load avg` is the machine's 1-minute load average at the end "
+        "when other jobs share the machine. `client CPU ms/req` is the load generator's, on the same cores. "
+        "`load avg` is the machine's 1-minute load average at the end "
         "of the row (2 cores: above 2 means other jobs were competing).\n\n"
         "The peer, `bare`, is a FastAPI endpoint on the same uvicorn that calls the same model on the same "
         "payload and nothing else (`bench/_bare_app.py`: JSON body as a dict, the 18 race features with "
@@ -429,20 +595,26 @@ def main() -> None:
             else ""
         )
         + f"{_parity(results)}.\n\n"
-        "| server | workers | answered | req/s | CPU ms/req | p50 | p90 | p99 | errors | logged "
-        "| logged == answered | server ms/request | model ms/scoring | load avg |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
+        "| server | workers | answered | req/s | CPU ms/req | client CPU ms/req | p50 | p90 | p99 | errors "
+        "| logged | logged == answered | server ms/request | model ms/scoring | load avg |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|---:|\n"
         + "\n".join(rows)
         + "\n\n| workers | stagewise req/s | bare req/s | stagewise / bare (req/s) | stagewise / bare "
         "(CPU per request) | before req/s | after / before (req/s) | after / before (CPU per request) "
         "| before: stagewise / bare (req/s) |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
-        + "\n".join(_ratios(results, w) for w in (1, 2))
-        + f"\n\n2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
-        "shared with the load generator (and, on the development machine, other jobs). Clean shutdown: "
+        + "\n".join(_ratios(results, w) for w in WORKERS)
+        + "\n\n"
+        + (
+            f"2 workers / 1 worker throughput: {rate[2] / rate[1]:.2f}x on a {os.cpu_count()}-core machine "
+            "shared with the load generator (and, on the development machine, other jobs). "
+            if set(WORKERS) >= {1, 2}
+            else ""
+        )
+        + "Clean shutdown: "
         + ", ".join(
             f"{w} worker(s) exit {results[('stagewise', w)]['exit_code']}, "
             f"{results[('stagewise', w)]['drained_lines']} drained"
-            for w in (1, 2)
+            for w in WORKERS
         )
         + ".\n"
         + (
