@@ -101,8 +101,11 @@ def race_feature_matrix(
     """The features of ONE race's entries as a float64 matrix, columns :data:`RACE_FEATURE_NAMES`.
 
     The server's path: no DataFrame is built, and the values are bit-identical to the rows of
-    :func:`race_entry_features` for the same race (the same numpy code computes both).
-    ``inputs`` holds the numeric input columns (``pit``, ``venue_code``, the rates and times).
+    :func:`race_entry_features` for the same race. ``inputs`` holds the numeric input columns
+    (``pit``, ``venue_code``, the rates and times). A race without missing values (every server
+    request) takes a short path of a few whole-matrix numpy calls: means summed entry after entry
+    from 0.0 and divided by the count, ranks counted from lower and tied peers, exactly as the
+    per-race code below computes them; anything else goes through that code.
 
     Examples
     --------
@@ -113,9 +116,34 @@ def race_feature_matrix(
     >>> bool((X == race_entry_features(race).to_numpy()).all())
     True
     """
-    one_race = _Groups(np.zeros(len(racer_class), dtype=np.int64), 1)
-    columns = _feature_columns(inputs, racer_class, one_race)
-    return np.ascontiguousarray(np.column_stack(list(columns.values())))
+    codes = [_CLASS_FLOATS.get(c, np.nan) for c in racer_class]
+    base = np.column_stack([inputs["pit"], inputs["venue_code"], codes, *(inputs[n] for n in _PLAIN)])
+    if base.dtype != np.float64 or not np.isfinite(base).all():
+        one_race = _Groups(np.zeros(len(racer_class), dtype=np.int64), 1)
+        columns = _feature_columns(inputs, racer_class, one_race)
+        return np.ascontiguousarray(np.column_stack(list(columns.values())))
+    n = len(codes)
+    out = np.empty((n, len(RACE_FEATURE_NAMES)), dtype=np.float64)
+    out[:, : len(_BASE)] = base
+    relative = base[:, _RELATIVE_OF]
+    # row after row from 0.0, as _Groups.centred's bincount adds them: the same rounding
+    total = np.add.reduce(relative, axis=0, initial=0.0)
+    out[:, len(_BASE) : len(_BASE) + len(_RELATIVE_OF)] = relative - total / float(n)
+    ranked = base[:, _RANKED_OF] * _RANK_SIGN
+    below = (ranked[None, :, :] < ranked[:, None, :]).sum(axis=1)
+    tied = (ranked[None, :, :] == ranked[:, None, :]).sum(axis=1)
+    out[:, len(_BASE) + len(_RELATIVE_OF) :] = below + (tied + 1) / 2.0
+    return out
+
+
+# the one-race path's layout: the 9 input columns, then the race-relative and rank columns of them
+_BASE = RACE_FEATURE_NAMES[:9]
+_PLAIN = _BASE[3:]
+_CLASS_FLOATS = {name: float(code) for name, code in CLASS_CODES.items()}
+_RELATIVE_OF = [_BASE.index(n.removesuffix("_rel")) for n in RACE_FEATURE_NAMES if n.endswith("_rel")]
+_RANKED_OF = [_BASE.index(n.removesuffix("_rank")) for n in RACE_FEATURE_NAMES if n.endswith("_rank")]
+# rank 1 = the highest win rate, the fastest exhibition and start (as _feature_columns ranks them)
+_RANK_SIGN = np.array([-1.0 if n == "national_win_rate_rank" else 1.0 for n in RACE_FEATURE_NAMES[15:]])
 
 
 def _feature_columns(
