@@ -274,6 +274,12 @@ class PerformanceMonitor:
         """``(race_date, venue_code, race_number)`` stored for ``race_id``, or None if it was never logged."""
         return self.store.read_statement(lambda conn: reads.race_identity(conn, race_id))
 
+    def race_identities(self, race_ids: Sequence[str]) -> dict[str, RaceIdentity]:
+        """:meth:`race_identity` of many races in one query: the ones the ledger holds, by race_id."""
+        if not race_ids:
+            return {}
+        return self.store.read_statement(lambda conn: reads.race_identities(conn, race_ids))
+
     def latest_race_date(self) -> date | None:
         """The newest race day with a logged prediction, or None for an empty ledger."""
         return self.store.read(reads.latest_race_date)

@@ -7,6 +7,7 @@ as methods (``race_identity``, ``latest_race_date``, ``prediction_counts``, ``pi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = [
     "latest_race_date",
     "ping",
     "prediction_counts",
+    "race_identities",
     "race_identity",
     "require_ledger",
 ]
@@ -75,6 +77,21 @@ def race_identity(conn: Connection, race_id: str) -> RaceIdentity | None:
     """The stored date, venue and number of ``race_id``, or None when the race is not in the ledger."""
     row = conn.execute(_IDENTITY, {"race_id": race_id}).first()
     return None if row is None else (row[0], int(row[1]), int(row[2]))
+
+
+_IDENTITIES = select(races.c.race_id, races.c.race_date, races.c.venue_code, races.c.race_number).where(
+    races.c.race_id.in_(bindparam("race_ids", expanding=True))
+)
+
+
+def race_identities(conn: Connection, race_ids: Sequence[str]) -> dict[str, RaceIdentity]:
+    """The stored date, venue and number of each of ``race_ids`` the ledger holds (a query per 500)."""
+    out: dict[str, RaceIdentity] = {}
+    for start in range(0, len(race_ids), 500):
+        part = list(race_ids[start : start + 500])
+        for rid, rdate, venue, number in conn.execute(_IDENTITIES, {"race_ids": part}):
+            out[str(rid)] = (rdate, int(venue), int(number))
+    return out
 
 
 def latest_race_date(conn: Connection) -> date | None:

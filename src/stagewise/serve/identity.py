@@ -2,18 +2,22 @@
 
 The ledger refuses a ``race_id`` logged again with another date, venue or race number, but the
 server logs through a queue, after it has answered. :class:`RaceIdentities` lets it find that
-conflict synchronously: races this process logged are remembered (a bounded LRU), and a race it
-has not seen is looked up in the ledger's ``races`` table (one primary-key read). When the
-database cannot be read the server cannot know, and the queue's check stays the last word.
+conflict before answering: races this process logged are remembered (a bounded LRU), and races it
+has not seen are looked up in the ledger's ``races`` table. The server's requests await
+:meth:`RaceIdentities.check_async`, which gathers the races that arrive while a lookup is running
+into the next one: one query for many requests instead of a round trip each. When the database
+cannot be read the server cannot know, and the queue's check stays the last word.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
+from typing import Final
 
 from stagewise._exceptions import DataValidationError
 
@@ -23,6 +27,13 @@ RaceIdentity = tuple[date, int, int]
 """``(race_date, venue_code, race_number)``."""
 
 _LOG = logging.getLogger("stagewise.serve")
+
+
+class _Unchecked:
+    """The ledger could not be read: the race is neither known nor unknown."""
+
+
+_UNCHECKED: Final = _Unchecked()
 
 
 class RaceConflictError(DataValidationError):
@@ -46,20 +57,20 @@ class RaceConflictError(DataValidationError):
 
 
 class RaceIdentities:
-    """The identity of each race the ledger holds, as far as this process can know it synchronously.
+    """The identity of each race the ledger holds, as far as this process can know it before answering.
 
     Parameters
     ----------
     lookup : callable
-        ``race_id -> (race_date, venue_code, race_number) or None`` from the ledger; may raise when the
-        database is down (then the race is not checked).
+        ``race_ids -> {race_id: (race_date, venue_code, race_number)}`` of those the ledger holds; may
+        raise when the database is down (then those races are not checked).
     capacity : int
         Races remembered (least recently used ones are forgotten and looked up again).
 
     Examples
     --------
     >>> from datetime import date
-    >>> known = RaceIdentities(lambda race_id: None)
+    >>> known = RaceIdentities(lambda race_ids: {})
     >>> known.check("R1", (date(2025, 11, 17), 1, 1))
     >>> known.check("R1", (date(2025, 11, 18), 1, 1))
     Traceback (most recent call last):
@@ -67,27 +78,77 @@ class RaceIdentities:
     stagewise.serve.identity.RaceConflictError: race_id 'R1' is already logged with race_date=2025-11-17, ...
     """
 
-    def __init__(self, lookup: Callable[[str], RaceIdentity | None], capacity: int = 100_000) -> None:
+    def __init__(
+        self, lookup: Callable[[Sequence[str]], Mapping[str, RaceIdentity]], capacity: int = 100_000
+    ) -> None:
         self.lookup = lookup
         self.capacity = capacity
+        self.lookups = 0
+        """Ledger queries made so far (a batch of races is one)."""
         self._known: OrderedDict[str, RaceIdentity] = OrderedDict()
         self._lock = threading.Lock()
+        # the event loop's side: races waiting for the next lookup, and the task running lookups
+        self._waiting: dict[str, asyncio.Future[RaceIdentity | _Unchecked | None]] = {}
+        self._lookups_task: asyncio.Task[None] | None = None
 
     def check(self, race_id: str, identity: RaceIdentity) -> None:
         """Raise :class:`RaceConflictError` if ``race_id`` is known with another identity; remember it."""
+        stored: RaceIdentity | _Unchecked | None = self._remembered(race_id)
+        if stored is None:
+            found = self._lookup([race_id])
+            stored = found.get(race_id) if isinstance(found, dict) else found
+        self._decide(race_id, identity, stored)
+
+    async def check_async(self, race_id: str, identity: RaceIdentity) -> None:
+        """:meth:`check` for a request on the event loop: a race not remembered waits for the next
+        batched lookup, run in a worker thread; races arriving meanwhile join the one after."""
+        stored: RaceIdentity | _Unchecked | None = self._remembered(race_id)
+        if stored is None:
+            loop = asyncio.get_running_loop()
+            waiting = self._waiting.get(race_id)
+            if waiting is None:
+                waiting = self._waiting[race_id] = loop.create_future()
+                if self._lookups_task is None or self._lookups_task.done():
+                    self._lookups_task = loop.create_task(self._run_lookups())
+            stored = await asyncio.shield(waiting)
+        self._decide(race_id, identity, stored)
+
+    async def _run_lookups(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._waiting:
+            batch, self._waiting = self._waiting, {}
+            found: dict[str, RaceIdentity] | _Unchecked = _UNCHECKED
+            try:
+                found = await loop.run_in_executor(None, self._lookup, list(batch))
+            finally:  # every waiting request gets an answer, even when this task is cancelled
+                for race_id, waiting in batch.items():
+                    if not waiting.done():
+                        waiting.set_result(found.get(race_id) if isinstance(found, dict) else found)
+
+    def _lookup(self, race_ids: list[str]) -> dict[str, RaceIdentity] | _Unchecked:
+        self.lookups += 1
+        try:
+            return dict(self.lookup(race_ids))
+        except Exception as exc:  # the database is down: the queue's check decides later
+            _LOG.debug("race identity of %d race(s) not checked: %s", len(race_ids), exc)
+            return _UNCHECKED
+
+    def _remembered(self, race_id: str) -> RaceIdentity | None:
         with self._lock:
             stored = self._known.get(race_id)
             if stored is not None:
                 self._known.move_to_end(race_id)
-        if stored is None:
-            try:
-                stored = self.lookup(race_id)
-            except Exception as exc:  # the database is down: the queue's check decides later
-                _LOG.debug("race identity of %r not checked: %s", race_id, exc)
-                return
-        if stored is not None and stored != identity:
-            raise RaceConflictError(race_id, stored, identity)
+            return stored
+
+    def _decide(self, race_id: str, identity: RaceIdentity, stored: RaceIdentity | _Unchecked | None) -> None:
         with self._lock:
+            if stored is None or isinstance(stored, _Unchecked):
+                # another request of this process may have claimed the race meanwhile
+                stored = self._known.get(race_id, stored)
+            if isinstance(stored, _Unchecked):
+                return  # not remembered: the ledger is asked again next time
+            if stored is not None and stored != identity:
+                raise RaceConflictError(race_id, stored, identity)
             self._known[race_id] = identity
             self._known.move_to_end(race_id)
             while len(self._known) > self.capacity:
