@@ -29,7 +29,7 @@ from stagewise.monitor.inputs import (
     parse_result,
 )
 from stagewise.monitor.ledger import LogSummary, write_entries, write_results
-from stagewise.monitor.ledger_pg import insert_new_race
+from stagewise.monitor.ledger_pg import insert_new_race, insert_new_races
 from stagewise.monitor.market import (
     MARKETS_KEY,
     normalise_signal,
@@ -245,6 +245,13 @@ class PerformanceMonitor:
             summary = self.store.write_statement(lambda conn: insert_new_race(conn, entries[0], now))
             if summary is not None:
                 return summary
+        elif (
+            self.store.dialect == "postgresql"
+            and all(e.result is None for e in entries)
+            and len({e.race_id for e in entries}) == len(entries)
+        ):
+            # a server's batch: the new races in one statement, the others by the general rules
+            return self.store.write(lambda conn: _write_new_races_first(conn, entries, now, reason))
         return self.store.write(lambda conn: write_entries(conn, entries, now, reason))
 
     def log_result(self, race_id: str | int, actual_results: Any, *, reason: str | None = None) -> LogSummary:
@@ -716,3 +723,16 @@ class PerformanceMonitor:
 
         end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
         return exposition(self, end)
+
+
+def _write_new_races_first(
+    conn: Connection, entries: Sequence[RaceEntry], now: datetime, reason: str | None
+) -> LogSummary:
+    """Distinct races without results: the new ones in one statement, then the rest (one transaction)."""
+    inserted = insert_new_races(conn, entries, now)
+    rest = [e for e in entries if e.race_id not in inserted]
+    new = len(entries) - len(rest)
+    if not rest:
+        return LogSummary(new, 0, 0, 0, 0, new)
+    s = write_entries(conn, rest, now, reason)
+    return LogSummary(s.inserted + new, s.unchanged, s.replaced, s.rescored, s.corrections, s.pending + new)
