@@ -82,16 +82,22 @@ def race_identity(conn: Connection, race_id: str) -> RaceIdentity | None:
 _IDENTITIES = select(races.c.race_id, races.c.race_date, races.c.venue_code, races.c.race_number).where(
     races.c.race_id.in_(bindparam("race_ids", expanding=True))
 )
+# PostgreSQL: one array parameter, so the statement text never changes with the batch's size
+_PG_IDENTITIES = (
+    "SELECT race_id, race_date, venue_code, race_number FROM races WHERE race_id = ANY(%(race_ids)s::text[])"
+)
 
 
 def race_identities(conn: Connection, race_ids: Sequence[str]) -> dict[str, RaceIdentity]:
-    """The stored date, venue and number of each of ``race_ids`` the ledger holds (a query per 500)."""
-    out: dict[str, RaceIdentity] = {}
-    for start in range(0, len(race_ids), 500):
-        part = list(race_ids[start : start + 500])
-        for rid, rdate, venue, number in conn.execute(_IDENTITIES, {"race_ids": part}):
-            out[str(rid)] = (rdate, int(venue), int(number))
-    return out
+    """The stored date, venue and number of each of ``race_ids`` the ledger holds (one query)."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.exec_driver_sql(_PG_IDENTITIES, {"race_ids": list(race_ids)}).all()
+    else:
+        rows = []
+        for start in range(0, len(race_ids), 500):  # SQLite's bound-parameter limit
+            part = list(race_ids[start : start + 500])
+            rows += conn.execute(_IDENTITIES, {"race_ids": part}).all()
+    return {str(rid): (_as_date(rdate), int(venue), int(number)) for rid, rdate, venue, number in rows}
 
 
 def latest_race_date(conn: Connection) -> date | None:
