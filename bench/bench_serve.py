@@ -18,7 +18,7 @@ Run: ``.venv/bin/python bench/run.py serve``. To compare with an earlier commit 
 machine may be shared: only same-run ratios mean anything), export its ``src`` and point
 ``STAGEWISE_BENCH_SERVE_BEFORE_SRC`` at it (``STAGEWISE_BENCH_SERVE_BEFORE_REF`` names it in the table):
 ``git archive REF src | tar -x -C /tmp/before``. The load generator alone:
-``python bench/bench_serve.py --loadgen URL SECONDS CONCURRENCY PAYLOADS.json OUT.json``.
+``python bench/bench_serve.py --loadgen URL SECONDS CONCURRENCY PAYLOADS.json OUT.json [raw|httpx]``.
 """
 
 from __future__ import annotations
