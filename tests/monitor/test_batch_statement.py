@@ -34,6 +34,8 @@ def _record(
         feature_flags={"challenger_model": bool(k % 2)},
         odds=2.5 if k % 4 == 0 else None,
         stake=1.0 if k % 4 == 0 else None,
+        rollout_feature="challenger_model" if k % 3 else None,
+        covariate=0.25 * k if k % 5 else None,
     )
 
 
