@@ -14,9 +14,11 @@ variant, inserted with the ledger's ``bulk_insert``. The ``races`` and ``boat_pr
 empty: the controller reads only ``race_predictions``. The ledger and the config are cached in
 ``$TMPDIR/stagewise_bench_controller/`` (delete it to rebuild).
 
-*Before* is the controller of commit :data:`BEFORE_COMMIT` (one query per group, plus one for the
-pending days), run in a subprocess on the same files from ``git archive`` of that commit's ``src``, once
-(it takes minutes); *after* is this checkout, best of :data:`REPEATS`. Each reports wall time and the
+*Before* are the controllers of :data:`BEFORE_COMMITS` (one query per group, plus one for the pending
+days; then every row of the range in one query, summed in pandas), each run in a subprocess on the same
+files from ``git archive`` of that commit's ``src``, once; *after* is this checkout, best of
+:data:`REPEATS`: the database sums each day's outcomes per group (one ``GROUP BY`` query) and the
+guardrails are judged on those sums. Each reports wall time and the
 process's CPU time (``time.process_time``: on a shared machine the wall time grows with the load, the CPU
 time much less); ledger queries are counted with SQLAlchemy's ``before_cursor_execute`` event on the
 monitor's engine (statements on ``race_predictions``).
@@ -40,8 +42,12 @@ import numpy as np
 
 from _report import write_section
 
-BEFORE_COMMIT = "ec9289c"
-"""main before the ledger was read once per range (the controller read once per group)."""
+BEFORE_COMMITS = {
+    "ec9289c": "a read per group",
+    "a3016fa": "every row read once",
+}
+"""Earlier controllers, oldest first: one query per group, then every row of a range read once (before
+the database summed each day's outcomes)."""
 ROWS = int(os.environ.get("CONTROLLER_BENCH_ROWS", "1000000"))
 DAYS = 60
 START = date(2026, 9, 1)
@@ -186,12 +192,12 @@ def measure(db: Path, config: Path, repeats: int = REPEATS) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _before(db: Path, config: Path) -> dict[str, Any] | None:
-    """The same run on :data:`BEFORE_COMMIT`'s source, in a subprocess (None outside a git checkout)."""
-    source = CACHE / f"src_{BEFORE_COMMIT}"
+def _before(db: Path, config: Path, commit: str) -> dict[str, Any] | None:
+    """The same run on ``commit``'s source, in a subprocess (None outside a git checkout)."""
+    source = CACHE / f"src_{commit}"
     if not source.exists():
         archive = subprocess.run(
-            ["git", "archive", BEFORE_COMMIT, "src"], cwd=HERE.parent, capture_output=True, check=False
+            ["git", "archive", commit, "src"], cwd=HERE.parent, capture_output=True, check=False
         )
         if archive.returncode != 0:
             return None
@@ -212,25 +218,26 @@ def main() -> None:
     built = time.perf_counter() - began
     load = os.getloadavg()
     after = measure(db, config)
-    before = _before(db, config)
+    befores = {commit: _before(db, config, commit) for commit in BEFORE_COMMITS}
     load_after = os.getloadavg()
     rows = [
         "| controller | daily run, wall | CPU | ledger queries | decision | guardrails |",
         "|---|---|---|---|---|---|",
     ]
-    for name, r in (
-        (f"before ({BEFORE_COMMIT}: a read per group, 1 run)", before),
-        ("after (this checkout, best of 3)", after),
-    ):
+    named = [(f"before ({c}: {what}, 1 run)", befores[c]) for c, what in BEFORE_COMMITS.items()]
+    for name, r in [*named, ("after (this checkout: daily sums, best of 3)", after)]:
         if r is not None:
             rows.append(
                 f"| {name} | {r['seconds']:.2f} s | {r['cpu']:.2f} s | {r['queries']} | {r['action']} "
                 f"| {r['guardrails']} |"
             )
     ratio = (
-        f"{before['seconds'] / after['seconds']:.1f}× (CPU {before['cpu'] / after['cpu']:.1f}×)"
-        if before
-        else "n/a"
+        "; ".join(
+            f"{c} / after: {r['seconds'] / after['seconds']:.1f}× (CPU {r['cpu'] / after['cpu']:.1f}×)"
+            for c, r in befores.items()
+            if r is not None
+        )
+        or "n/a"
     )
     body = "\n".join(
         [
@@ -240,7 +247,7 @@ def main() -> None:
             "",
             *rows,
             "",
-            f"Before / after: {ratio}; goal ≤ 5 s wall: {'met' if after['seconds'] <= 5 else 'NOT met'}. "
+            f"{ratio}; goal ≤ 5 s wall: {'met' if after['seconds'] <= 5 else 'NOT met'}. "
             f"The decision's first reason: {after['reason']}. "
             f"Ledger build (cached): {built:.1f} s. Load average before/after: "
             f"{load[0]:.2f} / {load_after[0]:.2f} (1 min).",

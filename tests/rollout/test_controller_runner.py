@@ -247,11 +247,18 @@ def test_a_change_made_while_deciding_is_not_overwritten(
     clock.now = datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
     other = GradualRollout(rollout.store.location, now=clock, refresh_interval=0, actor="someone-else")
 
-    class Racing(PerformanceMonitor):
+    class Racing(PerformanceMonitor):  # someone moves the stage while the controller reads the ledger
         def race_outcomes(self, *args: Any, **kwargs: Any) -> Any:
+            self.tweak()
+            return super().race_outcomes(*args, **kwargs)
+
+        def race_outcome_sums(self, *args: Any, **kwargs: Any) -> Any:
+            self.tweak()
+            return super().race_outcome_sums(*args, **kwargs)
+
+        def tweak(self) -> None:
             if other.feature(FEATURE).stage.name == "10%":
                 other.update_rollout_stage(FEATURE, "12.5%", reason="manual tweak")
-            return super().race_outcomes(*args, **kwargs)
 
     racing = Racing(monitor.url, clock=clock)
     try:

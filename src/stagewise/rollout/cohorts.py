@@ -18,7 +18,14 @@ import pandas as pd
 
 from stagewise.rollout.harm import DayCounts, PairedDay
 
-__all__ = ["daily_counts", "market_daily_counts", "market_health_metrics", "paired_days"]
+__all__ = [
+    "DAY_COUNT_COLUMNS",
+    "daily_counts",
+    "market_daily_counts",
+    "market_health_metrics",
+    "paired_days",
+    "summed_daily_counts",
+]
 
 
 def _days(column: pd.Series) -> pd.Series:
@@ -64,6 +71,42 @@ def daily_counts(outcomes: pd.DataFrame) -> list[DayCounts]:
             score_sq_sum=float(row.score_sq_sum),
         )
         for day, row in sums.iterrows()
+    ]
+
+
+DAY_COUNT_COLUMNS = ("hit_1st", "hit_top3", "score_accuracy")
+"""The columns :func:`summed_daily_counts` needs summed."""
+
+
+def summed_daily_counts(sums: pd.DataFrame) -> list[DayCounts]:
+    """:func:`daily_counts` from one group's per-day sums (an ``OutcomeSums`` frame) instead of its rows.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"race_date": pd.to_datetime(["2026-11-01", "2026-11-01"]),
+    ...     "status": ["settled", "void"], "units": [4, 1],
+    ...     "hit_1st:sum": [1.0, 0.0], "hit_top3:sum": [0.0, 0.0], "score_accuracy:n": [4.0, 0.0],
+    ...     "score_accuracy:sum": [2.6, 0.0], "score_accuracy:sum_sq": [1.8, 0.0]})
+    >>> [(d.races, d.hits_1st, d.score_n) for d in summed_daily_counts(frame)]
+    [(4, 1, 4)]
+    """
+    settled = sums[(sums["status"] == "settled") & (sums["units"] > 0)]
+    if settled.empty:
+        return []
+    names = ["units", "hit_1st:sum", "hit_top3:sum", "score_accuracy:n", "score_accuracy:sum"]
+    names.append("score_accuracy:sum_sq")
+    per_day = settled.groupby(_days(settled["race_date"]), sort=True)[names].sum()
+    return [
+        DayCounts(
+            day=pd.Timestamp(day).date(),
+            races=int(row[0]),
+            hits_1st=round(row[1]),
+            hits_top3=round(row[2]),
+            score_n=round(row[3]),
+            score_sum=float(row[4]),
+            score_sq_sum=float(row[5]),
+        )
+        for day, row in zip(per_day.index, per_day.to_numpy(dtype="float64"), strict=True)
     ]
 
 

@@ -51,6 +51,7 @@ from stagewise.rollout.experiments.sequential import DEFAULT_TAU
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
 from stagewise.rollout.guardrails.judge import ArmUnits, GuardrailJudgement, judge_guardrails
 from stagewise.rollout.guardrails.spec import GuardrailMetric
+from stagewise.rollout.guardrails.sums import ArmSums
 from stagewise.rollout.harm import DayCounts, PairedDay, aligned, harm_tests
 from stagewise.rollout.stages import DISABLED, Stage, next_stage
 
@@ -152,7 +153,7 @@ class Evidence:
     the rollout (``FeatureRollout.is_completed``), None while it runs. ``money`` (set when the
     health policy has an ``economic_guardrail``) holds both groups' money per unit by day.
     ``guardrails`` are the health policy's declared metrics and ``units`` each group's settled units
-    since ``enabled_at`` (control, challenger) to judge them on
+    since ``enabled_at`` (control, challenger), or their per-day sums, to judge them on
     (:func:`~stagewise.rollout.guardrails.judge_guardrails`).
     """
 
@@ -175,7 +176,7 @@ class Evidence:
     completed: str | None = None
     money: MoneyEvidence | None = None
     guardrails: Sequence[GuardrailMetric] = ()
-    units: tuple[ArmUnits, ArmUnits] | None = None
+    units: tuple[ArmUnits | ArmSums, ArmUnits | ArmSums] | None = None
 
 
 @dataclass(frozen=True)
@@ -372,11 +373,8 @@ def _judge_declared(evidence: Evidence, policy: ControllerPolicy) -> GuardrailJu
     where the paired built-in tests judge the same races)."""
     if not evidence.guardrails or evidence.paired:
         return None
-    if evidence.units is None:
-        empty = ArmUnits([], {})
-        control, challenger = empty, empty
-    else:
-        control, challenger = evidence.units
+    empty = ArmUnits([], {})
+    control, challenger = evidence.units or (empty, empty)
     return judge_guardrails(control, challenger, evidence.guardrails, alpha=policy.alpha)
 
 

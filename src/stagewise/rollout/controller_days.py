@@ -20,7 +20,7 @@ import pandas as pd
 from stagewise.rollout.gradual import GradualRollout
 from stagewise.rollout.harm import DayCounts
 from stagewise.rollout.health import evaluate_health
-from stagewise.rollout.outcomes import OutcomeSource
+from stagewise.rollout.outcomes import OutcomeSource, OutcomeSums
 
 __all__ = [
     "MAX_AHEAD_DAYS",
@@ -102,6 +102,7 @@ class CompleteDays:
         self._source = source
         self._races: dict[tuple[date, date], pd.DataFrame] = {}
         self._signals: dict[tuple[date, date], pd.DataFrame] = {}
+        self._sums: dict[tuple[date, date, tuple[str, ...], tuple[tuple[str, str], ...]], pd.DataFrame] = {}
         self.pending_days: set[date] = set()
 
     def race_outcomes(
@@ -122,6 +123,30 @@ class CompleteDays:
                 every = every[~days.isin(pending).to_numpy()].reset_index(drop=True)
             self._races[key] = every
         return _group(self._races[key], model_version, variant)
+
+    def race_sums(
+        self,
+        start_date: date,
+        end_date: date,
+        values: Sequence[str],
+        pairs: Sequence[tuple[str, str]] = (),
+        *,
+        variant: str | None = None,
+    ) -> pd.DataFrame:
+        """The ledger's per-day sums (:class:`~stagewise.rollout.outcomes.OutcomeSums`) of one variant
+        (all when None), read once per range and request, without the days still pending."""
+        if not isinstance(self._source, OutcomeSums):
+            raise TypeError(f"{type(self._source).__name__} cannot sum outcomes (no race_outcome_sums)")
+        key = (start_date, end_date, tuple(values), tuple(pairs))
+        if key not in self._sums:
+            every = self._source.race_outcome_sums(start_date, end_date, values=values, pairs=pairs)
+            days = pd.to_datetime(every["race_date"]).dt.normalize()
+            pending = days[((every["status"] == "pending") & (every["units"] > 0)).to_numpy()].unique()
+            self.pending_days |= {pd.Timestamp(day).date() for day in pending}
+            if len(pending):
+                every = every[~days.isin(pending).to_numpy()].reset_index(drop=True)
+            self._sums[key] = every
+        return _group(self._sums[key], None, variant)
 
     def market_outcomes(
         self,

@@ -36,7 +36,14 @@ import pandas as pd
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
-from stagewise.rollout.cohorts import daily_counts, market_daily_counts, market_health_metrics, paired_days
+from stagewise.rollout.cohorts import (
+    DAY_COUNT_COLUMNS,
+    daily_counts,
+    market_daily_counts,
+    market_health_metrics,
+    paired_days,
+    summed_daily_counts,
+)
 from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
 from stagewise.rollout.controller_days import (
@@ -57,8 +64,9 @@ from stagewise.rollout.economic import MoneyEvidence, money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.guardrails.frames import arm_units
+from stagewise.rollout.guardrails.sums import ArmSums, arm_sums, sum_request
 from stagewise.rollout.harm import DayCounts, PairedDay
-from stagewise.rollout.outcomes import OutcomeSource
+from stagewise.rollout.outcomes import OutcomeSource, OutcomeSums
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -180,12 +188,29 @@ def gather_evidence(
     group_counts: dict[str, int] = {}
     paired: list[PairedDay] | None = None
     chall_rows = ctrl_rows = pd.DataFrame()
+    declared = rollout.health_policy.guardrails
+    guardrail = rollout.health_policy.economic_guardrail
+    # the database sums what the built-ins need; user functions (and shadow pairs, signals) need rows
+    request = sum_request(declared) if not markets and shadow is None and guardrail is None else None
+    summed: tuple[ArmSums, ArmSums] | None = None
     if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
         start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
         if shadow is not None:
             ctrl_rows = ledger.race_outcomes(start, last_day, model_version=shadow[0])
             chall_rows = ledger.race_outcomes(start, last_day, model_version=shadow[1])
             paired = paired_days(ctrl_rows, chall_rows)
+        elif request is not None and isinstance(outcomes, OutcomeSums):
+            values, pairs = (*DAY_COUNT_COLUMNS, *request[0]), request[1]
+            sums = {
+                name: ledger.race_sums(start, last_day, values, pairs, variant=name)
+                for name in dict.fromkeys([challenger_variant, control_variant, *split.names])
+            }
+            for name, frame in sums.items():
+                on_stage = frame["race_date"] >= pd.Timestamp(since or date.min)
+                group_counts[name] = int(frame.loc[on_stage, "units"].sum())
+            challenger = summed_daily_counts(sums[challenger_variant])
+            control = summed_daily_counts(sums[control_variant])
+            summed = (arm_sums(sums[control_variant]), arm_sums(sums[challenger_variant]))
         else:
             chall_rows = read(start, last_day, variant=challenger_variant)
             ctrl_rows = read(start, last_day, variant=control_variant)
@@ -196,7 +221,8 @@ def gather_evidence(
             for name, rows in frames.items():
                 at_stage = pd.to_datetime(rows[day_column]) >= pd.Timestamp(since) if since else None
                 group_counts[name] = len(rows) if at_stage is None else int(at_stage.sum())
-        challenger, control = counts(chall_rows), counts(ctrl_rows)
+        if summed is None:
+            challenger, control = counts(chall_rows), counts(ctrl_rows)
     health, reasons, windows = windowed_health(
         rollout, feature, challenger, since, query.health_window_days, now,
         market_health_metrics if markets else pooled_race_metrics, max_window=query.max_window,
@@ -206,17 +232,16 @@ def gather_evidence(
         buckets = split.bucket_counts(state.threshold)
         expected = {name: count / split.buckets for name, count in buckets.items()}
     money = None
-    guardrail = rollout.health_policy.economic_guardrail
     if guardrail is not None:
         value = "net_return" if markets else "bet_profit"
         money = MoneyEvidence(
             guardrail, money_days(ctrl_rows, day_column, value), money_days(chall_rows, day_column, value)
         )
-    declared = rollout.health_policy.guardrails
+    units = summed or (arm_units(ctrl_rows, day_column), arm_units(chall_rows, day_column))
     return Evidence(
         money=money,
         guardrails=tuple(declared),
-        units=(arm_units(ctrl_rows, day_column), arm_units(chall_rows, day_column)) if declared else None,
+        units=units if declared else None,
         feature=feature,
         stage=state.stage,
         killed=state.killed is not None,

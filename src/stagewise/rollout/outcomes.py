@@ -13,6 +13,7 @@ the dtypes the monitor gives them (``tests/rollout/test_outcomes.py`` holds both
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -26,6 +27,7 @@ __all__ = [
     "RACE_OUTCOME_COLUMNS",
     "MemoryOutcomes",
     "OutcomeSource",
+    "OutcomeSums",
 ]
 
 RACE_OUTCOME_COLUMNS = (
@@ -102,6 +104,29 @@ class OutcomeSource(Protocol):
         rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """One row per logged market signal (:data:`MARKET_OUTCOME_COLUMNS`)."""
+        ...
+
+
+@runtime_checkable
+class OutcomeSums(Protocol):
+    """A ledger that can also sum ``race_outcomes`` per day and group itself (the database does it).
+
+    :class:`~stagewise.monitor.PerformanceMonitor` is one. The controller uses it when every metric
+    it judges is a sum of ledger columns, and reads the rows otherwise.
+    """
+
+    def race_outcome_sums(
+        self,
+        start_date: date,
+        end_date: date,
+        *,
+        values: Sequence[str] = (),
+        pairs: Sequence[tuple[str, str]] = (),
+    ) -> pd.DataFrame:
+        """Per ``(race_date, variant, model_version, status)``: ``units`` and, per column ``c`` of
+        ``values``, ``c:n``, ``c:sum``, ``c:sum_sq``; per pair ``(c, x)``, ``c|x:n``, ``c|x:sum_y``,
+        ``c|x:sum_yy``, ``c|x:sum_x``, ``c|x:sum_xx``, ``c|x:sum_xy`` over rows where both are set.
+        Columns the ledger does not have are left out."""
         ...
 
 

@@ -27,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 
 from stagewise._exceptions import DataValidationError
-from stagewise.rollout.guardrails.adjusted import cumulative_moments
+from stagewise.rollout.guardrails.adjusted import Moments, cumulative_moments
 from stagewise.rollout.guardrails.family import holm_levels, holm_rejections
 from stagewise.rollout.guardrails.harm_test import HarmPath, always_valid_interval, harm_path
 from stagewise.rollout.guardrails.spec import GuardrailMetric, check_unique
+from stagewise.rollout.guardrails.sums import ArmSums, cumulate
 from stagewise.rollout.guardrails.units import (
     BUILTINS,
     Columns,
@@ -113,6 +114,9 @@ class GuardrailJudgement:
         return [r.as_row() for r in self.records]
 
 
+_Checked = tuple[npt.NDArray[np.datetime64], Columns | ArmSums]
+
+
 @dataclass(frozen=True)
 class _Tested:
     metric: GuardrailMetric
@@ -159,33 +163,95 @@ def _covariate(
     return x if np.isfinite(x).all() else None
 
 
+@dataclass(frozen=True)
+class _ArmMoments:
+    """One arm's cumulative moments of a metric, plain and (when its covariate is there) adjusted."""
+
+    reason: str | None
+    n: int = 0
+    mean: float = math.nan
+    plain: Moments | None = None
+    adjusted: Moments | None = None
+
+
+def _from_units(
+    metric: GuardrailMetric,
+    days: npt.NDArray[np.datetime64],
+    columns: Columns,
+    looks: npt.NDArray[np.datetime64],
+    functions: Mapping[str, UnitFunction],
+) -> _ArmMoments:
+    if not days.size:
+        return _ArmMoments("no units")
+    v = _values(metric, columns, functions)
+    if v.reason:
+        return _ArmMoments(v.reason, int(v.values.size))
+    look = np.searchsorted(looks, days[v.kept])
+    x = _covariate(metric, columns, v.kept)
+    return _ArmMoments(
+        None,
+        int(v.values.size),
+        float(v.values.mean()) if v.values.size else math.nan,
+        cumulative_moments(v.values, None, look, looks.size),
+        None if x is None else cumulative_moments(v.values, x, look, looks.size),
+    )
+
+
+def _from_sums(
+    metric: GuardrailMetric,
+    days: npt.NDArray[np.datetime64],
+    sums: ArmSums,
+    looks: npt.NDArray[np.datetime64],
+) -> _ArmMoments:
+    if not days.size:
+        return _ArmMoments("no units")
+    builtin = BUILTINS.get(metric.metric)
+    if builtin is None and not metric.is_function:
+        return _ArmMoments(f"unknown metric {metric.metric!r} (built-ins: {', '.join(BUILTINS)})")
+    if builtin is None or builtin.column is None:
+        return _ArmMoments(f"{metric.metric} needs each unit's row; the ledger was read as daily sums")
+    daily = sums.columns.get(builtin.column)
+    if daily is None:
+        return _ArmMoments(f"column {builtin.column!r} is not logged")
+    look = np.searchsorted(looks, days)
+    n = int(daily.n.sum())
+    pair = sums.pairs.get((builtin.column, metric.covariate)) if metric.covariate else None
+    complete = pair is not None and np.array_equal(pair.n, daily.n)  # the covariate is set wherever y is
+    return _ArmMoments(
+        None,
+        n,
+        float(daily.sum_y.sum() / n) if n else math.nan,
+        cumulate(daily, look, looks.size),
+        cumulate(pair, look, looks.size) if complete and pair is not None else None,
+    )
+
+
 def _test(
     metric: GuardrailMetric,
-    arms: tuple[tuple[npt.NDArray[np.datetime64], Columns], ...],
+    arms: tuple[_Checked, _Checked],
     looks: npt.NDArray[np.datetime64],
     functions: Mapping[str, UnitFunction],
 ) -> _Tested:
     per_arm = [
-        _values(metric, columns, functions)
-        if days.size
-        else MetricValues(np.empty(0), np.zeros(0, bool), "no units")
-        for days, columns in arms
+        _from_sums(metric, days, data, looks)
+        if isinstance(data, ArmSums)
+        else _from_units(metric, days, data, looks, functions)
+        for days, data in arms
     ]
     reasons = [
-        f"{arm}: {v.reason}" for arm, v in zip(("control", "challenger"), per_arm, strict=True) if v.reason
+        f"{arm}: {a.reason}" for arm, a in zip(("control", "challenger"), per_arm, strict=True) if a.reason
     ]
-    n = (int(per_arm[0].values.size), int(per_arm[1].values.size))
-    means = tuple(float(v.values.mean()) if v.values.size else math.nan for v in per_arm)
+    n = (per_arm[0].n, per_arm[1].n)
+    means = (per_arm[0].mean, per_arm[1].mean)
     if reasons:
-        return _Tested(metric, None, n, (means[0], means[1]), False, "; ".join(reasons))
-    covariates = [_covariate(metric, columns, v.kept) for (_, columns), v in zip(arms, per_arm, strict=True)]
-    adjust = metric.covariate is not None and all(x is not None for x in covariates)
-    moments = [
-        cumulative_moments(v.values, x if adjust else None, np.searchsorted(looks, days[v.kept]), looks.size)
-        for (days, _), v, x in zip(arms, per_arm, covariates, strict=True)
-    ]
+        return _Tested(metric, None, n, means, False, "; ".join(reasons))
+    adjust = metric.covariate is not None and all(a.adjusted is not None for a in per_arm)
+    moments = [a.adjusted if adjust else a.plain for a in per_arm]
+    control, challenger = moments
+    if control is None or challenger is None:  # unreachable: an arm without moments has a reason
+        return _Tested(metric, None, n, means, False, "no moments")
     path = harm_path(
-        moments[0], moments[1], harm=metric.effective_harm, tolerance=metric.tolerance,
+        control, challenger, harm=metric.effective_harm, tolerance=metric.tolerance,
         tau=metric.effective_tau, min_sample=metric.min_sample, adjust=adjust,
     )  # fmt: skip
     reason = ""
@@ -193,7 +259,7 @@ def _test(
         reason = f"{min(n)} units in the smaller arm (< min_sample {metric.min_sample})"
     elif metric.covariate is not None and not adjust:
         reason = f"covariate {metric.covariate!r} missing or not finite for some units: not adjusted"
-    return _Tested(metric, path, n, (means[0], means[1]), adjust, reason)
+    return _Tested(metric, path, n, means, adjust, reason)
 
 
 def _record(t: _Tested, verdict: Verdict, level: float | None, interval_alpha: float) -> GuardrailRecord:
@@ -226,9 +292,15 @@ def _p_value(t: _Tested) -> float:
     return 1.0 if _insufficient(t) or t.path is None else float(t.path.p_values[-1])
 
 
+def _checked(arm: ArmUnits | ArmSums, name: str) -> _Checked:
+    if isinstance(arm, ArmSums):
+        return arm.checked(name), arm
+    return arm.checked(name)
+
+
 def judge_guardrails(
-    control: ArmUnits,
-    challenger: ArmUnits,
+    control: ArmUnits | ArmSums,
+    challenger: ArmUnits | ArmSums,
     metrics: Sequence[GuardrailMetric],
     *,
     alpha: float = 0.05,
@@ -236,8 +308,10 @@ def judge_guardrails(
 ) -> GuardrailJudgement:
     """Judge every declared guardrail on the units since the rollout began, one look per day.
 
-    ``functions`` maps a user metric's ``"pkg.module:function"`` to the callable (tests, or a
-    function already imported); others are imported by their path.
+    Each arm is its units (:class:`ArmUnits`: every unit's columns) or its per-day sums
+    (:class:`~stagewise.rollout.guardrails.sums.ArmSums`, enough for the built-ins that are one
+    column); both give the same records. ``functions`` maps a user metric's ``"pkg.module:function"``
+    to the callable (tests, or a function already imported); others are imported by their path.
 
     Examples
     --------
@@ -251,7 +325,7 @@ def judge_guardrails(
     ('rollback', 'harm')
     """
     check_unique(metrics)
-    arms = (control.checked("control"), challenger.checked("challenger"))
+    arms = (_checked(control, "control"), _checked(challenger, "challenger"))
     looks = np.unique(np.concatenate([arms[0][0], arms[1][0]]))
     tested = [_test(m, arms, looks, functions or {}) for m in metrics]
     active = [t for t in tested if not t.metric.dry_run]

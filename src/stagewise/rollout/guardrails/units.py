@@ -61,6 +61,8 @@ class Builtin:
     tau: float
     compute: Callable[[Mapping[str, Float]], Float]
     label: str
+    column: str | None = None
+    """The one column the per-unit value *is* (so a database can sum it), None when computed from several."""
 
 
 def _log_loss(c: Mapping[str, Float]) -> Float:
@@ -69,21 +71,24 @@ def _log_loss(c: Mapping[str, Float]) -> Float:
     return np.asarray(-(y * np.log(p) + (1.0 - y) * np.log1p(-p)), dtype=np.float64)
 
 
+def _one(column: str, harm: Harm, tau: float, label: str) -> Builtin:
+    """A built-in whose per-unit value is the column itself."""
+    return Builtin((column,), harm, tau, lambda c: c[column], label, column)
+
+
 BUILTINS: dict[str, Builtin] = {
-    "win_hit": Builtin(("hit_1st",), "decrease", 0.05, lambda c: c["hit_1st"], "win hit rate"),
-    "trifecta_hit": Builtin(("hit_top3",), "decrease", 0.02, lambda c: c["hit_top3"], "trifecta hit rate"),
-    "score_accuracy": Builtin(
-        ("score_accuracy",), "decrease", 0.02, lambda c: c["score_accuracy"], "score accuracy"
-    ),
+    "win_hit": _one("hit_1st", "decrease", 0.05, "win hit rate"),
+    "trifecta_hit": _one("hit_top3", "decrease", 0.02, "trifecta hit rate"),
+    "score_accuracy": _one("score_accuracy", "decrease", 0.02, "score accuracy"),
     "log_loss": Builtin(("p_pick", "hit_1st"), "increase", 0.05, _log_loss, "log-loss of the pick"),
     "brier": Builtin(
         ("p_pick", "hit_1st"), "increase", 0.02, lambda c: (c["p_pick"] - c["hit_1st"]) ** 2, "Brier score"
     ),
-    "roi": Builtin(("bet_profit",), "decrease", 0.05, lambda c: c["bet_profit"], "profit per unit staked"),
-    "net_return": Builtin(("net_return",), "decrease", 0.05, lambda c: c["net_return"], "net return"),
-    "direction_hit": Builtin(("hit",), "decrease", 0.05, lambda c: c["hit"], "direction accuracy"),
-    "error_rate": Builtin(("error",), "increase", 0.02, lambda c: c["error"], "server error rate"),
-    "latency": Builtin(("latency_ms",), "increase", 20.0, lambda c: c["latency_ms"], "latency (ms)"),
+    "roi": _one("bet_profit", "decrease", 0.05, "profit per unit staked"),
+    "net_return": _one("net_return", "decrease", 0.05, "net return"),
+    "direction_hit": _one("hit", "decrease", 0.05, "direction accuracy"),
+    "error_rate": _one("error", "increase", 0.02, "server error rate"),
+    "latency": _one("latency_ms", "increase", 20.0, "latency (ms)"),
 }
 """The built-in per-unit metrics by name (see the module docstring)."""
 
