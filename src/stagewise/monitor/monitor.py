@@ -439,6 +439,7 @@ class PerformanceMonitor:
         *,
         values: Sequence[str] = (),
         pairs: Sequence[tuple[str, str]] = (),
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """:meth:`race_outcomes` summed per day and group by the database, in one query.
 
@@ -446,12 +447,15 @@ class PerformanceMonitor:
         for each column ``c`` of ``values``, ``c:n`` (rows where it is set), ``c:sum`` and ``c:sum_sq``;
         for each pair ``(c, x)`` of ``pairs``, ``c|x:n``, ``c|x:sum_y``, ``c|x:sum_yy``, ``c|x:sum_x``,
         ``c|x:sum_xx`` and ``c|x:sum_xy`` over the rows where both are set. A name that is not a
-        numeric column of :meth:`race_outcomes` is left out (see :mod:`stagewise.monitor.sums`).
+        numeric column of :meth:`race_outcomes` is left out (see :mod:`stagewise.monitor.sums`);
+        ``rollout_feature`` filters as in :meth:`race_outcomes`.
         """
         from stagewise.monitor.sums import race_outcome_sums
 
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
-        return self.store.read(lambda conn: race_outcome_sums(conn, start, end, values, pairs))
+        return self.store.read(
+            lambda conn: race_outcome_sums(conn, start, end, values, pairs, rollout_feature)
+        )
 
     # -- alerts ------------------------------------------------------------------------------------
     def check_alerts(

@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import Connection, Float, and_, case, cast, func, select
 
 from stagewise.monitor.frames import query_frame
+from stagewise.monitor.reads import feature_filter
 from stagewise.monitor.schema import race_predictions
 
 __all__ = ["PAIR_SUMS", "SUMMABLE_RACE_COLUMNS", "VALUE_SUMS", "race_outcome_sums"]
@@ -45,11 +46,13 @@ def race_outcome_sums(
     end: date,
     values: Sequence[str],
     pairs: Sequence[tuple[str, str]],
+    rollout_feature: str | None = None,
 ) -> pd.DataFrame:
     """Per ``(race_date, variant, model_version, status)``: ``units`` and the requested sums.
 
     ``values`` and ``pairs`` name columns of :data:`SUMMABLE_RACE_COLUMNS`; any other name is left
-    out of the frame (the column is not logged), never an error.
+    out of the frame (the column is not logged), never an error. ``rollout_feature`` filters as
+    ``PerformanceMonitor.race_outcomes`` does (:func:`~stagewise.monitor.reads.feature_filter`).
     """
     rp = race_predictions.c
     keys = [rp.race_date, rp.variant, rp.model_version, rp.status]
@@ -69,7 +72,10 @@ def race_outcome_sums(
         selected += [func.count(y), func.sum(y), func.sum(y * y)]
         selected += [func.sum(x), func.sum(x * x), func.sum(x * y)]
         names += [f"{y_name}|{x_name}:{s}" for s in PAIR_SUMS]
-    query = select(*selected).where(rp.race_date.between(start, end)).group_by(*keys).order_by(*keys)
+    query = select(*selected).where(rp.race_date.between(start, end))
+    if rollout_feature is not None:
+        query = query.where(feature_filter(rp.rollout_feature, rollout_feature))
+    query = query.group_by(*keys).order_by(*keys)
     frame = query_frame(conn, query, names)
     frame["race_date"] = pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")
     frame["units"] = frame["units"].astype("int64")

@@ -13,7 +13,8 @@ enables) and the control group, and decides, in this order:
  4    significant harm: always-valid p < α, challenger worse on   ``rollback`` to ``disabled``
       win hit rate or score accuracy (one-sided mSPRT)
  4b   with the policy's ``economic_guardrail``: the challenger    ``rollback`` to ``disabled``
-      earns significantly less money per unit than control
+      earns significantly less money per unit than control,
+      judged in one Holm family with rule 4 (or 4′) at α
  5    sample-ratio mismatch (p < 0.001)                           ``hold`` (or ``rollback`` when
                                                                   ``srm_action="rollback"``)
  6    at 100 %                                                    ``hold`` (fully rolled out)
@@ -46,7 +47,7 @@ from typing import Any, Literal
 
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.economic import EconomicVerdict, MoneyEvidence
+from stagewise.rollout.economic import ECONOMIC, EconomicVerdict, MoneyEvidence
 from stagewise.rollout.experiments.sequential import DEFAULT_TAU
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
 from stagewise.rollout.guardrails.judge import ArmUnits, GuardrailJudgement, judge_guardrails
@@ -277,7 +278,9 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers["stage_since"] = since.isoformat() if since else None
     numbers["pending_days"] = [d.isoformat() for d in evidence.pending_days]
 
-    declared = _judge_declared(evidence, policy)
+    money = evidence.money  # judged as one more member of the family (rule 4b)
+    p_money = None if money is None else {ECONOMIC: money.family_p_value(policy.alpha)}
+    declared = _judge_declared(evidence, policy, p_money)
     tests = None if declared is not None else harm_tests(
         evidence.challenger, evidence.control, evidence.paired,
         alpha=policy.alpha / 2, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
@@ -285,6 +288,17 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers["design"] = "paired (shadow mode)" if evidence.paired else "two groups"
     if tests is not None:
         numbers["sequential"] = {k: v.as_dict() for k, v in tests.items()}
+    economic: EconomicVerdict | None = None
+    holm: Mapping[str, tuple[bool, float]] = {}  # the built-in tests' verdicts in a family with money
+    if money is not None:
+        built_in = {k: t.p_value for k, t in (tests or {}).items()}
+        others = declared.family_p if declared is not None else built_in
+        economic, family = money.judge(evidence.unit, alpha=policy.alpha, others=others)
+        numbers["economic"] = {"status": economic.status, "reason": economic.reason, **economic.numbers}
+        if declared is None:
+            holm = family.others
+            for name, (rejected, level) in holm.items():
+                numbers["sequential"][name].update(rejected=rejected, alpha=level, family=family.family_size)
     if declared is not None:
         numbers["guardrails"] = _guardrail_numbers(declared)
     if tests is not None or (declared is not None and any(d.races for d in evidence.control)):
@@ -301,23 +315,25 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
         why = "; ".join(evidence.health_reasons.get(latest.day, ())) or "health check failed"
         return result("rollback", DISABLED, [f"{latest.day.isoformat()} is CRITICAL ({why})"], numbers)
     if declared is not None and declared.action == "rollback":
-        return result("rollback", DISABLED, [f"guardrails: {r}" for r in declared.reasons], numbers)
+        reasons = [f"guardrails: {r}" for r in declared.reasons]
+        if economic is not None and economic.status == "rejected":
+            reasons.append(economic.reason)
+        return result("rollback", DISABLED, reasons, numbers)
     if tests is not None:
-        harmed = [name for name, t in tests.items() if t.rejected]
+        harmed = [name for name, t in tests.items() if (holm[name][0] if holm else t.rejected)]
         if harmed:
             reasons = [
                 f"significant harm on {evidence.metric_labels.get(name, name)}: "
                 f"challenger − control = {tests[name].estimates[-1]:+.4f}, "
-                f"always-valid p = {tests[name].p_value:.4g} < α/2 = {policy.alpha / 2:g}"
+                f"always-valid p = {tests[name].p_value:.4g} "
+                + (f"≤ Holm level {holm[name][1]:.3g}" if holm else f"< α/2 = {policy.alpha / 2:g}")
                 for name in harmed
             ]
+            if economic is not None and economic.status == "rejected":
+                reasons.append(economic.reason)
             return result("rollback", DISABLED, reasons, numbers)
-    economic: EconomicVerdict | None = None
-    if evidence.money is not None:
-        economic = evidence.money.judge(evidence.unit)
-        numbers["economic"] = {"status": economic.status, "reason": economic.reason, **economic.numbers}
-        if economic.status == "rejected":
-            return result("rollback", DISABLED, [economic.reason], numbers)
+    if economic is not None and economic.status == "rejected":
+        return result("rollback", DISABLED, [economic.reason], numbers)
     if srm is not None and srm.verdict == "hold":
         reason = (
             f"sample-ratio mismatch: counts {srm.counts} vs expected shares "
@@ -368,14 +384,17 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     return result("hold", stage, reasons, numbers)
 
 
-def _judge_declared(evidence: Evidence, policy: ControllerPolicy) -> GuardrailJudgement | None:
-    """The declared guardrails' judgement at the controller's α; None without any (or in shadow mode,
-    where the paired built-in tests judge the same races)."""
+def _judge_declared(
+    evidence: Evidence, policy: ControllerPolicy, others: Mapping[str, float] | None = None
+) -> GuardrailJudgement | None:
+    """The declared guardrails' judgement at the controller's α, in one Holm family with ``others`` (the
+    economic guardrail); None without any (or in shadow mode, where the paired built-in tests judge
+    the same races)."""
     if not evidence.guardrails or evidence.paired:
         return None
     empty = ArmUnits([], {})
     control, challenger = evidence.units or (empty, empty)
-    return judge_guardrails(control, challenger, evidence.guardrails, alpha=policy.alpha)
+    return judge_guardrails(control, challenger, evidence.guardrails, alpha=policy.alpha, others=others)
 
 
 def _guardrail_numbers(judgement: GuardrailJudgement) -> dict[str, Any]:

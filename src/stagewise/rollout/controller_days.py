@@ -102,7 +102,7 @@ class CompleteDays:
         self._source = source
         self._races: dict[tuple[date, date], pd.DataFrame] = {}
         self._signals: dict[tuple[date, date], pd.DataFrame] = {}
-        self._sums: dict[tuple[date, date, tuple[str, ...], tuple[tuple[str, str], ...]], pd.DataFrame] = {}
+        self._sums: dict[tuple[Any, ...], pd.DataFrame] = {}
         self.pending_days: set[date] = set()
 
     def race_outcomes(
@@ -132,14 +132,17 @@ class CompleteDays:
         pairs: Sequence[tuple[str, str]] = (),
         *,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """The ledger's per-day sums (:class:`~stagewise.rollout.outcomes.OutcomeSums`) of one variant
         (all when None), read once per range and request, without the days still pending."""
         if not isinstance(self._source, OutcomeSums):
             raise TypeError(f"{type(self._source).__name__} cannot sum outcomes (no race_outcome_sums)")
-        key = (start_date, end_date, tuple(values), tuple(pairs))
+        key = (start_date, end_date, tuple(values), tuple(pairs), rollout_feature)
         if key not in self._sums:
-            every = self._source.race_outcome_sums(start_date, end_date, values=values, pairs=pairs)
+            every = self._source.race_outcome_sums(
+                start_date, end_date, values=values, pairs=pairs, rollout_feature=rollout_feature
+            )
             days = pd.to_datetime(every["race_date"]).dt.normalize()
             pending = days[((every["status"] == "pending") & (every["units"] > 0)).to_numpy()].unique()
             self.pending_days |= {pd.Timestamp(day).date() for day in pending}

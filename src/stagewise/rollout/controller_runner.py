@@ -60,7 +60,7 @@ from stagewise.rollout.controller_query import (
     ControllerQuery,
     as_query,
 )
-from stagewise.rollout.economic import MoneyEvidence, money_days
+from stagewise.rollout.economic import MoneyEvidence, money_days, summed_money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
 from stagewise.rollout.guardrails.frames import arm_units
@@ -191,7 +191,7 @@ def gather_evidence(
     declared = rollout.health_policy.guardrails
     guardrail = rollout.health_policy.economic_guardrail
     # the database sums what the built-ins need; user functions (and shadow pairs, signals) need rows
-    request = sum_request(declared) if not markets and shadow is None and guardrail is None else None
+    request = sum_request(declared) if not markets and shadow is None else None
     summed: tuple[ArmSums, ArmSums] | None = None
     if not state.stage.is_disabled and state.killed is None and first is not None and first <= last_day:
         start = max(first, last_day - timedelta(days=MAX_LOOKBACK_DAYS - 1))
@@ -200,7 +200,8 @@ def gather_evidence(
             chall_rows = ledger.race_outcomes(start, last_day, model_version=shadow[1])
             paired = paired_days(ctrl_rows, chall_rows)
         elif request is not None and isinstance(outcomes, OutcomeSums):
-            values, pairs = (*DAY_COUNT_COLUMNS, *request[0]), request[1]
+            money_column = ("bet_profit",) if guardrail is not None else ()
+            values, pairs = (*DAY_COUNT_COLUMNS, *request[0], *money_column), request[1]
             sums = {
                 name: ledger.race_sums(start, last_day, values, pairs, variant=name)
                 for name in dict.fromkeys([challenger_variant, control_variant, *split.names])
@@ -234,9 +235,11 @@ def gather_evidence(
     money = None
     if guardrail is not None:
         value = "net_return" if markets else "bet_profit"
-        money = MoneyEvidence(
-            guardrail, money_days(ctrl_rows, day_column, value), money_days(chall_rows, day_column, value)
-        )
+        if summed is not None:
+            days = (summed_money_days(summed[0], value), summed_money_days(summed[1], value))
+        else:
+            days = (money_days(ctrl_rows, day_column, value), money_days(chall_rows, day_column, value))
+        money = MoneyEvidence(guardrail, *days, metric="net_return" if markets else "roi")
     units = summed or (arm_units(ctrl_rows, day_column), arm_units(chall_rows, day_column))
     return Evidence(
         money=money,

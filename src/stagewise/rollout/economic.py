@@ -10,15 +10,21 @@ always-valid mSPRT as the controller's harm test (:func:`sequential_two_means`,
 In a rollout the guardrail is a health-policy entry, :class:`EconomicGuardrail`
 (``"economic_guardrail": {"alpha": 0.05, "tau": 0.05}``; off when absent). The controller sums
 each group's money outcomes per day from the ledger (:func:`money_days`: ``bet_profit`` of races,
-``net_return`` of signals; units without money data are ignored) and :func:`judge_economic`
-grades them: ``rejected`` (roll back), ``insufficient`` (fewer than ``min_units`` money units in a
-group: never promote on missing evidence) or ``ok``.
+``net_return`` of signals; units without money data are ignored) and judges them as the declared
+guardrail the entry stands for (:func:`as_guardrail`: the built-in ``roi`` or ``net_return``,
+``tau`` as given, ``min_sample = min_units``) **inside the controller's family**: Holm over it and
+the other harm tests (the declared guardrails, else the built-in win-hit and score-accuracy tests)
+at the controller's α, so the family-wise false-rollback rate covers money too
+(:meth:`MoneyEvidence.judge`). The verdict is ``rejected`` (roll back), ``insufficient`` (fewer than
+``min_units`` money units in a group: never promote on missing evidence) or ``ok``. The entry's own
+``alpha`` is validated and recorded but no longer a separate budget. :func:`judge_economic` is the
+entry's former stand-alone test, kept for scripts.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
@@ -28,17 +34,29 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from stagewise.rollout.experiments.sequential import SequentialResult, sequential_two_means
+from stagewise.rollout.guardrails.adjusted import Moments
+from stagewise.rollout.guardrails.judge import GuardrailJudgement, GuardrailRecord, judge_guardrails
+from stagewise.rollout.guardrails.spec import GuardrailMetric
+from stagewise.rollout.guardrails.sums import ArmSums
+from stagewise.rollout.guardrails.units import BUILTINS
 
 __all__ = [
+    "ECONOMIC",
     "EconomicGuardrail",
     "EconomicVerdict",
     "MoneyDay",
     "MoneyEvidence",
+    "as_guardrail",
     "economic_guardrail",
     "judge_economic",
     "money_day",
     "money_days",
+    "summed_money_days",
 ]
+
+
+ECONOMIC = "economic"
+"""The name of the declared guardrail an ``economic_guardrail`` entry becomes."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,19 @@ def money_days(outcomes: pd.DataFrame, day_column: str, value_column: str) -> li
     ]
 
 
+def summed_money_days(arm: ArmSums, column: str) -> list[MoneyDay]:
+    """One :class:`MoneyDay` per day of an arm's per-day sums that has money data in ``column``."""
+    moments = arm.columns.get(column)
+    if moments is None:
+        return []
+    days = np.asarray(arm.days, dtype="datetime64[D]").tolist()
+    return [
+        MoneyDay(day, round(n), float(total), float(total_sq))
+        for day, n, total, total_sq in zip(days, moments.n, moments.sum_y, moments.sum_yy, strict=True)
+        if n > 0
+    ]
+
+
 @dataclass(frozen=True)
 class EconomicVerdict:
     """What the guardrail says about the money since the rollout began."""
@@ -224,13 +255,96 @@ def judge_economic(
     return EconomicVerdict("ok", reason, numbers)
 
 
+def as_guardrail(entry: EconomicGuardrail, metric: str = "roi") -> GuardrailMetric:
+    """The declared guardrail an ``economic_guardrail`` entry stands for (``metric``: ``roi`` for races,
+    ``net_return`` for signals).
+
+    Examples
+    --------
+    >>> g = as_guardrail(EconomicGuardrail(tau=0.05, min_units=50))
+    >>> (g.name, g.metric, g.tau, g.min_sample, g.on_fail)
+    ('economic', 'roi', 0.05, 50, 'rollback')
+    """
+    return GuardrailMetric(name=ECONOMIC, metric=metric, tau=entry.tau, min_sample=entry.min_units)
+
+
+def _arm(days: Sequence[MoneyDay], column: str) -> ArmSums:
+    rows = sorted(days, key=lambda d: d.day)
+    zeros = np.zeros(len(rows))
+    n = np.array([d.units for d in rows], dtype=np.float64)
+    total = np.array([d.total for d in rows], dtype=np.float64)
+    total_sq = np.array([d.total_sq for d in rows], dtype=np.float64)
+    moments = Moments(n, total, total_sq, zeros, zeros, zeros)
+    return ArmSums(np.array([d.day for d in rows], dtype="datetime64[D]"), {column: moments}, {})
+
+
 @dataclass(frozen=True)
 class MoneyEvidence:
-    """What the controller's decision needs for the guardrail: the policy entry and both groups' days."""
+    """What the controller's decision needs for the guardrail: the policy entry, both groups' days and
+    the built-in the money is (``roi``: profit per unit staked of races; ``net_return``: signals)."""
 
     guardrail: EconomicGuardrail
     control: Sequence[MoneyDay]
     challenger: Sequence[MoneyDay]
+    metric: str = "roi"
 
-    def judge(self, unit: str = "races") -> EconomicVerdict:
-        return judge_economic(self.control, self.challenger, self.guardrail, unit)
+    @property
+    def as_metric(self) -> GuardrailMetric:
+        """The declared guardrail the entry is judged as (:func:`as_guardrail`)."""
+        return as_guardrail(self.guardrail, self.metric)
+
+    def _judge(self, alpha: float, others: Mapping[str, float] | None) -> GuardrailJudgement:
+        column = BUILTINS[self.metric].column or self.metric
+        control, challenger = _arm(self.control, column), _arm(self.challenger, column)
+        return judge_guardrails(control, challenger, [self.as_metric], alpha=alpha, others=others)
+
+    def family_p_value(self, alpha: float = 0.05) -> float:
+        """The money test's always-valid p-value as a member of a family (1 while insufficient)."""
+        return self._judge(alpha, None).family_p[ECONOMIC]
+
+    def judge(
+        self, unit: str = "races", *, alpha: float = 0.05, others: Mapping[str, float] | None = None
+    ) -> tuple[EconomicVerdict, GuardrailJudgement]:
+        """Grade the money inside a family: Holm at ``alpha`` over it and ``others`` (the always-valid
+        p-values of the controller's other harm tests); the judgement says what Holm made of those."""
+        judgement = self._judge(alpha, others)
+        return _verdict(judgement.records[0], judgement, self.guardrail, unit), judgement
+
+
+def _verdict(
+    r: GuardrailRecord, judgement: GuardrailJudgement, guardrail: EconomicGuardrail, unit: str
+) -> EconomicVerdict:
+    units = {"control": r.n_control, "challenger": r.n_challenger}
+    means = {"control": r.mean_control, "challenger": r.mean_challenger}
+    numbers: dict[str, Any] = {
+        "metric": r.metric,
+        "units": units,
+        "mean_per_unit": {k: None if v is None else round(v, 6) for k, v in means.items()},
+        "min_units": guardrail.min_units,
+        "family_size": judgement.family_size,
+        "test": {
+            "estimate": r.estimate, "interval_low": r.interval_low, "interval_high": r.interval_high,
+            "p_value": r.p_value, "alpha": r.level, "rejected": r.verdict == "harm", "tau": r.tau,
+            "looks": r.looks,
+        },
+    }  # fmt: skip
+    if r.verdict == "harm":
+        reason = (
+            f"economic guardrail: the challenger earns less per unit than control "
+            f"({r.mean_challenger:+.4f} vs {r.mean_control:+.4f} over {r.n_challenger} and "
+            f"{r.n_control} {unit} with money data), always-valid p = {r.p_value:.4g} "
+            f"≤ Holm level {r.level:.3g} (family of {judgement.family_size}, α = {judgement.alpha:g})"
+        )
+        return EconomicVerdict("rejected", reason, numbers)
+    short = [name for name, n in units.items() if n < guardrail.min_units]
+    if r.verdict == "insufficient" and short:
+        reason = (
+            f"economic guardrail: insufficient money data ({', '.join(f'{k} {units[k]}' for k in short)} "
+            f"{unit} with money data, < {guardrail.min_units}); not promoting on missing evidence"
+        )
+        return EconomicVerdict("insufficient", reason, numbers)
+    if r.verdict == "insufficient":
+        reason = f"economic guardrail: insufficient money data ({r.reason}); not promoting on missing data"
+        return EconomicVerdict("insufficient", reason, numbers)
+    reason = f"economic guardrail: no significant loss of money per unit (p = {r.p_value:.4g})"
+    return EconomicVerdict("ok", reason, numbers)

@@ -50,7 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.metrics.intervals import wilson_interval
-from stagewise.rollout.economic import EconomicGuardrail
+from stagewise.rollout.economic import ECONOMIC, EconomicGuardrail
 from stagewise.rollout.guardrails.spec import GuardrailMetric, check_unique, format_validation_error
 
 __all__ = [
@@ -183,7 +183,9 @@ class HealthPolicy(BaseModel):
     economic_guardrail: EconomicGuardrail | None = None
     """Judge money per unit (ROI per race, net return per signal) in the controller: roll back when the
     challenger earns significantly less than control; hold while a group has too few money units.
-    Off when absent (see :mod:`stagewise.rollout.economic` and ``docs/money.md``)."""
+    Judged as the declared ``roi`` / ``net_return`` guardrail named ``economic``, in one Holm family
+    with the other harm tests (its own ``alpha`` is no longer a separate budget). Off when absent (see
+    :mod:`stagewise.rollout.economic` and ``docs/money.md``); refused beside a declared money guardrail."""
 
     @model_validator(mode="after")
     def _unique_guardrails(self) -> HealthPolicy:
@@ -191,6 +193,14 @@ class HealthPolicy(BaseModel):
             check_unique(self.guardrails)
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("Invalid ")) from None
+        money = "net_return" if self.domain == Domain.MARKETS else "roi"
+        both = [g.name for g in self.guardrails if g.metric == money or g.name == ECONOMIC]
+        if self.economic_guardrail is not None and both:
+            raise ValueError(
+                f"economic_guardrail and the declared guardrail {both[0]!r} both judge money (metric "
+                f"{money!r}); keep one: the declared guardrail, or economic_guardrail (which is judged "
+                f"as the declared {money!r} metric named {ECONOMIC!r})"
+            )
         return self
 
 

@@ -122,11 +122,13 @@ class OutcomeSums(Protocol):
         *,
         values: Sequence[str] = (),
         pairs: Sequence[tuple[str, str]] = (),
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         """Per ``(race_date, variant, model_version, status)``: ``units`` and, per column ``c`` of
         ``values``, ``c:n``, ``c:sum``, ``c:sum_sq``; per pair ``(c, x)``, ``c|x:n``, ``c|x:sum_y``,
         ``c|x:sum_yy``, ``c|x:sum_x``, ``c|x:sum_xx``, ``c|x:sum_xy`` over rows where both are set.
-        Columns the ledger does not have are left out."""
+        Columns the ledger does not have are left out; ``rollout_feature`` filters as in
+        ``race_outcomes``."""
         ...
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -109,6 +109,10 @@ class GuardrailJudgement:
     reasons: tuple[str, ...]
     alpha: float
     family_size: int
+    family_p: Mapping[str, float] = field(default_factory=dict)
+    """Each active metric's p-value as a member of the family (1 when insufficient)."""
+    others: Mapping[str, tuple[bool, float]] = field(default_factory=dict)
+    """Holm's verdict on each outside member (``others`` of :func:`judge_guardrails`): rejected, level."""
 
     def as_rows(self) -> list[dict[str, str | float | int | bool | None]]:
         return [r.as_row() for r in self.records]
@@ -305,6 +309,7 @@ def judge_guardrails(
     *,
     alpha: float = 0.05,
     functions: Mapping[str, UnitFunction] | None = None,
+    others: Mapping[str, float] | None = None,
 ) -> GuardrailJudgement:
     """Judge every declared guardrail on the units since the rollout began, one look per day.
 
@@ -312,6 +317,11 @@ def judge_guardrails(
     (:class:`~stagewise.rollout.guardrails.sums.ArmSums`, enough for the built-ins that are one
     column); both give the same records. ``functions`` maps a user metric's ``"pkg.module:function"``
     to the callable (tests, or a function already imported); others are imported by their path.
+
+    ``others`` are the always-valid p-values of tests judged elsewhere that belong to the same family
+    (the controller's built-in harm tests, its economic guardrail): Holm runs over the active metrics
+    and them together, and ``GuardrailJudgement.others`` says whether each is rejected and at which
+    level. They do not enter the action or the reasons: their owner acts on them.
 
     Examples
     --------
@@ -329,24 +339,38 @@ def judge_guardrails(
     looks = np.unique(np.concatenate([arms[0][0], arms[1][0]]))
     tested = [_test(m, arms, looks, functions or {}) for m in metrics]
     active = [t for t in tested if not t.metric.dry_run]
-    k = max(len(active), 1)
+    outside = dict(others or {})
     p_active = np.array([_p_value(t) for t in active])
-    rejected = holm_rejections(p_active, alpha)
-    levels = holm_levels(p_active, alpha)
+    p_family = np.concatenate([p_active, np.nan_to_num(np.array(list(outside.values()), float), nan=1.0)])
+    k = max(p_family.size, 1)
+    # equal p-values take their Holm levels in the order of the members' names, so two judgements of
+    # one family (the controller judges money with the others as outside members) report the same levels
+    names = [t.metric.name for t in active] + list(outside)
+    by_name_order = np.argsort(np.array(names, dtype=object), kind="stable")
+    back = np.argsort(by_name_order, kind="stable")
+    rejected = holm_rejections(p_family[by_name_order], alpha)[back]
+    levels = holm_levels(p_family[by_name_order], alpha)[back]
     by_name: dict[str, GuardrailRecord] = {}
-    for t, hit, level in zip(active, rejected, levels, strict=True):
+    for t, hit, level in zip(active, rejected, levels, strict=False):
         verdict: Verdict = "insufficient" if _insufficient(t) else "harm" if hit else "ok"
         by_name[t.metric.name] = _record(t, verdict, float(level), alpha / k)
     for t in tested:
         if t.metric.dry_run:  # the verdict it would have had as one more member of the family
-            family = np.append(p_active, _p_value(t))
+            family = np.append(p_family, _p_value(t))
             would: Verdict = "harm" if holm_rejections(family, alpha)[-1] else "ok"
             level = float(holm_levels(family, alpha)[-1])
             by_name[t.metric.name] = _record(
                 t, "insufficient" if _insufficient(t) else would, level, alpha / k
             )
     records = tuple(by_name[m.name] for m in metrics)
-    return _decide(records, alpha, len(active))
+    judged = _decide(records, alpha, len(active))
+    verdicts = zip(outside, rejected[len(active) :], levels[len(active) :], strict=True)
+    return replace(
+        judged,
+        family_size=int(p_family.size),
+        family_p={t.metric.name: float(p) for t, p in zip(active, p_active, strict=True)},
+        others={name: (bool(hit), float(level)) for name, hit, level in verdicts},
+    )
 
 
 def _decide(records: tuple[GuardrailRecord, ...], alpha: float, family_size: int) -> GuardrailJudgement:
