@@ -3,7 +3,8 @@
 On a :class:`PerformanceMonitor` the database sums each day's outcomes per group (``race_outcome_sums``)
 and the built-in guardrails are judged on those sums; any other ledger (or a user function) is judged on
 every row. Here the same ledger is read both ways, on SQLite and on PostgreSQL, for every race built-in,
-with and without a CUPED covariate (the pick's logged odds, missing for some races or for none), with
+with and without a CUPED covariate (the ledger's ``covariate`` column, used by default, and the pick's
+logged odds; logged for every race, for some or for none), with
 void races, refunded picks, races without a score accuracy, a day still pending and races whose result
 is not in: the action, the reasons and every number of the decision agree.
 """
@@ -93,8 +94,9 @@ def fill(monitor: PerformanceMonitor, seed: int, *, odds_share: float) -> None:
                 "predictions": [{"pit_number": p} for p in predicted],
                 "actual_results": None if (k == pending_day and i % 9 == 0) else result,
             }  # fmt: skip
-            if rng.random() < odds_share:  # logged before the race: a covariate, never an outcome
+            if rng.random() < odds_share:  # logged before the race: covariates, never an outcome
                 row["odds"] = round(float(rng.uniform(1.5, 6.0)) * (0.9 if variant == "on" else 1.0), 1)
+                row["covariate"] = round(1.0 / row["odds"], 4)  # the ledger's own column: used by default
             rows.append(row)
     monitor.log_predictions(rows)
 
@@ -165,9 +167,10 @@ def test_summed_and_row_reads_give_the_same_decision_on_sqlite(
     if odds_share == 1.0:  # the odds are logged for every race: CUPED applies on both reads
         assert records["money_cuped"]["adjusted"]
         assert records["win_cuped"]["adjusted"]
+        assert all(records[n]["covariate"] == "covariate" for n in ("win", "trifecta", "score", "money"))
         assert records["win_cuped"]["variance_ratio"] > 0.0  # measured (odds barely predict a win)
-    else:
-        assert not records["win_cuped"]["adjusted"]
+    else:  # some races lack the covariate: no adjustment, except of money, logged only where they have it
+        assert not any(records[n]["adjusted"] for n in ("win", "trifecta", "score", "win_cuped"))
         assert "not adjusted" in records["win_cuped"]["reason"] or odds_share == 0.0
     if odds_share == 0.0:
         assert (records["money"]["verdict"], records["money"]["n_control"]) == ("insufficient", 0)

@@ -158,10 +158,11 @@ def _values(metric: GuardrailMetric, columns: Columns, functions: Mapping[str, U
 def _covariate(
     metric: GuardrailMetric, columns: Columns, kept: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.float64] | None:
-    if metric.covariate is None or metric.covariate not in columns:
+    name = metric.covariate_column
+    if name is None or name not in columns:
         return None
     try:
-        x = np.asarray(columns[metric.covariate], dtype=np.float64)[kept]
+        x = np.asarray(columns[name], dtype=np.float64)[kept]
     except (TypeError, ValueError):
         return None
     return x if np.isfinite(x).all() else None
@@ -219,7 +220,8 @@ def _from_sums(
         return _ArmMoments(f"column {builtin.column!r} is not logged")
     look = np.searchsorted(looks, days)
     n = int(daily.n.sum())
-    pair = sums.pairs.get((builtin.column, metric.covariate)) if metric.covariate else None
+    name = metric.covariate_column
+    pair = sums.pairs.get((builtin.column, name)) if name else None
     complete = pair is not None and np.array_equal(pair.n, daily.n)  # the covariate is set wherever y is
     return _ArmMoments(
         None,
@@ -249,7 +251,7 @@ def _test(
     means = (per_arm[0].mean, per_arm[1].mean)
     if reasons:
         return _Tested(metric, None, n, means, False, "; ".join(reasons))
-    adjust = metric.covariate is not None and all(a.adjusted is not None for a in per_arm)
+    adjust = metric.covariate_column is not None and all(a.adjusted is not None for a in per_arm)
     moments = [a.adjusted if adjust else a.plain for a in per_arm]
     control, challenger = moments
     if control is None or challenger is None:  # unreachable: an arm without moments has a reason
@@ -261,7 +263,7 @@ def _test(
     reason = ""
     if min(n) < metric.min_sample:
         reason = f"{min(n)} units in the smaller arm (< min_sample {metric.min_sample})"
-    elif metric.covariate is not None and not adjust:
+    elif metric.covariate is not None and not metric.covariate_is_auto and not adjust:
         reason = f"covariate {metric.covariate!r} missing or not finite for some units: not adjusted"
     return _Tested(metric, path, n, means, adjust, reason)
 
@@ -281,7 +283,8 @@ def _record(t: _Tested, verdict: Verdict, level: float | None, interval_alpha: f
         on_fail=m.on_fail, verdict=verdict, reason=t.reason, n_control=t.n[0], n_challenger=t.n[1],
         mean_control=_finite(t.means[0]), mean_challenger=_finite(t.means[1]), estimate=_finite(estimate),
         interval_low=_finite(low), interval_high=_finite(high), interval_level=1.0 - interval_alpha,
-        p_value=p_value, level=level, tau=m.effective_tau, covariate=m.covariate, adjusted=t.adjusted,
+        p_value=p_value, level=level, tau=m.effective_tau,
+        covariate=m.covariate_column if t.adjusted or not m.covariate_is_auto else None, adjusted=t.adjusted,
         theta=_finite(theta) if t.adjusted else None, variance_ratio=_finite(ratio) if t.adjusted else None,
         looks=looks,
     )  # fmt: skip

@@ -26,7 +26,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.guardrails.units import BUILTINS, NOT_PER_UNIT, OUTCOME_COLUMNS
 
-__all__ = ["GuardrailMetric", "format_validation_error", "parse_guardrails"]
+__all__ = [
+    "AUTO_COVARIATE",
+    "LEDGER_COVARIATE",
+    "GuardrailMetric",
+    "format_validation_error",
+    "parse_guardrails",
+]
+
+AUTO_COVARIATE = "auto"
+"""A metric's default ``covariate``: the ledger's own covariate column, when it is logged for every unit."""
+LEDGER_COVARIATE = "covariate"
+"""The ledger column a prediction's pre-outcome covariate is logged in (migration 0004; the server logs
+the champion's probability of its own top pick there for every race, in both arms)."""
 
 _FUNCTION = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
@@ -52,9 +64,12 @@ class GuardrailMetric(BaseModel):
         Computed and recorded, never part of the decision or of the family-wise α.
     on_fail : {"rollback", "hold"}, default "rollback"
         What significant harm on this metric does.
-    covariate : str, optional
-        A column logged at prediction time for every unit in both arms (e.g. the champion's
-        predicted probability of its pick) for CUPED; never an outcome column.
+    covariate : str or None, default "auto"
+        The CUPED covariate: a column logged at prediction time for every unit in both arms (e.g. the
+        champion's predicted probability of its pick); never an outcome column. ``"auto"`` (the
+        default) uses the ledger's ``covariate`` column when it is logged for every unit of both
+        arms and adjusts nothing otherwise; a column name insists on that column (the record says
+        when it is missing); ``None`` never adjusts.
     tau : float, optional
         The effect size (metric units) the test finds fastest; built-ins have a default, a user
         function must give one.
@@ -74,13 +89,23 @@ class GuardrailMetric(BaseModel):
     min_sample: int = Field(default=100, ge=1)
     dry_run: bool = False
     on_fail: Literal["rollback", "hold"] = "rollback"
-    covariate: str | None = Field(default=None, min_length=1)
+    covariate: str | None = Field(default=AUTO_COVARIATE, min_length=1)
     tau: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
 
     @property
     def is_function(self) -> bool:
         """Whether ``metric`` is a user function path (``pkg.module:function``)."""
         return ":" in self.metric
+
+    @property
+    def covariate_column(self) -> str | None:
+        """The column CUPED reads: the declared one, the ledger's ``covariate`` for ``"auto"``, or None."""
+        return LEDGER_COVARIATE if self.covariate == AUTO_COVARIATE else self.covariate
+
+    @property
+    def covariate_is_auto(self) -> bool:
+        """Whether the covariate is the default: used when complete, silently skipped when not."""
+        return self.covariate == AUTO_COVARIATE
 
     @property
     def effective_harm(self) -> Literal["decrease", "increase"]:
@@ -116,7 +141,7 @@ class GuardrailMetric(BaseModel):
                     f"'tau' (the effect size, in the metric's units, to detect fastest) is required for "
                     f"user function {self.metric!r}"
                 )
-        if self.covariate is not None:
+        if self.covariate is not None and not self.covariate_is_auto:
             read = BUILTINS[self.metric].columns if self.metric in BUILTINS else ()
             if self.covariate in OUTCOME_COLUMNS or self.covariate in read:
                 raise ValueError(

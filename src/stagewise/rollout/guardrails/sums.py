@@ -112,6 +112,8 @@ def sum_request(
     --------
     >>> sum_request([GuardrailMetric(name="win", metric="win_hit", covariate="champion_p")])
     (('hit_1st',), (('hit_1st', 'champion_p'),))
+    >>> sum_request([GuardrailMetric(name="win", metric="win_hit")])   # "auto": the ledger's covariate
+    (('hit_1st',), (('hit_1st', 'covariate'),))
     >>> sum_request([GuardrailMetric(name="b", metric="brier")]) is None
     True
     """
@@ -122,6 +124,6 @@ def sum_request(
         if builtin is None or builtin.column is None:
             return None
         values[builtin.column] = None
-        if metric.covariate is not None:
-            pairs[(builtin.column, metric.covariate)] = None
+        if metric.covariate_column is not None:
+            pairs[(builtin.column, metric.covariate_column)] = None
     return tuple(values), tuple(pairs)
