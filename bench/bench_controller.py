@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -192,6 +193,30 @@ def measure(db: Path, config: Path, repeats: int = REPEATS) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _ledger_for(db: Path, source: Path) -> Path:
+    """A copy of the ledger at the newest schema revision ``source`` knows (an older controller cannot open
+    a ledger stamped with a later revision); the ledger itself when it knows them all."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    versions = sorted((source / "src/stagewise/monitor/migrations/versions").glob("0*.py"))
+    revision = versions[-1].name.split("_")[0]
+    copy = db.with_name(f"{db.stem}_at_{revision}.db")
+    if not copy.exists():
+        partial = copy.with_suffix(".partial")
+        shutil.copyfile(db, partial)
+        engine = create_engine(f"sqlite:///{partial}")
+        with engine.begin() as conn:
+            cfg = Config()
+            cfg.set_main_option("script_location", str(HERE.parent / "src/stagewise/monitor/migrations"))
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, revision)
+        engine.dispose()
+        partial.rename(copy)
+    return copy
+
+
 def _before(db: Path, config: Path, commit: str) -> dict[str, Any] | None:
     """The same run on ``commit``'s source, in a subprocess (None outside a git checkout)."""
     source = CACHE / f"src_{commit}"
@@ -205,7 +230,7 @@ def _before(db: Path, config: Path, commit: str) -> dict[str, Any] | None:
         subprocess.run(["tar", "-x", "-C", str(source)], input=archive.stdout, check=True)
     env = {**os.environ, "PYTHONPATH": str(source / "src")}
     out = subprocess.run(
-        [sys.executable, str(Path(__file__)), "--measure", str(db), str(config), "1"],
+        [sys.executable, str(Path(__file__)), "--measure", str(_ledger_for(db, source)), str(config), "1"],
         env=env, capture_output=True, text=True, check=True, cwd=HERE,
     )  # fmt: skip
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
