@@ -85,3 +85,15 @@ def square_or_fail(value: int) -> int:
     if value < 0:
         raise ValueError(f"job {value} failed")
     return value * value
+
+
+def sleep_or_fail(argument: tuple[float, bool]) -> int:
+    """A job for the scheduler tests: sleep (no CPU), then return this process's id, or raise."""
+    import os
+    import time
+
+    seconds, fail = argument
+    time.sleep(seconds)
+    if fail:
+        raise ValueError(f"job of {seconds} s failed")
+    return os.getpid()

@@ -1,4 +1,10 @@
-"""Run search tasks in-process, in a local process pool or on Dask, while watching the storage.
+"""Run search jobs in-process, in a local process pool or on Dask, while watching the storage.
+
+Jobs come in chains: a chain's jobs run one after another (each one trial of a study, the last
+one also scoring the study's choice), chains side by side. Splitting a study into one-trial jobs
+lets two workers share its work, so a long study (the naive one) no longer decides when the
+search ends; keeping a study's trials one after another keeps what TPE samples independent of
+how many workers there are and of their timing.
 
 Workers write every trial to the study storage; the parent learns about progress by reading
 it (once a second), so the progress bar is the same whether the trials run here, in a pool
@@ -9,13 +15,25 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.context
+import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-__all__ = ["Job", "SearchProgress", "Workers", "run_jobs", "watch_storage"]
+__all__ = [
+    "ChainQueue",
+    "Job",
+    "SearchProgress",
+    "Span",
+    "Workers",
+    "run_jobs",
+    "schedule_summary",
+    "watch_storage",
+]
 
 
 @dataclass(frozen=True)
@@ -29,10 +47,97 @@ class SearchProgress:
 
 @dataclass(frozen=True)
 class Job:
-    """A module-level function and its (picklable) argument."""
+    """A module-level function, its (picklable) argument and its expected work.
+
+    ``cost`` is in any unit the jobs of one run share (the search uses training rows fitted): the
+    scheduler starts the chain with the most work left first.
+    """
 
     function: Callable[[Any], Any]
     argument: Any
+    cost: float = 1.0
+
+
+@dataclass(frozen=True)
+class Span:
+    """When one job ran and where: ``worker`` is ``"main"`` (this process) or a pool process id.
+
+    ``start`` and ``end`` are :func:`time.perf_counter` seconds, a clock every local process shares.
+    """
+
+    chain: int
+    job: int
+    worker: str
+    start: float
+    end: float
+
+
+class ChainQueue:
+    """Which job runs next: a chain's jobs in order and never two at once, chains side by side.
+
+    Of the chains whose next job may start, :meth:`take` gives the one with the most work left
+    (ties: the earlier chain), so the longest chains start first and the jobs left for the end are
+    short ones. Pure bookkeeping: the caller runs the jobs and reports each with :meth:`finish`.
+    """
+
+    def __init__(self, costs: Sequence[Sequence[float]]) -> None:
+        self._costs = [list(c) for c in costs]
+        self._next = [0] * len(self._costs)
+        self._left = [float(sum(c)) for c in self._costs]
+        self._running = [False] * len(self._costs)
+        self._stopped = [False] * len(self._costs)
+
+    def _ready(self, chain: int) -> bool:
+        return not (
+            self._running[chain] or self._stopped[chain] or self._next[chain] >= len(self._costs[chain])
+        )
+
+    def ready(self) -> bool:
+        """Whether a job may start now."""
+        return any(self._ready(c) for c in range(len(self._costs)))
+
+    def take(self) -> tuple[int, int] | None:
+        """The next job as ``(chain, position in the chain)``, marked running; None when none may start."""
+        ready = [c for c in range(len(self._costs)) if self._ready(c)]
+        if not ready:
+            return None
+        chain = max(ready, key=lambda c: (self._left[c], -c))
+        job = self._next[chain]
+        self._running[chain] = True
+        self._next[chain] += 1
+        self._left[chain] -= self._costs[chain][job]
+        return chain, job
+
+    def finish(self, chain: int, failed: bool = False) -> None:
+        """The chain's running job ended; after a failure the rest of the chain never starts."""
+        self._running[chain] = False
+        self._stopped[chain] = self._stopped[chain] or failed
+
+    def done(self) -> bool:
+        """Nothing runs and nothing is left to start."""
+        return not any(self._running) and not self.ready()
+
+
+def schedule_summary(spans: Sequence[Span], n_workers: int) -> dict[str, float | int]:
+    """How evenly the jobs filled the workers: the makespan against the total work over ``n_workers``.
+
+    ``efficiency`` is ideal / makespan: 1 when every worker was busy from the first job's start
+    to the last job's end. It measures the scheduling, not the machine: on a loaded machine every
+    job is slower, the ratio much less so.
+    """
+    if not spans:
+        return {"workers": n_workers, "jobs": 0}
+    makespan = max(s.end for s in spans) - min(s.start for s in spans)
+    busy = sum(s.end - s.start for s in spans)
+    ideal = busy / n_workers
+    return {
+        "workers": n_workers,
+        "jobs": len(spans),
+        "busy_seconds": round(busy, 3),
+        "makespan_seconds": round(makespan, 3),
+        "ideal_seconds": round(ideal, 3),
+        "efficiency": round(ideal / makespan, 4) if makespan > 0 else 1.0,
+    }
 
 
 #: Imported once by the fork server, so that every worker process it forks starts with them loaded.
@@ -52,19 +157,36 @@ def _ready() -> None:
     """A no-op job: one per worker makes the pool start its processes now, not at the first trial."""
 
 
+def _timed(job: Job) -> tuple[Any, float, float, int]:
+    """What a pool process runs: the job, with when it ran and where."""
+    start = time.perf_counter()
+    result = job.function(job.argument)
+    return result, start, time.perf_counter(), os.getpid()
+
+
+def _run_chain(chain: Sequence[Job]) -> Any:
+    """A whole chain as one job (on Dask): its last job's result."""
+    result = None
+    for job in chain:
+        result = job.function(job.argument)
+    return result
+
+
 class Workers:
     """Where a search's jobs run: in this process, in this process and a local pool, or on Dask.
 
     With ``n_workers=K`` locally, this process runs jobs itself (it is warm: the data, the imports)
-    beside ``K - 1`` worker processes, each taking the next job in order when it is free. The pool
-    is started when the search starts, so that its processes come up (forked from a fork server that
-    imported the model libraries once) while this process prepares the data, and it serves every
-    phase of the search (the trials, then the CPCV candidates).
+    beside ``K - 1`` worker processes; whoever is free takes the next job (:class:`ChainQueue`).
+    The pool is started when the search starts, so that its processes come up (forked from a fork
+    server that imported the model libraries once) while this process prepares the data, and it
+    serves every phase of the search (the trials, then the CPCV candidates). On Dask each chain
+    runs as one task. ``timeline`` collects a :class:`Span` per job run locally.
     """
 
     def __init__(self, n_workers: int, scheduler: str | None) -> None:
         self.n_workers = n_workers
         self.scheduler = scheduler
+        self.timeline: list[Span] = []
         self._pool: ProcessPoolExecutor | None = None
         if scheduler is None and n_workers > 1:
             method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -78,15 +200,30 @@ class Workers:
 
     def run(self, jobs: Sequence[Job]) -> list[Any]:
         """Results in job order; the first error of a job is raised once every job has stopped."""
+        return self.run_chains([[j] for j in jobs])
+
+    def run_chains(self, chains: Sequence[Sequence[Job]]) -> list[Any]:
+        """Each chain's last result, in chain order; the first failed chain's error is raised once
+        every job has stopped (a failed job's chain stops there, the others go on)."""
         if self.scheduler is not None:
             from distributed import Client
 
             with Client(self.scheduler, set_as_default=False) as client:  # type: ignore[no-untyped-call]
-                futures = [client.submit(j.function, j.argument, pure=False) for j in jobs]
-                return [f.result() for f in futures]
-        if self._pool is not None and len(jobs) > 1:
-            return _shared(jobs, self._pool, self.n_workers - 1)
-        return [j.function(j.argument) for j in jobs]
+                # the chains with the most work first: Dask starts tasks in the order they come
+                order = sorted(range(len(chains)), key=lambda c: -sum(j.cost for j in chains[c]))
+                futures = {c: client.submit(_run_chain, list(chains[c]), pure=False) for c in order}
+                return [futures[c].result() for c in range(len(chains))]
+        if self._pool is not None and sum(len(c) for c in chains) > 1:
+            return _shared(chains, self._pool, self.n_workers - 1, self.timeline)
+        results: list[Any] = []
+        for c, chain in enumerate(chains):
+            result = None
+            for j, job in enumerate(chain):
+                start = time.perf_counter()
+                result = job.function(job.argument)
+                self.timeline.append(Span(c, j, "main", start, time.perf_counter()))
+            results.append(result)
+        return results
 
     def close(self, wait: bool = True) -> None:
         if self._pool is not None:
@@ -101,54 +238,73 @@ class Workers:
         self.close(wait=exc_type is None)
 
 
-def _shared(jobs: Sequence[Job], pool: ProcessPoolExecutor, n_remote: int) -> list[Any]:
-    """Run ``jobs`` in order on this process and the pool's ``n_remote`` processes, each taking the next
-    job when it is free (a pool fed everything at once would leave this process idle)."""
-    results: list[Any] = [None] * len(jobs)
+def _shared(
+    chains: Sequence[Sequence[Job]], pool: ProcessPoolExecutor, n_remote: int, timeline: list[Span]
+) -> list[Any]:
+    """Run ``chains`` on this process and the pool's ``n_remote`` processes: whoever is free takes
+    the next job of :class:`ChainQueue` (a pool fed everything at once would leave this process idle
+    and could run two trials of one study at once)."""
+    queue = ChainQueue([[j.cost for j in chain] for chain in chains])
+    results: list[Any] = [None] * len(chains)
     errors: dict[int, BaseException] = {}
-    pending = iter(range(len(jobs)))
     state = threading.Condition()
-    counts = {"sent": 0, "back": 0}
+    idle = [n_remote]  # pool processes with no job sent
 
-    def send_next() -> None:
-        with state:  # taking a job and counting it as sent is one step, so the final wait cannot miss it
-            i = next(pending, None)
-            if i is None:
-                return
-            counts["sent"] += 1
-        try:
-            pool.submit(jobs[i].function, jobs[i].argument).add_done_callback(lambda f: back(i, f))
-        except Exception as exc:  # a broken pool: the job failed, nothing will call back
-            errors[i] = exc
-            with state:
-                counts["back"] += 1
-                state.notify_all()
-
-    def back(i: int, future: Future[Any]) -> None:
-        error = future.exception()
-        if error is None:
-            results[i] = future.result()
-        else:
-            errors[i] = error
-        send_next()  # counted as sent before this one is counted back
+    def ended(chain: int, error: BaseException | None) -> None:
         with state:
-            counts["back"] += 1
+            if error is not None:
+                errors.setdefault(chain, error)
+            queue.finish(chain, failed=error is not None)
             state.notify_all()
 
-    # this process is ready now, the pool's may still be starting: the first (longest) job stays here
-    with state:
-        mine = next(pending, None)
-    for _ in range(n_remote):
-        send_next()
-    while mine is not None:
-        try:
-            results[mine] = jobs[mine].function(jobs[mine].argument)
-        except Exception as exc:
-            errors[mine] = exc
+    def dispatch() -> None:
+        """Send jobs that may start to idle pool processes (decided under the lock, sent outside it)."""
+        while True:
+            with state:
+                picked = queue.take() if idle[0] > 0 else None
+                if picked is None:
+                    return
+                idle[0] -= 1
+            chain, job = picked
+            try:
+                future = pool.submit(_timed, chains[chain][job])
+            except Exception as exc:  # a broken pool: the job failed, nothing will call back
+                with state:
+                    idle[0] += 1
+                ended(chain, exc)
+                continue
+            future.add_done_callback(partial(back, chain, job))
+
+    def back(chain: int, job: int, future: Future[tuple[Any, float, float, int]]) -> None:
+        error = future.exception()
         with state:
-            mine = next(pending, None)
-    with state:
-        state.wait_for(lambda: counts["back"] == counts["sent"])
+            idle[0] += 1
+            if error is None:
+                result, start, end, pid = future.result()
+                results[chain] = result
+                timeline.append(Span(chain, job, str(pid), start, end))
+        ended(chain, error)
+        dispatch()
+
+    while True:
+        # this process takes its job before the pool is fed: it is ready now, the pool's may still be starting
+        with state:
+            state.wait_for(lambda: queue.ready() or queue.done())
+            mine = queue.take()
+        if mine is None:
+            break
+        dispatch()
+        chain, job = mine
+        start = time.perf_counter()
+        try:
+            outcome = chains[chain][job].function(chains[chain][job].argument)
+        except Exception as exc:
+            ended(chain, exc)
+            continue
+        with state:
+            results[chain] = outcome
+            timeline.append(Span(chain, job, "main", start, time.perf_counter()))
+        ended(chain, None)
     if errors:
         raise errors[min(errors)]
     return results
