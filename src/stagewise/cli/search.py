@@ -26,7 +26,7 @@ def search(
         int, typer.Option("--trials", help="Trials per outer step (failed and pruned count).")
     ] = 20,
     workers: Annotated[
-        int, typer.Option("--workers", help="Outer steps run in parallel on this many processes.")
+        int, typer.Option("--workers", help="Trials run in parallel on this many processes (same results).")
     ] = 1,
     storage: Annotated[
         str | None,

@@ -1,10 +1,11 @@
 """Run search jobs in-process, in a local process pool or on Dask, while watching the storage.
 
 Jobs come in chains: a chain's jobs run one after another (each one trial of a study, the last
-one also scoring the study's choice), chains side by side. Splitting a study into one-trial jobs
-lets two workers share its work, so a long study (the naive one) no longer decides when the
-search ends; keeping a study's trials one after another keeps what TPE samples independent of
-how many workers there are and of their timing.
+one also scoring the study's choice), chains side by side, and a job may take the result of its
+chain's previous job (the study's sampler). Splitting a study into one-trial jobs lets two
+workers share its work, so a long study (the naive one) no longer decides when the search ends;
+keeping a study's trials one after another, with one sampler handed along, keeps what TPE samples
+independent of how many workers there are and of their timing.
 
 Workers write every trial to the study storage; the parent learns about progress by reading
 it (once a second), so the progress bar is the same whether the trials run here, in a pool
@@ -50,12 +51,17 @@ class Job:
     """A module-level function, its (picklable) argument and its expected work.
 
     ``cost`` is in any unit the jobs of one run share (the search uses training rows fitted): the
-    scheduler starts the chain with the most work left first.
+    scheduler starts the chain with the most work left first. With ``takes_previous`` the function
+    is called with ``(argument, result of the chain's previous job)`` (None for a chain's first job).
     """
 
     function: Callable[[Any], Any]
     argument: Any
     cost: float = 1.0
+    takes_previous: bool = False
+
+    def __call__(self, previous: Any = None) -> Any:
+        return self.function((self.argument, previous) if self.takes_previous else self.argument)
 
 
 @dataclass(frozen=True)
@@ -157,10 +163,10 @@ def _ready() -> None:
     """A no-op job: one per worker makes the pool start its processes now, not at the first trial."""
 
 
-def _timed(job: Job) -> tuple[Any, float, float, int]:
+def _timed(job: Job, previous: Any) -> tuple[Any, float, float, int]:
     """What a pool process runs: the job, with when it ran and where."""
     start = time.perf_counter()
-    result = job.function(job.argument)
+    result = job(previous)
     return result, start, time.perf_counter(), os.getpid()
 
 
@@ -168,7 +174,7 @@ def _run_chain(chain: Sequence[Job]) -> Any:
     """A whole chain as one job (on Dask): its last job's result."""
     result = None
     for job in chain:
-        result = job.function(job.argument)
+        result = job(result)
     return result
 
 
@@ -220,7 +226,7 @@ class Workers:
             result = None
             for j, job in enumerate(chain):
                 start = time.perf_counter()
-                result = job.function(job.argument)
+                result = job(result)
                 self.timeline.append(Span(c, j, "main", start, time.perf_counter()))
             results.append(result)
         return results
@@ -267,7 +273,7 @@ def _shared(
                 idle[0] -= 1
             chain, job = picked
             try:
-                future = pool.submit(_timed, chains[chain][job])
+                future = pool.submit(_timed, chains[chain][job], results[chain])
             except Exception as exc:  # a broken pool: the job failed, nothing will call back
                 with state:
                     idle[0] += 1
@@ -297,7 +303,7 @@ def _shared(
         chain, job = mine
         start = time.perf_counter()
         try:
-            outcome = chains[chain][job].function(chains[chain][job].argument)
+            outcome = chains[chain][job](results[chain])
         except Exception as exc:
             ended(chain, exc)
             continue

@@ -23,7 +23,7 @@ import pandas as pd
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared
 from stagewise.backtest.windows import WalkForwardSplit
-from stagewise.search.execution import Job, SearchProgress, Workers, watch_storage
+from stagewise.search.execution import SearchProgress, Workers, schedule_summary, watch_storage
 from stagewise.search.procedure import BET_MARGIN, CALIBRATION, with_bets
 from stagewise.search.scoring import METRICS, ROI_METRIC, EvalRows
 from stagewise.search.space import SearchSpace
@@ -36,7 +36,7 @@ from stagewise.search.storage import (
     shared_storage,
 )
 from stagewise.search.studies import open_studies, study_names
-from stagewise.search.study import CALIBRATION_FRACTION, OuterTask, run_outer_step
+from stagewise.search.study import CALIBRATION_FRACTION, OuterTask, trial_jobs
 from stagewise.search.targets import EnsembleTarget, ModelTarget
 
 __all__ = ["DOMAINS", "NestedSearch"]
@@ -72,8 +72,9 @@ class NestedSearch:
         Turns a configuration into a model; ``None``: :class:`~stagewise.search.EnsembleTarget`.
     n_trials : int
         Trials per outer step (and of the naive best-of-N study). Failed and pruned trials count.
-    n_workers, scheduler : jobs run K at a time (this process and K - 1 worker processes), or on a
-        Dask scheduler: outer steps run in parallel, with the results of one worker.
+    n_workers, scheduler : trials run K at a time (this process and K - 1 worker processes), or on a
+        Dask scheduler (one task per study); a study's trials run in order, so the results are those
+        of one worker.
     storage : str or None
         Optuna storage URL; ``None``: the ledger's database (``sqlite:///data/monitor.db``).
     study_name, new_study : the study's name; ``new_study=True`` deletes a study of that name first.
@@ -273,36 +274,44 @@ class NestedSearch:
         open_studies(storage, names, config, space, self.new_study)
 
         rows = self._rows(prepared)
-        jobs = [
-            Job(run_outer_step, self._outer_task(
+        tasks = [
+            self._outer_task(
                 s.outer.step, names.steps[i], url, space, target, prepared, rows, s.inner, s.outer, s.final
-            ))
+            )
             for i, s in enumerate(steps)
-        ]  # fmt: skip
+        ]
         if self.naive:
-            # the naive study tunes on the outer windows themselves; it fits on every one of them, so
-            # it is the longest job and goes first (a pool then ends evenly)
+            # the naive study tunes on the outer windows themselves: no outer window of its own
             outer = [s.outer for s in steps if not s.final]
-            naive_task = self._outer_task(-1, names.naive, url, space, target, prepared, rows, outer, None)
-            jobs.insert(0, Job(run_outer_step, naive_task))
+            naive = self._outer_task(-1, names.naive, url, space, target, prepared, rows, outer, None)
+            tasks.insert(0, naive)
+        # one job per trial, a study's jobs one after another, its sampler handed from job to job: whoever
+        # is free takes a trial of the study with the most work left, so the naive study (a fit on every
+        # outer window per trial) no longer runs alone at the end, and the trials are one worker's
+        chains = [trial_jobs(storage, task) for task in tasks]
         stop = threading.Event()
         watcher = None
         if progress is not None:
-            total = self.n_trials * len(jobs)
+            total = self.n_trials * len(tasks)
             watcher = watch_storage(url, names.studies, total, progress, stop)
         started, cpu_started = time.perf_counter(), time.process_time()
+        first_span = len(workers.timeline)
         try:
-            workers.run(jobs)
+            workers.run_chains(chains)
         finally:
             stop.set()
             if watcher is not None:
                 watcher.join()
         search_seconds = time.perf_counter() - started
         cpu_seconds = time.process_time() - cpu_started
+        schedule = schedule_summary(workers.timeline[first_span:], self.n_workers)
+        jobs = [chain[0] for chain in chains]
         result = collect(self, storage, names, steps, prepared, rows, space, target, jobs, workers)
         result["config"] = config
         result["timing"]["search_seconds"] = search_seconds
         result["timing"]["search_cpu_seconds"] = cpu_seconds  # this process only (all of it with 1 worker)
+        if self.scheduler is None:
+            result["timing"]["schedule"] = schedule
         result["outputs"] = write_outputs(result, Path(output_dir), self.html)
         return result
 

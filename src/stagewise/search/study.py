@@ -1,16 +1,21 @@
 """One outer step of a nested search: an Optuna study on the inner walk-forward, then the outer test.
 
 :func:`run_outer_step` is what a worker runs (in-process, in a process pool or on Dask). It
-opens the study in the shared storage (or continues it), runs the trials still missing
-(TPE seeded from the search seed, the step and the trials already stored, so a restart
-draws new configurations instead of repeating finished ones), prunes a trial after an inner
-step when it trails the median, and records a trial that raises as FAIL. Then the best
-configuration is fitted on the whole outer training window and scored on the outer test
-window, which no trial has seen; that score is stored on the study, so a restart reuses it.
+opens the study in the shared storage (or continues it), runs trials until the study has
+``upto`` finished ones, prunes a trial after an inner step when it trails the median, and
+records a trial that raises as FAIL. A search sends one job per trial (:func:`trial_jobs`), so
+that workers can share a study's work, but never two trials of one study at once: each job
+hands its sampler (TPE or random, seeded from the search seed, the step and the trials already
+stored) to the study's next job, so the trials drawn are those of one process running them all,
+whichever worker runs each (and a restart, with a sampler seeded anew, draws new configurations
+instead of repeating finished ones). The job that completes the study fits its best
+configuration on the whole outer training window and scores it on the outer test window, which
+no trial has seen; that score is stored on the study, so a restart reuses it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +26,7 @@ import pandas as pd
 
 from stagewise._exceptions import ConfigError
 from stagewise.models.calibration import CALIBRATION_FRACTION
+from stagewise.search.execution import Job
 from stagewise.search.procedure import Procedure, procedure
 from stagewise.search.scoring import EvalRows, daily_bets, score, signal_returns
 from stagewise.search.space import SearchSpace
@@ -34,9 +40,13 @@ __all__ = [
     "CALIBRATION_FRACTION",
     "FINISHED_STATES",
     "OuterTask",
+    "count_finished",
     "fit_predict",
     "per_bar_sharpe",
     "run_outer_step",
+    "run_trials",
+    "trial_jobs",
+    "trial_seed",
 ]
 
 #: Trial states that count towards ``n_trials``: a failed trial is a trial, never retried.
@@ -73,6 +83,9 @@ class OuterTask:
     timestamps: np.ndarray | None = None
     #: keep the storage open for the process's next task (local runs; a Dask worker outlives the search)
     keep_storage: bool = True
+    #: run trials until the study has this many finished ones (None: ``n_trials``); at ``n_trials`` (or
+    #: None) the job also scores the study's choice on the outer test window
+    upto: int | None = None
 
 
 def _make_model(factory: Callable[[], Classifier], threads: int) -> Classifier:
@@ -211,7 +224,8 @@ def _objective(task: OuterTask) -> Callable[[optuna.Trial], float]:
     return objective
 
 
-def _count_finished(study: optuna.Study) -> int:
+def count_finished(study: optuna.Study) -> int:
+    """Trials that count towards ``n_trials`` (complete, pruned or failed)."""
     return sum(1 for t in study.get_trials(deepcopy=False) if t.state.name in FINISHED_STATES)
 
 
@@ -220,44 +234,86 @@ def run_outer_step(task: OuterTask) -> int:
 
     Returns the step number; everything else is in the storage (read by the search runner).
     """
+    run_trials((task, None))
+    return task.step
+
+
+def run_trials(job: tuple[OuterTask, optuna.samplers.BaseSampler | None]) -> optuna.samplers.BaseSampler:
+    """One job of a study's chain: run trials until the study has ``task.upto`` finished ones, with the
+    sampler the chain's previous job returned (None: a new one, seeded from the trials stored), and at
+    ``n_trials`` score the choice. Returns the sampler, for the chain's next job."""
     import optuna
 
+    task, sampler = job
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # a failed trial is reported with the results instead
     if task.keep_storage:
-        return _run(task, shared_storage(task.storage_url, task.heartbeat))
+        return _run(task, shared_storage(task.storage_url, task.heartbeat), sampler)
     storage = open_storage(task.storage_url, task.heartbeat)
     try:
-        return _run(task, storage)
+        return _run(task, storage, sampler)
     finally:
         close_storage(storage)
 
 
-def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
+def trial_jobs(storage: optuna.storages.BaseStorage, task: OuterTask) -> list[Job]:
+    """The study's remaining work as a chain of jobs: one per trial still missing, the last one also
+    scoring the choice (a study already complete gets that one job alone). Each job takes the sampler
+    the previous one returns.
+
+    A job's cost is the training rows it fits, so the scheduler can start the longest studies first.
+    """
     import optuna
 
-    probe = optuna.load_study(study_name=task.study_name, storage=storage)
-    fail_stale_trials(probe)
-    done = _count_finished(probe)
-    sampler_class = optuna.samplers.TPESampler if task.sampler == "tpe" else optuna.samplers.RandomSampler
-    sampler = sampler_class(seed=(task.seed * 1_000_003 + task.step * 10_007 + len(probe.trials)) % 2**32)
+    study = optuna.load_study(study_name=task.study_name, storage=storage)
+    fail_stale_trials(study)  # a trial of a killed search counts as failed, not as still to run
+    done = count_finished(study)
+    trial_cost = float(sum(len(train) for train, _test in task.inner))
+    jobs = [
+        Job(run_trials, dataclasses.replace(task, upto=upto), trial_cost, takes_previous=True)
+        for upto in range(done + 1, task.n_trials + 1)
+    ] or [Job(run_trials, dataclasses.replace(task, upto=task.n_trials), 0.0, takes_previous=True)]
+    last = jobs[-1]
+    return [*jobs[:-1], dataclasses.replace(last, cost=last.cost + len(task.train))]
+
+
+def trial_seed(task: OuterTask, n_stored: int) -> int:
+    """The seed of a sampler made for this step's study when it holds ``n_stored`` trials."""
+    return (task.seed * 1_000_003 + task.step * 10_007 + n_stored) % 2**32
+
+
+def _run(
+    task: OuterTask, storage: optuna.storages.BaseStorage, sampler: optuna.samplers.BaseSampler | None
+) -> optuna.samplers.BaseSampler:
+    import optuna
+
     pruner: optuna.pruners.BasePruner = (
         optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
         if task.prune
         else optuna.pruners.NopPruner()
     )
-    study = optuna.load_study(study_name=task.study_name, storage=storage, sampler=sampler, pruner=pruner)
-    if done < task.n_trials:
+    study = optuna.load_study(study_name=task.study_name, storage=storage, pruner=pruner)
+    fail_stale_trials(study)
+    if sampler is None:
+        # seeded with the trials already stored, so a restarted search draws new configurations
+        sampler_class = optuna.samplers.TPESampler if task.sampler == "tpe" else optuna.samplers.RandomSampler
+        sampler = sampler_class(seed=trial_seed(task, len(study.get_trials(deepcopy=False))))
+    study.sampler = sampler
+    done = count_finished(study)
+    upto = task.n_trials if task.upto is None else min(task.upto, task.n_trials)
+    if done < upto:
         from optuna.study import MaxTrialsCallback
         from optuna.trial import TrialState
 
         states = tuple(TrialState[s] for s in FINISHED_STATES)
         study.optimize(
             _objective(task),
-            n_trials=task.n_trials - done,
+            n_trials=upto - done,
             catch=(Exception,),  # a trial that raises is recorded as FAIL with its reason; the search goes on
-            callbacks=[MaxTrialsCallback(task.n_trials, states=states)],
+            callbacks=[MaxTrialsCallback(task.n_trials, states=states)],  # another host may share the study
             gc_after_trial=False,
         )
+    if upto < task.n_trials:
+        return sampler
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
     if not complete:
         reasons = {str(t.user_attrs.get("error", "pruned")) for t in study.get_trials(deepcopy=False)}
@@ -266,11 +322,11 @@ def _run(task: OuterTask, storage: optuna.storages.BaseStorage) -> int:
             f"first reason: {sorted(reasons)[0] if reasons else 'none'}. Check the search space's ranges."
         )
     best = study.best_trial
-    stored = study.user_attrs.get("outer")
-    if task.final or len(task.train) == 0 or (stored is not None and stored.get("trial") == best.number):
+    scored = study.user_attrs.get("outer")
+    if task.final or len(task.train) == 0 or (scored is not None and scored.get("trial") == best.number):
         # the naive study has no outer window and the final window no test days (its choice is what
         # search-register fits); a restart reuses the stored score
-        return task.step
+        return sampler
     permute = (task.seed, task.outer_key) if task.permute_labels else None
     study.set_user_attr("outer", {"trial": best.number, **_score_outer(task, best.params, permute)})
-    return task.step
+    return sampler
