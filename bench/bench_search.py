@@ -105,6 +105,10 @@ def main() -> None:
     overhead = trial_phase[1] / bare
     overhead_whole = wall1 / bare
     search_cpu = results[1]["timing"]["search_cpu_seconds"]
+    schedule = results[2]["timing"]["schedule"]
+    same = [(t["study"], t["number"], t["params"]) for t in results[1]["trials"]] == [
+        (t["study"], t["number"], t["params"]) for t in results[2]["trials"]
+    ]
     overhead_cpu = search_cpu / bare_cpu
     body = f"""
 Nested search on markets (synthetic hourly bars, 4 outer steps + final + naive study, {N_TRIALS} trials each,
@@ -119,6 +123,12 @@ libraries before anything is timed.
 | bare loop of the same fits | | {bare:.1f} | {n_fits} fits | |
 
 * **2 workers / 1 worker, trials per minute: {speedup:.2f}x** (goal >= 1.7x); whole runs {wall1 / wall2:.2f}x.
+  Both runs drew {"the same" if same else "DIFFERENT"} configurations.
+* Scheduling with 2 workers: {schedule["jobs"]} jobs (one per trial) kept the workers busy
+  {schedule["busy_seconds"]:.1f} s in all, so {schedule["ideal_seconds"]:.1f} s is the ideal end; the last
+  job ended {schedule["makespan_seconds"]:.1f} s after the first started: **efficiency
+  {schedule["efficiency"]:.3f}** (1 = both workers busy throughout; one job per study, before 2026-12-03,
+  left the naive study running alone at the end). This ratio depends little on the machine's load.
 * **nested search (1 worker, trials and outer fits) / bare loop: {overhead:.2f}x** in wall seconds,
   **{overhead_cpu:.2f}x in CPU seconds** ({search_cpu:.1f} s / {bare_cpu:.1f} s; goal <= 1.15x): Optuna's
   sampling, its storage writes and heartbeat. The whole run (data preparation,
