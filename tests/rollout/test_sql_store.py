@@ -157,6 +157,27 @@ def test_a_bad_url_is_named() -> None:
         SqlRolloutStore("sqlite+nosuchdriver:///x.db")
 
 
+@pytest.mark.parametrize("form", ["url", "path", "relative url"])
+def test_a_new_sqlite_file_gets_its_folder_as_the_monitor_s_does(
+    form: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/rollout.md: GradualRollout("sqlite:///data/monitor.db") works in a fresh directory."""
+    monkeypatch.chdir(tmp_path)
+    target = {"url": f"sqlite:///{tmp_path}/data/monitor.db", "path": "data/monitor.db",
+              "relative url": "sqlite:///data/monitor.db"}[form]  # fmt: skip
+    assert not (tmp_path / "data").exists()
+    with GradualRollout(db_url=target, now=lambda: NOW, actor="t") as rollout:
+        rollout.add_feature("calib", "10%", salt="calib")
+    assert (tmp_path / "data" / "monitor.db").is_file()
+    with GradualRollout(db_url="data/monitor.db") as again:
+        assert again.feature("calib").stage.name == "10%"
+
+
+def test_a_sqlite_folder_is_never_made_at_the_filesystem_root() -> None:
+    with pytest.raises(StorageError, match="creates no directory at the filesystem root"):
+        SqlRolloutStore(f"sqlite:////stagewise-no-such-{uuid.uuid4().hex}/monitor.db")
+
+
 def test_shares_the_monitor_database_file(tmp_path: Path) -> None:
     from stagewise.monitor import PerformanceMonitor
 

@@ -101,6 +101,8 @@ class SqlRolloutStore:
             owns_engine = engine is None
             if engine is None:
                 if url.get_backend_name() == "sqlite":
+                    if url.database not in (None, "", ":memory:"):  # folder too, as the monitor does
+                        make_parent_dirs(Path(url.database).expanduser())
                     engine = create_engine(url, connect_args={"timeout": 30})
                 else:  # a restarted server must not break readers that poll once a second
                     engine = create_engine(url, pool_pre_ping=True)
