@@ -11,17 +11,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias, TypeGuard
 
 import pandas as pd
 from sqlalchemy import Connection, select, update
 
+from stagewise._dates import DateLike
 from stagewise.monitor.inputs import parse_date
 from stagewise.monitor.schema import alerts
 from stagewise.monitor.store import LedgerStore
-from stagewise.notify import AlertMessage, notify_all
+from stagewise.notify import AlertMessage, Notifier, notify_all
 
-__all__ = ["alert_payload", "deliver", "history", "retry", "send_all", "to_message"]
+__all__ = ["AlertSink", "alert_payload", "deliver", "history", "retry", "send_all", "to_message"]
+
+AlertSink: TypeAlias = Notifier | Callable[[dict[str, Any]], object]
+"""Where an alert goes: a :class:`~stagewise.notify.Notifier` (gets an ``AlertMessage``) or a callable
+that takes the alert dict (:func:`alert_payload`) and fails by raising."""
 
 
 def alert_payload(row: Any) -> dict[str, Any]:
@@ -62,12 +67,12 @@ def to_message(payload: dict[str, Any], occurred_at: datetime | None = None) -> 
     )
 
 
-def _is_protocol(notifier: Any) -> bool:
+def _is_protocol(notifier: object) -> TypeGuard[Notifier]:
     return hasattr(notifier, "channel") and callable(getattr(notifier, "send", None))
 
 
 def send_all(
-    notifiers: Sequence[Any], payload: dict[str, Any], occurred_at: datetime | None = None
+    notifiers: Sequence[AlertSink], payload: dict[str, Any], occurred_at: datetime | None = None
 ) -> list[str]:
     """Deliver one alert through every notifier; return one error line per notifier that failed.
 
@@ -99,7 +104,10 @@ def send_all(
 
 
 def deliver(
-    store: LedgerStore, notifiers: Sequence[Any], alert_ids: Sequence[int], clock: Callable[[], datetime]
+    store: LedgerStore,
+    notifiers: Sequence[AlertSink],
+    alert_ids: Sequence[int],
+    clock: Callable[[], datetime],
 ) -> dict[str, str]:
     """Send the given alert rows; return ``{fingerprint: delivery_status}``."""
     rows = store.read(
@@ -132,7 +140,7 @@ def deliver(
     return statuses
 
 
-def retry(store: LedgerStore, notifiers: Sequence[Any], clock: Callable[[], datetime]) -> int:
+def retry(store: LedgerStore, notifiers: Sequence[AlertSink], clock: Callable[[], datetime]) -> int:
     """Deliver again every ``failed`` or ``pending`` alert; return how many are now ``sent``."""
     if not notifiers:
         return 0
@@ -149,7 +157,9 @@ def retry(store: LedgerStore, notifiers: Sequence[Any], clock: Callable[[], date
     return sum(1 for s in deliver(store, notifiers, ids, clock).values() if s == "sent")
 
 
-def history(store: LedgerStore, start_date: Any = None, end_date: Any = None) -> pd.DataFrame:
+def history(
+    store: LedgerStore, start_date: DateLike | None = None, end_date: DateLike | None = None
+) -> pd.DataFrame:
     """Alert rows between two dates (inclusive), oldest first."""
     query = select(alerts).order_by(alerts.c.created_at, alerts.c.id)
     if start_date is not None:

@@ -48,6 +48,7 @@ __all__ = [
     "parse_date",
     "parse_result",
     "parse_routing",
+    "race_id_text",
 ]
 
 DEFAULT_MODEL_VERSION = "unversioned"
@@ -526,3 +527,8 @@ _BATCH_FIELDS = _REQUIRED_FIELDS | {
     "rollout_feature",
     "covariate",
 }
+
+
+def race_id_text(value: object, row: int | None = None) -> str:
+    """A race id as stored: a non-empty str of at most 64 characters, or an int written as one."""
+    return _text(value, "race_id", 64, row, allow_int=True)

@@ -10,7 +10,7 @@ Timestamps are stored in UTC without zone; a naive timestamp is taken as UTC.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -20,8 +20,9 @@ from sqlalchemy import Connection, and_, bindparam, case, insert, select, update
 
 from stagewise._domain import Domain
 from stagewise._exceptions import DataValidationError, NotFoundError
-from stagewise.monitor.inputs import parse_routing
+from stagewise.monitor.inputs import DEFAULT_MODEL_VERSION, DEFAULT_VARIANT, parse_routing
 from stagewise.monitor.ledger import bump_days, chunks, insert_new
+from stagewise.monitor.money import check_cost, check_net_return
 from stagewise.monitor.reads import feature_filter
 from stagewise.monitor.schema import corrections, market_signals
 
@@ -29,6 +30,8 @@ __all__ = [
     "OUTCOME_COLUMNS",
     "Signal",
     "normalise_signal",
+    "normalise_signals",
+    "parse_outcome",
     "parse_timestamp",
     "read_outcomes",
     "signal_row",
@@ -157,6 +160,26 @@ def signal_row(s: Signal, outcome: int | None, now: datetime) -> dict[str, Any]:
         "rollout_feature": s.rollout_feature,
         "covariate": s.covariate,
     }
+
+
+def normalise_signals(rows: Iterable[Mapping[str, Any]]) -> list[Signal]:
+    """Validate many ``log_signal`` calls given as dicts (model version and variant default)."""
+    signals = []
+    for row in rows:
+        data = dict(row)
+        data.setdefault("model_version", DEFAULT_MODEL_VERSION)
+        data.setdefault("variant", DEFAULT_VARIANT)
+        signals.append(normalise_signal(**data))
+    return signals
+
+
+def parse_outcome(
+    outcome: object, bar_return: object, cost: object
+) -> tuple[int, tuple[float, float] | None]:
+    """The realised direction (0 or 1) and, when ``bar_return`` is given, ``(bar_return, cost)``."""
+    value = _binary(outcome, "outcome")
+    returned = check_net_return(bar_return, "bar_return")
+    return value, None if returned is None else (returned, check_cost(cost))
 
 
 def write_signals(conn: Connection, signals: Sequence[Signal], now: datetime) -> int:

@@ -5,50 +5,49 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import Connection, select
 
+from stagewise._dates import DateLike, TimestampLike
 from stagewise._domain import Domain, parse_domain
 from stagewise._exceptions import ConfigError
-from stagewise.monitor import alerts as alerting
-from stagewise.monitor import delivery, reads
+from stagewise.monitor import daily_stats, delivery, reads
 from stagewise.monitor.alert_config import AlertConfig, load_alert_config
-from stagewise.monitor.calibration_stats import race_calibration
+from stagewise.monitor.alert_log import record_alerts
+from stagewise.monitor.alerts import Verdict, drift_verdicts, evaluate
+from stagewise.monitor.daily_stats import MAX_WINDOW_DAYS, window
+from stagewise.monitor.delivery import AlertSink
 from stagewise.monitor.feature_log import read_features, write_features
-from stagewise.monitor.frames import query_frame
 from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
     DEFAULT_VARIANT,
-    RaceEntry,
     entry_of_record,
     normalise_batch,
     normalise_race,
     parse_date,
-    parse_result,
 )
-from stagewise.monitor.ledger import LogSummary, write_entries, write_results
-from stagewise.monitor.ledger_pg import insert_new_race, insert_new_races
+from stagewise.monitor.ledger import LogSummary
 from stagewise.monitor.market import (
-    MARKETS_KEY,
     normalise_signal,
+    normalise_signals,
+    parse_outcome,
     parse_timestamp,
+    read_outcomes,
     write_outcomes,
     write_signals,
 )
-from stagewise.monitor.reads import LedgerCounts, RaceIdentity, feature_filter, require_ledger
+from stagewise.monitor.race_log import write_race_entries, write_race_results
+from stagewise.monitor.reads import LedgerCounts, RaceIdentity, require_ledger
 from stagewise.monitor.records import RacePrediction, SignalPrediction
-from stagewise.monitor.schema import race_predictions
-from stagewise.monitor.stats import market_stats_from_counts, race_stats_from_counts, rollup, segment_key
 from stagewise.monitor.store import LedgerStore, resolve_url
+
+if TYPE_CHECKING:
+    from stagewise.monitor.drift import DriftReport
 
 __all__ = ["MAX_WINDOW_DAYS", "PerformanceMonitor"]
 
 RACES_KEY = Domain.RACES.ledger_key
-MAX_WINDOW_DAYS = 36_525
-"""Longest window (days) of a trend or report: a century, longer than any ledger's history."""
-
 _NO_STATS: Any = object()
 
 
@@ -75,7 +74,7 @@ class PerformanceMonitor:
         ``monitor_db``. A single positional value stays the ledger (``db_url``).
     alert_config : AlertConfig, str or Path, optional
         Alert rules (a TOML/JSON file is validated); the seed's thresholds by default.
-    notifiers : sequence, optional
+    notifiers : sequence of Notifier or callable, optional
         Channels from :mod:`stagewise.notify` (or callables taking the alert dict) that deliver
         firing and resolved alerts. By default the channels configured in the environment
         (:func:`~stagewise.notify.notifiers_from_env`); pass ``[]`` for none.
@@ -103,7 +102,7 @@ class PerformanceMonitor:
         *,
         db_path: str | Path | None = None,
         alert_config: AlertConfig | str | Path | None = None,
-        notifiers: Sequence[Any] | None = None,
+        notifiers: Sequence[AlertSink] | None = None,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         if db_path is None and monitor_db is not None and _is_file_path(db_url):
@@ -121,7 +120,7 @@ class PerformanceMonitor:
             from stagewise.notify import notifiers_from_env
 
             notifiers = notifiers_from_env()
-        self.notifiers = list(notifiers)
+        self.notifiers: list[AlertSink] = list(notifiers)
         self._clock = clock or (lambda: datetime.now(UTC))
         self.store = LedgerStore(self.url)
 
@@ -131,7 +130,7 @@ class PerformanceMonitor:
         db: str | Path,
         *,
         alert_config: AlertConfig | str | Path | None = None,
-        notifiers: Sequence[Any] | None = None,
+        notifiers: Sequence[AlertSink] | None = None,
         option: str = "--db",
     ) -> PerformanceMonitor:
         """The monitor on an existing ledger; a SQLite file that does not exist is a
@@ -161,7 +160,7 @@ class PerformanceMonitor:
     def log_prediction(
         self,
         race_id: str | int,
-        race_date: Any,
+        race_date: DateLike,
         venue_code: int | str,
         race_number: int,
         predictions: Any,
@@ -203,7 +202,7 @@ class PerformanceMonitor:
             rollout_feature=rollout_feature,
             covariate=covariate,
         )
-        return self._write_entries([entry], reason)
+        return write_race_entries(self.store, [entry], self._now(), reason)
 
     def log_predictions(self, rows: Iterable[Mapping[str, Any]], *, reason: str | None = None) -> LogSummary:
         """Log many races in one transaction: every row is validated first; all or nothing.
@@ -211,14 +210,15 @@ class PerformanceMonitor:
         Each row holds :meth:`log_prediction`'s arguments, ``odds``, ``stake``, ``rollout_feature``
         and ``covariate`` optional.
         """
-        return self._write_entries(normalise_batch(rows), reason)
+        return write_race_entries(self.store, normalise_batch(rows), self._now(), reason)
 
     def log_records(self, records: Iterable[RacePrediction], *, reason: str | None = None) -> LogSummary:
         """Log typed race records (:mod:`stagewise.monitor.records`) in one transaction; all or nothing.
 
         The same checks and stored rows as :meth:`log_predictions` with the equivalent dicts.
         """
-        return self._write_entries([entry_of_record(r, i) for i, r in enumerate(records)], reason)
+        entries = [entry_of_record(r, i) for i, r in enumerate(records)]
+        return write_race_entries(self.store, entries, self._now(), reason)
 
     def log_signal_records(self, records: Iterable[SignalPrediction]) -> int:
         """Log typed market signals in one transaction (the typed twin of :meth:`log_signals`)."""
@@ -238,43 +238,13 @@ class PerformanceMonitor:
         now = self._now()
         return self.store.write(lambda conn: write_signals(conn, sigs, now))
 
-    def _write_entries(self, entries: Sequence[RaceEntry], reason: str | None) -> LogSummary:
-        now = self._now()
-        if len(entries) == 1 and self.store.dialect == "postgresql":
-            # the per-call case: one statement when the race is new (see ledger_pg)
-            summary = self.store.write_statement(lambda conn: insert_new_race(conn, entries[0], now))
-            if summary is not None:
-                return summary
-        elif (
-            self.store.dialect == "postgresql"
-            and all(e.result is None for e in entries)
-            and len({e.race_id for e in entries}) == len(entries)
-        ):
-            # a server's batch: the new races in one statement, the others by the general rules
-            return self.store.write(lambda conn: _write_new_races_first(conn, entries, now, reason))
-        return self.store.write(lambda conn: write_entries(conn, entries, now, reason))
-
     def log_result(self, race_id: str | int, actual_results: Any, *, reason: str | None = None) -> LogSummary:
         """Record the (delayed) result of a logged race; a different result is a recorded correction."""
         return self.log_results([(race_id, actual_results)], reason=reason)
 
     def log_results(self, items: Iterable[tuple[str | int, Any]], *, reason: str | None = None) -> LogSummary:
         """Record many results in one transaction (``(race_id, actual_results)`` pairs)."""
-        from stagewise.monitor.inputs import _text
-
-        parsed = []
-        for i, (race_id, results) in enumerate(items):
-            rid = _text(race_id, "race_id", 64, i, allow_int=True)
-            result = parse_result(results, i)
-            if result is None:
-                from stagewise._exceptions import DataValidationError
-
-                raise DataValidationError(
-                    f"row {i}: log_result needs a result for race_id {rid!r}; got {results!r}."
-                )
-            parsed.append((rid, result))
-        now = self._now()
-        return self.store.write(lambda conn: write_results(conn, parsed, now, reason))
+        return write_race_results(self.store, items, self._now(), reason)
 
     # -- races: named reads ------------------------------------------------------------------------
     def race_identity(self, race_id: str) -> RaceIdentity | None:
@@ -301,16 +271,12 @@ class PerformanceMonitor:
 
     def race_stats_read_only(self, day: date) -> dict[str, Any] | None:
         """The day's all-races stats computed without refreshing the rollup table (None: no races)."""
-        from stagewise.monitor.stats import aggregate_days
-
-        key = segment_key(RACES_KEY, {})
-        sums = self.store.read(lambda conn: aggregate_days(conn, RACES_KEY, [day], key))
-        return race_stats_from_counts(day, sums[day], key) if day in sums else None
+        return daily_stats.race_day_stats_read_only(self.store, day)
 
     # -- races: stats ------------------------------------------------------------------------------
     def calculate_daily_stats(
         self,
-        date: Any,
+        date: DateLike,
         *,
         venue_code: int | str | None = None,
         integration_mode: str | None = None,
@@ -324,49 +290,28 @@ class PerformanceMonitor:
         :mod:`stagewise.monitor.calibration_stats`).
         """
         day = parse_date(date, "date")
-        key = segment_key(
-            RACES_KEY,
-            {
-                "venue_code": venue_code,
-                "integration_mode": integration_mode,
-                "model_version": model_version,
-                "variant": variant,
-            },
-        )
-        now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, RACES_KEY, [day], key, now))
-        stats = race_stats_from_counts(day, sums[day], key) if day in sums else None
-        if stats is not None:
-            stats.update(self.store.read(lambda conn: race_calibration(conn, [day], key))[day])
-        return stats
+        segments = {
+            "venue_code": venue_code,
+            "integration_mode": integration_mode,
+            "model_version": model_version,
+            "variant": variant,
+        }
+        return daily_stats.race_day_stats(self.store, day, segments, self._now())
 
     def get_performance_trend(
-        self, days: int = 30, *, end_date: Any = None, **segments: Any
+        self, days: int = 30, *, end_date: DateLike | None = None, **segments: Any
     ) -> list[dict[str, Any]]:
         """Stats of each day with races in the ``days`` days ending ``end_date`` (today by default)."""
         _, dates = self._window(days, end_date)
-        key = segment_key(RACES_KEY, segments)
-        now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, RACES_KEY, dates, key, now))
-        out = {d: race_stats_from_counts(d, s, key) for d, s in sums.items()}
-        found = {d: s for d, s in out.items() if s is not None}
-        calibration = self.store.read(lambda conn: race_calibration(conn, list(found), key))
-        for day, stats in found.items():
-            stats.update(calibration[day])
-        return list(found.values())
+        return daily_stats.race_trend(self.store, dates, segments, self._now())
 
-    def _window(self, days: int, end_date: Any) -> tuple[date, list[date]]:
-        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_WINDOW_DAYS:
-            raise ConfigError(f"The 'days' parameter must be an int in 1..{MAX_WINDOW_DAYS}. Got {days!r}.")
-        end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
-        if days > end.toordinal():
-            raise ConfigError(f"The 'days' parameter reaches before the year 1 from {end}. Got {days!r}.")
-        return end, [end - timedelta(days=i) for i in range(days - 1, -1, -1)]
+    def _window(self, days: int, end_date: DateLike | None) -> tuple[date, list[date]]:
+        return window(days, end_date, self._now().date())
 
     def race_outcomes(
         self,
-        start_date: Any,
-        end_date: Any,
+        start_date: DateLike,
+        end_date: DateLike,
         *,
         model_version: str | None = None,
         variant: str | None = None,
@@ -387,50 +332,17 @@ class PerformanceMonitor:
         another feature: two rollouts judged side by side never see each other's rows.
         """
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
-        rp = race_predictions.c
-        cols = [
-            rp.race_id,
-            rp.race_date,
-            rp.venue_code,
-            rp.variant,
-            rp.model_version,
-            rp.integration_mode,
-            rp.hit_1st,
-            rp.hit_top3,
-            rp.hit_trio,
-            rp.score_accuracy,
-            rp.status,
-            rp.bet_stake,
-            rp.bet_odds,
-            rp.bet_profit,
-            rp.rollout_feature,
-            rp.covariate,
-        ]
-        query = select(*cols).where(rp.race_date.between(start, end))
-        if rollout_feature is not None:
-            query = query.where(feature_filter(rp.rollout_feature, rollout_feature))
-        for column, value in (
-            ("model_version", model_version),
-            ("variant", variant),
-            ("integration_mode", integration_mode),
-        ):
-            if value is not None:
-                query = query.where(rp[column] == value)
-        query = query.order_by(rp.race_date, rp.race_id, rp.model_version)
-
-        def _read(conn: Connection) -> pd.DataFrame:
-            return query_frame(conn, query, [c.name for c in cols])
-
-        frame = self.store.read(_read)
-        frame["race_date"] = pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")
-        frame["venue_code"] = frame["venue_code"].astype("int64")
-        for flag in ("hit_1st", "hit_top3", "hit_trio"):
-            frame[flag] = frame[flag].astype("boolean")
-        for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit", "covariate"):
-            frame[column] = frame[column].astype("float64")
-        feature = frame["rollout_feature"].astype("object")
-        frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
-        return frame
+        return self.store.read(
+            lambda conn: reads.race_outcomes(
+                conn,
+                start,
+                end,
+                model_version=model_version,
+                variant=variant,
+                integration_mode=integration_mode,
+                rollout_feature=rollout_feature,
+            )
+        )
 
     def race_outcome_sums(
         self,
@@ -460,7 +372,7 @@ class PerformanceMonitor:
     # -- alerts ------------------------------------------------------------------------------------
     def check_alerts(
         self,
-        date: Any,
+        date: DateLike,
         stats: Mapping[str, Any] | None = _NO_STATS,
         *,
         domain: Domain | str = Domain.RACES,
@@ -485,33 +397,26 @@ class PerformanceMonitor:
             )
         segment = dict(stats.get("segment", {})) if stats else {}
         segment.update({k: str(v) for k, v in segments.items() if v is not None})
-        verdicts = alerting.evaluate(self.alert_config.domains[key].rules, stats)
+        verdicts = evaluate(self.alert_config.domains[key].rules, stats)
         return self._record_alerts(day, key, segment, verdicts)
 
     def _record_alerts(
-        self, day: date, domain: str, segment: Mapping[str, Any], verdicts: Sequence[alerting.Verdict]
+        self, day: date, domain: str, segment: Mapping[str, Any], verdicts: Sequence[Verdict]
     ) -> list[dict[str, Any]]:
-        now = self._now()
-        reported, to_deliver = self.store.write(
-            lambda conn: alerting.apply_verdicts(
-                conn,
-                day=day,
-                domain=domain,
-                segment=segment,
-                verdicts=verdicts,
-                config=self.alert_config,
-                now=now,
-                has_notifiers=bool(self.notifiers),
-            ),
-            lock="alerts",
+        return record_alerts(
+            self.store,
+            config=self.alert_config,
+            notifiers=self.notifiers,
+            clock=self._now,
+            day=day,
+            domain=domain,
+            segment=segment,
+            verdicts=verdicts,
         )
-        if to_deliver:
-            statuses = delivery.deliver(self.store, self.notifiers, to_deliver, self._now)
-            for item in reported:
-                item["delivery_status"] = statuses.get(item["fingerprint"], item.get("delivery_status"))
-        return reported
 
-    def alert_history(self, start_date: Any = None, end_date: Any = None) -> pd.DataFrame:
+    def alert_history(
+        self, start_date: DateLike | None = None, end_date: DateLike | None = None
+    ) -> pd.DataFrame:
         """Every recorded alert row (firing and resolved) with its delivery status."""
         return delivery.history(self.store, start_date, end_date)
 
@@ -523,7 +428,7 @@ class PerformanceMonitor:
     def log_signal(
         self,
         symbol: str,
-        timestamp: Any,
+        timestamp: TimestampLike,
         signal: int,
         probability: float,
         *,
@@ -553,19 +458,14 @@ class PerformanceMonitor:
 
     def log_signals(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Log many signals (dicts of ``log_signal`` arguments) in one transaction."""
-        sigs = []
-        for row in rows:
-            data = dict(row)
-            data.setdefault("model_version", DEFAULT_MODEL_VERSION)
-            data.setdefault("variant", DEFAULT_VARIANT)
-            sigs.append(normalise_signal(**data))
+        sigs = normalise_signals(rows)
         now = self._now()
         return self.store.write(lambda conn: write_signals(conn, sigs, now))
 
     def log_market_outcome(
         self,
         symbol: str,
-        timestamp: Any,
+        timestamp: TimestampLike,
         outcome: int,
         *,
         model_version: str | None = None,
@@ -580,12 +480,8 @@ class PerformanceMonitor:
         ``bar_return − cost`` for an up signal, ``−bar_return − cost`` for a down one; the economic
         guardrail compares it between rollout groups (``docs/money.md``).
         """
-        from stagewise.monitor.market import _binary
-        from stagewise.monitor.money import check_cost, check_net_return
-
-        ts, value = parse_timestamp(timestamp), _binary(outcome, "outcome")
-        returned = check_net_return(bar_return, "bar_return")
-        money = None if returned is None else (returned, check_cost(cost))
+        ts = parse_timestamp(timestamp)
+        value, money = parse_outcome(outcome, bar_return, cost)
         now = self._now()
         return self.store.write(
             lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason, money)
@@ -593,8 +489,8 @@ class PerformanceMonitor:
 
     def market_outcomes(
         self,
-        start_date: Any,
-        end_date: Any,
+        start_date: DateLike,
+        end_date: DateLike,
         *,
         model_version: str | None = None,
         variant: str | None = None,
@@ -610,8 +506,6 @@ class PerformanceMonitor:
         :meth:`race_outcomes`) and hit (signal == outcome, ``<NA>`` until settled), sorted by time.
         ``rollout_feature`` filters as in :meth:`race_outcomes` (rows naming no feature are kept).
         """
-        from stagewise.monitor.market import read_outcomes
-
         start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
         return self.store.read(
             lambda conn: read_outcomes(
@@ -627,7 +521,7 @@ class PerformanceMonitor:
 
     def calculate_market_stats(
         self,
-        date: Any,
+        date: DateLike,
         *,
         symbol: str | None = None,
         model_version: str | None = None,
@@ -635,25 +529,20 @@ class PerformanceMonitor:
     ) -> dict[str, Any] | None:
         """Accuracy (Wilson interval), F1 and MCC of the day's settled signals, or None."""
         day = parse_date(date, "date")
-        key = segment_key(MARKETS_KEY, {"symbol": symbol, "model_version": model_version, "variant": variant})
-        now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, MARKETS_KEY, [day], key, now))
-        return market_stats_from_counts(day, sums[day], key) if day in sums else None
+        segments = {"symbol": symbol, "model_version": model_version, "variant": variant}
+        return daily_stats.market_day_stats(self.store, day, segments, self._now())
 
     def get_market_trend(
-        self, days: int = 30, *, end_date: Any = None, **segments: Any
+        self, days: int = 30, *, end_date: DateLike | None = None, **segments: Any
     ) -> list[dict[str, Any]]:
         """Market stats of each day with signals in the window, from the rollup."""
         _, dates = self._window(days, end_date)
-        key = segment_key(MARKETS_KEY, segments)
-        now = self._now()
-        sums = self.store.write(lambda conn: rollup(conn, MARKETS_KEY, dates, key, now))
-        return [s for s in (market_stats_from_counts(d, v, key) for d, v in sums.items()) if s is not None]
+        return daily_stats.market_trend(self.store, dates, segments, self._now())
 
     # -- drift -------------------------------------------------------------------------------------
     def log_features(
         self,
-        date: Any,
+        date: DateLike,
         features: pd.DataFrame,
         *,
         domain: str = "races",
@@ -681,13 +570,13 @@ class PerformanceMonitor:
         current_days: int = 7,
         *,
         features: Sequence[str] | None = None,
-        end_date: Any = None,
+        end_date: DateLike | None = None,
         domain: str = "races",
         reference: pd.DataFrame | None = None,
         current: pd.DataFrame | None = None,
         alpha: float = 0.01,
         alert: bool = True,
-    ) -> Any:
+    ) -> DriftReport:
         """Drift of the last ``current_days`` against the ``reference_days`` before them.
 
         Uses the logged feature snapshots unless ``reference``/``current`` DataFrames are given, and
@@ -711,8 +600,7 @@ class PerformanceMonitor:
             current = cur_frame if current is None else current
         report = detect_drift(reference, current, wanted, alpha=alpha)
         if alert and self.alert_config.drift_alerts:
-            verdicts = alerting.drift_verdicts(report)
-            for name, verdict in verdicts:
+            for name, verdict in drift_verdicts(report):
                 self._record_alerts(end, domain, {"feature": name}, [verdict])
         return report
 
@@ -723,7 +611,7 @@ class PerformanceMonitor:
         output_path: str | Path = "temp/monitor/report.txt",
         *,
         lang: str = "en",
-        end_date: Any = None,
+        end_date: DateLike | None = None,
         **segments: Any,
     ) -> dict[str, Path]:
         """Write the seed's text report to ``output_path`` and an HTML report beside it (``.html``)."""
@@ -742,22 +630,9 @@ class PerformanceMonitor:
             thresholds=self.alert_config.domains[RACES_KEY].rules,
         )
 
-    def prometheus_metrics(self, *, end_date: Any = None) -> str:
+    def prometheus_metrics(self, *, end_date: DateLike | None = None) -> str:
         """Prometheus text exposition of the latest day's metrics per model and variant."""
         from stagewise.monitor.prometheus import exposition
 
         end = self._now().date() if end_date is None else parse_date(end_date, "end_date")
         return exposition(self, end)
-
-
-def _write_new_races_first(
-    conn: Connection, entries: Sequence[RaceEntry], now: datetime, reason: str | None
-) -> LogSummary:
-    """Distinct races without results: the new ones in one statement, then the rest (one transaction)."""
-    inserted = insert_new_races(conn, entries, now)
-    rest = [e for e in entries if e.race_id not in inserted]
-    new = len(entries) - len(rest)
-    if not rest:
-        return LogSummary(new, 0, 0, 0, 0, new)
-    s = write_entries(conn, rest, now, reason)
-    return LogSummary(s.inserted + new, s.unchanged, s.replaced, s.rescored, s.corrections, s.pending + new)

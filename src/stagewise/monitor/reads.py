@@ -1,7 +1,8 @@
-"""The ledger's small read-only queries that other packages need, named (no SQL outside monitor).
+"""The ledger's read-only queries that other packages need, named (no SQL outside monitor).
 
 Each function takes a connection and returns plain values; :class:`PerformanceMonitor` exposes them
-as methods (``race_identity``, ``latest_race_date``, ``prediction_counts``, ``ping``), and
+as methods (``race_identity``, ``latest_race_date``, ``prediction_counts``, ``ping``,
+``race_outcomes``), and
 :func:`require_ledger` is the one check every reader makes before opening a ledger.
 """
 
@@ -12,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+import pandas as pd
 from sqlalchemy import ColumnElement, Connection, bindparam, func, or_, select, text
 
 from stagewise._exceptions import NotFoundError
+from stagewise.monitor.frames import query_frame
 from stagewise.monitor.schema import race_predictions, races
 from stagewise.monitor.store import sqlite_path
 
@@ -27,6 +30,7 @@ __all__ = [
     "prediction_counts",
     "race_identities",
     "race_identity",
+    "race_outcomes",
     "require_ledger",
 ]
 
@@ -123,6 +127,67 @@ def feature_filter(column: ColumnElement[str | None], feature: str) -> ColumnEle
     """Rows routed by ``feature``, and rows that name no feature (NULL: logged before revision 0004
     or by a client that logs none, read as they always were); never rows routed by another feature."""
     return or_(column == feature, column.is_(None))
+
+
+_OUTCOME_COLUMNS = (
+    "race_id",
+    "race_date",
+    "venue_code",
+    "variant",
+    "model_version",
+    "integration_mode",
+    "hit_1st",
+    "hit_top3",
+    "hit_trio",
+    "score_accuracy",
+    "status",
+    "bet_stake",
+    "bet_odds",
+    "bet_profit",
+    "rollout_feature",
+    "covariate",
+)
+
+
+def race_outcomes(
+    conn: Connection,
+    start: date,
+    end: date,
+    *,
+    model_version: str | None = None,
+    variant: str | None = None,
+    integration_mode: str | None = None,
+    rollout_feature: str | None = None,
+) -> pd.DataFrame:
+    """One row per logged prediction dated ``start`` to ``end`` (inclusive), sorted by date and race.
+
+    Hits as nullable booleans, score accuracy, the bet's money and the covariate as float (NaN when
+    missing), ``race_date`` as datetime64, ``rollout_feature`` None when no rollout routed the row; a
+    filter left None does not filter (``rollout_feature`` as :func:`feature_filter`).
+    """
+    rp = race_predictions.c
+    cols = [rp[name] for name in _OUTCOME_COLUMNS]
+    query = select(*cols).where(rp.race_date.between(start, end))
+    if rollout_feature is not None:
+        query = query.where(feature_filter(rp.rollout_feature, rollout_feature))
+    for column, value in (
+        ("model_version", model_version),
+        ("variant", variant),
+        ("integration_mode", integration_mode),
+    ):
+        if value is not None:
+            query = query.where(rp[column] == value)
+    query = query.order_by(rp.race_date, rp.race_id, rp.model_version)
+    frame = query_frame(conn, query, list(_OUTCOME_COLUMNS))
+    frame["race_date"] = pd.to_datetime(frame["race_date"]).astype("datetime64[ns]")
+    frame["venue_code"] = frame["venue_code"].astype("int64")
+    for flag in ("hit_1st", "hit_top3", "hit_trio"):
+        frame[flag] = frame[flag].astype("boolean")
+    for column in ("score_accuracy", "bet_stake", "bet_odds", "bet_profit", "covariate"):
+        frame[column] = frame[column].astype("float64")
+    feature = frame["rollout_feature"].astype("object")
+    frame["rollout_feature"] = feature.where(feature.notna(), None)  # None, not NaN: no feature
+    return frame
 
 
 def _as_date(value: object) -> date:
