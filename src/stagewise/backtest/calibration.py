@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stagewise.backtest.domains import Domain
+from stagewise._domain import Domain
+from stagewise.backtest.domains import DomainAdapter
 from stagewise.backtest.steps import ChunkResult, ChunkTask
 from stagewise.metrics.bootstrap import day_block_bootstrap_mean
 from stagewise.metrics.calibration import calibration_report
@@ -25,7 +26,7 @@ __all__ = ["calibration_section"]
 
 
 def _raw_predictions(
-    domain: Domain, tasks: Sequence[ChunkTask], results: Sequence[ChunkResult]
+    domain: DomainAdapter, tasks: Sequence[ChunkTask], results: Sequence[ChunkResult]
 ) -> pd.DataFrame:
     frames = []
     for task, result in zip(tasks, results, strict=True):
@@ -66,14 +67,14 @@ def _per_unit(predictions: pd.DataFrame, races: bool) -> tuple[pd.DataFrame, dic
 
 
 def calibration_section(
-    domain: Domain,
+    domain: DomainAdapter,
     tasks: Sequence[ChunkTask],
     results: Sequence[ChunkResult],
     predictions: pd.DataFrame,
     seed: int,
 ) -> dict[str, Any]:
     """``{"method", "holdout", "raw", "calibrated", "log_loss_change", "calibrators"}``."""
-    races = domain.name == "races"
+    races = domain.name == Domain.RACES
     raw_predictions = _raw_predictions(domain, tasks, results)
     out: dict[str, Any] = {"method": tasks[0].calibration if tasks else None}
     losses = {}

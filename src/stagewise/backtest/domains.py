@@ -1,9 +1,9 @@
 """What a domain gives the walk-forward runner: data, causal features, labels, scoring.
 
-A domain turns its data set into one :class:`Prepared` bundle (features computed once, over
-the whole data, by functions that only look backwards) and then scores each step's test
-rows, for the model and for the baselines. :mod:`stagewise.backtest.race_domain` and
-:mod:`stagewise.backtest.market_domain` implement it.
+A :class:`DomainAdapter` turns its domain's data set into one :class:`Prepared` bundle
+(features computed once, over the whole data, by functions that only look backwards) and
+then scores each step's test rows, for the model and for the baselines.
+:mod:`stagewise.backtest.race_domain` and :mod:`stagewise.backtest.market_domain` implement it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-__all__ = ["DataArg", "Domain", "FeatureFunction", "Prepared", "StepScore", "second_stage_data"]
+from stagewise._domain import Domain as _Domain  # this module's ``Domain`` is the adapter's old name
+
+__all__ = [
+    "DataArg",
+    "Domain",
+    "DomainAdapter",
+    "FeatureFunction",
+    "Prepared",
+    "StepScore",
+    "second_stage_data",
+]
 
 DataArg = pd.DataFrame | str | Path | None
 #: ``feature_fn(data) -> DataFrame`` with one row per data row (same index), numeric columns.
@@ -49,8 +59,14 @@ class StepScore:
     units: dict[str, pd.DataFrame]
 
 
-class Domain(Protocol):
-    name: str
+class DomainAdapter(Protocol):
+    """What the walk-forward runner asks of one domain (races: ``RaceDomain``, markets: ``MarketDomain``).
+
+    ``name`` is the :class:`stagewise._domain.Domain` it serves; ``unit`` what one scored row is
+    (``"races"``, ``"bars"``).
+    """
+
+    name: _Domain
     unit: str
 
     def load(self, data: DataArg) -> pd.DataFrame: ...
@@ -72,7 +88,14 @@ class Domain(Protocol):
     def chance(self, summaries: dict[str, dict[str, Any]]) -> float: ...
 
 
-def second_stage_data(domain: Domain, prepared: Prepared, train: np.ndarray) -> dict[str, np.ndarray] | None:
+Domain = DomainAdapter
+"""The adapter's former name, kept importable because it is in this module's ``__all__``; it is not the
+domain vocabulary (that is :class:`stagewise._domain.Domain`): use :class:`DomainAdapter`."""
+
+
+def second_stage_data(
+    domain: DomainAdapter, prepared: Prepared, train: np.ndarray
+) -> dict[str, np.ndarray] | None:
     """The training data of the domain's second model for these rows, or None if it has none.
 
     A domain with a second model (races: the place model) also has

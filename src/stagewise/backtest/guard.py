@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from stagewise._domain import Domain
+
 __all__ = ["PERMUTATION_TOLERANCE", "permutation_finding", "plausibility_findings"]
 
 #: How far above chance the permuted model's interval may start and still count as chance.
@@ -57,7 +59,7 @@ def plausibility_findings(
     """Findings for pooled metrics ``overall`` (model and baselines) and oracle ``shares``."""
     model = overall["model"]
     findings: list[dict[str, Any]] = []
-    if domain == "markets":
+    if domain == Domain.MARKETS:
         best = max(float(overall["majority"]["accuracy"]), float(overall["always_up"]["accuracy"]))
         low = float(model["accuracy_ci"][0])
         if not math.isnan(low) and low > best + margin:

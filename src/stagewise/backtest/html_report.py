@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from stagewise._domain import Domain
+
 __all__ = ["render_html"]
 
 
@@ -75,7 +77,7 @@ def _metric_chart(result: dict[str, Any], metric: str, ci_key: str | None) -> An
 def render_html(result: dict[str, Any]) -> str:
     """The whole HTML page for one result."""
     charts: list[tuple[str, str | None]]
-    if result["domain"] == "races":
+    if result["domain"] == Domain.RACES:
         charts = [("hit_rate_1st", "hit_rate_1st_ci"), ("hit_rate_top3", "hit_rate_top3_ci"),
                   ("avg_score_accuracy", "avg_score_accuracy_ci")]  # fmt: skip
     else:
@@ -89,7 +91,7 @@ def render_html(result: dict[str, Any]) -> str:
     ]
     findings = "".join(f"<li><b>{f['rule']}</b>: {f['reason']}</li>" for f in result["guard"]["findings"])
     summary = result["summary"]
-    unit = "races" if result["domain"] == "races" else "bars"
+    unit = "races" if result["domain"] == Domain.RACES else "bars"
     head = (
         f"<h1>Walk-forward backtest ({result['domain']})</h1><p>{summary['total_steps']} steps, "
         f"{summary[f'total_{unit}']} {unit} evaluated.</p>"

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared, StepScore
 from stagewise.metrics.bootstrap import day_block_bootstrap_mean
@@ -28,7 +29,7 @@ __all__ = ["MarketDomain"]
 class MarketDomain:
     """OHLCV bars (see :mod:`stagewise.data.markets`); ``data=None`` uses the bundled EURUSD hourly bars."""
 
-    name = "markets"
+    name = Domain.MARKETS
     unit = "bars"
 
     def __init__(self, horizon: int = 1) -> None:

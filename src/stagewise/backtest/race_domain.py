@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError, DataValidationError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared, StepScore
 from stagewise.metrics.race_summary import score_predictions, summarize_races
@@ -61,7 +62,7 @@ class RaceDomain:
     win model and orders boats 2-6; with ``"win_order"`` every boat is ordered by win probability.
     """
 
-    name = "races"
+    name = Domain.RACES
     unit = "races"
 
     def __init__(self, places: str = "model") -> None:

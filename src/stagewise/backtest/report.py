@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import UnsupportedFormatError
 from stagewise._output import make_dirs
 from stagewise.backtest.summary import FORMAT_VERSION
@@ -141,9 +142,9 @@ def render_text(result: dict[str, Any], lang: str = "en") -> str:
             f"model: {cfg['model']}",
             "",
         ]
-    unit = "races" if result["domain"] == "races" else "bars"
+    unit = "races" if result["domain"] == Domain.RACES else "bars"
     lines += [f"{t['steps']}: {s['total_steps']}", f"{t[unit]}: {s[f'total_{unit}']}", ""]
-    if result["domain"] == "races":
+    if result["domain"] == Domain.RACES:
         rates = ("hit_rate_1st", "hit_rate_top3", "hit_rate_trio")
         lines.append(t["overall"])
         for key in rates:
@@ -208,7 +209,7 @@ def render_text(result: dict[str, Any], lang: str = "en") -> str:
         lines.append(f"  permutation check: {result['guard']['permutation']['reason']}")
     lines += ["", t["per_step"]]
     for row in result["steps"]:
-        key = "hit_rate_1st" if result["domain"] == "races" else "accuracy"
+        key = "hit_rate_1st" if result["domain"] == Domain.RACES else "accuracy"
         lines.append(
             f"  {row['step']:>3}  test {row['test_start']}..{row['test_end']}"
             f"{' (partial)' if row['partial'] else ''}"

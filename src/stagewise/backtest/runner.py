@@ -18,9 +18,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from stagewise._domain import Domain as StagewiseDomain
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
-from stagewise.backtest.domains import DataArg, Domain, FeatureFunction, Prepared, second_stage_data
+from stagewise.backtest.domains import DataArg, DomainAdapter, FeatureFunction, Prepared, second_stage_data
 from stagewise.backtest.execution import check_parallelism, execute
 from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describe_factory, task_key
 from stagewise.backtest.summary import summarize_run
@@ -31,7 +31,7 @@ from stagewise.models.calibration import CALIBRATION_FRACTION
 
 __all__ = ["DOMAINS", "WalkForwardBacktest", "default_model_factory"]
 
-DOMAINS = ("races", "markets")
+DOMAINS = tuple(d.value for d in Domain)
 LANGS = ("en", "ja")
 PLACES = ("model", "win_order")
 
@@ -43,8 +43,8 @@ def default_model_factory(model_params: dict[str, Any] | None = None) -> Callabl
     return functools.partial(ProductionEnsemble, **(model_params or {}))
 
 
-def _domain(name: str, label_horizon: int, places: str) -> Domain:
-    if name == "races":
+def _domain(name: str, label_horizon: int, places: str) -> DomainAdapter:
+    if name == Domain.RACES:
         from stagewise.backtest.race_domain import RaceDomain
 
         return RaceDomain(places)
@@ -114,7 +114,7 @@ class WalkForwardBacktest:
 
     def __init__(
         self,
-        domain: Literal["races", "markets"] | StagewiseDomain = "races",
+        domain: Literal["races", "markets"] | Domain = "races",
         data: DataArg = None,
         model_factory: Callable[[], Any] | None = None,
         n_workers: int | None = None,
@@ -208,7 +208,7 @@ class WalkForwardBacktest:
     def _stake_strategy(self) -> StakeStrategy | None:
         if self.bets is None:
             return None
-        if self.domain != "races":
+        if self.domain != Domain.RACES:
             raise ConfigError(
                 "The 'bets' parameter needs domain='races' (markets have costs, not odds). "
                 f"Got {self.domain!r}."
@@ -228,7 +228,7 @@ class WalkForwardBacktest:
 
     def _plan(self, prepared: Prepared, params: dict[str, Any]) -> list[WalkForwardSplit]:
         stamps = pd.DatetimeIndex(prepared.timestamps)
-        unit = "races" if self.domain == "races" else "bars"
+        unit = "races" if self.domain == Domain.RACES else "bars"
         if len(stamps) == 0:
             raise ConfigError(f"The data set has no {unit}.")
         first, last = stamps.min().normalize(), stamps.max().normalize()
@@ -370,7 +370,7 @@ class WalkForwardBacktest:
             outcome.result["calibration"] = calibration_section(
                 domain, tasks[:n_model], results[:n_model], outcome.predictions, self.seed
             )
-        if self.domain == "markets":
+        if self.domain == Domain.MARKETS:
             from stagewise.backtest.trading import trading_section
 
             outcome.result["trading"] = trading_section(
@@ -409,8 +409,8 @@ class WalkForwardBacktest:
                 for k in ("train_days", "test_days", "step_days", "gap_days", "window", "last_window")
             },
             "refit_every": self.refit_every,
-            "label_horizon": self.label_horizon if self.domain == "markets" else None,
-            "places": self.places if self.domain == "races" else None,
+            "label_horizon": self.label_horizon if self.domain == Domain.MARKETS else None,
+            "places": self.places if self.domain == Domain.RACES else None,
             "bets": (self._stake_strategy() or StakeStrategy()).name if self.bets is not None else None,
             "bet_type": self.bet_type if self.bets is not None else None,
             "calibration": self.calibration,

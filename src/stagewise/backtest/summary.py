@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from stagewise.backtest.domains import Domain, Prepared
+from stagewise._domain import Domain
+from stagewise.backtest.domains import DomainAdapter, Prepared
 from stagewise.backtest.guard import permutation_finding, plausibility_findings
 from stagewise.backtest.steps import ChunkResult, ChunkTask
 from stagewise.backtest.windows import WalkForwardSplit
@@ -45,7 +46,7 @@ def _step_average(values: list[float], n_resamples: int, seed: int) -> dict[str,
 
 
 def _score_all(
-    domain: Domain,
+    domain: DomainAdapter,
     prepared: Prepared,
     splits: list[WalkForwardSplit],
     tasks: list[ChunkTask],
@@ -69,7 +70,7 @@ def _score_all(
 
 
 def summarize_run(
-    domain: Domain,
+    domain: DomainAdapter,
     prepared: Prepared,
     splits: list[WalkForwardSplit],
     tasks: list[ChunkTask],
@@ -109,7 +110,7 @@ def summarize_run(
         }
         row["train_period"] = f"{row['train_start']} ~ {row['train_end']}"  # the seed's keys
         row["test_period"] = f"{row['test_start']} ~ {row['test_end']}"
-        if domain.name == "races":
+        if domain.name == Domain.RACES:
             row["races"] = int(model["total_races"])  # every test race, void ones included
             row["evaluated_races"] = int(model["n_scored"])  # the races scored as hit or miss
         row.update({name: model.get(name) for name in domain.headline()})
@@ -133,7 +134,7 @@ def summarize_run(
     }
     shares: dict[str, dict[str, float]] | None = None
     baselines: dict[str, Any] = {who: overall[who] for who in overall if who != "model"}
-    if domain.name == "races":
+    if domain.name == Domain.RACES:
         from stagewise.backtest.race_domain import RANDOM_BASELINE
         from stagewise.metrics.race_summary import achievable_share
 
@@ -168,7 +169,7 @@ def summarize_run(
             domain, prepared, splits, tasks[n_model_tasks:], results[n_model_tasks:]
         )
         permuted = domain.metrics(pd.concat(permuted_units["model"], ignore_index=True), n_resamples, seed)
-        metric = "hit_rate_1st" if domain.name == "races" else "accuracy"
+        metric = "hit_rate_1st" if domain.name == Domain.RACES else "accuracy"
         interval = permuted[f"{metric}_ci"]
         check = permutation_finding(metric, permuted[metric], interval, domain.chance(overall))
         guard["permutation"] = check
@@ -176,13 +177,13 @@ def summarize_run(
             guard["findings"].append(check)
     result: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
-        "domain": domain.name,
+        "domain": domain.name.value,
         "steps": steps,
         "summary": summary,
         "baselines": baselines,
         "oracle_share": shares,
         "guard": guard,
     }
-    if domain.name == "races":
+    if domain.name == Domain.RACES:
         result["non_finishers"] = overall["model"]["non_finishers"]
     return RunOutcome(result, predictions)

@@ -29,12 +29,13 @@ from typing import Any
 
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError, DataValidationError
 
 __all__ = ["FeatureSet"]
 
 _KINDS = ("races", "technical", "function")
-_DOMAINS = ("races", "markets")
+_DOMAINS = tuple(d.value for d in Domain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +57,15 @@ class FeatureSet:
     @classmethod
     def races(cls) -> FeatureSet:
         """The built-in race entry features (18 columns)."""
-        return cls("races", "races")
+        return cls("races", Domain.RACES.value)
 
     @classmethod
     def technical(cls) -> FeatureSet:
         """The seed's 12 technical features of OHLCV bars."""
-        return cls("technical", "markets")
+        return cls("technical", Domain.MARKETS.value)
 
     @classmethod
-    def from_function(cls, path: str, *, domain: str = "races") -> FeatureSet:
+    def from_function(cls, path: str, *, domain: str = Domain.RACES.value) -> FeatureSet:
         """A user's function by dotted path, ``"package.module:name"`` or ``"package.module.name"``."""
         feature_set = cls("function", domain, path)
         feature_set.resolve()  # refuse a path that does not import now, not at serving time
@@ -118,7 +119,7 @@ class FeatureSet:
                 f"The feature function {self.function or self.kind!r} must return a DataFrame; "
                 f"got {type(rows).__name__}."
             )
-        if self.domain == "races" and not rows.index.equals(data.index):
+        if self.domain == Domain.RACES and not rows.index.equals(data.index):
             raise DataValidationError(
                 f"The feature function {self.function or self.kind!r} must return one row per boat with "
                 "the index of its input."

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from stagewise._domain import Domain
 from stagewise.metrics.intervals import wilson_interval
 from stagewise.search.diagnostics import (
     CPCVTask,
@@ -122,7 +123,7 @@ def _chance(
 
         daily = [d for o in tested for d in favourite_daily(rows.take(o.test))]
         return {"name": "favourite", **_roi_estimate(daily, search.seed)}
-    if search.domain == "markets":
+    if search.domain == Domain.MARKETS:
         hits = units = 0
         for o in tested:
             majority = 1.0 if prepared.labels[o.train].mean() >= 0.5 else 0.0
@@ -249,7 +250,7 @@ def collect(
     diagnostics: dict[str, Any] = {}
     if search.n_candidates >= 1:
         diagnostics["cpcv"] = _cpcv(search, steps, prepared, rows, result, jobs, workers)
-    if search.domain == "markets":
+    if search.domain == Domain.MARKETS:
         joined = np.concatenate(returns) if returns else np.empty(0)
         diagnostics["deflated_sharpe"] = deflated_sharpe(joined, trial_sharpes, search.n_trials)
     result["diagnostics"] = diagnostics

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared
 from stagewise.backtest.windows import WalkForwardSplit
@@ -41,7 +42,7 @@ from stagewise.search.targets import EnsembleTarget, ModelTarget
 
 __all__ = ["DOMAINS", "NestedSearch"]
 
-DOMAINS = ("races", "markets")
+DOMAINS = tuple(d.value for d in Domain)
 SAMPLERS = ("tpe", "random")
 
 
@@ -95,7 +96,7 @@ class NestedSearch:
 
     def __init__(
         self,
-        domain: Literal["races", "markets"] = "races",
+        domain: Literal["races", "markets"] | Domain = "races",
         data: DataArg = None,
         space: SearchSpace | None = None,
         target: ModelTarget | None = None,
@@ -185,7 +186,7 @@ class NestedSearch:
                 "The 'space' parameter (--space) must be a SearchSpace (see load_space). Got "
                 f"{self.space!r} instead."
             )
-        if self.space.tunes(BET_MARGIN) and self.domain != "races":
+        if self.space.tunes(BET_MARGIN) and self.domain != Domain.RACES:
             raise ConfigError(
                 f"The search space parameter '{BET_MARGIN}' exists for --domain races only (EV bets on the "
                 f"win odds); {self.domain} have no bet margin. Remove it from the space."
@@ -199,7 +200,7 @@ class NestedSearch:
         return ROI_METRIC if space.tunes(BET_MARGIN) else METRICS[self.domain]
 
     def _prepare(self) -> Prepared:
-        if self.domain == "races":
+        if self.domain == Domain.RACES:
             from stagewise.backtest.race_domain import RaceDomain
 
             race_domain = RaceDomain("win_order")
@@ -210,7 +211,7 @@ class NestedSearch:
         return market_domain.prepare(market_domain.load(self.data), self.feature_fn)
 
     def _rows(self, prepared: Prepared) -> EvalRows:
-        if self.domain == "markets":
+        if self.domain == Domain.MARKETS:
             return EvalRows(prepared.labels, forward_return=prepared.extras["forward_return"])
         rows = EvalRows(prepared.labels, groups=prepared.extras["race_codes"])
         tunes_margin = self.space is not None and self.space.tunes(BET_MARGIN)
@@ -368,7 +369,7 @@ class NestedSearch:
             **{k: (str(pd.Timestamp(v).date()) if k.endswith("date") else v) for k, v in windows.items()},
             "gap_days": self.gap_days,
             "window": self.window,
-            "label_horizon": self.label_horizon if self.domain == "markets" else None,
+            "label_horizon": self.label_horizon if self.domain == Domain.MARKETS else None,
             "inner_train_days": self.inner_train_days,
             "inner_test_days": self.inner_test_days,
             "target": target.describe(),

@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from stagewise._domain import Domain
+
 __all__ = ["METRICS", "ROI_METRIC", "EvalRows", "daily_bets", "favourite_daily", "score", "signal_returns"]
 
 #: The metric each domain's search maximises.
-METRICS = {"races": "hit_rate_1st", "markets": "accuracy"}
+METRICS = {Domain.RACES.value: "hit_rate_1st", Domain.MARKETS.value: "accuracy"}
 #: The metric of a races search whose space tunes the bet margin.
 ROI_METRIC = "roi_ev_win"
 
