@@ -15,6 +15,8 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.notify import Notifier
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy, Decision
 
@@ -96,12 +98,12 @@ class ControllerTurn:
 
 def controller_turn(
     rollout: GradualRollout,
-    monitor: Any,
+    monitor: PerformanceMonitor,
     feature: str,
     *,
     at: datetime,
     clock: Callable[[datetime], None],
-    notifiers: Sequence[Any],
+    notifiers: Sequence[Notifier],
     health_window_days: int,
     policy: ControllerPolicy | None = None,
 ) -> ControllerTurn:

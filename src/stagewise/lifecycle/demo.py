@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
@@ -32,6 +32,9 @@ from stagewise.lifecycle.races_demo import (
 from stagewise.lifecycle.scenario import Scenario
 from stagewise.lifecycle.story import STEPS, DemoResult, tell
 from stagewise.lifecycle.workdir import discard_workdir, prepare_workdir
+
+if TYPE_CHECKING:
+    from stagewise.models.ensemble import EnsembleParams
 
 __all__ = [
     "CHALLENGER_WEIGHTS",
@@ -54,7 +57,9 @@ DOMAINS = tuple(domain.value for domain in SCENARIOS)
 DEFAULT_DAYS = {domain.value: scenario.default_days for domain, scenario in SCENARIOS.items()}
 
 
-def _check(domain: object, days: object, seed: object, model_params: object) -> Scenario[Any]:
+def _check(
+    domain: object, days: object, seed: object, model_params: object
+) -> tuple[Scenario[Any], EnsembleParams | None]:
     if not isinstance(domain, str) or domain not in SCENARIOS:
         raise ConfigError(f"The 'domain' option must be one of {list(DOMAINS)}. Got {domain!r}.")
     if isinstance(days, bool) or not isinstance(days, int) or not 7 <= days <= 120:
@@ -67,7 +72,8 @@ def _check(domain: object, days: object, seed: object, model_params: object) -> 
         raise ConfigError(
             f"'model_params' must be a dict of ProductionEnsemble arguments. Got {model_params!r}."
         )
-    return scenario
+    # a dict of the ensemble's arguments: the ensemble checks each one when it is built and fitted
+    return scenario, cast("EnsembleParams | None", model_params)
 
 
 def run_demo(
@@ -104,7 +110,7 @@ def run_demo(
 
     if days is None:  # an unknown domain is refused by _check; the default only has to not fail first
         days = DEFAULT_DAYS.get(domain if isinstance(domain, str) else "races", DEFAULT_DAYS["races"])
-    scenario = _check(domain, days, seed, model_params)
+    scenario, params = _check(domain, days, seed, model_params)
     say = progress or TextProgress()
     started = time.perf_counter()
     root = Path(workdir)
@@ -122,7 +128,7 @@ def run_demo(
     with WebhookReceiver(webhook_port, secret=secret) as receiver:
         prepare_workdir(root)
         try:
-            tell(scenario, result, say, model_params, receiver, secret, started)
+            tell(scenario, result, say, params, receiver, secret, started)
         except BaseException:
             discard_workdir(root, existed=existed)  # a failed or interrupted run never blocks a retry
             raise

@@ -25,6 +25,9 @@ from stagewise.lifecycle.day_loop import controller_turn, current_stage, replay_
 from stagewise.lifecycle.day_loop import group_value as _group
 
 if TYPE_CHECKING:
+    from stagewise.lifecycle.scenario import ServedModel
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.notify import Notifier
     from stagewise.rollout import GradualRollout
     from stagewise.rollout.controller import ControllerPolicy
 
@@ -78,7 +81,7 @@ def unit_id(symbol: str, timestamp: pd.Timestamp) -> str:
 class _Signals:
     """The bars' signals in flight: logged at each bar's close, settled when the next bar closes."""
 
-    def __init__(self, live: pd.DataFrame, symbol: str, monitor: Any) -> None:
+    def __init__(self, live: pd.DataFrame, symbol: str, monitor: PerformanceMonitor) -> None:
         self.symbol, self.monitor = symbol, monitor
         self.outcomes = live["outcome"].to_numpy(dtype=np.int64)
         self.known_at = pd.DatetimeIndex(live["known_at"])
@@ -113,14 +116,14 @@ class _MarketDays:
     live: pd.DataFrame
     symbol: str
     rollout: GradualRollout
-    monitor: Any
+    monitor: PerformanceMonitor
     feature: str
-    models: dict[str, tuple[str, Any]]
+    models: dict[str, ServedModel]
     proba: dict[str, np.ndarray]
     clock: Callable[[datetime], None]
     bar: timedelta
     policy: ControllerPolicy | None
-    notifiers: Sequence[Any]
+    notifiers: Sequence[Notifier]
     health_window_days: int
     signals: _Signals = field(init=False)
     stamps: pd.DatetimeIndex = field(init=False)
@@ -189,15 +192,15 @@ def replay_market_days(
     *,
     symbol: str,
     rollout: GradualRollout,
-    monitor: Any,
+    monitor: PerformanceMonitor,
     feature: str,
-    champion: tuple[str, Any],
-    challenger: tuple[str, Any],
+    champion: ServedModel,
+    challenger: ServedModel,
     feature_names: Sequence[str],
     clock: Callable[[datetime], None],
     bar: timedelta = timedelta(hours=1),
     policy: ControllerPolicy | None = None,
-    notifiers: Sequence[Any] = (),
+    notifiers: Sequence[Notifier] = (),
     on_day: Callable[[MarketDayOutcome], None] | None = None,
     days_after_rollback: int | None = None,
     health_window_days: int = 7,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,8 @@ from stagewise.lifecycle.market_replay import MarketDayOutcome, replay_market_da
 from stagewise.lifecycle.scenario import BacktestPlan, Deployment, LiveData
 
 if TYPE_CHECKING:
+    from stagewise.lifecycle.scenario import ServedModel
+    from stagewise.models.ensemble import EnsembleParams, ProductionEnsemble
     from stagewise.models.training import TrainingReport
     from stagewise.monitor import PerformanceMonitor
 
@@ -44,7 +46,7 @@ MARKET_MIN_HISTORY_DAYS = 120
 #: (days before the last history day where testing starts, train_days, test_days, step_days).
 MARKET_BACKTEST_WINDOW = (55, 60, 14, 14)
 #: The champion: the seed's soft vote (0.4 / 0.4 / 0.2) at the demo's small sizes.
-MARKET_MODEL: dict[str, Any] = {
+MARKET_MODEL: EnsembleParams = {
     "lgbm_params": {"n_estimators": 60, "num_leaves": 15},
     "xgb_params": {"n_estimators": 60, "max_depth": 4},
     "rf_params": {"n_estimators": 40, "max_depth": 10},
@@ -52,7 +54,7 @@ MARKET_MODEL: dict[str, Any] = {
 #: The challenger: the same families, strongly regularised (shallow trees, large leaves). On
 #: near-random next-bar direction its probabilities stay near the base rate instead of echoing
 #: noise, which is what the Brier score rewards; its direction calls are no better than a coin.
-MARKET_CHALLENGER: dict[str, Any] = {
+MARKET_CHALLENGER: EnsembleParams = {
     "lgbm_params": {"n_estimators": 60, "num_leaves": 4, "min_child_samples": 200},
     "xgb_params": {"n_estimators": 60, "max_depth": 2, "min_child_weight": 50},
     "rf_params": {"n_estimators": 40, "max_depth": 4, "min_samples_leaf": 100},
@@ -96,7 +98,7 @@ def _labelled(bars: pd.DataFrame) -> pd.DataFrame:
     return frame.dropna()
 
 
-def _fit_off_by_one(history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> Any:
+def _fit_off_by_one(history: pd.DataFrame, params: EnsembleParams, seed: int) -> ProductionEnsemble:
     """A real ensemble with the classic label bug: the *previous* bar's direction instead of the next.
 
     Its features hold the previous bar's return, so it learns that label perfectly and is
@@ -126,13 +128,19 @@ def _brier(predictions: pd.DataFrame) -> dict[str, float]:
     return {"brier_score": brier, "brier_skill": 1.0 - brier / base if base > 0 else float("nan")}
 
 
-def _regularised(params: Mapping[str, Any]) -> dict[str, Any]:
+def _regularised(params: EnsembleParams) -> EnsembleParams:
     """The challenger's regularisation over caller-given sizes (tests pass tiny ensembles)."""
-    out = {}
-    for family, defaults in MARKET_CHALLENGER.items():
-        given = dict(params.get(family) or {})
-        out[family] = {**{k: v for k, v in defaults.items() if k != "n_estimators"}, **given}
-    return out
+
+    def family(name: Literal["lgbm_params", "xgb_params", "rf_params"]) -> dict[str, object]:
+        defaults = MARKET_CHALLENGER.get(name) or {}
+        given = dict(params.get(name) or {})
+        return {**{k: v for k, v in defaults.items() if k != "n_estimators"}, **given}
+
+    return {
+        "lgbm_params": family("lgbm_params"),
+        "xgb_params": family("xgb_params"),
+        "rf_params": family("rf_params"),
+    }
 
 
 def _step_texts(days: int, receiver_url: str) -> dict[int, tuple[str, str]]:
@@ -230,12 +238,12 @@ class MarketsScenario:
             f"{len(live):,} live bars from {live_start.date()} ({2 * days} calendar days).",
         )
 
-    def candidates(self, model_params: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    def candidates(self, model_params: EnsembleParams | None) -> dict[str, EnsembleParams]:
         if model_params is None:
-            return {"champion": dict(MARKET_MODEL), "challenger": dict(MARKET_CHALLENGER)}
-        return {"champion": dict(model_params), "challenger": _regularised(model_params)}
+            return {"champion": MARKET_MODEL.copy(), "challenger": MARKET_CHALLENGER.copy()}
+        return {"champion": model_params.copy(), "challenger": _regularised(model_params)}
 
-    def train(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> TrainingReport:
+    def train(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> TrainingReport:
         from stagewise.models.training import train_markets
 
         stamps = pd.DatetimeIndex(history.index)
@@ -274,7 +282,7 @@ class MarketsScenario:
         outputs = {k: str(v) for k, v in result["outputs"].items()}
         return note, {"summary": summary, "majority": majority, **brier, "outputs": outputs}
 
-    def fit_degraded(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> Any:
+    def fit_degraded(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> ProductionEnsemble:
         return _fit_off_by_one(history, params, seed)
 
     def degraded_info(self) -> tuple[str, dict[str, Any]]:
@@ -293,7 +301,7 @@ class MarketsScenario:
         frame: pd.DataFrame,
         feature: str,
         deployment: Deployment,
-        models: tuple[tuple[str, Any], tuple[str, Any]],
+        models: tuple[ServedModel, ServedModel],
         on_day: Callable[[MarketDayOutcome], None],
         days_after_rollback: int | None,
     ) -> list[MarketDayOutcome]:

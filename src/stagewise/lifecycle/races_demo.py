@@ -22,6 +22,8 @@ from stagewise.lifecycle.replay import DayOutcome, replay_days
 from stagewise.lifecycle.scenario import BacktestPlan, Deployment, LiveData
 
 if TYPE_CHECKING:
+    from stagewise.lifecycle.scenario import ServedModel
+    from stagewise.models.ensemble import EnsembleParams, ProductionEnsemble
     from stagewise.models.training import TrainingReport
     from stagewise.monitor import PerformanceMonitor
 
@@ -36,7 +38,7 @@ __all__ = [
 ]
 
 #: Smaller ensembles than the library defaults so the demo takes about a minute on two cores.
-DEMO_MODEL: dict[str, Any] = {
+DEMO_MODEL: EnsembleParams = {
     "lgbm_params": {"n_estimators": 60, "num_leaves": 15},
     "xgb_params": {"n_estimators": 60, "max_depth": 4},
     "rf_params": {"n_estimators": 40, "max_depth": 10},
@@ -130,11 +132,12 @@ class RacesScenario:
             f"{live['race_id'].nunique():,} live races.",
         )
 
-    def candidates(self, model_params: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-        params = dict(DEMO_MODEL if model_params is None else model_params)
-        return {"champion": params, "challenger": {**params, "weights": CHALLENGER_WEIGHTS}}
+    def candidates(self, model_params: EnsembleParams | None) -> dict[str, EnsembleParams]:
+        params = (DEMO_MODEL if model_params is None else model_params).copy()
+        challenger: EnsembleParams = {**params, "weights": CHALLENGER_WEIGHTS}
+        return {"champion": params, "challenger": challenger}
 
-    def train(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> TrainingReport:
+    def train(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> TrainingReport:
         from stagewise.models.training import train_races
 
         return train_races(history, days=TRAIN_DAYS, model_params=params, random_state=seed)
@@ -178,7 +181,7 @@ class RacesScenario:
         )
         return note, {"summary": summary, "outputs": {k: str(v) for k, v in result["outputs"].items()}}
 
-    def fit_degraded(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> Any:
+    def fit_degraded(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> ProductionEnsemble:
         """A real ensemble that learned nothing: the winners were shuffled across all boats first."""
         from stagewise.features.races import race_entry_features
         from stagewise.models import ProductionEnsemble
@@ -212,7 +215,7 @@ class RacesScenario:
         frame: pd.DataFrame,
         feature: str,
         deployment: Deployment,
-        models: tuple[tuple[str, Any], tuple[str, Any]],
+        models: tuple[ServedModel, ServedModel],
         on_day: Callable[[DayOutcome], None],
         days_after_rollback: int | None,
     ) -> list[DayOutcome]:

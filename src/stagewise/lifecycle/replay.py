@@ -27,6 +27,9 @@ from stagewise.lifecycle.day_loop import (
 )
 
 if TYPE_CHECKING:
+    from stagewise.lifecycle.scenario import ServedModel
+    from stagewise.monitor import PerformanceMonitor
+    from stagewise.notify import Notifier
     from stagewise.rollout import GradualRollout
 
 __all__ = ["DayOutcome", "current_stage", "group_value", "replay_days", "slots_as_json"]
@@ -64,7 +67,7 @@ def _predictions(ranking: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
 
 
 def _score_both(
-    frame: pd.DataFrame, features: pd.DataFrame, champion: tuple[str, Any], challenger: tuple[str, Any]
+    frame: pd.DataFrame, features: pd.DataFrame, champion: ServedModel, challenger: ServedModel
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Both models' predictions for every race of the day (cheap, and what a shadow deployment would
     log); the rollout decides which one's prediction is served and logged. A race model orders places
@@ -111,7 +114,7 @@ def _serve(
 
 
 def _day_alerts(
-    monitor: Any, day: date, rows: Sequence[dict[str, Any]], cohort_alerts: bool
+    monitor: PerformanceMonitor, day: date, rows: Sequence[dict[str, Any]], cohort_alerts: bool
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The day's stats and alerts; with ``cohort_alerts`` the rules also run on each challenger cohort."""
     stats = monitor.calculate_daily_stats(day.isoformat())
@@ -134,12 +137,12 @@ class _RaceDays:
     """Plays one race day: predictions at 09:00, results at 21:00, the controller at 06:00 next day."""
 
     rollout: GradualRollout
-    monitor: Any
+    monitor: PerformanceMonitor
     feature: str
-    champion: tuple[str, Any]
-    challenger: tuple[str, Any]
+    champion: ServedModel
+    challenger: ServedModel
     clock: Callable[[datetime], None]
-    notifiers: Sequence[Any]
+    notifiers: Sequence[Notifier]
     health_window_days: int
     feature_sample_per_day: int
     cohort_alerts: bool
@@ -190,12 +193,12 @@ def replay_days(
     races: pd.DataFrame,
     *,
     rollout: GradualRollout,
-    monitor: Any,
+    monitor: PerformanceMonitor,
     feature: str,
-    champion: tuple[str, Any],
-    challenger: tuple[str, Any],
+    champion: ServedModel,
+    challenger: ServedModel,
     clock: Callable[[datetime], None],
-    notifiers: Sequence[Any] = (),
+    notifiers: Sequence[Notifier] = (),
     on_day: Callable[[DayOutcome], None] | None = None,
     days_after_rollback: int | None = None,
     health_window_days: int = 7,

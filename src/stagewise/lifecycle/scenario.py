@@ -13,20 +13,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, TypeVar
 
 import pandas as pd
 
 from stagewise._domain import Domain
 
 if TYPE_CHECKING:
-    from stagewise.models.registry import ModelRegistry
+    from stagewise.models.ensemble import EnsembleParams, ProductionEnsemble
+    from stagewise.models.registry import LoadedModel, ModelRegistry
     from stagewise.models.training import TrainingReport
     from stagewise.monitor import PerformanceMonitor
     from stagewise.notify import WebhookNotifier
     from stagewise.rollout import GradualRollout
 
-__all__ = ["BacktestPlan", "DayRecord", "Deployment", "LiveData", "Scenario"]
+__all__ = ["BacktestPlan", "DayRecord", "Deployment", "LiveData", "Scenario", "ServedModel"]
+
+ServedModel: TypeAlias = "tuple[str, LoadedModel]"
+"""``(version, model)`` of a registry alias, as the replays serve it."""
 
 
 class DayRecord(Protocol):
@@ -92,7 +96,7 @@ class Deployment:
         """Move the simulated time (the rollout and the ledger read it through ``now``)."""
         self.now[0] = moment
 
-    def served(self, alias: str) -> tuple[str, Any]:
+    def served(self, alias: str) -> ServedModel:
         """``(version, model)`` of a registry alias, loaded back (each file checked against its SHA-256)."""
         return self.registry.resolve(alias), self.registry.load(alias)
 
@@ -118,10 +122,10 @@ class Scenario(Protocol[DayT]):
     def load(self, root: Path, days: int, seed: int) -> LiveData:
         """Make or load the data, write it under ``root/data``, split it into history and live days."""
 
-    def candidates(self, model_params: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
+    def candidates(self, model_params: EnsembleParams | None) -> dict[str, EnsembleParams]:
         """Ensemble arguments of the ``champion`` and the ``challenger``."""
 
-    def train(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> TrainingReport:
+    def train(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> TrainingReport:
         """Fit one candidate on the history and score it on the held-out tail."""
 
     def model_info(self, report: TrainingReport, version: str, notes: str) -> dict[str, Any]:
@@ -138,7 +142,7 @@ class Scenario(Protocol[DayT]):
     ) -> tuple[str, dict[str, Any]]:
         """The line printed for a candidate's backtest and its entry in the summary."""
 
-    def fit_degraded(self, history: pd.DataFrame, params: Mapping[str, Any], seed: int) -> Any:
+    def fit_degraded(self, history: pd.DataFrame, params: EnsembleParams, seed: int) -> ProductionEnsemble:
         """A real ensemble that is wrong on purpose."""
 
     def degraded_info(self) -> tuple[str, dict[str, Any]]:
@@ -155,7 +159,7 @@ class Scenario(Protocol[DayT]):
         frame: pd.DataFrame,
         feature: str,
         deployment: Deployment,
-        models: tuple[tuple[str, Any], tuple[str, Any]],
+        models: tuple[ServedModel, ServedModel],
         on_day: Callable[[DayT], None],
         days_after_rollback: int | None,
     ) -> list[DayT]:

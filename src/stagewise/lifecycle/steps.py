@@ -17,6 +17,7 @@ from stagewise.lifecycle.progress import DemoProgress
 if TYPE_CHECKING:
     from stagewise.lifecycle.scenario import Scenario
     from stagewise.models import ModelRegistry
+    from stagewise.models.ensemble import EnsembleParams
     from stagewise.models.training import TrainingReport
     from stagewise.rollout import GradualRollout
 
@@ -58,7 +59,7 @@ def register_both(
 
 def backtest_both(
     history: pd.DataFrame,
-    candidates: Mapping[str, Mapping[str, Any]],
+    candidates: Mapping[str, EnsembleParams],
     out_dir: Path,
     seed: int,
     say: DemoProgress,

@@ -25,6 +25,7 @@ from stagewise.lifecycle.steps import backtest_both, hand_over_challenger, regis
 
 if TYPE_CHECKING:
     from stagewise.lifecycle.webhook_receiver import WebhookReceiver
+    from stagewise.models.ensemble import EnsembleParams
     from stagewise.models.registry import ModelRegistry
     from stagewise.models.training import TrainingReport
 
@@ -101,7 +102,7 @@ def tell(
     scenario: Scenario[DayT],
     result: DemoResult,
     say: DemoProgress,
-    model_params: Mapping[str, Any] | None,
+    model_params: EnsembleParams | None,
     receiver: WebhookReceiver,
     secret: str,
     started: float,
@@ -140,7 +141,7 @@ def tell(
 
 
 def _train_and_backtest(
-    run: _Run[DayT], data: LiveData, candidates: Mapping[str, Mapping[str, Any]]
+    run: _Run[DayT], data: LiveData, candidates: Mapping[str, EnsembleParams]
 ) -> dict[str, TrainingReport]:
     """Step 2: fit each candidate and score it on held-out days, then walk-forward backtest both."""
     run.step(2)
@@ -209,7 +210,7 @@ def _roll_out_degraded(
     run: _Run[DayT],
     deployment: Deployment,
     data: LiveData,
-    params: Mapping[str, Any],
+    params: EnsembleParams,
     champion: TrainingReport,
 ) -> list[DayT]:
     """Step 5: a model wrong on purpose is registered as the challenger, rolled out and rolled back."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,22 @@ from stagewise.models._params import (
     validate_weights,
 )
 
-__all__ = ["ProductionEnsemble"]
+__all__ = ["EnsembleParams", "ProductionEnsemble"]
+
+
+class EnsembleParams(TypedDict, total=False):
+    """The keyword arguments of :class:`ProductionEnsemble` a caller chooses (``random_state`` is the run's).
+
+    What ``--model-params`` and ``model_params=`` hold; each value is checked by the ensemble itself
+    (the family settings must be JSON values).
+    """
+
+    weights: Mapping[str, float] | None
+    n_jobs: int
+    lgbm_params: Mapping[str, object] | None
+    xgb_params: Mapping[str, object] | None
+    rf_params: Mapping[str, object] | None
+
 
 _PARAM_FIELDS = {"lightgbm": "lgbm_params", "xgboost": "xgb_params", "random_forest": "rf_params"}
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from filelock import FileLock, Timeout
 
@@ -18,6 +18,7 @@ from stagewise._atomic import remove_dir_atomic, write_dir_atomic, write_file_at
 from stagewise._exceptions import ArtifactError, ConfigError, NotFoundError, StagewiseError, StorageError
 from stagewise.models._state import RESERVED_REFS, VERSION_PATTERN, RegistryState, validate_alias
 from stagewise.models._temporaries import remove_temporaries
+from stagewise.models.ensemble import ProductionEnsemble
 from stagewise.models.flavours import EnsembleFlavour, Flavour, InputSignature, as_flavour
 from stagewise.models.flavours.calibrated import calibration_method_in
 from stagewise.models.flavours.store import (
@@ -46,7 +47,11 @@ from stagewise.models.metadata import (
     training_metadata,
 )
 
-__all__ = ["ModelRegistry", "VersionSummary"]
+__all__ = ["LoadedModel", "ModelRegistry", "VersionSummary"]
+
+LoadedModel: TypeAlias = ProductionEnsemble | Flavour
+"""What :meth:`ModelRegistry.load` gives back: the ensemble of an ensemble version, else its flavour;
+both answer ``predict_proba``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +357,7 @@ class ModelRegistry:
             self._write_views(state)
         return version
 
-    def load(self, ref: str = "production", *, n_jobs: int | None = None) -> Any:
+    def load(self, ref: str = "production", *, n_jobs: int | None = None) -> LoadedModel:
         """Verify every file of ``ref`` and rebuild the model.
 
         ``ref`` is a version id, ``"production"``, ``"previous"``, ``"latest"`` or an alias
