@@ -18,13 +18,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from stagewise._dates import DateLike
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, DomainAdapter, FeatureFunction, Prepared, second_stage_data
 from stagewise.backtest.execution import check_parallelism, execute
 from stagewise.backtest.steps import ChunkTask, StepCache, code_version, describe_factory, task_key
 from stagewise.backtest.summary import summarize_run
-from stagewise.backtest.windows import WalkForwardSplit, plan_windows, walk_forward_windows
+from stagewise.backtest.windows import WalkForwardSplit, WindowParams, plan_windows, walk_forward_windows
 from stagewise.metrics.betting import BET_TYPES, StakeStrategy
 from stagewise.metrics.trading import TradingCosts
 from stagewise.models.calibration import CALIBRATION_FRACTION
@@ -226,7 +227,7 @@ class WalkForwardBacktest:
 
         return calibration_holdout(prepared.timestamps[train], self.calibration_fraction)
 
-    def _plan(self, prepared: Prepared, params: dict[str, Any]) -> list[WalkForwardSplit]:
+    def _plan(self, prepared: Prepared, params: WindowParams) -> list[WalkForwardSplit]:
         stamps = pd.DatetimeIndex(prepared.timestamps)
         unit = "races" if self.domain == Domain.RACES else "bars"
         if len(stamps) == 0:
@@ -248,9 +249,8 @@ class WalkForwardBacktest:
                 f"The 'end_date' parameter must not be after the data's last day ({last.date()}). "
                 f"Got {end.date()} instead."
             )
-        splits = plan_windows(
-            prepared.timestamps, **params, label_horizon=prepared.label_horizon, min_train_rows=0
-        )
+        planned: WindowParams = {**params, "label_horizon": prepared.label_horizon, "min_train_rows": 0}
+        splits = plan_windows(prepared.timestamps, **planned)
         splits = [s.keeping(prepared.usable) for s in splits]
         if sum(len(s.test) for s in splits) == 0:
             raise ConfigError(
@@ -270,8 +270,8 @@ class WalkForwardBacktest:
     # ------------------------------------------------------------------ run
     def run_walkforward(
         self,
-        start_date: Any,
-        end_date: Any,
+        start_date: DateLike,
+        end_date: DateLike,
         train_days: int = 14,
         test_days: int = 3,
         step_days: int = 3,
@@ -287,7 +287,7 @@ class WalkForwardBacktest:
         ``progress(done, total)`` is called after each fitted (or cached) chunk.
         """
         n_workers = self._check_settings()
-        params = {
+        params: WindowParams = {
             "start_date": start_date,
             "end_date": end_date,
             "train_days": train_days,
@@ -399,7 +399,7 @@ class WalkForwardBacktest:
         )
         return outcome.result
 
-    def _config(self, params: dict[str, Any], factory: Callable[[], Any], n_workers: int) -> dict[str, Any]:
+    def _config(self, params: WindowParams, factory: Callable[[], Any], n_workers: int) -> dict[str, Any]:
         return {
             "domain": self.domain,
             "start_date": str(pd.Timestamp(params["start_date"]).date()),

@@ -25,14 +25,31 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any, Literal, Required, TypedDict, Unpack
 
 import numpy as np
 import pandas as pd
 
+from stagewise._dates import DateLike
 from stagewise._exceptions import ConfigError, DataValidationError
 
-__all__ = ["WINDOW_KINDS", "WalkForwardSplit", "plan_windows", "walk_forward_windows"]
+__all__ = ["WINDOW_KINDS", "WalkForwardSplit", "WindowParams", "plan_windows", "walk_forward_windows"]
+
+
+class WindowParams(TypedDict, total=False):
+    """The keyword arguments of :func:`walk_forward_windows` after the timestamps (what a plan needs)."""
+
+    start_date: Required[DateLike]
+    end_date: Required[DateLike]
+    train_days: Required[int]
+    test_days: Required[int]
+    step_days: Required[int]
+    gap_days: int
+    window: Literal["rolling", "expanding"]
+    label_horizon: int | dt.timedelta | np.timedelta64 | None
+    min_train_rows: int
+    last_window: Literal["truncate", "drop"]
+
 
 WINDOW_KINDS = ("rolling", "expanding")
 LAST_WINDOW_RULES = ("truncate", "drop")
@@ -158,8 +175,8 @@ def _as_nanoseconds(timestamps: Any) -> np.ndarray:
 
 def walk_forward_windows(
     timestamps_or_dates: Sequence[Any] | np.ndarray | pd.Series | pd.Index,
-    start_date: Any,
-    end_date: Any,
+    start_date: DateLike,
+    end_date: DateLike,
     train_days: int,
     test_days: int,
     step_days: int,
@@ -273,7 +290,7 @@ def _generate(
 
 
 def plan_windows(
-    timestamps_or_dates: Sequence[Any] | np.ndarray | pd.Series | pd.Index, **params: Any
+    timestamps_or_dates: Sequence[Any] | np.ndarray | pd.Series | pd.Index, **params: Unpack[WindowParams]
 ) -> list[WalkForwardSplit]:
     """Every step of :func:`walk_forward_windows` at once, so that errors surface before any work.
 

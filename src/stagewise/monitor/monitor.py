@@ -163,8 +163,8 @@ class PerformanceMonitor:
         race_date: DateLike,
         venue_code: int | str,
         race_number: int,
-        predictions: Any,
-        actual_results: Any = None,
+        predictions: object,
+        actual_results: object = None,
         integration_mode: str | None = None,
         feature_flags: Mapping[str, Any] | None = None,
         *,
@@ -238,11 +238,15 @@ class PerformanceMonitor:
         now = self._now()
         return self.store.write(lambda conn: write_signals(conn, sigs, now))
 
-    def log_result(self, race_id: str | int, actual_results: Any, *, reason: str | None = None) -> LogSummary:
+    def log_result(
+        self, race_id: str | int, actual_results: object, *, reason: str | None = None
+    ) -> LogSummary:
         """Record the (delayed) result of a logged race; a different result is a recorded correction."""
         return self.log_results([(race_id, actual_results)], reason=reason)
 
-    def log_results(self, items: Iterable[tuple[str | int, Any]], *, reason: str | None = None) -> LogSummary:
+    def log_results(
+        self, items: Iterable[tuple[str | int, object]], *, reason: str | None = None
+    ) -> LogSummary:
         """Record many results in one transaction (``(race_id, actual_results)`` pairs)."""
         return write_race_results(self.store, items, self._now(), reason)
 

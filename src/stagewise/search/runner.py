@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from stagewise._dates import DateLike
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.backtest.domains import DataArg, FeatureFunction, Prepared
@@ -220,8 +221,8 @@ class NestedSearch:
     # ------------------------------------------------------------------ run
     def run(
         self,
-        start_date: Any,
-        end_date: Any,
+        start_date: DateLike,
+        end_date: DateLike,
         train_days: int = 60,
         test_days: int = 7,
         step_days: int = 7,
