@@ -50,8 +50,8 @@ def _no_data_hint() -> str:
 class _Precomputed:
     """Stands in for a fitted model inside ``rank_races``: its probabilities were computed by a worker."""
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        p = np.asarray(x, dtype=np.float64)[:, 0]
+    def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
+        p = np.asarray(X, dtype=np.float64)[:, 0]
         return np.column_stack([1.0 - p, p])
 
 

@@ -174,7 +174,7 @@ set; for races together with the place model that orders places 2-6, as one vers
 
         version = ModelRegistry(root).save(
             report.flavour or report.model,
-            feature_set=report.feature_set.to_json(),
+            feature_set=None if report.feature_set is None else report.feature_set.to_json(),
             metrics=report.performance_metrics(),
             data_window={"start": report.train_window[0], "end": report.train_window[1]},
             notes=f"stagewise train --domain {domain.value} --days {days}"

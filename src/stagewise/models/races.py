@@ -8,19 +8,33 @@ race into win probabilities and orders the boats, so that the output feeds
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from stagewise._exceptions import DataValidationError
 
-__all__ = ["order_places", "predicted_orders", "rank_races"]
+__all__ = ["FeatureMatrix", "ProbabilityModel", "order_places", "predicted_orders", "rank_races"]
+
+FeatureMatrix: TypeAlias = pd.DataFrame | np.ndarray
+"""A model's input rows: a DataFrame with the model's columns, or an array in their order."""
+
+
+class ProbabilityModel(Protocol):
+    """A fitted binary classifier: ``predict_proba(X)`` gives ``(n, 2)``, column 1 the positive class.
+
+    A :class:`~stagewise.models.ProductionEnsemble`, every flavour and any scikit-learn classifier
+    are one.
+    """
+
+    def predict_proba(self, X: FeatureMatrix) -> np.ndarray: ...
+
 
 _COLUMNS = ["race_id", "pit", "score", "win_prob", "predicted_rank"]
 
 
-def rank_races(model: Any, entries: pd.DataFrame, features: Any) -> pd.DataFrame:
+def rank_races(model: ProbabilityModel, entries: pd.DataFrame, features: FeatureMatrix) -> pd.DataFrame:
     """Score every boat and rank the boats within each race.
 
     Parameters

@@ -297,10 +297,10 @@ class ModelRegistry:
     # ------------------------------------------------------------------ public API
     def save(
         self,
-        model: Any,
+        model: object,
         *,
         metrics: Mapping[str, Any] | None = None,
-        data_window: Any = None,
+        data_window: object = None,
         notes: str | None = None,
         signature: InputSignature | None = None,
         feature_set: Mapping[str, Any] | None = None,

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,9 @@ from stagewise.models.training_calibration import (
     check_calibration,
     fit_calibrated_ensemble,
 )
+
+if TYPE_CHECKING:
+    from stagewise.features.sets import FeatureSet
 
 __all__ = [
     "MAX_TRAINING_DAYS",
@@ -73,7 +76,7 @@ class TrainingReport:
     scores: list[ModelScore]
     fit_seconds: float
     notes: list[str] = field(default_factory=list)
-    feature_set: Any = None
+    feature_set: FeatureSet | None = None
     flavour: Any = None
     """What to register: for races the win ensemble and its place model as one ``RaceFlavour``."""
     calibration: str | None = None
@@ -128,7 +131,7 @@ def train_markets(
     n_jobs: int = 1,
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
-    feature_set: Any = None,
+    feature_set: FeatureSet | None = None,
     calibration: str | None = None,
     calibration_fraction: float = CALIBRATION_FRACTION,
 ) -> TrainingReport:
@@ -263,7 +266,7 @@ def train_races(
     n_jobs: int = 1,
     model_params: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
-    feature_set: Any = None,
+    feature_set: FeatureSet | None = None,
     calibration: str | None = None,
     calibration_fraction: float = CALIBRATION_FRACTION,
 ) -> TrainingReport:

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 __all__ = ["MAX_WINDOW_DAYS", "PerformanceMonitor"]
 
 RACES_KEY = Domain.RACES.ledger_key
+SegmentValue = str | int | None
+"""A segment filter's value (``venue_code=1``, ``variant="on"``); None does not filter."""
 _NO_STATS: Any = object()
 
 
@@ -303,7 +305,7 @@ class PerformanceMonitor:
         return daily_stats.race_day_stats(self.store, day, segments, self._now())
 
     def get_performance_trend(
-        self, days: int = 30, *, end_date: DateLike | None = None, **segments: Any
+        self, days: int = 30, *, end_date: DateLike | None = None, **segments: SegmentValue
     ) -> list[dict[str, Any]]:
         """Stats of each day with races in the ``days`` days ending ``end_date`` (today by default)."""
         _, dates = self._window(days, end_date)
@@ -380,7 +382,7 @@ class PerformanceMonitor:
         stats: Mapping[str, Any] | None = _NO_STATS,
         *,
         domain: Domain | str = Domain.RACES,
-        **segments: Any,
+        **segments: Any,  # passed on to calculate_daily_stats or calculate_market_stats (keywords differ)
     ) -> list[dict[str, Any]]:
         """Evaluate the day's alert rules of ``domain`` (races or markets; ``"market"`` is accepted too).
 
@@ -537,7 +539,7 @@ class PerformanceMonitor:
         return daily_stats.market_day_stats(self.store, day, segments, self._now())
 
     def get_market_trend(
-        self, days: int = 30, *, end_date: DateLike | None = None, **segments: Any
+        self, days: int = 30, *, end_date: DateLike | None = None, **segments: SegmentValue
     ) -> list[dict[str, Any]]:
         """Market stats of each day with signals in the window, from the rollup."""
         _, dates = self._window(days, end_date)
@@ -616,7 +618,7 @@ class PerformanceMonitor:
         *,
         lang: str = "en",
         end_date: DateLike | None = None,
-        **segments: Any,
+        **segments: SegmentValue,
     ) -> dict[str, Path]:
         """Write the seed's text report to ``output_path`` and an HTML report beside it (``.html``)."""
         from stagewise.monitor.report import write_reports

@@ -36,7 +36,7 @@ def _qualname(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def as_flavour(model: Any, signature: InputSignature | None = None) -> Flavour:
+def as_flavour(model: object, signature: InputSignature | None = None) -> Flavour:
     """The flavour that stores ``model``.
 
     Accepts a flavour object, a :class:`~stagewise.models.ProductionEnsemble`, a LightGBM
