@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -94,6 +94,10 @@ def _summary(numbers: dict[str, Any], days_healthy: int) -> dict[str, Any]:
     }
 
 
+_CacheKey = tuple[str, AnalysisQuery, date, str, str | None, bool]
+"""feature, query, decision day, stage, when the stage was enabled, killed."""
+
+
 def _local_now() -> datetime:
     return datetime.now().astimezone()
 
@@ -125,7 +129,7 @@ class AnalysisService:
         self._monitor = monitor
         self.clock = clock or _local_now
         self.pending_ttl_s = pending_ttl_s
-        self._cache: dict[tuple[Any, ...], tuple[float | None, AnalysisResponse]] = {}
+        self._cache: dict[_CacheKey, tuple[float | None, AnalysisResponse]] = {}
         self._lock = threading.Lock()
         self.computed = 0  # decisions computed (not served from the cache), for tests and logs
 

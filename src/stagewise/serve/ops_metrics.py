@@ -25,9 +25,9 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -43,7 +43,7 @@ CONTROLLER_ACTIONS = ("promote", "hold", "rollback", "none")
 _CONTROLLER = "stagewise-controller"
 
 
-def rollout_counts(audit: Sequence[dict[str, Any]]) -> dict[str, Counter[str]]:
+def rollout_counts(audit: Sequence[Mapping[str, object]]) -> dict[str, Counter[str]]:
     """Per feature: ``kill`` entries, controller rollbacks and controller decisions by action.
 
     Examples
@@ -75,7 +75,7 @@ def rollout_counts(audit: Sequence[dict[str, Any]]) -> dict[str, Counter[str]]:
 
 
 def days_at_stage(
-    audit: Sequence[dict[str, Any]], feature: str, stage: str, enabled_at: str | None, today: date
+    audit: Sequence[Mapping[str, object]], feature: str, stage: str, enabled_at: str | None, today: date
 ) -> int | None:
     """Whole days ``feature`` has been at ``stage``: since the first race day served wholly at it (the
     controller's ``effective_from``, else the day of the audit log's last move), else ``enabled_at``.
@@ -177,7 +177,7 @@ class RolloutCollector:
         return [stage, killed, kills, rollbacks, decisions, days_at, *_latest_decisions(audit, features)]
 
 
-def _latest_decisions(audit: Sequence[dict[str, Any]], features: Iterable[str]) -> list[Metric]:
+def _latest_decisions(audit: Sequence[Mapping[str, object]], features: Iterable[str]) -> list[Metric]:
     """The latest decision record's per-metric p-value and estimate, and its time, per feature."""
     from stagewise.rollout.decisions import DecisionRecord, decisions_from_entries
 
