@@ -1,24 +1,29 @@
-"""``PerformanceMonitor``: the seed's API over the ledger, stats, alerts, drift and reports."""
+"""``PerformanceMonitor``: the seed's API over the ledger, stats, alerts, drift and reports.
+
+This module holds its construction and the races, stats, alerts and reports; the markets domain
+(:mod:`~stagewise.monitor.facade_markets`) and drift (:mod:`~stagewise.monitor.facade_drift`) are
+its other parts, and :mod:`~stagewise.monitor.facade_base` what they share.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from stagewise._dates import DateLike, TimestampLike
+from stagewise._dates import DateLike
 from stagewise._domain import Domain, parse_domain
-from stagewise._exceptions import ConfigError
 from stagewise.monitor import daily_stats, delivery, reads
 from stagewise.monitor.alert_config import AlertConfig, load_alert_config
-from stagewise.monitor.alert_log import record_alerts
-from stagewise.monitor.alerts import Verdict, drift_verdicts, evaluate
-from stagewise.monitor.daily_stats import MAX_WINDOW_DAYS, window
+from stagewise.monitor.alerts import evaluate
+from stagewise.monitor.daily_stats import MAX_WINDOW_DAYS
 from stagewise.monitor.delivery import AlertSink
-from stagewise.monitor.feature_log import read_features, write_features
+from stagewise.monitor.facade_base import SegmentValue
+from stagewise.monitor.facade_drift import DriftMethods
+from stagewise.monitor.facade_markets import MarketMethods
 from stagewise.monitor.inputs import (
     DEFAULT_MODEL_VERSION,
     DEFAULT_VARIANT,
@@ -28,28 +33,17 @@ from stagewise.monitor.inputs import (
     parse_date,
 )
 from stagewise.monitor.ledger import LogSummary
-from stagewise.monitor.market import (
-    normalise_signal,
-    normalise_signals,
-    parse_outcome,
-    parse_timestamp,
-    read_outcomes,
-    write_outcomes,
-    write_signals,
-)
 from stagewise.monitor.race_log import write_race_entries, write_race_results
 from stagewise.monitor.reads import LedgerCounts, RaceIdentity, require_ledger
-from stagewise.monitor.records import RacePrediction, SignalPrediction
+from stagewise.monitor.records import RacePrediction
 from stagewise.monitor.store import LedgerStore, resolve_url
 
 if TYPE_CHECKING:
-    from stagewise.monitor.drift import DriftReport
+    pass
 
 __all__ = ["MAX_WINDOW_DAYS", "PerformanceMonitor"]
 
 RACES_KEY = Domain.RACES.ledger_key
-SegmentValue = str | int | None
-"""A segment filter's value (``venue_code=1``, ``variant="on"``); None does not filter."""
 _NO_STATS: Any = object()
 
 
@@ -57,7 +51,7 @@ def _is_file_path(value: str | Path | None) -> bool:
     return isinstance(value, Path) or (isinstance(value, str) and value != "" and "://" not in value)
 
 
-class PerformanceMonitor:
+class PerformanceMonitor(MarketMethods, DriftMethods):
     """A prediction ledger with daily stats, alerts, drift and reports (SQLite or PostgreSQL).
 
     Parameters
@@ -144,10 +138,6 @@ class PerformanceMonitor:
         require_ledger(db, option=option)
         return cls(str(db), alert_config=alert_config, notifiers=notifiers)
 
-    def _now(self) -> datetime:
-        now = self._clock()
-        return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
-
     def close(self) -> None:
         """Release the database connections."""
         self.store.dispose()
@@ -222,24 +212,6 @@ class PerformanceMonitor:
         entries = [entry_of_record(r, i) for i, r in enumerate(records)]
         return write_race_entries(self.store, entries, self._now(), reason)
 
-    def log_signal_records(self, records: Iterable[SignalPrediction]) -> int:
-        """Log typed market signals in one transaction (the typed twin of :meth:`log_signals`)."""
-        sigs = [
-            normalise_signal(
-                r.symbol,
-                r.timestamp,
-                r.signal,
-                r.probability,
-                model_version=r.model_version,
-                variant=r.variant,
-                rollout_feature=r.rollout_feature,
-                covariate=r.covariate,
-            )
-            for r in records
-        ]
-        now = self._now()
-        return self.store.write(lambda conn: write_signals(conn, sigs, now))
-
     def log_result(
         self, race_id: str | int, actual_results: object, *, reason: str | None = None
     ) -> LogSummary:
@@ -310,9 +282,6 @@ class PerformanceMonitor:
         """Stats of each day with races in the ``days`` days ending ``end_date`` (today by default)."""
         _, dates = self._window(days, end_date)
         return daily_stats.race_trend(self.store, dates, segments, self._now())
-
-    def _window(self, days: int, end_date: DateLike | None) -> tuple[date, list[date]]:
-        return window(days, end_date, self._now().date())
 
     def race_outcomes(
         self,
@@ -406,20 +375,6 @@ class PerformanceMonitor:
         verdicts = evaluate(self.alert_config.domains[key].rules, stats)
         return self._record_alerts(day, key, segment, verdicts)
 
-    def _record_alerts(
-        self, day: date, domain: str, segment: Mapping[str, Any], verdicts: Sequence[Verdict]
-    ) -> list[dict[str, Any]]:
-        return record_alerts(
-            self.store,
-            config=self.alert_config,
-            notifiers=self.notifiers,
-            clock=self._now,
-            day=day,
-            domain=domain,
-            segment=segment,
-            verdicts=verdicts,
-        )
-
     def alert_history(
         self, start_date: DateLike | None = None, end_date: DateLike | None = None
     ) -> pd.DataFrame:
@@ -429,186 +384,6 @@ class PerformanceMonitor:
     def retry_failed_deliveries(self) -> int:
         """Deliver again every alert whose delivery failed or is still pending; returns how many were sent."""
         return delivery.retry(self.store, self.notifiers, self._now)
-
-    # -- market domain -----------------------------------------------------------------------------
-    def log_signal(
-        self,
-        symbol: str,
-        timestamp: TimestampLike,
-        signal: int,
-        probability: float,
-        *,
-        model_version: str = DEFAULT_MODEL_VERSION,
-        variant: str = DEFAULT_VARIANT,
-        outcome: int | None = None,
-        rollout_feature: str | None = None,
-        covariate: float | None = None,
-    ) -> int:
-        """Log a direction signal (1 = up) with its probability; idempotent per (model, symbol, time).
-
-        ``rollout_feature`` and ``covariate`` are the optional routing, as in :meth:`log_prediction`.
-        """
-        sig = normalise_signal(
-            symbol,
-            timestamp,
-            signal,
-            probability,
-            model_version=model_version,
-            variant=variant,
-            outcome=outcome,
-            rollout_feature=rollout_feature,
-            covariate=covariate,
-        )
-        now = self._now()
-        return self.store.write(lambda conn: write_signals(conn, [sig], now))
-
-    def log_signals(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Log many signals (dicts of ``log_signal`` arguments) in one transaction."""
-        sigs = normalise_signals(rows)
-        now = self._now()
-        return self.store.write(lambda conn: write_signals(conn, sigs, now))
-
-    def log_market_outcome(
-        self,
-        symbol: str,
-        timestamp: TimestampLike,
-        outcome: int,
-        *,
-        model_version: str | None = None,
-        reason: str | None = None,
-        bar_return: float | None = None,
-        cost: float = 0.0,
-    ) -> int:
-        """Settle the signals of one bar with the realised direction (1 = up, 0 = not up).
-
-        ``bar_return`` (the bar's realised return over the horizon, e.g. 0.0004) records each settled
-        signal's net return after ``cost`` (what acting on one signal costs, in return units, >= 0):
-        ``bar_return − cost`` for an up signal, ``−bar_return − cost`` for a down one; the economic
-        guardrail compares it between rollout groups (``docs/money.md``).
-        """
-        ts = parse_timestamp(timestamp)
-        value, money = parse_outcome(outcome, bar_return, cost)
-        now = self._now()
-        return self.store.write(
-            lambda conn: write_outcomes(conn, symbol, ts, value, model_version, now, reason, money)
-        )
-
-    def market_outcomes(
-        self,
-        start_date: DateLike,
-        end_date: DateLike,
-        *,
-        model_version: str | None = None,
-        variant: str | None = None,
-        symbol: str | None = None,
-        rollout_feature: str | None = None,
-    ) -> pd.DataFrame:
-        """One row per logged signal dated ``start_date`` to ``end_date`` inclusive (the markets twin of
-        :meth:`race_outcomes`).
-
-        Columns: symbol, ts, signal_date, variant, model_version, signal, probability, outcome
-        (``<NA>`` until settled), status (``pending`` or ``settled``), net_return (NaN unless its
-        outcome was logged with ``bar_return``), rollout_feature and covariate (as in
-        :meth:`race_outcomes`) and hit (signal == outcome, ``<NA>`` until settled), sorted by time.
-        ``rollout_feature`` filters as in :meth:`race_outcomes` (rows naming no feature are kept).
-        """
-        start, end = parse_date(start_date, "start_date"), parse_date(end_date, "end_date")
-        return self.store.read(
-            lambda conn: read_outcomes(
-                conn,
-                start,
-                end,
-                model_version=model_version,
-                variant=variant,
-                symbol=symbol,
-                rollout_feature=rollout_feature,
-            )
-        )
-
-    def calculate_market_stats(
-        self,
-        date: DateLike,
-        *,
-        symbol: str | None = None,
-        model_version: str | None = None,
-        variant: str | None = None,
-    ) -> dict[str, Any] | None:
-        """Accuracy (Wilson interval), F1 and MCC of the day's settled signals, or None."""
-        day = parse_date(date, "date")
-        segments = {"symbol": symbol, "model_version": model_version, "variant": variant}
-        return daily_stats.market_day_stats(self.store, day, segments, self._now())
-
-    def get_market_trend(
-        self, days: int = 30, *, end_date: DateLike | None = None, **segments: SegmentValue
-    ) -> list[dict[str, Any]]:
-        """Market stats of each day with signals in the window, from the rollup."""
-        _, dates = self._window(days, end_date)
-        return daily_stats.market_trend(self.store, dates, segments, self._now())
-
-    # -- drift -------------------------------------------------------------------------------------
-    def log_features(
-        self,
-        date: DateLike,
-        features: pd.DataFrame,
-        *,
-        domain: str = "races",
-        max_rows_per_day: int = 5000,
-        seed: int = 0,
-    ) -> int:
-        """Keep a bounded sample (``max_rows_per_day`` per feature) of the day's feature values for drift."""
-        day = parse_date(date, "date")
-        if (
-            isinstance(max_rows_per_day, bool)
-            or not isinstance(max_rows_per_day, int)
-            or max_rows_per_day < 1
-        ):
-            raise ConfigError(
-                f"The 'max_rows_per_day' parameter must be an int >= 1. Got {max_rows_per_day!r}."
-            )
-        return self.store.write(
-            lambda conn: write_features(conn, domain, day, features, max_rows_per_day, seed),
-            lock="features",
-        )
-
-    def drift(
-        self,
-        reference_days: int = 28,
-        current_days: int = 7,
-        *,
-        features: Sequence[str] | None = None,
-        end_date: DateLike | None = None,
-        domain: str = "races",
-        reference: pd.DataFrame | None = None,
-        current: pd.DataFrame | None = None,
-        alpha: float = 0.01,
-        alert: bool = True,
-    ) -> DriftReport:
-        """Drift of the last ``current_days`` against the ``reference_days`` before them.
-
-        Uses the logged feature snapshots unless ``reference``/``current`` DataFrames are given, and
-        :func:`stagewise.monitor.drift.detect_drift` (PSI, KS, Wasserstein with sample-size-aware
-        thresholds). With ``alert=True`` each drifted feature fires a ``FEATURE_DRIFT`` alert
-        (fingerprint per feature) and a feature back to normal resolves it.
-        """
-        from stagewise.monitor.drift import detect_drift
-
-        end, current_dates = self._window(current_days, end_date)
-        _, reference_dates = self._window(reference_days, current_dates[0] - timedelta(days=1))
-        wanted = None if features is None else list(features)
-        if reference is None or current is None:
-            ref_frame, cur_frame = self.store.read(
-                lambda conn: (
-                    read_features(conn, domain, reference_dates[0], reference_dates[-1], wanted),
-                    read_features(conn, domain, current_dates[0], current_dates[-1], wanted),
-                )
-            )
-            reference = ref_frame if reference is None else reference
-            current = cur_frame if current is None else current
-        report = detect_drift(reference, current, wanted, alpha=alpha)
-        if alert and self.alert_config.drift_alerts:
-            for name, verdict in drift_verdicts(report):
-                self._record_alerts(end, domain, {"feature": name}, [verdict])
-        return report
 
     # -- reports -----------------------------------------------------------------------------------
     def generate_report(
