@@ -321,8 +321,8 @@ class PerformanceMonitor(MarketMethods, DriftMethods):
 
     def race_outcome_sums(
         self,
-        start_date: Any,
-        end_date: Any,
+        start_date: DateLike,
+        end_date: DateLike,
         *,
         values: Sequence[str] = (),
         pairs: Sequence[tuple[str, str]] = (),
