@@ -22,6 +22,8 @@ from stagewise.rollout.changes import (
     default_actor,
     kill_change,
     note_change,
+    promote_variant_change,
+    retire_variants_change,
     set_stage_change,
     set_variants_change,
 )
@@ -147,6 +149,50 @@ class AuditedWrites:
         change = set_variants_change(
             feature_name, weights, now=self.now(), actor=self._actor(actor), reason=reason
         )
+        written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
+        return written.features[feature_name].info()
+
+    def retire_variants(
+        self,
+        feature_name: str,
+        variants: list[str],
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        accept_manual_edit: bool = False,
+    ) -> dict[str, Any]:
+        """Roll ``variants`` back out of the feature's A/B/n split (their races go to control). Audited.
+
+        Every other variant keeps its buckets; the stage does not move. Retiring the last active
+        variant is refused (disable the feature instead). Returns the feature's new state.
+        """
+        change = retire_variants_change(
+            feature_name, variants, now=self.now(), actor=self._actor(actor), reason=reason, details=details
+        )
+        written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
+        return written.features[feature_name].info()
+
+    def promote_variant(
+        self,
+        feature_name: str,
+        variant: str,
+        stage: str,
+        *,
+        reason: str | None = None,
+        actor: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        accept_manual_edit: bool = False,
+    ) -> dict[str, Any]:
+        """Promote one A/B/n variant: the split becomes ``{variant: 1.0}`` and the feature moves to ``stage``.
+
+        One audited write (see :func:`~stagewise.rollout.changes.promote_variant_change`).
+        Returns the feature's new state.
+        """
+        change = promote_variant_change(
+            feature_name, variant, stage, now=self.now(), actor=self._actor(actor), reason=reason,
+            details=details,
+        )  # fmt: skip
         written = self._write(change, accept_manual_edit, reason=reason, actor=actor)
         return written.features[feature_name].info()
 

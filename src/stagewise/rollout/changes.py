@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -33,6 +33,7 @@ from stagewise.rollout.config import (
     HASH_LEGACY,
     HASH_MODES,
     HASH_SALTED,
+    RETIRED_KEY,
     FeatureRollout,
     RolloutConfig,
     check_feature_name,
@@ -50,6 +51,8 @@ __all__ = [
     "default_actor",
     "kill_change",
     "note_change",
+    "promote_variant_change",
+    "retire_variants_change",
     "seed_defaults_change",
     "set_stage_change",
     "set_variants_change",
@@ -319,13 +322,14 @@ def set_variants_change(
     clean: dict[str, float] | None = None
     if weights is not None:
         split = VariantSplit(weights)
-        clean = dict(zip(split.names, split.weights, strict=True))
+        clean = dict(zip(split.slots, split.weights, strict=True))
 
     def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
         old = config.feature(name)
         if clean is not None:
             VariantSplit(clean, buckets=LEGACY_BUCKETS if old.hash_mode == HASH_LEGACY else BUCKETS)
-        extra = {k: v for k, v in old.extra.items() if k != "variants"}
+        # a new split starts afresh: nothing of it is rolled back yet
+        extra = {k: v for k, v in old.extra.items() if k not in ("variants", RETIRED_KEY)}
         if clean is not None:
             extra["variants"] = clean
         if extra == old.extra:
@@ -335,6 +339,114 @@ def set_variants_change(
             details={"old_variants": old.extra.get("variants"), "new_variants": clean},
         )  # fmt: skip
         return _stamped(config.with_feature(replace(old, extra=extra)), now), [record]
+
+    return change
+
+
+def _active_split(old: FeatureRollout) -> Any:
+    from stagewise.rollout.experiments.variants import VariantSplit
+
+    weights = old.extra.get("variants")
+    if weights is None:
+        raise ConfigError(
+            f"The feature {old.name!r} has no A/B/n split ('variants'); accepted: a feature split by "
+            "set_variants. Roll back a feature without one with update_rollout_stage(..., 'disabled')."
+        )
+    buckets = LEGACY_BUCKETS if old.hash_mode == HASH_LEGACY else BUCKETS
+    return VariantSplit(weights, buckets=buckets, retired=old.extra.get(RETIRED_KEY, ()))
+
+
+def retire_variants_change(
+    name: str,
+    variants: Sequence[str],
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Change:
+    """Roll ``variants`` back out of the feature's A/B/n split; the stage does not move.
+
+    Their buckets return to control (the champion answers those races) and every other bucket
+    keeps its variant (:class:`~stagewise.rollout.experiments.VariantSplit`, ``retired``): no unit
+    of a surviving variant changes group. The names are kept under ``"retired_variants"``. Retiring
+    the last active variant is refused: disable the feature instead (a split with no variant would
+    be a disabled feature that still looks enabled).
+    """
+    if isinstance(variants, str) or not variants or not all(isinstance(v, str) and v for v in variants):
+        raise ConfigError(f"'variants' must be a non-empty list of variant names. Got {variants!r}.")
+    audit_record(now, "retire_variants", name, None, None, actor=actor, reason=reason)  # validates early
+    _check_effective_from(details)
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        old = config.feature(name)
+        split = _active_split(old)
+        unknown = [v for v in variants if v not in split.slots]
+        if unknown:
+            raise ConfigError(
+                f"'variants' names {unknown[0]!r}, which is not in the split of {name!r}; "
+                f"accepted: {list(split.names)}."
+            )
+        retired = [v for v in split.slots if v in split.retired or v in variants]
+        if len(retired) == len(split.slots):
+            raise ConfigError(
+                f"Retiring {list(variants)} would leave the split of {name!r} with no active variant "
+                f"(variants {list(split.slots)}); accepted: at most {len(split.names) - 1} of "
+                f"{list(split.names)}. Disable the feature instead."
+            )
+        if retired == list(split.retired):
+            return config, []
+        extra = {**old.extra, RETIRED_KEY: retired}
+        record = audit_record(
+            now, "retire_variants", name, old.stage.name, old.stage.name, actor=actor, reason=reason,
+            details={**(details or {}), "retired": [v for v in retired if v not in split.retired],
+                     "retired_variants": retired, "variants": dict(old.extra["variants"])},
+        )  # fmt: skip
+        return _stamped(config.with_feature(replace(old, extra=extra)), now), [record]
+
+    return change
+
+
+def promote_variant_change(
+    name: str,
+    variant: str,
+    stage: str,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> Change:
+    """Promote one A/B/n variant: it takes every enabled bucket and the feature moves to ``stage``.
+
+    One audited step: the split becomes ``{variant: 1.0}`` (the other variants end; their units
+    join the promoted variant, whose own units keep it) and the stage moves, as
+    :func:`set_stage_change` would move it (``details["effective_from"]`` included).
+    """
+    parsed = parse_stage(stage)
+    if parsed.is_disabled:
+        raise ConfigError(f"A variant is promoted to an enabled stage, not {stage!r}.")
+    audit_record(now, "set_stage", name, None, None, actor=actor, reason=reason)  # validates early
+    _check_effective_from(details)
+
+    def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
+        old = config.feature(name)
+        split = _active_split(old)
+        if variant not in split.names:
+            raise ConfigError(
+                f"The promoted variant {variant!r} is not an active variant of {name!r}; "
+                f"accepted: {list(split.names)}."
+            )
+        extra = {k: v for k, v in old.extra.items() if k != RETIRED_KEY}
+        extra["variants"] = {variant: 1.0}
+        new = replace(old, stage=parsed, extra=extra, killed=None, completed=None)
+        new.threshold  # noqa: B018  (a legacy feature refuses a fractional stage here)
+        record = audit_record(
+            now, "set_stage", name, old.stage.name, parsed.name, actor=actor, reason=reason,
+            details={**(details or {}), "promoted_variant": variant,
+                     "old_variants": dict(old.extra["variants"]), "new_variants": {variant: 1.0}},
+        )  # fmt: skip
+        return _stamped(config.with_feature(new), now), [record]
 
     return change
 

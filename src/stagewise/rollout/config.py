@@ -41,6 +41,7 @@ __all__ = [
     "HASH_LEGACY",
     "HASH_MODES",
     "HASH_SALTED",
+    "RETIRED_KEY",
     "FeatureRollout",
     "RolloutConfig",
     "check_feature_name",
@@ -55,6 +56,8 @@ old version and a test that loads it."""
 HASH_LEGACY = "legacy-md5"
 HASH_SALTED = "blake2b-64"
 HASH_MODES = (HASH_LEGACY, HASH_SALTED)
+RETIRED_KEY = "retired_variants"
+"""Feature key listing the variants rolled back out of its A/B/n split (their buckets serve control)."""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")
 _FEATURE_KEYS = ("stage", "enabled_at", "hash_mode", "salt", "killed", "completed")
 _TOP_KEYS = ("format_version", "feature_rollouts", "updated_at", "audit_tail")

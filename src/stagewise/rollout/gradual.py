@@ -22,7 +22,7 @@ from stagewise.rollout.changes import (
     SEED_FEATURES,
     seed_defaults_change,
 )
-from stagewise.rollout.config import HASH_LEGACY, FeatureRollout, RolloutConfig
+from stagewise.rollout.config import HASH_LEGACY, RETIRED_KEY, FeatureRollout, RolloutConfig
 from stagewise.rollout.decisions import DecisionRecord, read_decisions
 from stagewise.rollout.health import HealthPolicy, evaluate_health, load_policy
 from stagewise.rollout.plan import build_plan
@@ -268,6 +268,8 @@ class GradualRollout(AuditedWrites):
     def variant(self, feature_name: str, race_id: str | int) -> str:
         """The race's group: its variant when the feature has a split, else ``"on"``; ``"control"`` when off.
 
+        A race whose variant was rolled back out of the split (``"retired_variants"``) is ``"control"``.
+
         Examples
         --------
         >>> from stagewise.rollout.store import MemoryRolloutStore
@@ -289,11 +291,12 @@ class GradualRollout(AuditedWrites):
     def _split(self, feature: FeatureRollout, weights: Mapping[str, float]) -> Any:
         from stagewise.rollout.experiments.variants import VariantSplit
 
-        key = (tuple(weights.items()), feature.hash_mode)
+        retired = tuple(feature.extra.get(RETIRED_KEY, ()))
+        key = (tuple(weights.items()), feature.hash_mode, retired)
         split = self._splits.get(key)
         if split is None:
             buckets = LEGACY_BUCKETS if feature.hash_mode == HASH_LEGACY else BUCKETS
-            split = self._splits[key] = VariantSplit(weights, buckets=buckets)
+            split = self._splits[key] = VariantSplit(weights, buckets=buckets, retired=retired)
         return split
 
     # -- audit, health, plan ---------------------------------------------------------------

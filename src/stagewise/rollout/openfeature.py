@@ -49,7 +49,7 @@ from openfeature.flag_evaluation import FlagResolutionDetails, FlagValueType, Re
 from openfeature.provider import AbstractProvider, Metadata
 
 from stagewise._exceptions import ConfigError, NotFoundError
-from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
+from stagewise.rollout.config import HASH_LEGACY, RETIRED_KEY, FeatureRollout
 from stagewise.rollout.gradual import GradualRollout
 
 __all__ = ["RolloutProvider"]
@@ -86,7 +86,7 @@ class RolloutProvider(AbstractProvider):
         super().__init__()
         self.rollout = rollout
         self.variants = {flag: dict(weights) for flag, weights in (variants or {}).items()}
-        self._splits: dict[tuple[str, tuple[tuple[str, float], ...], int], Any] = {}
+        self._splits: dict[tuple[str, tuple[tuple[str, float], ...], int, tuple[str, ...]], Any] = {}
 
     def get_metadata(self) -> Metadata:
         return Metadata(name="stagewise-rollout")
@@ -179,11 +179,12 @@ class RolloutProvider(AbstractProvider):
                 f"Flag {flag_key!r}: 'variants' must map variant names to weights. Got {weights!r}."
             )
         buckets = 100 if feature.hash_mode == HASH_LEGACY else 10_000
-        cache_key = (flag_key, tuple(sorted(weights.items())), buckets)
+        retired = tuple(str(name) for name in feature.extra.get(RETIRED_KEY, ()))
+        cache_key = (flag_key, tuple(sorted(weights.items())), buckets, retired)
         split = self._splits.get(cache_key)
         if split is None:
             try:
-                split = VariantSplit(weights, buckets=buckets)
+                split = VariantSplit(weights, buckets=buckets, retired=retired)
             except ConfigError as exc:
                 raise GeneralError(f"Flag {flag_key!r}: {exc}") from None
             self._splits[cache_key] = split

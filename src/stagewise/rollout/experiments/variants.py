@@ -15,12 +15,17 @@ variant with the largest credit takes the bucket and pays one. In every prefix o
 bucket per variant, so the split is as exact at 0.5 % as at 100 %, and the
 sample-ratio check (:mod:`stagewise.rollout.experiments.srm`) can use the exact
 bucket shares of :meth:`VariantSplit.expected_shares`.
+
+A variant can be *retired* (the controller rolled it back): its buckets return to control, and
+the table is still laid out with its weight, so every other variant keeps exactly its buckets
+(and its units) and no unit moves from one variant to another. The config keeps the retired
+names under the feature's ``"retired_variants"`` key, beside ``"variants"``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 import numpy as np
@@ -28,8 +33,9 @@ import numpy.typing as npt
 
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.bucketing import BUCKETS, bucket_of, threshold
+from stagewise.rollout.config import RETIRED_KEY
 
-__all__ = ["CONTROL", "VariantSplit"]
+__all__ = ["CONTROL", "RETIRED_KEY", "VariantSplit"]
 
 CONTROL = "control"
 """Default name of the group of units outside the enabled range."""
@@ -65,6 +71,9 @@ class VariantSplit:
         Name reported for units outside the enabled range.
     buckets : int, default 10_000
         Bucket resolution of the feature (100 for the seed's legacy MD5 scheme).
+    retired : iterable of str, default ()
+        Variants rolled back out of the split: their buckets go to control, every other bucket
+        keeps its variant. :attr:`names` lists only the active variants.
 
     Examples
     --------
@@ -75,23 +84,40 @@ class VariantSplit:
     'control'
     >>> {k: round(v, 3) for k, v in split.expected_shares(10).items()}
     {'control': 0.9, 'calib_v2': 0.05, 'calib_v3': 0.05}
+    >>> retired = VariantSplit({"calib_v2": 0.5, "calib_v3": 0.5}, retired=["calib_v2"])
+    >>> retired.names, retired.variant_of_bucket(0, 1000), retired.variant_of_bucket(1, 1000)
+    (('calib_v3',), 'control', 'calib_v3')
     """
 
-    def __init__(self, weights: Mapping[str, float], control: str = CONTROL, buckets: int = BUCKETS) -> None:
+    def __init__(
+        self,
+        weights: Mapping[str, float],
+        control: str = CONTROL,
+        buckets: int = BUCKETS,
+        retired: Iterable[str] = (),
+    ) -> None:
         if not isinstance(control, str) or not control:
             raise ConfigError(f"The 'control' name must be a non-empty str. Got {control!r}.")
         if isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1:
             raise ConfigError(f"The 'buckets' parameter must be an int >= 1. Got {buckets!r}.")
         names, values = _validated(weights, control)
+        gone = _retired(retired, names)
         self.control = control
         self.buckets = buckets
-        self.names: tuple[str, ...] = names
+        self.slots: tuple[str, ...] = names
+        """Every variant of the table, retired ones included, in table order."""
         self.weights: tuple[float, ...] = values
+        self.retired: tuple[str, ...] = tuple(n for n in names if n in gone)
+        self.names: tuple[str, ...] = tuple(n for n in names if n not in gone)
         self._table = _bucket_table(values, buckets)
+        # table slot -> index into names (-1: retired, i.e. control)
+        active = {n: i for i, n in enumerate(self.names)}
+        self._slot_index = np.array([active.get(n, -1) for n in names], dtype=np.int16)
 
     def __repr__(self) -> str:
-        pairs = ", ".join(f"{n!r}: {w!r}" for n, w in zip(self.names, self.weights, strict=True))
-        return f"VariantSplit({{{pairs}}}, control={self.control!r}, buckets={self.buckets})"
+        pairs = ", ".join(f"{n!r}: {w!r}" for n, w in zip(self.slots, self.weights, strict=True))
+        retired = f", retired={list(self.retired)!r}" if self.retired else ""
+        return f"VariantSplit({{{pairs}}}, control={self.control!r}, buckets={self.buckets}{retired})"
 
     @property
     def groups(self) -> tuple[str, ...]:
@@ -116,7 +142,8 @@ class VariantSplit:
             raise ConfigError(f"'bucket' must be an int in [0, {self.buckets}). Got {bucket!r}.")
         if bucket >= enabled:
             return self.control
-        return self.names[int(self._table[bucket])]
+        index = int(self._slot_index[int(self._table[bucket])])
+        return self.control if index < 0 else self.names[index]
 
     def variant_indices(self, buckets: npt.ArrayLike, enabled_buckets: int) -> npt.NDArray[np.int16]:
         """Vectorised assignment: ``-1`` for control, else the index into :attr:`names`."""
@@ -124,7 +151,8 @@ class VariantSplit:
         arr = np.asarray(buckets)
         if arr.size and (arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() >= self.buckets):
             raise ConfigError(f"'buckets' must hold ints in [0, {self.buckets}).")
-        out = np.where(arr < enabled, self._table[np.clip(arr, 0, self.buckets - 1)], -1)
+        slots = self._slot_index[self._table[np.clip(arr, 0, self.buckets - 1)]]
+        out = np.where(arr < enabled, slots, -1)
         return out.astype(np.int16)
 
     def variant_of(self, salt: str, unit_id: str | int, percent: float | str) -> str:
@@ -139,9 +167,13 @@ class VariantSplit:
     def bucket_counts(self, enabled_buckets: int) -> dict[str, int]:
         """Number of buckets each group holds when ``enabled_buckets`` are enabled."""
         enabled = self._enabled(enabled_buckets)
-        per_variant = np.bincount(self._table[:enabled], minlength=len(self.names))
+        per_slot = np.bincount(self._table[:enabled], minlength=len(self.slots))
         counts = {self.control: self.buckets - enabled}
-        counts.update({n: int(c) for n, c in zip(self.names, per_variant, strict=True)})
+        for name, count in zip(self.slots, per_slot, strict=True):
+            if name in self.retired:
+                counts[self.control] += int(count)
+            else:
+                counts[name] = int(count)
         return counts
 
     def expected_shares(self, percent: float | str) -> dict[str, float]:
@@ -152,6 +184,19 @@ class VariantSplit:
         """
         counts = self.bucket_counts(threshold(percent, self.buckets))
         return {name: count / self.buckets for name, count in counts.items()}
+
+
+def _retired(retired: Iterable[str], names: tuple[str, ...]) -> set[str]:
+    if isinstance(retired, str) or not isinstance(retired, Iterable):
+        raise ConfigError(f"'retired' must be a list of variant names. Got {retired!r}.")
+    gone = set()
+    for name in retired:
+        if name not in names:
+            raise ConfigError(
+                f"'retired' names a variant that is not in the split: {name!r}; accepted: {list(names)}."
+            )
+        gone.add(name)
+    return gone
 
 
 def _validated(weights: Mapping[str, float], control: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
