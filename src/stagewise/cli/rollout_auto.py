@@ -244,7 +244,7 @@ def auto(
         None,
         "--challenger-variant",
         help="Ledger variant of the cohort: default 'on' (GradualRollout.variant without a split); "
-        "with an A/B/n split, the variant to judge.",
+        "with an A/B/n split, every active variant is judged unless this names the one to judge.",
     ),
     control_variant: str = typer.Option(
         "control", "--control-variant", help="Ledger variant of the control group."
@@ -346,9 +346,23 @@ def _print_decision(decision: Decision) -> None:
     stages = f"{decision.from_stage} -> {decision.to_stage}"
     head = f"[{colour}]{decision.action.upper()}[/] {plain(decision.feature)}: {plain(stages)}"
     console.print(head + ("  [dim](dry run: nothing changed)[/]" if decision.dry_run else ""))
-    for reason in decision.reasons:
-        console.print(f"  • {plain(reason)}")
     numbers = decision.numbers
+    variants = numbers.get("variants")
+    if variants:  # A/B/n: one line per variant, then its reasons
+        for name, judged in variants.items():
+            moved = f"{judged['from_stage']} -> {judged['to_stage']}"
+            console.print(f"  variant {plain(name)}: {judged['action'].upper()} ({plain(moved)})")
+            for reason in judged["reasons"]:
+                console.print(f"    • {plain(reason)}")
+        family = numbers["family"]
+        console.print(
+            f"Holm over {family['size']} hypotheses (variants × metrics), "
+            f"family-wise α = {family['alpha']:g}",
+            markup=False,
+        )
+    else:
+        for reason in decision.reasons:
+            console.print(f"  • {plain(reason)}")
     cumulative = numbers.get("cumulative")
     if cumulative:
         table = Table(title="since the feature was enabled")

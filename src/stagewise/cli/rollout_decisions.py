@@ -35,7 +35,7 @@ def decisions(
     tests, the economic guardrail, declared guardrails, the sample-ratio check) the estimate
     (challenger − control), the always-valid interval and p-value, the level it was held to,
     units per arm, the CUPED covariate and variance ratio, and the verdict. Dry runs are not
-    recorded.
+    recorded. An A/B/n run records one decision per variant, titled with the variant's name.
     """
     with open_rollout(config, db) as rollout:
         rollout.feature(feature)  # an unknown feature: one line naming it and the known ones
@@ -66,7 +66,9 @@ def _table(record: DecisionRecord) -> Table:
         f"{record.stage_before} -> {record.stage_after}"
     )  # fmt: skip
     table = Table(
-        title=f"#{record.seq} {plain(record.decided_at)}: {record.action.upper()} at {plain(moved)} "
+        title=f"#{record.seq} {plain(record.decided_at)}: {record.action.upper()}"
+        + ("" if record.variant is None else f" of variant {plain(record.variant)}")
+        + f" at {plain(moved)} "
         f"(last day judged {record.day or '-'})",
         caption="\n".join(plain(r) for r in record.reasons),
         caption_justify="left",

@@ -48,7 +48,7 @@ from typing import Any, Literal
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
 from stagewise.rollout.economic import ECONOMIC, EconomicVerdict, MoneyEvidence
-from stagewise.rollout.experiments.sequential import DEFAULT_TAU
+from stagewise.rollout.experiments.sequential import DEFAULT_TAU, SequentialResult
 from stagewise.rollout.experiments.srm import SRM_P_THRESHOLD, SrmResult, srm_check
 from stagewise.rollout.guardrails.judge import ArmUnits, GuardrailJudgement, judge_guardrails
 from stagewise.rollout.guardrails.spec import GuardrailMetric
@@ -61,6 +61,7 @@ __all__ = [
     "DayCounts",
     "Decision",
     "Evidence",
+    "Judged",
     "PairedDay",
     "decide",
     "harm_tests",
@@ -135,6 +136,22 @@ class ControllerPolicy:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """Harm verdicts reached outside :func:`decide`, over a family larger than one challenger.
+
+    An A/B/n run (:mod:`stagewise.rollout.abn`) tests every variant against control and holds the
+    family of all variants' p-values to ``alpha`` together (Holm); each variant's :class:`Evidence`
+    then carries its share of that verdict here, and :func:`decide` uses it instead of testing the
+    variant on its own. ``tests``: the built-in harm tests (their ``alpha`` the level each was held
+    to); ``declared``: the declared guardrails' judgement; ``economic``: the money guardrail's.
+    """
+
+    tests: Mapping[str, SequentialResult] | None = None
+    declared: GuardrailJudgement | None = None
+    economic: EconomicVerdict | None = None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything the decision looks at, gathered by the runner.
 
@@ -178,6 +195,7 @@ class Evidence:
     money: MoneyEvidence | None = None
     guardrails: Sequence[GuardrailMetric] = ()
     units: tuple[ArmUnits | ArmSums, ArmUnits | ArmSums] | None = None
+    judged: Judged | None = None
 
 
 @dataclass(frozen=True)
@@ -186,7 +204,8 @@ class Decision:
 
     ``numbers`` is plain JSON (it goes into the audit log): per-day counts and
     verdicts, cumulative rates, the sequential p-values and the SRM result.
-    ``applied`` is True once a runner has written the decision (never in dry-run).
+    ``applied`` is True once a runner has written the decision (never in dry-run). ``variant``
+    names the A/B/n variant the decision is about (None for a feature without a split).
     """
 
     feature: str
@@ -198,10 +217,12 @@ class Decision:
     decided_at: str
     dry_run: bool = False
     applied: bool = False
+    variant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain-JSON view."""
-        return {
+        """Plain-JSON view (``variant`` only when the decision is about one)."""
+        out: dict[str, Any] = {} if self.variant is None else {"variant": self.variant}
+        return out | {
             "feature": self.feature,
             "action": self.action,
             "from_stage": self.from_stage,
@@ -278,17 +299,20 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
     numbers["stage_since"] = since.isoformat() if since else None
     numbers["pending_days"] = [d.isoformat() for d in evidence.pending_days]
 
-    money = evidence.money  # judged as one more member of the family (rule 4b)
+    judged = evidence.judged  # A/B/n: the family of every variant was judged outside (money in it)
+    money = evidence.money if judged is None else None  # judged as one more member of the family (rule 4b)
     p_money = None if money is None else {ECONOMIC: money.family_p_value(policy.alpha)}
-    declared = _judge_declared(evidence, policy, p_money)
-    tests = None if declared is not None else harm_tests(
+    declared = _judge_declared(evidence, policy, p_money) if judged is None else judged.declared
+    tests = judged.tests if judged is not None else None if declared is not None else harm_tests(
         evidence.challenger, evidence.control, evidence.paired,
         alpha=policy.alpha / 2, tau_hit=policy.tau_hit, tau_score=policy.tau_score,
     )  # fmt: skip
     numbers["design"] = "paired (shadow mode)" if evidence.paired else "two groups"
     if tests is not None:
         numbers["sequential"] = {k: v.as_dict() for k, v in tests.items()}
-    economic: EconomicVerdict | None = None
+    economic: EconomicVerdict | None = None if judged is None else judged.economic
+    if economic is not None:
+        numbers["economic"] = {"status": economic.status, "reason": economic.reason, **economic.numbers}
     holm: Mapping[str, tuple[bool, float]] = {}  # the built-in tests' verdicts in a family with money
     if money is not None:
         built_in = {k: t.p_value for k, t in (tests or {}).items()}
@@ -326,7 +350,13 @@ def decide(evidence: Evidence, policy: ControllerPolicy, now: datetime) -> Decis
                 f"significant harm on {evidence.metric_labels.get(name, name)}: "
                 f"challenger − control = {tests[name].estimates[-1]:+.4f}, "
                 f"always-valid p = {tests[name].p_value:.4g} "
-                + (f"≤ Holm level {holm[name][1]:.3g}" if holm else f"< α/2 = {policy.alpha / 2:g}")
+                + (
+                    f"≤ Holm level {holm[name][1]:.3g}"
+                    if holm
+                    else f"< Holm level {tests[name].alpha:.3g}"
+                    if judged is not None
+                    else f"< α/2 = {policy.alpha / 2:g}"
+                )
                 for name in harmed
             ]
             if economic is not None and economic.status == "rejected":

@@ -44,7 +44,7 @@ from stagewise.rollout.cohorts import (
     paired_days,
     summed_daily_counts,
 )
-from stagewise.rollout.config import HASH_LEGACY, FeatureRollout
+from stagewise.rollout.config import HASH_LEGACY, RETIRED_KEY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
 from stagewise.rollout.controller_days import (
     CompleteDays,
@@ -82,8 +82,10 @@ __all__ = [
     "gather_evidence",
     "paired_days",
     "run_controller",
+    "split_first_day",
     "stage_first_day",
     "stage_start",
+    "variant_split",
 ]
 
 MAX_LOOKBACK_DAYS = 365
@@ -103,13 +105,15 @@ def _split(
     """The feature's variant split at its bucket resolution, and the challenger group's name.
 
     Without a split the enabled races form one cohort named ``"on"``, as
-    :meth:`GradualRollout.variant` labels them.
+    :meth:`GradualRollout.variant` labels them. Variants rolled back out of the split
+    (``"retired_variants"``) are not judged; their races are control's.
     """
-    weights = variants if variants is not None else state.extra.get("variants")
-    if weights is None:
-        weights = {challenger or ON: 1.0}
-    buckets = LEGACY_BUCKETS if state.hash_mode == HASH_LEGACY else BUCKETS
-    split = VariantSplit(weights, control=control, buckets=buckets)
+    split = variant_split(state, variants, challenger, control)
+    if challenger is not None and challenger in split.retired:
+        raise ConfigError(
+            f"The challenger variant {challenger!r} of {state.name!r} was rolled back (retired_variants); "
+            f"accepted: an active variant {list(split.names)}."
+        )
     if challenger is None:
         if len(split.names) != 1:
             raise ConfigError(
@@ -122,6 +126,47 @@ def _split(
             f"The challenger variant {challenger!r} is not one of the feature's variants {list(split.names)}."
         )
     return split, challenger
+
+
+def variant_split(
+    state: FeatureRollout, variants: Mapping[str, float] | None, challenger: str | None, control: str
+) -> VariantSplit:
+    """The feature's :class:`VariantSplit` (``variants`` overrides the config's), retired variants marked.
+
+    A split every variant of which was rolled back has nothing left to judge: refused with the
+    field, the value and what is accepted.
+    """
+    weights = variants if variants is not None else state.extra.get("variants")
+    if weights is None:
+        weights = {challenger or ON: 1.0}
+    buckets = LEGACY_BUCKETS if state.hash_mode == HASH_LEGACY else BUCKETS
+    retired = [name for name in state.extra.get(RETIRED_KEY, ()) if name in weights]
+    split = VariantSplit(weights, control=control, buckets=buckets, retired=retired)
+    if not split.names:
+        raise ConfigError(
+            f"The feature {state.name!r} has no active variant: every variant of its split "
+            f"{list(split.slots)} was rolled back (retired_variants); accepted: a split with at least one "
+            "active variant (set_variants) or a disabled feature."
+        )
+    return split
+
+
+def split_first_day(audit: Sequence[Mapping[str, Any]], feature: str) -> date | None:
+    """The first day served wholly under the feature's current A/B/n split (None: since the stage began).
+
+    A split changed by the controller records ``details["effective_from"]``; one changed by hand
+    counts from the day it was changed.
+    """
+    for entry in reversed(audit):
+        if entry.get("feature") != feature or entry.get("action") not in ("set_variants", "retire_variants"):
+            continue
+        details = entry.get("details")
+        effective = details.get("effective_from") if isinstance(details, Mapping) else None
+        if isinstance(effective, str):
+            return date.fromisoformat(effective)
+        at = entry.get("at")
+        return date.fromisoformat(at[:10]) if isinstance(at, str) and len(at) >= 10 else None
+    return None
 
 
 def gather_evidence(
@@ -178,9 +223,13 @@ def gather_evidence(
     rollout.refresh(force=True)
     state = rollout.feature(feature)
     last_day = query.through if query.through is not None else now.date() - timedelta(days=1)
-    since = stage_first_day(rollout.audit_log(), feature, state.stage.name)
+    audit = rollout.audit_log()
+    since = stage_first_day(audit, feature, state.stage.name)
     enabled = date.fromisoformat(state.enabled_at[:10]) if state.enabled_at else None
     since = since or enabled
+    # the sample-ratio check counts the days served under the current split only
+    split_since = split_first_day(audit, feature)
+    srm_since = max(since, split_since) if since and split_since else since or split_since
     first = enabled or since
     split, challenger_variant = _split(state, query.variants, query.challenger_variant, control_variant)
     challenger: list[DayCounts] = []
@@ -207,7 +256,7 @@ def gather_evidence(
                 for name in dict.fromkeys([challenger_variant, control_variant, *split.names])
             }
             for name, frame in sums.items():
-                on_stage = frame["race_date"] >= pd.Timestamp(since or date.min)
+                on_stage = frame["race_date"] >= pd.Timestamp(srm_since or date.min)
                 group_counts[name] = int(frame.loc[on_stage, "units"].sum())
             challenger = summed_daily_counts(sums[challenger_variant])
             control = summed_daily_counts(sums[control_variant])
@@ -220,7 +269,7 @@ def gather_evidence(
                 if name not in frames:
                     frames[name] = read(start, last_day, variant=name)
             for name, rows in frames.items():
-                at_stage = pd.to_datetime(rows[day_column]) >= pd.Timestamp(since) if since else None
+                at_stage = pd.to_datetime(rows[day_column]) >= pd.Timestamp(srm_since) if srm_since else None
                 group_counts[name] = len(rows) if at_stage is None else int(at_stage.sum())
         if summed is None:
             challenger, control = counts(chall_rows), counts(ctrl_rows)
@@ -363,8 +412,16 @@ def run_controller(
     policy = query.policy or ControllerPolicy(
         min_races_per_day=min_units_per_day(rollout.health_policy.domain)
     )
+    if query.shadow is None and query.challenger_variant is None:
+        rollout.refresh(force=True)
+        state = rollout.feature(feature)
+        names = variant_split(state, query.variants, None, query.control_variant).names
+        if len(names) > 1:
+            return _run_variants(rollout, outcomes, query, policy, names, notifiers)
     evidence = gather_evidence(rollout, outcomes, query)
     decision = decide(evidence, policy, now)
+    if evidence.groups.get("challenger") not in (None, ON):
+        decision = _with(decision, variant=evidence.groups["challenger"])
     numbers = dict(decision.numbers)
     numbers["health_window_days"] = query.health_window_days
     numbers["max_health_window_days"] = query.max_window
@@ -405,6 +462,53 @@ def run_controller(
             rollout.record_audit(
                 feature, "controller_notification_failed", reason="notifier(s) failed", actor=actor,
                 details={"notifications": failed},
+            )  # fmt: skip
+    return decision
+
+
+def _run_variants(
+    rollout: GradualRollout,
+    outcomes: OutcomeSource,
+    query: ControllerQuery,
+    policy: ControllerPolicy,
+    names: Sequence[str],
+    notifiers: Sequence[Notifier],
+) -> Decision:
+    """A/B/n: every active variant against control, one Holm family; see :mod:`~stagewise.rollout.abn`."""
+    from dataclasses import replace
+
+    from stagewise.rollout.abn import decide_variants
+    from stagewise.rollout.controller_variants import ReadOnce, apply_variants
+
+    state = rollout.feature(query.feature)
+    split = {
+        "stage": state.stage.name, "killed": state.killed is not None,
+        "variants": state.extra.get("variants"), RETIRED_KEY: list(state.extra.get(RETIRED_KEY, ())),
+    }  # fmt: skip
+    ledger = ReadOnce(outcomes)
+    evidences = {
+        name: gather_evidence(rollout, ledger, replace(query, challenger_variant=name)) for name in names
+    }
+    decided = decide_variants(evidences, policy, query.now)
+    extra = {"health_window_days": query.health_window_days, "max_health_window_days": query.max_window}
+    decided = replace(decided, summary=_with(
+        decided.summary, dry_run=query.dry_run, numbers={**decided.summary.numbers, **extra}
+    ))  # fmt: skip
+    if query.dry_run:
+        variants = {v: _with(d, dry_run=True) for v, d in decided.variants.items()}
+        numbers = {**decided.summary.numbers, "variants": {v: d.as_dict() for v, d in variants.items()}}
+        return _with(decided.summary, numbers=numbers)
+    decided = apply_variants(rollout, outcomes, decided, now=query.now, actor=query.actor, split=split)
+    decision = decided.summary
+    srm_hold = (decision.numbers.get("srm") or {}).get("verdict") == "hold"
+    if notifiers and decision.applied and (decided.rolled_back or srm_hold):
+        sent = _notify(notifiers, decision, query.now)
+        decision = _with(decision, numbers={**decision.numbers, "notifications": sent})
+        failed = [o for o in sent if not o["ok"]]
+        if failed:
+            rollout.record_audit(
+                query.feature, "controller_notification_failed", reason="notifier(s) failed",
+                actor=query.actor, details={"notifications": failed},
             )  # fmt: skip
     return decision
 

@@ -58,7 +58,11 @@ class MetricRecord:
 
 @dataclass(frozen=True)
 class DecisionRecord:
-    """One applied controller decision; ``seq`` is its audit entry's sequence number."""
+    """One applied controller decision; ``seq`` is its audit entry's sequence number.
+
+    ``variant`` names the A/B/n variant the decision judged (an A/B/n run records one decision per
+    variant); None for a feature without a split.
+    """
 
     seq: int
     feature: str
@@ -71,6 +75,7 @@ class DecisionRecord:
     actor: str | None
     dry_run: bool = False
     metrics: tuple[MetricRecord, ...] = ()
+    variant: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON (what ``stagewise rollout decisions --json`` prints)."""
@@ -131,6 +136,7 @@ def decision_from_entry(entry: Mapping[str, Any]) -> DecisionRecord | None:
         actor=_text(entry.get("actor")),
         dry_run=bool(decision.get("dry_run", False)),
         metrics=tuple(metric_records(numbers)),
+        variant=_text(decision.get("variant")),
     )
 
 

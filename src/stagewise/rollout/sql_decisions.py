@@ -8,6 +8,9 @@
     one row per judged metric: ``seq`` and ``position`` (key), ``metric``, ``kind``, ``estimate``,
     ``interval_low``, ``interval_high``, ``p_value``, ``level``, ``n_control``, ``n_challenger``,
     ``covariate``, ``variance_ratio``, ``verdict`` and ``reason``.
+``rollout_decision_variants``
+    one row per decision about an A/B/n variant: ``seq`` (key) and ``variant`` (a table of its
+    own, so a store made before A/B/n decisions gains it without altering ``rollout_decisions``).
 
 The rows are written by :meth:`~stagewise.rollout.sql_store.SqlRolloutStore.update` in the
 transaction that writes the audit entry, so a decision and its stage change commit together. A
@@ -78,6 +81,12 @@ class DecisionTables:
             Column("variance_ratio", Float),
             Column("reason", Text),
         )
+        self.variants = Table(
+            f"{prefix}decision_variants",
+            meta,
+            Column("seq", Integer, primary_key=True, autoincrement=False),
+            Column("variant", String(200), nullable=False),
+        )
 
     def write(self, conn: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
         """Insert the decision (and metric) rows of those ``entries`` that record a controller decision."""
@@ -85,9 +94,11 @@ class DecisionTables:
             record = decision_from_entry(entry)
             if record is None:
                 continue
-            row = {k: v for k, v in record.as_dict().items() if k != "metrics"}
+            row = {k: v for k, v in record.as_dict().items() if k not in ("metrics", "variant")}
             row["reasons"] = json.dumps(row["reasons"], ensure_ascii=False)
             conn.execute(insert(self.decisions).values(**row))
+            if record.variant is not None:
+                conn.execute(insert(self.variants).values(seq=record.seq, variant=record.variant))
             for position, metric in enumerate(record.metrics):
                 conn.execute(
                     insert(self.metrics).values(seq=record.seq, position=position, **metric.as_row())
@@ -108,7 +119,8 @@ class DecisionTables:
     def read(self, conn: Connection, feature: str, limit: int | None) -> list[DecisionRecord]:
         """The feature's decisions with their metrics, newest first."""
         query = (
-            select(self.decisions)
+            select(self.decisions, self.variants.c.variant)
+            .outerjoin(self.variants, self.variants.c.seq == self.decisions.c.seq)
             .where(self.decisions.c.feature == feature)
             .order_by(self.decisions.c.seq.desc())
         )
@@ -131,7 +143,7 @@ class DecisionTables:
                 seq=row.seq, feature=row.feature, decided_at=row.decided_at, day=row.day,
                 stage_before=row.stage_before, stage_after=row.stage_after, action=row.action,
                 reasons=tuple(json.loads(row.reasons)), actor=row.actor, dry_run=bool(row.dry_run),
-                metrics=tuple(metrics.get(row.seq, ())),
+                metrics=tuple(metrics.get(row.seq, ())), variant=row.variant,
             )
             for row in rows
         ]  # fmt: skip
