@@ -6,6 +6,8 @@ Two measurements, written to the "guardrails" section of BENCHMARKS.md:
    one-sided always-valid test, Holm across them at α = 0.05; correlated (a trifecta is a win, a win
    lifts the score) and independent; 10 % and 50 % stages; with and without CUPED. The family-wise
    false-rollback rate with its 95 % Wilson interval (the upper bound is the claim: ≤ α).
+1b. A/A for A/B/n: three variants equal to control, three guardrails each, Holm over all nine against
+   no correction.
 2. Win hit 25 % → 20 % at a 10 % stage within 30 days: power of today's controller test (pooled two
    proportions), the unadjusted guardrail and the CUPED guardrail on the same months, beside the
    measured variance ratio; the A/A rate of each; the negative control (covariate = pure noise);
@@ -22,7 +24,7 @@ import time
 
 from _report import write_section
 from stagewise.rollout.experiments.aa import RuleOutcome
-from stagewise.rollout.guardrails.simulate import simulate_cuped, simulate_family
+from stagewise.rollout.guardrails.simulate import simulate_cuped, simulate_family, simulate_variants
 
 CUPED_SIMS = int(os.environ.get("GUARDRAIL_BENCH_SIMS", "10000"))
 FAMILY_SIMS = max(2000, CUPED_SIMS * 2 // 5)
@@ -48,6 +50,18 @@ def _family_table() -> list[str]:
         kind = "correlated" if correlated else "independent"
         adjusted = "yes" if cuped else "no"
         rows.append(f"| {kind} | {share:.0%} | {adjusted} | **{_rate(r.family)}** | {' | '.join(per)} |")
+    return rows
+
+
+def _variants_table() -> list[str]:
+    rows = [
+        "| metrics | stage (3 variants together) | Holm over 9 [95 % Wilson] | no correction [95 % Wilson] |",
+        "|---|---|---|---|",
+    ]
+    for correlated, share in ((True, 0.5), (True, 0.1), (False, 0.5), (False, 0.1)):
+        r = simulate_variants(n_sims=FAMILY_SIMS, n_variants=3, treatment_share=share, correlated=correlated)
+        kind = "correlated" if correlated else "independent"
+        rows.append(f"| {kind} | {share:.0%} | **{_rate(r.holm)}** | {_rate(r.uncorrected)} |")
     return rows
 
 
@@ -84,6 +98,9 @@ def main() -> None:
     family = _family_table()
     t_family = time.perf_counter() - start
     start = time.perf_counter()
+    variants = _variants_table()
+    t_variants = time.perf_counter() - start
+    start = time.perf_counter()
     cuped = _cuped_table()
     t_cuped = time.perf_counter() - start
     body = "\n".join(
@@ -96,6 +113,14 @@ def main() -> None:
             f"alone reached α/3. ({t_family:.0f} s.)",
             "",
             *family,
+            "",
+            f"**A/A for A/B/n**: 3 variants equal to control, the same three guardrails each against one "
+            f"shared control, {FAMILY_SIMS:,} simulated months per row, 30 daily looks, 140 races a day, "
+            "α = 0.05 (`simulate_variants(..., seed=0)`). A month counts when any variant is ever rolled "
+            "back: Holm over all 9 hypotheses (the controller) against each hypothesis at α. "
+            f"({t_variants:.0f} s.)",
+            "",
+            *variants,
             "",
             f"**Win hit 25 % → 20 % at a 10 % stage within 30 days**: {CUPED_SIMS:,} simulated months "
             "per row, 140 races a day, α = 0.05, τ = 0.05, no minimum sample (as the 38 % figure in "

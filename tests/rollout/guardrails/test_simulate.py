@@ -11,7 +11,12 @@ import pytest
 from scipy.stats import binomtest
 
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.guardrails.simulate import CupedResult, simulate_cuped, simulate_family
+from stagewise.rollout.guardrails.simulate import (
+    CupedResult,
+    simulate_cuped,
+    simulate_family,
+    simulate_variants,
+)
 
 ALPHA = 0.05
 
@@ -58,6 +63,23 @@ def test_family_wise_false_rollbacks_stay_below_alpha_fast() -> None:
 
 def test_cuped_gains_power_keeps_alpha_and_a_noise_covariate_changes_nothing_fast() -> None:
     _cuped_checks(n_sims=1200, seed=2, min_gain_points=0.01)
+
+
+def test_abn_family_wise_false_rollbacks_need_holm_fast() -> None:
+    """3 variants equal to control, 3 guardrails each: Holm over all 9 keeps α, no correction does not."""
+    r = simulate_variants(n_sims=400, n_variants=3, treatment_share=0.5, seed=0)
+    assert r.family_size == 9
+    assert r.holm.interval()[1] <= ALPHA, r.holm
+    assert r.uncorrected.interval()[0] > ALPHA, r.uncorrected
+    assert r.holm.fired <= r.uncorrected.fired
+
+
+@pytest.mark.slow
+def test_abn_family_wise_false_rollbacks_stay_below_alpha_full() -> None:
+    for correlated in (True, False):
+        r = simulate_variants(n_sims=2000, n_variants=3, treatment_share=0.5, correlated=correlated, seed=5)
+        assert r.holm.interval()[1] <= ALPHA, (correlated, r.holm)
+        assert r.uncorrected.interval()[0] > ALPHA, (correlated, r.uncorrected)
 
 
 @pytest.mark.slow

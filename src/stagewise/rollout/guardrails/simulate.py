@@ -11,6 +11,9 @@ time is the champion's predicted probability for that race, a noisy reading of `
   the same harm test and Holm step-down as :func:`~stagewise.rollout.guardrails.judge_guardrails`.
   *Correlated*: a trifecta is also a win (``P(trifecta | win)`` fixed) and a win lifts the score
   accuracy; *independent*: the three are drawn separately.
+* :func:`simulate_variants` runs the same three guardrails for every variant of an A/B/n split against
+  one shared control, and compares Holm over all variants × metrics (what the controller does) with no
+  correction at all (each hypothesis at α).
 * :func:`simulate_cuped` runs the win-hit guardrail alone, unadjusted and with CUPED on the same
   races, beside today's controller test (pooled two proportions).
 
@@ -37,7 +40,14 @@ from stagewise.rollout.guardrails.adjusted import Moments
 from stagewise.rollout.guardrails.family import holm_rejections
 from stagewise.rollout.guardrails.harm_test import harm_path
 
-__all__ = ["CupedResult", "FamilyResult", "simulate_cuped", "simulate_family"]
+__all__ = [
+    "CupedResult",
+    "FamilyResult",
+    "VariantsResult",
+    "simulate_cuped",
+    "simulate_family",
+    "simulate_variants",
+]
 
 Float = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
@@ -56,6 +66,19 @@ class FamilyResult:
     treatment_share: float
     alpha: float
     cuped: bool
+
+
+@dataclass(frozen=True)
+class VariantsResult:
+    """A/A for A/B/n: how often any variant is rolled back, with and without multiplicity control."""
+
+    holm: RuleOutcome  # Holm over every variant × metric at α (the controller)
+    uncorrected: RuleOutcome  # every hypothesis at α: what judging each alone would do
+    n_variants: int
+    family_size: int
+    treatment_share: float
+    correlated: bool
+    alpha: float
 
 
 @dataclass(frozen=True)
@@ -171,6 +194,75 @@ def simulate_family(
         alpha,
         cuped,
     )
+
+
+def _three_metrics(
+    rng: np.random.Generator, shape: tuple[int, ...], correlated: bool
+) -> tuple[Float, Float, Float]:
+    win = rng.random(shape) < _race_probabilities(rng, shape, 0.25, 0.15)
+    if correlated:
+        trifecta = win & (rng.random(shape) < P_TRIFECTA / 0.25)
+        score = 0.9 * rng.beta(6.0, 3.0, shape) + SCORE_WIN_LIFT * win
+    else:
+        trifecta = rng.random(shape) < P_TRIFECTA
+        score = 0.9 * rng.beta(6.0, 3.0, shape) + SCORE_WIN_LIFT * (rng.random(shape) < 0.25)
+    return win.astype(np.float64), trifecta.astype(np.float64), score
+
+
+def simulate_variants(
+    n_sims: int = 2000,
+    n_variants: int = 3,
+    days: int = 30,
+    races_per_day: int = 140,
+    treatment_share: float = 0.5,
+    correlated: bool = True,
+    alpha: float = 0.05,
+    seed: int = 0,
+    min_sample: int = 1,
+) -> VariantsResult:
+    """A/A for A/B/n: every variant equal to control, three guardrails each, one look a day.
+
+    ``treatment_share`` is the stage (all variants together); each variant gets an equal part of it
+    and every variant is compared with the same control units, so the comparisons are correlated
+    (as in the controller). A run *falsely rolls back* when any variant is ever found harmful.
+
+    Examples
+    --------
+    >>> r = simulate_variants(n_sims=100, days=10, seed=1)
+    >>> r.family_size, r.holm.fired <= r.uncorrected.fired
+    (9, True)
+    """
+    _check(n_sims, days, races_per_day, treatment_share, 0.15, 0.25)
+    if isinstance(n_variants, bool) or not isinstance(n_variants, int) or n_variants < 1:
+        raise ConfigError(f"The 'n_variants' parameter must be an int >= 1. Got {n_variants!r}.")
+    rng = np.random.default_rng(seed)
+    taus = (0.05, 0.02, 0.02)
+    holm_parts: list[Bool] = []
+    plain_parts: list[Bool] = []
+    for start in range(0, n_sims, BATCH):
+        shape = (min(BATCH, n_sims - start), days, races_per_day)
+        draw = rng.random(shape)
+        # group 0 is control; variant v takes an equal slice of the treated share
+        group = np.where(draw < treatment_share, 1 + (draw / treatment_share * n_variants).astype(int), 0)
+        zeros = np.zeros(shape)
+        metrics = _three_metrics(rng, shape, correlated)
+        p_paths = []
+        for v in range(1, n_variants + 1):
+            for y, tau in zip(metrics, taus, strict=True):
+                path = harm_path(
+                    _moments(y, zeros, group == 0), _moments(y, zeros, group == v), harm="decrease",
+                    tolerance=0.0, tau=tau, min_sample=min_sample, adjust=False,
+                )  # fmt: skip
+                p_paths.append(path.p_values)
+        p = np.stack(p_paths, axis=-1)  # (batch, days, variants × metrics)
+        holm_parts.append(np.asarray(holm_rejections(p, alpha).any(axis=-1)))
+        plain_parts.append(np.asarray((p < alpha).any(axis=-1)))
+    k = n_variants * len(taus)
+    return VariantsResult(
+        _outcome(np.concatenate(holm_parts), f"Holm over {n_variants} variants × 3 guardrails"),
+        _outcome(np.concatenate(plain_parts), "each hypothesis at α (no correction)"),
+        n_variants, k, treatment_share, correlated, alpha,
+    )  # fmt: skip
 
 
 def simulate_cuped(
