@@ -55,9 +55,13 @@ class CountingOutcomes:
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         self.reads.append(("races", start_date, end_date, model_version, variant))
-        return self.source.race_outcomes(start_date, end_date, model_version=model_version, variant=variant)
+        return self.source.race_outcomes(
+            start_date, end_date, model_version=model_version, variant=variant,
+            rollout_feature=rollout_feature,
+        )  # fmt: skip
 
     def market_outcomes(
         self,
@@ -66,9 +70,13 @@ class CountingOutcomes:
         *,
         model_version: str | None = None,
         variant: str | None = None,
+        rollout_feature: str | None = None,
     ) -> pd.DataFrame:
         self.reads.append(("markets", start_date, end_date, model_version, variant))
-        return self.source.market_outcomes(start_date, end_date, model_version=model_version, variant=variant)
+        return self.source.market_outcomes(
+            start_date, end_date, model_version=model_version, variant=variant,
+            rollout_feature=rollout_feature,
+        )  # fmt: skip
 
 
 def _ledger(variants: dict[str, int], *, pending_last_day: bool = False) -> MemoryOutcomes:

@@ -60,6 +60,7 @@ from stagewise.rollout.controller_query import (
     ControllerQuery,
     as_query,
 )
+from stagewise.rollout.controller_variants import FeatureLedger, routed_ledger
 from stagewise.rollout.economic import MoneyEvidence, money_days, summed_money_days
 from stagewise.rollout.experiments.variants import VariantSplit
 from stagewise.rollout.gradual import ENABLED_VARIANT, GradualRollout
@@ -210,7 +211,9 @@ def gather_evidence(
     query = as_query(query, **options)
     feature, now, shadow = query.feature, query.now, query.shadow
     control_variant = query.control_variant
-    ledger = CompleteDays(outcomes)
+    # only the rows this feature routed: two rollouts running at once never mix
+    routed = outcomes if isinstance(outcomes, FeatureLedger) else routed_ledger(outcomes, feature)
+    ledger = CompleteDays(routed)
     markets = rollout.health_policy.domain == MARKETS
     if markets and shadow is not None:
         raise ConfigError(
@@ -248,7 +251,7 @@ def gather_evidence(
             ctrl_rows = ledger.race_outcomes(start, last_day, model_version=shadow[0])
             chall_rows = ledger.race_outcomes(start, last_day, model_version=shadow[1])
             paired = paired_days(ctrl_rows, chall_rows)
-        elif request is not None and isinstance(outcomes, OutcomeSums):
+        elif request is not None and isinstance(routed, OutcomeSums):
             money_column = ("bet_profit",) if guardrail is not None else ()
             values, pairs = (*DAY_COUNT_COLUMNS, *request[0], *money_column), request[1]
             sums = {
@@ -440,7 +443,8 @@ def run_controller(
     extra: dict[str, Any] = {}
     if decision.action == "promote":
         # races already served today ran at the old stage: the new one starts on the first day without any
-        extra["effective_from"] = first_unserved_day(outcomes, now.date()).isoformat()
+        ledger = routed_ledger(outcomes, feature)
+        extra["effective_from"] = first_unserved_day(ledger, now.date()).isoformat()
         decision = _with(
             decision, numbers={**decision.numbers, "stage_effective_from": extra["effective_from"]}
         )
@@ -478,14 +482,14 @@ def _run_variants(
     from dataclasses import replace
 
     from stagewise.rollout.abn import decide_variants
-    from stagewise.rollout.controller_variants import ReadOnce, apply_variants
+    from stagewise.rollout.controller_variants import apply_variants
 
     state = rollout.feature(query.feature)
     split = {
         "stage": state.stage.name, "killed": state.killed is not None,
         "variants": state.extra.get("variants"), RETIRED_KEY: list(state.extra.get(RETIRED_KEY, ())),
     }  # fmt: skip
-    ledger = ReadOnce(outcomes)
+    ledger = routed_ledger(outcomes, query.feature)
     evidences = {
         name: gather_evidence(rollout, ledger, replace(query, challenger_variant=name)) for name in names
     }
@@ -498,7 +502,7 @@ def _run_variants(
         variants = {v: _with(d, dry_run=True) for v, d in decided.variants.items()}
         numbers = {**decided.summary.numbers, "variants": {v: d.as_dict() for v, d in variants.items()}}
         return _with(decided.summary, numbers=numbers)
-    decided = apply_variants(rollout, outcomes, decided, now=query.now, actor=query.actor, split=split)
+    decided = apply_variants(rollout, ledger, decided, now=query.now, actor=query.actor, split=split)
     decision = decided.summary
     srm_hold = (decision.numbers.get("srm") or {}).get("verdict") == "hold"
     if notifiers and decision.applied and (decided.rolled_back or srm_hold):

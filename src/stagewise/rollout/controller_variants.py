@@ -22,52 +22,100 @@ decision record per judged variant (``stagewise rollout decisions FEATURE``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from stagewise._exceptions import ConfigError
 from stagewise.rollout.abn import VariantsDecision
 from stagewise.rollout.config import RETIRED_KEY
 from stagewise.rollout.controller import Decision
 from stagewise.rollout.controller_days import first_unserved_day
 from stagewise.rollout.gradual import GradualRollout
-from stagewise.rollout.outcomes import OutcomeSource
+from stagewise.rollout.outcomes import OutcomeSource, OutcomeSums
 from stagewise.rollout.stages import DISABLED
 
-__all__ = ["ReadOnce", "apply_variants"]
+__all__ = ["FeatureLedger", "FeatureLedgerSums", "apply_variants", "routed_ledger"]
 
 
-class ReadOnce:
-    """An outcome source reading each unfiltered ledger range once, for several variants' evidence."""
+class FeatureLedger:
+    """The ledger as one feature's controller reads it: only the rows that feature routed, each range once.
 
-    def __init__(self, source: OutcomeSource) -> None:
+    Every read passes ``rollout_feature=feature`` (the ledger keeps that feature's rows and rows logged
+    before it recorded the routing, never another feature's), so two rollouts running at once never
+    mix. Unfiltered reads of a range are kept, so the evidence of several variants reads it once.
+    """
+
+    def __init__(self, source: OutcomeSource, feature: str) -> None:
         self._source = source
+        self.feature = feature
         self._cache: dict[tuple[str, date, date], pd.DataFrame] = {}
 
     def _read(self, kind: str, start: date, end: date, model_version: str | None, variant: str | None
               ) -> pd.DataFrame:  # fmt: skip
         read = self._source.race_outcomes if kind == "races" else self._source.market_outcomes
         if model_version is not None or variant is not None:
-            return read(start, end, model_version=model_version, variant=variant)
+            return read(
+                start, end, model_version=model_version, variant=variant, rollout_feature=self.feature
+            )
         key = (kind, start, end)
         if key not in self._cache:
-            self._cache[key] = read(start, end)
+            self._cache[key] = read(start, end, rollout_feature=self.feature)
         return self._cache[key]
 
     def race_outcomes(
         self, start_date: date, end_date: date, *, model_version: str | None = None,
-        variant: str | None = None,
+        variant: str | None = None, rollout_feature: str | None = None,
     ) -> pd.DataFrame:  # fmt: skip
+        self._check(rollout_feature)
         return self._read("races", start_date, end_date, model_version, variant)
 
     def market_outcomes(
         self, start_date: date, end_date: date, *, model_version: str | None = None,
-        variant: str | None = None,
+        variant: str | None = None, rollout_feature: str | None = None,
     ) -> pd.DataFrame:  # fmt: skip
+        self._check(rollout_feature)
         return self._read("markets", start_date, end_date, model_version, variant)
+
+    def _check(self, rollout_feature: str | None) -> None:
+        if rollout_feature not in (None, self.feature):
+            raise ConfigError(
+                f"This ledger view is of the feature {self.feature!r}; 'rollout_feature' {rollout_feature!r} "
+                f"cannot be read through it (accepted: None or {self.feature!r})."
+            )
+
+
+class FeatureLedgerSums(FeatureLedger):
+    """A :class:`FeatureLedger` over a ledger that sums in the database (:class:`OutcomeSums`)."""
+
+    def __init__(self, source: OutcomeSource, feature: str) -> None:
+        if not isinstance(source, OutcomeSums):
+            raise TypeError(f"{type(source).__name__} cannot sum outcomes (no race_outcome_sums)")
+        super().__init__(source, feature)
+        self._summing: OutcomeSums = source
+        self._sums: dict[tuple[Any, ...], pd.DataFrame] = {}
+
+    def race_outcome_sums(
+        self, start_date: date, end_date: date, *, values: Sequence[str] = (),
+        pairs: Sequence[tuple[str, str]] = (), rollout_feature: str | None = None,
+    ) -> pd.DataFrame:  # fmt: skip
+        self._check(rollout_feature)
+        key = (start_date, end_date, tuple(values), tuple(pairs))
+        if key not in self._sums:
+            self._sums[key] = self._summing.race_outcome_sums(
+                start_date, end_date, values=values, pairs=pairs, rollout_feature=self.feature
+            )
+        return self._sums[key]
+
+
+def routed_ledger(source: OutcomeSource, feature: str) -> FeatureLedger:
+    """``source`` as ``feature``'s controller reads it (summing in the database when ``source`` can)."""
+    if isinstance(source, OutcomeSums):
+        return FeatureLedgerSums(source, feature)
+    return FeatureLedger(source, feature)
 
 
 def _record(decision: Decision) -> dict[str, Any]:
