@@ -231,3 +231,28 @@ def test_bad_input_is_one_line_naming_field_value_and_accepted() -> None:
     assert decision.action == "hold"
     with pytest.raises(ConfigError, match=r"variant 'harmful' is not an active variant .*\['better'\]"):
         rollout.promote_variant(FEATURE, "harmful", "100%", reason="x")
+
+
+def test_the_economic_guardrail_is_one_member_per_variant_of_the_family() -> None:
+    """A variant that loses money (same hits) is rolled back; the family holds its money test too."""
+    from stagewise.rollout.economic import EconomicGuardrail, MoneyDay, MoneyEvidence, money_day
+
+    rng = np.random.default_rng(5)
+    days = [START + timedelta(days=d) for d in range(7)]
+
+    def money(mean: float) -> list[MoneyDay]:
+        return [money_day(d, rng.normal(mean, 1.0, 200)) for d in days]
+
+    control = money(-0.2)
+    evidences = {
+        name: replace(_evidence(80), money=MoneyEvidence(EconomicGuardrail(), control, money(mean)))
+        for name, mean in (("losing", -0.9), ("same", -0.2))
+    }
+    out = decide_variants(evidences, ControllerPolicy(), NOW)
+    assert out.family["size"] == 6  # 2 variants x (2 built-in tests + money)
+    kinds = {(h["variant"], h["kind"]) for h in out.family["hypotheses"]}
+    assert ("losing", "economic") in kinds
+    assert out.rolled_back == ("losing",)
+    losing = out.variants["losing"]
+    assert losing.numbers["economic"]["status"] == "rejected"
+    assert out.variants["same"].action != "rollback"
