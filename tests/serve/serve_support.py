@@ -130,6 +130,5 @@ def uvicorn_server(
     args: list[str], env: dict[str, str] | None = None, timeout: float = 60.0
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``stagewise serve`` in a subprocess on a free port; yields (base_url, process)."""
-    # keep_output: test_two_hosts reads what each host printed while it drained on SIGTERM
-    with cli_process(["serve", *args], health="/healthz", env=env, timeout=timeout, keep_output=True) as up:
+    with cli_process(["serve", *args], health="/healthz", env=env, timeout=timeout) as up:
         yield up

@@ -20,6 +20,7 @@ from serve_support import TOKEN, count_predictions, race_payloads, request_body,
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from process_support import output_of
 from stagewise.rollout import GradualRollout
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -104,9 +105,7 @@ def test_two_hosts_share_stage_kill_switch_and_ledger(models_dir: Path, shared_d
         answered_a = _answered(host_a)
         answered_b = _answered(host_b)
     for proc in (proc_a, proc_b):
-        assert proc.stdout is not None
-        output = proc.stdout.read().decode()
-        proc.stdout.close()
+        output = output_of(proc)
         assert "ledger queue drained (0 not written)" in output, output
     # both hosts drained on SIGTERM: every prediction either answered is in the shared ledger
     assert answered_a > 0
