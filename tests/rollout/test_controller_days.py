@@ -160,3 +160,20 @@ def test_a_stage_move_with_a_bad_effective_from_is_refused_and_nothing_is_stored
         rollout.update_rollout_stage(FEATURE, "50%", reason="by hand", details={"effective_from": bad})
     assert rollout.audit_log() == before
     assert rollout.feature(FEATURE).stage.name == "10%"
+
+
+def test_a_races_stage_is_not_dated_by_market_signals_in_the_same_ledger(
+    rollout: GradualRollout, monitor: PerformanceMonitor, clock: Clock
+) -> None:
+    """Signals of a markets rollout logged today (and ahead) in a shared ledger say nothing of when
+    this rollout's races were served: promoted before the day's first race, it starts that day."""
+    for k in range(9):
+        live_day(monitor, clock, day_races(rollout, START + timedelta(days=k), {"on": 20, "control": 180}))
+    morning = clock.at(date(2026, 11, 10), 6)
+    for day in (date(2026, 11, 10), date(2026, 11, 12)):
+        monitor.log_signal(
+            "EURUSD", datetime.combine(day, time(0, 0)), 1, 0.6, model_version="m", variant="on"
+        )
+    promoted = run_controller(rollout, monitor, FEATURE, now=morning)
+    assert promoted.action == "promote"
+    assert promoted.numbers["stage_effective_from"] == "2026-11-10"

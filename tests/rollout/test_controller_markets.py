@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from routed_races_support import Clock
+from routed_races_support import Clock, routed_races
 
 from stagewise import ConfigError
 from stagewise.monitor import PerformanceMonitor
 from stagewise.rollout import GradualRollout
 from stagewise.rollout.cohorts import market_daily_counts, market_health_metrics
 from stagewise.rollout.controller import ControllerPolicy, Decision
-from stagewise.rollout.controller_runner import run_controller
+from stagewise.rollout.controller_runner import run_controller, stage_first_day
 
 FEATURE = "challenger_model"
 START = date(2017, 10, 2)
@@ -190,3 +190,70 @@ def test_rollout_auto_on_the_cli_judges_signals_with_the_markets_policy(
     assert json.loads(races.output)["action"] == "hold"
     rollout.refresh(force=True)
     assert rollout.feature(FEATURE).stage.name == "10%"  # --dry-run changed nothing
+
+
+def _promote_in_the_evening(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
+) -> tuple[date, Decision]:
+    """Days of signals from a modest challenger, each judged at 23:30 once the day's signals are logged,
+    until the controller promotes; returns the day of the promotion and the decision."""
+    rng = np.random.default_rng(3)
+    for i in range(40):
+        day = START + timedelta(days=i)
+        _day(monitor, rollout, clock, day, rng, challenger_confidence=0.52)
+        clock.now = datetime.combine(day, time(23, 30), tzinfo=UTC)
+        decision = run_controller(
+            rollout, monitor, FEATURE, now=clock.now, policy=POLICY, health_window_days=60
+        )
+        if decision.action == "promote":
+            return day, decision
+        assert decision.action == "hold", decision.reasons
+    raise AssertionError("no promotion in 40 days")
+
+
+def test_promoted_in_the_evening_the_markets_stage_starts_the_next_day_without_races_in_the_ledger(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
+) -> None:
+    """The day's signals were served at 10 %: the 50 % stage counts from the next day, as for races."""
+    assert monitor.race_outcomes(START, START + timedelta(days=60)).empty
+    day, promoted = _promote_in_the_evening(monitor, rollout, clock)
+    tomorrow = day + timedelta(days=1)
+    assert promoted.numbers["stage_effective_from"] == tomorrow.isoformat()
+    assert stage_first_day(rollout.audit_log(), FEATURE, "50%") == tomorrow
+
+    _day(monitor, rollout, clock, tomorrow, np.random.default_rng(4), challenger_confidence=0.52)
+    clock.now = datetime.combine(tomorrow + timedelta(days=1), time(23, 30), tzinfo=UTC)
+    after = run_controller(rollout, monitor, FEATURE, now=clock.now, policy=POLICY, health_window_days=60)
+    assert after.numbers["stage_since"] == tomorrow.isoformat()
+    # the 10 % day is not judged against the 50 % shares
+    assert after.numbers["srm"]["verdict"] != "hold", after.numbers["srm"]
+    assert rollout.feature(FEATURE).stage.name == "50%"
+
+
+def test_races_logged_ahead_in_the_same_ledger_do_not_delay_a_markets_stage(
+    monitor: PerformanceMonitor, rollout: GradualRollout, clock: Clock
+) -> None:
+    """A shared ledger holds next week's race cards (another rollout's, logged ahead): the markets
+    rollout's new stage still starts the day after its promotion, not after the last race card."""
+    ahead = START + timedelta(days=30)  # within MAX_AHEAD_DAYS of the promotion
+    clock.now = datetime(2017, 10, 2, 0, 0, tzinfo=UTC)
+    rows = routed_races(rollout, FEATURE, ahead, {"on": 2, "control": 3}, np.random.default_rng(0))
+    monitor.log_predictions([{k: v for k, v in r.items() if k != "_result"} for r in rows])
+    day, promoted = _promote_in_the_evening(monitor, rollout, clock)
+    assert promoted.numbers["stage_effective_from"] == (day + timedelta(days=1)).isoformat()
+    for k in range(1, 4):
+        _day(
+            monitor,
+            rollout,
+            clock,
+            day + timedelta(days=k),
+            np.random.default_rng(k),
+            challenger_confidence=0.52,
+        )
+    clock.now = datetime.combine(day + timedelta(days=4), time(23, 30), tzinfo=UTC)
+    later = run_controller(
+        rollout, monitor, FEATURE, now=clock.now, policy=POLICY, health_window_days=60, dry_run=True
+    )
+    assert later.numbers["stage_since"] == (day + timedelta(days=1)).isoformat()
+    at_stage = [d["date"] for d in later.numbers["days"] if d["at_stage"]]
+    assert at_stage == [(day + timedelta(days=k)).isoformat() for k in range(1, 4)]  # judged, not deferred

@@ -1,7 +1,7 @@
 """Which days the controller judges: when the stage began, which days are complete, and each day's window.
 
 * :func:`stage_start` / :func:`stage_first_day`: the day a stage began, from the audit log;
-* :func:`first_unserved_day`: the first race day no prediction is logged for yet (a stage set now
+* :func:`first_unserved_day`: the first day no unit (race or signal) is logged for yet (a stage set now
   applies to it in full);
 * :class:`CompleteDays`: an outcome source that leaves out every day with a pending prediction;
 * :func:`windowed_health`: each day's health verdict over a trailing window, widened a day at a
@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from stagewise._domain import Domain
 from stagewise.rollout.gradual import GradualRollout
 from stagewise.rollout.harm import DayCounts
 from stagewise.rollout.health import evaluate_health
@@ -30,6 +31,7 @@ __all__ = [
     "pooled_race_metrics",
     "stage_first_day",
     "stage_start",
+    "unit_domain",
     "windowed_health",
 ]
 
@@ -71,16 +73,26 @@ MAX_AHEAD_DAYS = 31
 """How far ahead :func:`first_unserved_day` looks for predictions logged before their day."""
 
 
-def first_unserved_day(outcomes: OutcomeSource, today: date) -> date:
-    """The first race day of which no prediction is in the ledger yet: a stage set now applies to it in full.
+def unit_domain(rollout: GradualRollout) -> Domain:
+    """The domain of the rollout's units: signals under the markets health policy, races otherwise."""
+    return Domain.MARKETS if rollout.health_policy.domain == Domain.MARKETS else Domain.RACES
 
-    ``today``, unless predictions dated today (or later: logged ahead) are already logged,
-    i.e. were served at the stage in force when they were made.
+
+def first_unserved_day(outcomes: OutcomeSource, today: date, domain: Domain = Domain.RACES) -> date:
+    """The first day no unit of ``domain`` is logged for yet: a stage set now applies to it in full.
+
+    ``today``, unless units dated today (or later: logged ahead) are already logged, i.e. were
+    served at the stage in force when they were made. Only the rollout's own domain counts:
+    races logged ahead say nothing of when market signals were served, and the other way round.
     """
-    logged = outcomes.race_outcomes(today, today + timedelta(days=MAX_AHEAD_DAYS))
+    ahead = today + timedelta(days=MAX_AHEAD_DAYS)
+    if domain == Domain.MARKETS:
+        logged, column = outcomes.market_outcomes(today, ahead), "signal_date"
+    else:
+        logged, column = outcomes.race_outcomes(today, ahead), "race_date"
     if logged.empty:
         return today
-    last = pd.Timestamp(logged["race_date"].max()).date()
+    last = pd.Timestamp(logged[column].max()).date()
     return max(today, last + timedelta(days=1))
 
 

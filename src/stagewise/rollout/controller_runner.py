@@ -52,6 +52,7 @@ from stagewise.rollout.controller_days import (
     pooled_race_metrics,
     stage_first_day,
     stage_start,
+    unit_domain,
     windowed_health,
 )
 from stagewise.rollout.controller_query import (
@@ -442,9 +443,10 @@ def run_controller(
         return _with(decision, action="none", to_stage=current.stage.name, reasons=(reason,))
     extra: dict[str, Any] = {}
     if decision.action == "promote":
-        # races already served today ran at the old stage: the new one starts on the first day without any
+        # units already served today ran at the old stage: the new one starts on the first day without any
+        # of the rollout's own domain (a markets rollout's signals, never the ledger's races)
         ledger = routed_ledger(outcomes, feature)
-        extra["effective_from"] = first_unserved_day(ledger, now.date()).isoformat()
+        extra["effective_from"] = first_unserved_day(ledger, now.date(), unit_domain(rollout)).isoformat()
         decision = _with(
             decision, numbers={**decision.numbers, "stage_effective_from": extra["effective_from"]}
         )

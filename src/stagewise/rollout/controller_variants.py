@@ -33,7 +33,7 @@ from stagewise._exceptions import ConfigError
 from stagewise.rollout.abn import VariantsDecision
 from stagewise.rollout.config import RETIRED_KEY
 from stagewise.rollout.controller import Decision
-from stagewise.rollout.controller_days import first_unserved_day
+from stagewise.rollout.controller_days import first_unserved_day, unit_domain
 from stagewise.rollout.gradual import GradualRollout
 from stagewise.rollout.outcomes import OutcomeSource, OutcomeSums
 from stagewise.rollout.stages import DISABLED
@@ -157,7 +157,7 @@ def apply_variants(
                 for v, d in decided.variants.items()}  # fmt: skip
         summary = replace(decided.summary, action="none", to_stage=current.stage.name, reasons=(reason,))
         return replace(decided, variants=none, rolled_back=(), promoted=None, disable=False, summary=summary)
-    effective = first_unserved_day(outcomes, now.date()).isoformat()
+    effective = first_unserved_day(outcomes, now.date(), unit_domain(rollout)).isoformat()
     applied: dict[str, Decision] = {}
     # rollbacks first: a promotion replaces the split, after which there is nothing left to retire
     order = sorted(decided.variants.items(), key=lambda item: item[1].action == "promote")
