@@ -183,6 +183,7 @@ def test_a_store_older_than_the_tables_gains_them_with_its_decisions(tmp_path: P
     with engine.begin() as conn:  # what a store written by an earlier version looks like
         conn.execute(text("DROP TABLE rollout_decision_metrics"))
         conn.execute(text("DROP TABLE rollout_decisions"))
+        conn.execute(text("DROP TABLE rollout_decisions_backfill"))
     engine.dispose()
     reopened = GradualRollout(store=SqlRolloutStore(url), refresh_interval=0)
     assert reopened.feature(FEATURE).stage.name == "disabled"

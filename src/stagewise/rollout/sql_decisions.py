@@ -11,12 +11,18 @@
 ``rollout_decision_variants``
     one row per decision about an A/B/n variant: ``seq`` (key) and ``variant`` (a table of its
     own, so a store made before A/B/n decisions gains it without altering ``rollout_decisions``).
+``rollout_decisions_backfill``
+    one row (``id = 1``): ``through_seq``, the audit sequence number up to which every entry has
+    been looked at for a decision to copy in.
 
 The rows are written by :meth:`~stagewise.rollout.sql_store.SqlRolloutStore.update` in the
 transaction that writes the audit entry, so a decision and its stage change commit together. A
 store created before these tables existed gains them when opened, and its earlier controller
 entries are copied in from the audit log then (:meth:`DecisionTables.backfill`): the audit log is
-the source, the tables an index of it.
+the source, the tables an index of it. Each write moves ``through_seq`` past the entries it indexed
+(:meth:`DecisionTables.advance`), and later opens look only at entries after it (written by a
+process of an earlier version, which does not index them), so opening a store costs the same
+however long its audit log is.
 """
 
 from __future__ import annotations
@@ -35,9 +41,14 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
+    update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.expression import Executable
 
 from stagewise.rollout.decisions import DecisionRecord, MetricRecord, decision_from_entry
 
@@ -87,6 +98,12 @@ class DecisionTables:
             Column("seq", Integer, primary_key=True, autoincrement=False),
             Column("variant", String(200), nullable=False),
         )
+        self.backfilled = Table(
+            f"{prefix}decisions_backfill",
+            meta,
+            Column("id", Integer, primary_key=True, autoincrement=False),
+            Column("through_seq", Integer, nullable=False),
+        )
 
     def write(self, conn: Connection, entries: Iterable[Mapping[str, Any]]) -> None:
         """Insert the decision (and metric) rows of those ``entries`` that record a controller decision."""
@@ -105,16 +122,59 @@ class DecisionTables:
                 )
 
     def backfill(self, conn: Connection, audit: Table) -> int:
-        """Copy in the decisions of audit entries that have no row yet (a store older than the tables)."""
+        """Copy in the decisions of entries after ``through_seq`` that have no row yet; returns how many.
+
+        Nothing is read of the entries when no entry was written since the last backfill (the usual
+        open). Otherwise the mark's row is locked first, so concurrent openers backfill one after
+        the other, and the second finds the work done. Entries commit in ``seq`` order (writers
+        hold the state row's lock), so once ``top`` is seen every entry up to it is there to scan.
+        """
+        top = conn.execute(select(func.max(audit.c.seq))).scalar() or 0
+        mark = self.backfilled.c.through_seq
+        done = conn.execute(select(mark).where(self.backfilled.c.id == 1)).scalar()
+        if done is not None and done >= top:
+            return 0
+        if done is None:  # a store older than the mark: every entry is looked at once
+            conn.execute(self._insert_mark(conn))
+        conn.execute(update(self.backfilled).where(self.backfilled.c.id == 1).values(through_seq=mark))
+        done = conn.execute(select(mark).where(self.backfilled.c.id == 1)).scalar_one()  # under the lock
         missing = (
             select(audit.c.entry)
             .outerjoin(self.decisions, self.decisions.c.seq == audit.c.seq)
-            .where(self.decisions.c.seq.is_(None), audit.c.entry.contains('"controller"'))
+            .where(
+                audit.c.seq > done,
+                audit.c.seq <= top,
+                self.decisions.c.seq.is_(None),
+                audit.c.entry.contains('"controller"'),
+            )
             .order_by(audit.c.seq)
         )
         entries = [json.loads(text) for text in conn.execute(missing).scalars()]
         self.write(conn, entries)
+        conn.execute(
+            update(self.backfilled).where(self.backfilled.c.id == 1, mark < top).values(through_seq=top)
+        )
         return sum(decision_from_entry(e) is not None for e in entries)
+
+    def advance(self, conn: Connection, before: int, after: int) -> None:
+        """Move the mark from ``before`` to ``after`` if it stood at ``before``: the writer of the entries
+        between them indexed them itself, so opens stay read-only. A mark behind (entries written by an
+        earlier version) is left for the next open's backfill."""
+        if after > before:
+            conn.execute(
+                update(self.backfilled)
+                .where(self.backfilled.c.id == 1, self.backfilled.c.through_seq == before)
+                .values(through_seq=after)
+            )
+
+    def _insert_mark(self, conn: Connection) -> Executable:
+        """The mark's row at 0, left as it is when another opener has just made it."""
+        values = {"id": 1, "through_seq": 0}
+        if conn.dialect.name == "postgresql":
+            return pg_insert(self.backfilled).values(**values).on_conflict_do_nothing()
+        if conn.dialect.name == "sqlite":
+            return sqlite_insert(self.backfilled).values(**values).on_conflict_do_nothing()
+        return insert(self.backfilled).values(**values)  # a racing insert fails and the open is retried
 
     def read(self, conn: Connection, feature: str, limit: int | None) -> list[DecisionRecord]:
         """The feature's decisions with their metrics, newest first."""

@@ -14,7 +14,8 @@ Tables of its own, beside the monitor's in the same database:
     ``prev_hash`` and ``entry`` (the entry's canonical JSON).
 
 and the controller's decision records, indexed from the audit log in ``rollout_decisions`` and
-``rollout_decision_metrics`` (:mod:`stagewise.rollout.sql_decisions`). Opening a store creates the
+``rollout_decision_metrics`` (with ``rollout_decisions_backfill``, how far they were copied in from
+the log: :mod:`stagewise.rollout.sql_decisions`). Opening a store creates the
 tables it lacks and never alters or drops one, so a store written by an earlier version opens with
 its data and gains the newer tables.
 
@@ -276,6 +277,7 @@ class SqlRolloutStore:
                     )
                 self.decision_tables.write(conn, sealed)
                 head = sealed[-1] if sealed else {"seq": state.head_seq, "hash": state.head_hash}
+                self.decision_tables.advance(conn, state.head_seq, head["seq"])
                 conn.execute(
                     update(self.state).values(
                         updated_at=new.updated_at, head_seq=head["seq"], head_hash=head["hash"]
