@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from dashboard_support import Workspace
@@ -78,7 +79,7 @@ def test_a_rollback_and_its_metric_rows_are_shown(
     decisions = frame(at, "decided_at")
     controller = entry["details"]["controller"]
     assert decisions.to_dict("records")[0] | {"reasons": None} == {
-        "decided_at": controller["decided_at"], "feature": "guarded", "action": "rollback",
+        "decided_at": controller["decided_at"], "feature": "guarded", "variant": "", "action": "rollback",
         "stage_before": "10%", "stage_after": "disabled", "day": controller["numbers"]["days"][-1]["date"],
         "reasons": None, "seq": entry["seq"],
     }  # fmt: skip
@@ -90,3 +91,48 @@ def test_a_rollback_and_its_metric_rows_are_shown(
         assert metrics.loc[name, "estimate"] == pytest.approx(test["estimate"])
         assert metrics.loc[name, "verdict"] == ("harm" if test["rejected"] else "ok")
     assert set(metrics["decision"]) == {entry["seq"]}
+
+
+def test_an_abn_run_shows_one_row_per_variant_named_beside_a_plain_decision(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An A/B/n run records one decision per variant: each row names its variant; a decision about no
+    variant (the plain feature's) has a blank variant."""
+    decide(workspace, challenger_hits=2)
+    now = datetime.now(UTC)
+    past = now - timedelta(days=8)
+    win = {"control": 0.40, "equal": 0.40, "better": 0.60, "harmful": 0.12}
+    rng = np.random.default_rng(11)
+    ledger = MemoryOutcomes()
+    with GradualRollout(workspace.config, refresh_interval=0, actor="tester", now=lambda: past) as rollout:
+        rollout.add_feature("abn", "50%", salt="abn:dashboard", reason="A/B/n")
+        rollout.set_variants("abn", {"harmful": 1 / 3, "equal": 1 / 3, "better": 1 / 3}, reason="three")
+        for k in range(1, 8):
+            day = (now - timedelta(days=k)).date()
+            for i in range(240):
+                race_id = f"{day:%Y%m%d}{i:04d}"
+                variant = rollout.variant("abn", race_id)
+                won = bool(rng.random() < win[variant])
+                ledger.add_race(
+                    race_id, day, variant=variant, model_version=variant, hit_1st=won, hit_top3=won,
+                    score_accuracy=0.9 if won else 0.75,
+                )  # fmt: skip
+    with GradualRollout(workspace.config, refresh_interval=0, actor="tester") as rollout:
+        run_controller(rollout, ledger, ControllerQuery("abn", now=now))
+    logged = {
+        e["seq"]: (
+            e["feature"],
+            e["details"]["controller"].get("variant", ""),
+            e["details"]["controller"]["action"],
+        )
+        for e in controller_entries(workspace)
+    }
+    assert sorted(v for f, v, _ in logged.values() if f == "abn") == ["better", "equal", "harmful"]
+    assert logged[min(logged)][:2] == ("guarded", "")
+    at = launch(workspace, monkeypatch)
+    decisions = frame(at, "decided_at")
+    shown = {
+        row["seq"]: (row["feature"], row["variant"], row["action"]) for row in decisions.to_dict("records")
+    }
+    assert shown == logged
+    assert list(decisions.columns[:4]) == ["decided_at", "feature", "variant", "action"]

@@ -137,7 +137,8 @@ def _decisions_section(rollout: GradualRollout) -> None:
         )
         return
     st.caption(
-        "The controller's latest applied decisions, newest first (`stagewise rollout decisions FEATURE`)."
+        "The controller's latest applied decisions, newest first (`stagewise rollout decisions FEATURE`); "
+        "an A/B/n run records one per variant."
     )
     st.dataframe(decisions, hide_index=True, key="rollout_decisions")
     st.subheader("Per metric (challenger − control; always-valid interval and p-value)")

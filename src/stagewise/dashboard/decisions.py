@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DECISION_COLUMNS", "METRIC_COLUMNS", "decision_frames", "recent_decisions"]
 
-DECISION_COLUMNS = ["decided_at", "feature", "action", "stage_before", "stage_after", "day", "reasons", "seq"]
+DECISION_COLUMNS = [
+    "decided_at", "feature", "variant", "action", "stage_before", "stage_after", "day", "reasons", "seq",
+]  # fmt: skip
 METRIC_COLUMNS = [
     "decision", "feature", "metric", "kind", "verdict", "estimate", "interval_low", "interval_high",
     "p_value", "level", "n_control", "n_challenger", "covariate", "variance_ratio", "reason",
@@ -33,11 +35,14 @@ def recent_decisions(rollout: GradualRollout, limit: int = 20) -> list[DecisionR
 def decision_frames(rollout: GradualRollout, limit: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(one row per decision, one row per judged metric of those decisions), newest first.
 
-    A metric row's ``decision`` is its decision's ``seq`` (the audit entry's sequence number).
+    A metric row's ``decision`` is its decision's ``seq`` (the audit entry's sequence number). A
+    decision's ``variant`` is the A/B/n variant it judged (an A/B/n run has one decision per
+    variant), blank for a decision about no variant.
     """
     records = recent_decisions(rollout, limit)
     decisions = [
-        {**{c: getattr(r, c) for c in DECISION_COLUMNS if c != "reasons"}, "reasons": "; ".join(r.reasons)}
+        {c: getattr(r, c) for c in DECISION_COLUMNS}
+        | {"reasons": "; ".join(r.reasons), "variant": r.variant or ""}
         for r in records
     ]
     metrics = [{"decision": r.seq, "feature": r.feature, **m.as_row()} for r in records for m in r.metrics]
