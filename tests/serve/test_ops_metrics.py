@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from serve_support import TOKEN, TestClient, race_payloads, request_body
@@ -87,12 +88,20 @@ def test_rollout_stage_kill_switch_and_controller_decisions(
         assert samples[("stagewise_rollout_stage_percent", (("feature", "other"),))] == 50
         assert samples[("stagewise_rollout_killed", feature)] == 0
         assert samples[("stagewise_rollout_kills_total", feature)] == 0
-        assert samples[("stagewise_rollout_decisions_total", (("action", "hold"), *feature))] == 0
+        assert (
+            samples[
+                ("stagewise_rollout_decisions_total", (("action", "hold"), *feature, ("variant", "none")))
+            ]
+            == 0
+        )
         monitor = PerformanceMonitor(settings.db_url)
         run_controller(rollout, monitor, "challenger_model", now=datetime.now(UTC))  # applied: a hold
         monitor.close()
         _wait_for(
-            client, "stagewise_rollout_decisions_total", {"feature": "challenger_model", "action": "hold"}, 1
+            client,
+            "stagewise_rollout_decisions_total",
+            {"feature": "challenger_model", "action": "hold", "variant": "none"},
+            1,
         )
         assert client.post("/admin/kill", json={"reason": "drill"}, headers=AUTH).status_code == 200
         samples = _wait_for(client, "stagewise_rollout_killed", {"feature": "challenger_model"}, 1)
@@ -177,9 +186,14 @@ def test_days_at_stage_and_the_latest_decisions_metrics() -> None:
         samples[("stagewise_rollout_days_at_stage", (("feature", "idle"),))] == 10
     )  # disabled since created
     assert samples[("stagewise_rollout_stage_percent", calib)] == 50
-    assert samples[("stagewise_rollout_decisions_total", (("action", "promote"), *calib))] == 1
+    assert (
+        samples[("stagewise_rollout_decisions_total", (("action", "promote"), *calib, ("variant", "none")))]
+        == 1
+    )
     for m in record.metrics:
-        labels = tuple(sorted({"feature": "calib", "metric": m.metric, "kind": m.kind}.items()))
+        labels = tuple(
+            sorted({"feature": "calib", "variant": "none", "metric": m.metric, "kind": m.kind}.items())
+        )
         assert samples[("stagewise_rollout_decision_p_value", labels)] == m.p_value
         if m.estimate is not None:
             assert samples[("stagewise_rollout_decision_estimate", labels)] == m.estimate
@@ -187,4 +201,103 @@ def test_days_at_stage_and_the_latest_decisions_metrics() -> None:
     assert (
         samples[("stagewise_rollout_last_decision_timestamp_seconds", calib)]
         == (start + timedelta(days=7)).timestamp()
+    )
+
+
+ABN_WIN = {"control": 0.40, "equal": 0.40, "better": 0.60, "harmful": 0.12}
+
+
+def _abn_feature(rollout: GradualRollout) -> None:
+    rollout.add_feature("abn", stage="50%", salt="abn:metrics", reason="A/B/n")
+    rollout.set_variants(
+        "abn", {"harmful": 1 / 3, "equal": 1 / 3, "better": 1 / 3}, reason="three candidates"
+    )
+
+
+def _abn_run(rollout: GradualRollout, ledger: MemoryOutcomes, first: date, days: int) -> None:
+    """``days`` days of races from ``first``, routed by the rollout as it stands, then one A/B/n run."""
+    rng = np.random.default_rng(first.toordinal())
+    for k in range(days):
+        day = first + timedelta(days=k)
+        for i in range(240):
+            race_id = f"{day:%Y%m%d}{i:04d}"
+            variant = rollout.variant("abn", race_id)
+            won = bool(rng.random() < ABN_WIN[variant])
+            ledger.add_race(
+                race_id, day, variant=variant, model_version=variant, hit_1st=won, hit_top3=won,
+                score_accuracy=0.9 if won else 0.75,
+            )  # fmt: skip
+    now = datetime.combine(first + timedelta(days=days), datetime.min.time(), UTC) + timedelta(hours=5)
+    run_controller(rollout, ledger, ControllerQuery("abn", now=now))
+
+
+def test_an_abn_run_is_exported_per_variant_in_the_metrics_text(
+    make_settings: Callable[..., ServeSettings],
+) -> None:
+    """Each variant's decision of an A/B/n run is one ``variant`` of the decision counter and of the
+    latest p-values; a decision about no variant is ``variant="none"``."""
+    settings = make_settings()
+    start = datetime.now(UTC) - timedelta(days=8)
+    rollout = GradualRollout(settings.rollout_config, actor="test", refresh_interval=0, now=lambda: start)
+    rollout.add_feature("plain", "10%", reason="canary")
+    _abn_feature(rollout)
+    _abn_run(rollout, MemoryOutcomes(), start.date(), 7)
+    records = rollout.decisions("abn")
+    assert {r.variant for r in records} == {"harmful", "equal", "better"}
+    by_variant = {r.variant: r for r in records}
+    assert by_variant["harmful"].action == "rollback"
+    with TestClient(create_app(settings, admin_token=None)) as client:
+        samples = _samples(client)
+    for variant, record in by_variant.items():
+        for action in ("promote", "hold", "rollback", "none"):
+            labels = (("action", action), ("feature", "abn"), ("variant", variant))
+            assert samples[("stagewise_rollout_decisions_total", labels)] == (action == record.action)
+        judged = [m for m in record.metrics if m.p_value is not None]
+        assert judged, record
+        for m in judged:
+            labels = tuple(
+                sorted({"feature": "abn", "variant": variant, "metric": m.metric, "kind": m.kind}.items())
+            )
+            assert samples[("stagewise_rollout_decision_p_value", labels)] == m.p_value
+    assert {dict(k[1])["variant"] for k in samples if k[0] == "stagewise_rollout_decision_p_value"} == {
+        "harmful", "equal", "better",
+    }  # fmt: skip
+    plain = (("action", "hold"), ("feature", "plain"), ("variant", "none"))
+    assert samples[("stagewise_rollout_decisions_total", plain)] == 0  # exists at 0 for the alert rules
+    assert (
+        "stagewise_rollout_decisions_total",
+        (("action", "hold"), ("feature", "abn"), ("variant", "none")),
+    ) in samples
+
+
+def test_the_latest_run_of_a_feature_replaces_the_variants_of_the_previous_run() -> None:
+    """Once the harmful variant is rolled back, the next run judges two variants: the p-values show those
+    two only (a retired variant's old numbers are not kept as if current); the counter keeps every
+    variant's decisions."""
+    start = datetime(2026, 11, 1, 5, tzinfo=UTC)
+    rollout = GradualRollout(store=MemoryRolloutStore(), now=lambda: start, actor="ops", refresh_interval=0)
+    _abn_feature(rollout)
+    ledger = MemoryOutcomes()
+    _abn_run(rollout, ledger, start.date(), 2)  # too few healthy days to promote; enough to see harm
+    first = {r.variant: r for r in rollout.decisions("abn")}
+    assert {v: r.action for v, r in first.items()} == {
+        "harmful": "rollback",
+        "equal": "hold",
+        "better": "hold",
+    }
+    assert rollout.feature("abn").extra["retired_variants"] == ["harmful"]
+    _abn_run(rollout, ledger, start.date() + timedelta(days=2), 1)
+    ledger_day = datetime(2026, 11, 4, 5, tzinfo=UTC)
+    latest = rollout.decisions("abn")[0]
+    second = {r.variant: r for r in rollout.decisions("abn") if r.decided_at == latest.decided_at}
+    assert set(second) == {"equal", "better"}
+
+    samples = _exposition(RolloutCollector(rollout, clock=lambda: ledger_day))
+    exported = {dict(k[1])["variant"] for k in samples if k[0] == "stagewise_rollout_decision_p_value"}
+    assert exported == {"equal", "better"}
+    rollback = (("action", "rollback"), ("feature", "abn"), ("variant", "harmful"))
+    assert samples[("stagewise_rollout_decisions_total", rollback)] == 1
+    assert (
+        samples[("stagewise_rollout_last_decision_timestamp_seconds", (("feature", "abn"),))]
+        == ledger_day.timestamp()
     )

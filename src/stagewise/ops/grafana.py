@@ -251,14 +251,15 @@ def _rollout(layout: _Layout) -> None:
         "Latest decision: always-valid p-value per metric",
         [
             (
-                "min by (feature, metric, kind) (stagewise_rollout_decision_p_value)",
-                "{{feature}} {{metric}} ({{kind}})",
+                "min by (feature, variant, metric, kind) (stagewise_rollout_decision_p_value)",
+                "{{feature}} {{variant}} {{metric}} ({{kind}})",
             )
         ],
         minimum=0,
         maximum=1,
         width=14,
-        description="Per metric of the controller's latest applied decision (`stagewise rollout decisions`).",
+        description="Per metric (and A/B/n variant; none without a split) of the controller's latest applied "
+        "run (`stagewise rollout decisions`).",
     )
 
 

@@ -7,11 +7,16 @@ seconds so that a scrape every few seconds costs at most one read per interval:
 * :class:`RolloutCollector` — per rollout feature: ``stagewise_rollout_stage_percent``,
   ``stagewise_rollout_killed``, and from the hash-chained audit log (durable, so these counters
   survive restarts and agree on every host) ``stagewise_rollout_kills_total``,
-  ``stagewise_rollout_rollbacks_total`` and ``stagewise_rollout_decisions_total{action}``;
+  ``stagewise_rollout_rollbacks_total`` and ``stagewise_rollout_decisions_total{action, variant}``;
   ``stagewise_rollout_days_at_stage`` (whole days since the current stage was set) and, from the
-  latest decision record (:mod:`stagewise.rollout.decisions`), one
-  ``stagewise_rollout_decision_p_value`` / ``stagewise_rollout_decision_estimate`` per judged metric
-  ``{feature, metric, kind}`` and ``stagewise_rollout_last_decision_timestamp_seconds``.
+  latest controller run's decision records (:mod:`stagewise.rollout.decisions`; an A/B/n run has
+  one per variant), one ``stagewise_rollout_decision_p_value`` /
+  ``stagewise_rollout_decision_estimate`` per judged metric ``{feature, variant, metric, kind}`` and
+  ``stagewise_rollout_last_decision_timestamp_seconds``.
+
+``variant`` is the A/B/n variant a decision judged, ``none`` for a decision about no variant (the
+convention of the serving metrics). Its values are the feature's variant names, so the label stays
+bounded.
 * :class:`MonitorCollector` — the monitor's exposition (:mod:`stagewise.monitor.prometheus`):
   hit rates, score accuracy, the calibration gauge and ``stagewise_monitor_alerts_firing``,
   plus ``stagewise_monitor_metrics_up`` (0 while the ledger cannot be read; the last good
@@ -36,11 +41,21 @@ if TYPE_CHECKING:
     from stagewise.monitor import PerformanceMonitor
     from stagewise.rollout import GradualRollout
 
-__all__ = ["CONTROLLER_ACTIONS", "MonitorCollector", "RolloutCollector", "days_at_stage", "rollout_counts"]
+__all__ = [
+    "CONTROLLER_ACTIONS",
+    "NO_VARIANT",
+    "MonitorCollector",
+    "RolloutCollector",
+    "days_at_stage",
+    "decision_counts",
+    "rollout_counts",
+]
 
 _LOG = logging.getLogger("stagewise.serve")
 CONTROLLER_ACTIONS = ("promote", "hold", "rollback", "none")
 _CONTROLLER = "stagewise-controller"
+NO_VARIANT = "none"
+"""The ``variant`` label of a decision about no A/B/n variant."""
 
 
 def rollout_counts(audit: Sequence[Mapping[str, object]]) -> dict[str, Counter[str]]:
@@ -71,6 +86,30 @@ def rollout_counts(audit: Sequence[Mapping[str, object]]) -> dict[str, Counter[s
             counts[f"decision:{action}"] += 1
             if action == "rollback" and entry.get("old_stage") != entry.get("new_stage"):
                 counts["rollbacks"] += 1
+    return out
+
+
+def decision_counts(audit: Sequence[Mapping[str, object]]) -> dict[str, Counter[tuple[str, str]]]:
+    """Per feature: controller decisions by ``(variant, action)`` (``variant`` :data:`NO_VARIANT` when none).
+
+    Examples
+    --------
+    >>> audit = [{"feature": "f", "actor": "stagewise-controller",
+    ...           "details": {"controller": {"action": "rollback", "variant": "b"}}},
+    ...          {"feature": "f", "actor": "stagewise-controller",
+    ...           "details": {"controller": {"action": "hold"}}}]
+    >>> sorted(decision_counts(audit)["f"].items())
+    [(('b', 'rollback'), 1), (('none', 'hold'), 1)]
+    """
+    out: dict[str, Counter[tuple[str, str]]] = {}
+    for entry in audit:
+        feature = entry.get("feature")
+        details = entry.get("details")
+        record = details.get("controller") if isinstance(details, dict) else None
+        if isinstance(feature, str) and entry.get("actor") == _CONTROLLER and isinstance(record, dict):
+            variant = record.get("variant")
+            label = variant if isinstance(variant, str) and variant else NO_VARIANT
+            out.setdefault(feature, Counter())[(label, str(record.get("action")))] += 1
     return out
 
 
@@ -146,8 +185,9 @@ class RolloutCollector:
         )
         decisions = CounterMetricFamily(
             "stagewise_rollout_decisions",
-            "Controller decisions (not dry runs) in the audit log, per action.",
-            labels=["feature", "action"],
+            "Controller decisions (not dry runs) in the audit log, per action and A/B/n variant judged "
+            "(none for a decision about no variant).",
+            labels=["feature", "action", "variant"],
         )
         days_at = GaugeMetricFamily(
             "stagewise_rollout_days_at_stage",
@@ -158,6 +198,7 @@ class RolloutCollector:
             features = self.rollout.get_rollout_status()["feature_rollouts"]
             audit = self.rollout.audit_log()
             counts = rollout_counts(audit)
+            by_variant = decision_counts(audit)
         except Exception as exc:  # a scrape must never fail: the readiness probe reports the store
             _LOG.error("rollout metrics unavailable: %s", exc)
             return []
@@ -172,24 +213,27 @@ class RolloutCollector:
             feature_counts = counts.get(name, Counter())
             kills.add_metric([name], float(feature_counts["kills"]))
             rollbacks.add_metric([name], float(feature_counts["rollbacks"]))
-            for action in CONTROLLER_ACTIONS:
-                decisions.add_metric([name, action], float(feature_counts[f"decision:{action}"]))
+            variant_counts = by_variant.get(name, Counter())
+            for variant in sorted({NO_VARIANT} | {v for v, _ in variant_counts}):
+                for action in CONTROLLER_ACTIONS:
+                    decisions.add_metric([name, action, variant], float(variant_counts[(variant, action)]))
         return [stage, killed, kills, rollbacks, decisions, days_at, *_latest_decisions(audit, features)]
 
 
 def _latest_decisions(audit: Sequence[Mapping[str, object]], features: Iterable[str]) -> list[Metric]:
-    """The latest decision record's per-metric p-value and estimate, and its time, per feature."""
+    """The latest controller run's per-metric p-values and estimates (one decision record, or one per
+    A/B/n variant: the feature's newest records made at the same time), and its time, per feature."""
     from stagewise.rollout.decisions import DecisionRecord, decisions_from_entries
 
-    labels = ["feature", "metric", "kind"]
+    labels = ["feature", "variant", "metric", "kind"]
     p_value = GaugeMetricFamily(
         "stagewise_rollout_decision_p_value",
-        "The latest controller decision's always-valid p-value per judged metric.",
+        "The latest controller decision's always-valid p-value per judged metric (and A/B/n variant).",
         labels=labels,
     )
     estimate = GaugeMetricFamily(
         "stagewise_rollout_decision_estimate",
-        "The latest controller decision's estimate (challenger - control) per judged metric.",
+        "The latest controller decision's estimate (challenger - control) per judged metric (and variant).",
         labels=labels,
     )
     last = GaugeMetricFamily(
@@ -197,18 +241,22 @@ def _latest_decisions(audit: Sequence[Mapping[str, object]], features: Iterable[
         "When the controller's latest applied decision was made (Unix time).",
         labels=["feature"],
     )
-    latest: dict[str, DecisionRecord] = {}
+    latest: dict[str, list[DecisionRecord]] = {}
     for record in decisions_from_entries(audit):  # newest first
-        latest.setdefault(record.feature, record)
+        run = latest.setdefault(record.feature, [record])
+        if record.decided_at == run[0].decided_at and record.variant not in {r.variant for r in run}:
+            run.append(record)  # another variant's decision of the same A/B/n run
     for name in sorted(set(features) & set(latest)):
-        record = latest[name]
+        run = latest[name]
         with contextlib.suppress(ValueError):  # a time that is not ISO 8601 (hand-written entry): none shown
-            last.add_metric([name], datetime.fromisoformat(record.decided_at).timestamp())
-        for m in record.metrics:
-            if m.p_value is not None:
-                p_value.add_metric([name, m.metric, m.kind], m.p_value)
-            if m.estimate is not None:
-                estimate.add_metric([name, m.metric, m.kind], m.estimate)
+            last.add_metric([name], datetime.fromisoformat(run[0].decided_at).timestamp())
+        for record in run:
+            variant = record.variant or NO_VARIANT
+            for m in record.metrics:
+                if m.p_value is not None:
+                    p_value.add_metric([name, variant, m.metric, m.kind], m.p_value)
+                if m.estimate is not None:
+                    estimate.add_metric([name, variant, m.metric, m.kind], m.estimate)
     return [p_value, estimate, last]
 
 
