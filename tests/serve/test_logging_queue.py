@@ -123,3 +123,24 @@ def test_close_gives_up_after_the_drain_timeout_and_reports_the_loss() -> None:
         q.submit("race", {"id": str(i)})
     assert q.close(timeout=0.2) == 3
     assert not q.submit("race", {"id": "late"})  # closed: refused and counted as shed
+
+
+def test_a_full_batch_is_written_at_once_and_a_trickle_waits_for_the_flush_interval() -> None:
+    sink = FlakySink()
+    q = _queue(sink, batch_size=10, flush_interval_s=30.0)
+    started = time.monotonic()
+    for i in range(10):
+        assert q.submit("race", {"id": str(i)})
+    assert q.flush(timeout=5.0)  # a full batch does not wait the 30 s flush interval
+    assert time.monotonic() - started < 5.0
+    assert [len(batch) for _, batch in sink.batches] == [10]
+    assert q.close(timeout=5.0) == 0
+
+    sink = FlakySink()
+    q = _queue(sink, batch_size=10, flush_interval_s=1.0)
+    for i in range(3):  # rows arriving one by one, well within the interval: one write, not three
+        assert q.submit("race", {"id": str(i)})
+        time.sleep(0.02)
+    assert q.flush(timeout=10.0)
+    assert [[r["id"] for r in batch] for _, batch in sink.batches] == [["0", "1", "2"]]
+    assert q.close(timeout=5.0) == 0

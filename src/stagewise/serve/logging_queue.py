@@ -19,9 +19,9 @@ Guarantees (tested in ``tests/serve/test_logging_queue.py``):
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
@@ -141,8 +141,10 @@ class LedgerQueue(Generic[Row]):
         self.flush_interval_s = flush_interval_s
         self.retry_max_backoff_s = retry_max_backoff_s
         self.metrics = metrics
-        self._queue: queue.Queue[tuple[Kind, Row]] = queue.Queue(maxsize=queue_max)
-        self._cond = threading.Condition()
+        self._queue: deque[tuple[Kind, Row]] = deque()  # guarded by the lock below
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)  # rows done (flush waits on it)
+        self._ready = threading.Condition(lock)  # rows to write (the writer waits on it)
         self._accepted = self._done = self._written = self._rejected = self._shed = self._failures = 0
         self._stop = threading.Event()
         self._deadline = float("inf")
@@ -159,15 +161,15 @@ class LedgerQueue(Generic[Row]):
     def submit(self, kind: Kind, row: Row) -> bool:
         """Queue one row; False (and a shed count) when the queue is full or closed."""
         with self._cond:
-            if self._stop.is_set():
+            if self._stop.is_set() or len(self._queue) >= self.queue_max:
                 accepted = False
             else:
-                try:
-                    self._queue.put_nowait((kind, row))
-                    self._accepted += 1
-                    accepted = True
-                except queue.Full:
-                    accepted = False
+                self._queue.append((kind, row))
+                self._accepted += 1
+                accepted = True
+                # wake the writer for a first row or a full batch only: one wake-up per batch, not per row
+                if len(self._queue) == 1 or len(self._queue) == self.batch_size:
+                    self._ready.notify()
             if not accepted:
                 self._shed += 1
                 shed = self._shed
@@ -203,6 +205,7 @@ class LedgerQueue(Generic[Row]):
         self._deadline = time.monotonic() + timeout
         with self._cond:
             self._stop.set()
+            self._ready.notify()
         if self._thread is not None:
             self._thread.join(timeout + 5.0)
         with self._cond:
@@ -232,26 +235,27 @@ class LedgerQueue(Generic[Row]):
 
     # -- writer thread ---------------------------------------------------------------------------
     def _next_batch(self) -> list[tuple[Kind, Row]]:
-        try:
-            first = self._queue.get(timeout=self.flush_interval_s)
-        except queue.Empty:
-            return []
-        batch = [first]
-        end = time.monotonic() + self.flush_interval_s
-        while len(batch) < self.batch_size:
-            try:
-                batch.append(self._queue.get_nowait())
-            except queue.Empty:
-                if self._stop.is_set() or time.monotonic() >= end:
+        """Up to ``batch_size`` rows: waits (blocked, not polling) for a first row, then up to
+        ``flush_interval_s`` for a full batch; [] when nothing came within ``flush_interval_s``."""
+        with self._ready:
+            if not self._queue and not self._stop.is_set():
+                self._ready.wait(self.flush_interval_s)
+            if not self._queue:
+                return []
+            end = time.monotonic() + self.flush_interval_s
+            while len(self._queue) < self.batch_size and not self._stop.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
                     break
-                time.sleep(min(0.002, self.flush_interval_s))
-        return batch
+                self._ready.wait(left)
+            n = min(len(self._queue), self.batch_size)
+            return [self._queue.popleft() for _ in range(n)]
 
     def _run(self) -> None:
         while True:
             batch = self._next_batch()
             if not batch:
-                if self._stop.is_set() and self._queue.empty():
+                if self._stop.is_set() and not self._queue:
                     return
                 continue
             start = 0
