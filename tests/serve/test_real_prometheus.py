@@ -82,14 +82,9 @@ def prometheus(binary: str, workdir: Path, target: str, rules: Path) -> Iterator
 
 @contextmanager
 def _serve(args: list[str]) -> Iterator[str]:
-    """``stagewise serve`` (admin routes on); its output pipe is closed however the test ends."""
-    process = None
-    try:
-        with uvicorn_server(args, env={"STAGEWISE_ADMIN_TOKEN": TOKEN}) as (base, process):
-            yield base
-    finally:
-        if process is not None and process.stdout is not None:
-            process.stdout.close()
+    """``stagewise serve`` (admin routes on)."""
+    with uvicorn_server(args, env={"STAGEWISE_ADMIN_TOKEN": TOKEN}) as (base, _process):
+        yield base
 
 
 def _ready(base: str) -> bool:

@@ -11,6 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from serve_support import TOKEN, count_predictions, race_payloads, request_body, uvicorn_server
 
+from process_support import output_of
 from stagewise.rollout import GradualRollout
 
 
@@ -77,7 +78,8 @@ def test_end_to_end_with_two_workers_and_sigterm_drain(models_dir: Path, tmp_pat
             )
             assert staged.status_code == 200
         proc.send_signal(signal.SIGTERM)
-        output = proc.communicate(timeout=90)[0].decode()
+        proc.wait(timeout=90)
+        output = output_of(proc)
     assert proc.returncode == 0, output
     assert output.count("ledger queue drained (0 not written)") == 2, output
     # every answered prediction is in the ledger, logged by whichever worker answered it
