@@ -4,9 +4,11 @@ The ledger refuses a ``race_id`` logged again with another date, venue or race n
 server logs through a queue, after it has answered. :class:`RaceIdentities` lets it find that
 conflict before answering: races this process logged are remembered (a bounded LRU), and races it
 has not seen are looked up in the ledger's ``races`` table. The server's requests await
-:meth:`RaceIdentities.check_async`, which gathers the races that arrive while a lookup is running
-into the next one: one query for many requests instead of a round trip each. When the database
-cannot be read the server cannot know, and the queue's check stays the last word.
+:meth:`RaceIdentities.check_async`, which gathers the new races of one event-loop tick into one
+lookup, started at once in a worker thread (it never waits for an earlier lookup to end): one query
+for many requests instead of a round trip each, and a request waits for one lookup, not one and a
+half. When the database cannot be read the server cannot know, and the queue's check stays the last
+word.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ class _Unchecked:
 
 
 _UNCHECKED: Final = _Unchecked()
+
+_Answer = asyncio.Future[RaceIdentity | _Unchecked | None]
+"""What a waiting request gets: the stored identity, None when the race is new, or unchecked."""
 
 
 class RaceConflictError(DataValidationError):
@@ -88,8 +93,8 @@ class RaceIdentities:
         self._known: OrderedDict[str, RaceIdentity] = OrderedDict()
         self._lock = threading.Lock()
         # the event loop's side: races waiting for the next lookup, and the task running lookups
-        self._waiting: dict[str, asyncio.Future[RaceIdentity | _Unchecked | None]] = {}
-        self._lookups_task: asyncio.Task[None] | None = None
+        self._waiting: dict[str, _Answer] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def check(self, race_id: str, identity: RaceIdentity) -> None:
         """Raise :class:`RaceConflictError` if ``race_id`` is known with another identity; remember it."""
@@ -100,30 +105,34 @@ class RaceIdentities:
         self._decide(race_id, identity, stored)
 
     async def check_async(self, race_id: str, identity: RaceIdentity) -> None:
-        """:meth:`check` for a request on the event loop: a race not remembered waits for the next
-        batched lookup, run in a worker thread; races arriving meanwhile join the one after."""
+        """:meth:`check` for a request on the event loop: a race not remembered joins the lookup of the
+        races new in this loop tick, which starts at the next tick in a worker thread."""
         stored: RaceIdentity | _Unchecked | None = self._remembered(race_id)
         if stored is None:
             loop = asyncio.get_running_loop()
             waiting = self._waiting.get(race_id)
             if waiting is None:
+                if not self._waiting:  # the first race of this loop tick: its batch starts at the next
+                    loop.call_soon(self._launch, loop)
                 waiting = self._waiting[race_id] = loop.create_future()
-                if self._lookups_task is None or self._lookups_task.done():
-                    self._lookups_task = loop.create_task(self._run_lookups())
             stored = await asyncio.shield(waiting)
         self._decide(race_id, identity, stored)
 
-    async def _run_lookups(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self._waiting:
-            batch, self._waiting = self._waiting, {}
-            found: dict[str, RaceIdentity] | _Unchecked = _UNCHECKED
-            try:
-                found = await loop.run_in_executor(None, self._lookup, list(batch))
-            finally:  # every waiting request gets an answer, even when this task is cancelled
-                for race_id, waiting in batch.items():
-                    if not waiting.done():
-                        waiting.set_result(found.get(race_id) if isinstance(found, dict) else found)
+    def _launch(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._waiting = self._waiting, {}
+        if batch:
+            task = loop.create_task(self._run_batch(loop, batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run_batch(self, loop: asyncio.AbstractEventLoop, batch: dict[str, _Answer]) -> None:
+        found: dict[str, RaceIdentity] | _Unchecked = _UNCHECKED
+        try:
+            found = await loop.run_in_executor(None, self._lookup, list(batch))
+        finally:
+            for race_id, waiting in batch.items():
+                if not waiting.done():
+                    waiting.set_result(found.get(race_id) if isinstance(found, dict) else found)
 
     def _lookup(self, race_ids: list[str]) -> dict[str, RaceIdentity] | _Unchecked:
         self.lookups += 1
