@@ -485,7 +485,7 @@ def _row(label: str, workers: int, r: dict[str, Any]) -> str:
 
 def _parity(results: dict[tuple[str, int], dict[str, Any]]) -> str:
     """The bare peer must answer what the server's champion answers (same model, same payload)."""
-    bare = results[("bare", 1)]["parity"]
+    bare = next(r["parity"] for (kind, _), r in sorted(results.items()) if kind == "bare")
     compared = 0
     for kind_workers, r in results.items():
         for (order, scores), (bare_order, bare_scores) in zip(r["parity"], bare, strict=True):
