@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,25 +18,6 @@ from stagewise.rollout.sql_store import SqlRolloutStore
 FORK = mp.get_context("fork")
 NOW = datetime(2025, 12, 3, 9, 30, tzinfo=UTC)
 OPS_TO_EVE = {"a": '"actor":"ops"', "b": '"actor":"eve"'}
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str | None]]:
-    """(url, schema): a fresh SQLite file, or a fresh schema in the test PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'monitor.db'}", None
-        return
-    url = request.getfixturevalue("pg_url")
-    schema = f"rollout_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield url, schema
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
 
 
 def open_rollout(db: tuple[str, str | None], actor: str = "ops") -> GradualRollout:
