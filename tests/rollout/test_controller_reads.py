@@ -48,35 +48,16 @@ class CountingOutcomes:
         self.source = source
         self.reads: list[tuple[str, date, date, str | None, str | None]] = []
 
-    def race_outcomes(
-        self,
-        start_date: date,
-        end_date: date,
-        *,
-        model_version: str | None = None,
-        variant: str | None = None,
-        rollout_feature: str | None = None,
-    ) -> pd.DataFrame:
-        self.reads.append(("races", start_date, end_date, model_version, variant))
-        return self.source.race_outcomes(
-            start_date, end_date, model_version=model_version, variant=variant,
-            rollout_feature=rollout_feature,
-        )  # fmt: skip
+    def _count(self, kind: str, start: date, end: date, filters: dict[str, str | None]) -> None:
+        self.reads.append((kind, start, end, filters.get("model_version"), filters.get("variant")))
 
-    def market_outcomes(
-        self,
-        start_date: date,
-        end_date: date,
-        *,
-        model_version: str | None = None,
-        variant: str | None = None,
-        rollout_feature: str | None = None,
-    ) -> pd.DataFrame:
-        self.reads.append(("markets", start_date, end_date, model_version, variant))
-        return self.source.market_outcomes(
-            start_date, end_date, model_version=model_version, variant=variant,
-            rollout_feature=rollout_feature,
-        )  # fmt: skip
+    def race_outcomes(self, start_date: date, end_date: date, **filters: str | None) -> pd.DataFrame:
+        self._count("races", start_date, end_date, filters)
+        return self.source.race_outcomes(start_date, end_date, **filters)
+
+    def market_outcomes(self, start_date: date, end_date: date, **filters: str | None) -> pd.DataFrame:
+        self._count("markets", start_date, end_date, filters)
+        return self.source.market_outcomes(start_date, end_date, **filters)
 
 
 def _ledger(variants: dict[str, int], *, pending_last_day: bool = False) -> MemoryOutcomes:
