@@ -128,13 +128,17 @@ class CompleteDays:
         key = (start_date, end_date)
         if key not in self._races:
             every = self._source.race_outcomes(start_date, end_date)
-            days = pd.to_datetime(every["race_date"]).dt.normalize()
-            pending = days[(every["status"] == "pending").to_numpy()].unique()
-            self.pending_days |= {pd.Timestamp(day).date() for day in pending}
-            if len(pending):
-                every = every[~days.isin(pending).to_numpy()].reset_index(drop=True)
-            self._races[key] = every
+            self._races[key] = self._without_pending(every, every["status"] == "pending")
         return _group(self._races[key], model_version, variant)
+
+    def _without_pending(self, rows: pd.DataFrame, pending: pd.Series) -> pd.DataFrame:
+        """``rows`` without the days on which a ``pending`` row stands; those days join ``pending_days``."""
+        days = pd.to_datetime(rows["race_date"]).dt.normalize()
+        pending_days = days[pending.to_numpy()].unique()
+        self.pending_days |= {pd.Timestamp(day).date() for day in pending_days}
+        if not len(pending_days):
+            return rows
+        return rows[~days.isin(pending_days).to_numpy()].reset_index(drop=True)
 
     def race_sums(
         self,
@@ -155,12 +159,8 @@ class CompleteDays:
             every = self._source.race_outcome_sums(
                 start_date, end_date, values=values, pairs=pairs, rollout_feature=rollout_feature
             )
-            days = pd.to_datetime(every["race_date"]).dt.normalize()
-            pending = days[((every["status"] == "pending") & (every["units"] > 0)).to_numpy()].unique()
-            self.pending_days |= {pd.Timestamp(day).date() for day in pending}
-            if len(pending):
-                every = every[~days.isin(pending).to_numpy()].reset_index(drop=True)
-            self._sums[key] = every
+            pending = (every["status"] == "pending") & (every["units"] > 0)
+            self._sums[key] = self._without_pending(every, pending)
         return _group(self._sums[key], None, variant)
 
     def market_outcomes(
