@@ -29,7 +29,6 @@ __all__ = [
     "DomainSections",
     "day_marks",
     "decision_classes",
-    "stage_history",
     "write_report",
 ]
 
@@ -70,19 +69,6 @@ def day_marks(day: DayRecord) -> tuple[str, str, str]:
 def decision_classes(outcomes: Sequence[DayRecord]) -> list[str]:
     """Row classes of a day table: promotions and rollbacks stand out."""
     return [d.action if d.action in ("promote", "rollback") else "" for d in outcomes]
-
-
-def stage_history(audit: Sequence[Mapping[str, Any]], feature: str) -> list[tuple[str, str, str]]:
-    """``(at, stage, actor)`` for each stage change of ``feature`` in the audit log, oldest first."""
-    points: list[tuple[str, str, str]] = []
-    for entry in audit:
-        if entry.get("feature") != feature:
-            continue
-        new = entry.get("new_stage")
-        if points and new == points[-1][1]:
-            continue
-        points.append((str(entry.get("at")), str(new), str(entry.get("actor"))))
-    return points
 
 
 def _stage_chart(outcomes: Sequence[DayRecord], title: str) -> str:
