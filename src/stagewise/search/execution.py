@@ -31,7 +31,6 @@ __all__ = [
     "SearchProgress",
     "Span",
     "Workers",
-    "run_jobs",
     "schedule_summary",
     "watch_storage",
 ]
@@ -314,12 +313,6 @@ def _shared(
     if errors:
         raise errors[min(errors)]
     return results
-
-
-def run_jobs(jobs: Sequence[Job], n_workers: int, scheduler: str | None) -> list[Any]:
-    """Run ``jobs`` on a pool made for them alone (see :class:`Workers`)."""
-    with Workers(n_workers if len(jobs) > 1 else 1, scheduler) as workers:
-        return workers.run(jobs)
 
 
 def watch_storage(
