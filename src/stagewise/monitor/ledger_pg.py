@@ -26,27 +26,31 @@ from stagewise.monitor.schema import boat_predictions, race_predictions
 __all__ = ["insert_new_race", "insert_new_races"]
 
 _PREDICTION_COLUMNS = [c.name for c in race_predictions.columns if c.name != "id"]
-_CASTS = {
-    "race_date": "date",
-    "venue_code": "int2",
-    "race_number": "int2",
-    "hit_1st": "int2",
-    "hit_top3": "int2",
-    "hit_trio": "int2",
-    "score_accuracy": "float8",
-    "n_did_not_start": "int2",
-    "n_not_finished": "int2",
-    "logged_at": "timestamp",
-    "settled_at": "timestamp",
-    "bet_stake": "float8",
-    "bet_odds": "float8",
-    "bet_profit": "float8",
-    "covariate": "float8",
-}
+
+# the PostgreSQL type a column's values are cast to, from its schema type (one place for both statements);
+# most specific first: SmallInteger is an Integer, Text a String
+_PG_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (SmallInteger, "int2"),
+    (Integer, "int8"),
+    (Float, "float8"),
+    (DateTime, "timestamp"),
+    (Date, "date"),
+    (Boolean, "bool"),
+    (String, "text"),
+)
+
+
+def _pg_type(table: Table, name: str) -> str:
+    """The PostgreSQL type a column's values are sent as (an unknown column type fails at import)."""
+    column_type = table.c[name].type
+    for kind, pg in _PG_TYPES:
+        if isinstance(column_type, kind):
+            return pg
+    raise TypeError(f"{table.name}.{name}: no PostgreSQL array type for {column_type!r}; add it to _PG_TYPES")
 
 
 def _param(name: str) -> str:
-    return f"%(p_{name})s::{_CASTS.get(name, 'text')}"
+    return f"%(p_{name})s::{_pg_type(race_predictions, name)}"
 
 
 _SQL = f"""
@@ -94,27 +98,6 @@ def insert_new_race(conn: Connection, entry: RaceEntry, now: datetime) -> LogSum
     if not inserted:
         return None
     return LogSummary(1, 0, 0, 0, 0, 1 if result is None else 0)
-
-
-# most specific first: SmallInteger is an Integer, Text a String
-_PG_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
-    (SmallInteger, "int2"),
-    (Integer, "int8"),
-    (Float, "float8"),
-    (DateTime, "timestamp"),
-    (Date, "date"),
-    (Boolean, "bool"),
-    (String, "text"),
-)
-
-
-def _pg_type(table: Table, name: str) -> str:
-    """The PostgreSQL type a column's values are sent as (an unknown column type fails at import)."""
-    column_type = table.c[name].type
-    for kind, pg in _PG_TYPES:
-        if isinstance(column_type, kind):
-            return pg
-    raise TypeError(f"{table.name}.{name}: no PostgreSQL array type for {column_type!r}; add it to _PG_TYPES")
 
 
 _BOAT_COLUMNS = list(BOAT_COLUMNS)
