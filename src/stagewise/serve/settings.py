@@ -68,11 +68,15 @@ class ServeSettings(BaseModel):
     @field_validator("variants")
     @classmethod
     def _variant_names(cls, value: dict[str, str]) -> dict[str, str]:
+        # the rollout's own names of the groups without a split (imported here: only a variants mapping pays)
+        from stagewise.rollout.gradual import CONTROL_VARIANT, ENABLED_VARIANT
+
+        reserved = (CONTROL_VARIANT, ENABLED_VARIANT)
         for name, ref in value.items():
-            if not name.strip() or len(name) > 64 or name.strip() in ("control", "on"):
+            if not name.strip() or len(name) > 64 or name.strip() in reserved:
                 raise ValueError(
                     f"a variant name must be a non-empty str of at most 64 characters other than "
-                    f"'control' and 'on'; got {name!r}"
+                    f"{reserved[0]!r} and {reserved[1]!r}; got {name!r}"
                 )
             if not ref.strip():
                 raise ValueError(f"variant {name!r} needs a registry alias or version; got {ref!r}")
