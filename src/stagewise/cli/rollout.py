@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import typer
 
@@ -24,9 +24,6 @@ from stagewise.cli._rollout_options import (
     open_rollout,
     require_config,
 )
-
-if TYPE_CHECKING:
-    pass
 
 app = typer.Typer(
     help="Gradual rollout: set stages (10% → 50% → 100%), check health, read and verify the audit log, kill.",
