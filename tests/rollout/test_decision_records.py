@@ -268,3 +268,15 @@ def test_the_sql_tables_read_back_what_the_log_says(decisions: list[tuple[str, s
         stored = tables.read(conn, "f", None)
     assert stored == decisions_from_entries(entries, "f")
     engine.dispose()
+
+
+def test_every_features_decisions_newest_first_in_one_read(store: RolloutStore) -> None:
+    """``decisions(None)`` (the dashboard's read) merges the features' records, newest first, limited."""
+    rollout = started(store)
+    rollout.add_feature("second", stage="10%", salt="second:twin", reason="second canary")
+    decide(rollout, trifectas=5)
+    run_controller(rollout, ledger(2), ControllerQuery("second", now=NOW))
+    both = rollout.decisions(None)
+    assert [(d.feature, d.action) for d in both] == [("second", "hold"), (FEATURE, "promote")]
+    assert both == sorted(rollout.decisions(FEATURE) + rollout.decisions("second"), key=lambda d: -d.seq)
+    assert rollout.decisions(None, limit=1) == both[:1]

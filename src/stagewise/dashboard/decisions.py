@@ -26,10 +26,8 @@ METRIC_COLUMNS = [
 
 
 def recent_decisions(rollout: GradualRollout, limit: int = 20) -> list[DecisionRecord]:
-    """The ``limit`` newest decisions over every feature of the rollout, newest first."""
-    features = rollout.get_rollout_status()["feature_rollouts"]
-    records = [r for name in features for r in rollout.decisions(name, limit)]
-    return sorted(records, key=lambda r: -r.seq)[:limit]
+    """The ``limit`` newest decisions over every feature of the rollout, newest first (one read)."""
+    return rollout.decisions(None, limit)
 
 
 def decision_frames(rollout: GradualRollout, limit: int = 20) -> tuple[pd.DataFrame, pd.DataFrame]:

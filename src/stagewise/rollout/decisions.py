@@ -89,8 +89,8 @@ class DecisionRecord:
 class DecisionLog(Protocol):
     """A store that keeps decision records itself (the SQL store); others derive them from the log."""
 
-    def decisions(self, feature: str, limit: int | None = None) -> list[DecisionRecord]:
-        """The feature's decisions, newest first, at most ``limit``."""
+    def decisions(self, feature: str | None, limit: int | None = None) -> list[DecisionRecord]:
+        """The feature's (None: every feature's) decisions, newest first, at most ``limit``."""
         ...
 
 
@@ -98,8 +98,11 @@ class _AuditSource(Protocol):
     def audit_entries(self) -> list[dict[str, Any]]: ...
 
 
-def read_decisions(store: _AuditSource, feature: str, limit: int | None = None) -> list[DecisionRecord]:
-    """The feature's decision records, newest first: from the store's tables, else from its audit log."""
+def read_decisions(
+    store: _AuditSource, feature: str | None, limit: int | None = None
+) -> list[DecisionRecord]:
+    """The feature's (None: every feature's) decision records, newest first: from the store's tables,
+    else from its audit log (read once)."""
     if isinstance(store, DecisionLog):
         return store.decisions(feature, limit)
     return decisions_from_entries(store.audit_entries(), feature, limit)

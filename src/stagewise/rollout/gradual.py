@@ -304,8 +304,9 @@ class GradualRollout(AuditedWrites):
         """Every audit entry, oldest first."""
         return self.store.audit_entries()
 
-    def decisions(self, feature_name: str, limit: int | None = None) -> list[DecisionRecord]:
-        """The controller's applied decisions on the feature with their metric rows, newest first."""
+    def decisions(self, feature_name: str | None, limit: int | None = None) -> list[DecisionRecord]:
+        """The controller's applied decisions on the feature (None: on every feature) with their metric
+        rows, newest first."""
         return read_decisions(self.store, feature_name, limit)
 
     def verify_audit(self) -> AuditReport:

@@ -176,14 +176,15 @@ class DecisionTables:
             return sqlite_insert(self.backfilled).values(**values).on_conflict_do_nothing()
         return insert(self.backfilled).values(**values)  # a racing insert fails and the open is retried
 
-    def read(self, conn: Connection, feature: str, limit: int | None) -> list[DecisionRecord]:
-        """The feature's decisions with their metrics, newest first."""
+    def read(self, conn: Connection, feature: str | None, limit: int | None) -> list[DecisionRecord]:
+        """The feature's (None: every feature's) decisions with their metrics, newest first."""
         query = (
             select(self.decisions, self.variants.c.variant)
             .outerjoin(self.variants, self.variants.c.seq == self.decisions.c.seq)
-            .where(self.decisions.c.feature == feature)
             .order_by(self.decisions.c.seq.desc())
         )
+        if feature is not None:
+            query = query.where(self.decisions.c.feature == feature)
         if limit is not None:
             query = query.limit(limit)
         rows = conn.execute(query).all()

@@ -230,8 +230,8 @@ class SqlRolloutStore:
             raise StorageError(f"Cannot read the rollout audit log from {self.location}: {exc}") from exc
         return [json.loads(text) for text in rows]
 
-    def decisions(self, feature: str, limit: int | None = None) -> list[DecisionRecord]:
-        """The feature's controller decisions with their metric rows, newest first."""
+    def decisions(self, feature: str | None, limit: int | None = None) -> list[DecisionRecord]:
+        """The feature's (None: every feature's) controller decisions with their metric rows, newest first."""
         try:
             with self.engine.connect() as conn:
                 return self.decision_tables.read(conn, feature, limit)
