@@ -117,8 +117,14 @@ def test_a_negative_limit_is_refused(config: Path) -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["audit"], ["plan", "challenger_model"], ["kill", "challenger_model", "--reason", "r"]],
-    ids=["status", "audit", "plan", "kill"],
+    [
+        ["status"],
+        ["audit"],
+        ["plan", "challenger_model"],
+        ["kill", "challenger_model", "--reason", "r"],
+        ["auto", "challenger_model"],
+    ],
+    ids=["status", "audit", "plan", "kill", "auto"],
 )
 def test_a_missing_rollout_config_is_an_error_and_is_not_created(args: list[str], tmp_path: Path) -> None:
     missing = tmp_path / "missing" / "x.json"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY
+from stagewise.cli._rollout_options import CRITICAL_RULE, POLICY, require_config
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -283,7 +283,7 @@ def auto(
     """
     from datetime import datetime
 
-    from stagewise._exceptions import ConfigError, NotFoundError
+    from stagewise._exceptions import ConfigError
     from stagewise.monitor import PerformanceMonitor
     from stagewise.notify import notifiers_from_env
     from stagewise.rollout import GradualRollout
@@ -307,10 +307,7 @@ def auto(
             raise ConfigError(f"--shadow must be CHAMPION:CHALLENGER model versions. Got {shadow!r}.")
         versions = (parts[0], parts[1])
     ledger_url = ledger or db or "data/monitor.db"
-    if db is None and not Path(config).exists():
-        raise NotFoundError(
-            f"The rollout config {str(config)!r} does not exist; create it with 'stagewise rollout add'."
-        )
+    require_config(Path(config), db)
     health_policy = load_policy(health, critical_rule=critical_rule)
     if min_races is None:
         min_races = min_units_per_day(health_policy.domain)
