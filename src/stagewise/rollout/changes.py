@@ -25,7 +25,7 @@ import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stagewise._exceptions import ConfigError, NotFoundError
 from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
@@ -40,6 +40,9 @@ from stagewise.rollout.config import (
 )
 from stagewise.rollout.stages import DISABLED, parse_stage
 from stagewise.rollout.store import Change
+
+if TYPE_CHECKING:
+    from stagewise.rollout.experiments.variants import VariantSplit
 
 __all__ = [
     "ALL_FEATURES",
@@ -343,7 +346,7 @@ def set_variants_change(
     return change
 
 
-def _active_split(old: FeatureRollout) -> Any:
+def _active_split(old: FeatureRollout) -> VariantSplit:
     from stagewise.rollout.experiments.variants import VariantSplit
 
     weights = old.extra.get("variants")
