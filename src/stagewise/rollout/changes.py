@@ -28,7 +28,6 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from stagewise._exceptions import ConfigError, NotFoundError
-from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.config import (
     HASH_LEGACY,
     HASH_MODES,
@@ -330,7 +329,7 @@ def set_variants_change(
     def change(config: RolloutConfig) -> tuple[RolloutConfig, Records]:
         old = config.feature(name)
         if clean is not None:
-            VariantSplit(clean, buckets=LEGACY_BUCKETS if old.hash_mode == HASH_LEGACY else BUCKETS)
+            VariantSplit(clean, buckets=old.buckets)
         # a new split starts afresh: nothing of it is rolled back yet
         extra = {k: v for k, v in old.extra.items() if k not in ("variants", RETIRED_KEY)}
         if clean is not None:
@@ -355,7 +354,7 @@ def _active_split(old: FeatureRollout) -> VariantSplit:
             f"The feature {old.name!r} has no A/B/n split ('variants'); accepted: a feature split by "
             "set_variants. Roll back a feature without one with update_rollout_stage(..., 'disabled')."
         )
-    buckets = LEGACY_BUCKETS if old.hash_mode == HASH_LEGACY else BUCKETS
+    buckets = old.buckets
     return VariantSplit(weights, buckets=buckets, retired=old.extra.get(RETIRED_KEY, ()))
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from stagewise._exceptions import ConfigError, NotFoundError, UnsupportedFormatError
 from stagewise.rollout.bucketing import (
+    BUCKETS,
+    LEGACY_BUCKETS,
     bucket_of,
     legacy_bucket,
     legacy_checker,
@@ -85,6 +87,11 @@ class FeatureRollout:
         to be ready), ``check status`` and the dashboard share; see :func:`complete_change`.
         """
         return self.completed is not None and self.stage.is_disabled
+
+    @property
+    def buckets(self) -> int:
+        """How many buckets this feature's hash mode has (100 in legacy mode, 10,000 otherwise)."""
+        return LEGACY_BUCKETS if self.hash_mode == HASH_LEGACY else BUCKETS
 
     @property
     def threshold(self) -> int:

@@ -35,7 +35,6 @@ import pandas as pd
 
 from stagewise._domain import Domain
 from stagewise._exceptions import ConfigError
-from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS
 from stagewise.rollout.cohorts import (
     DAY_COUNT_COLUMNS,
     daily_counts,
@@ -44,7 +43,7 @@ from stagewise.rollout.cohorts import (
     paired_days,
     summed_daily_counts,
 )
-from stagewise.rollout.config import HASH_LEGACY, RETIRED_KEY, FeatureRollout
+from stagewise.rollout.config import RETIRED_KEY, FeatureRollout
 from stagewise.rollout.controller import ControllerPolicy, Decision, Evidence, decide, min_units_per_day
 from stagewise.rollout.controller_days import (
     CompleteDays,
@@ -141,7 +140,7 @@ def variant_split(
     weights = variants if variants is not None else state.extra.get("variants")
     if weights is None:
         weights = {challenger or ON: 1.0}
-    buckets = LEGACY_BUCKETS if state.hash_mode == HASH_LEGACY else BUCKETS
+    buckets = state.buckets
     retired = [name for name in state.extra.get(RETIRED_KEY, ()) if name in weights]
     split = VariantSplit(weights, control=control, buckets=buckets, retired=retired)
     if not split.names:

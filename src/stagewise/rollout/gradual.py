@@ -16,7 +16,7 @@ import numpy.typing as npt
 from stagewise._exceptions import ConfigError, NotFoundError, StagewiseError
 from stagewise.rollout.audit import AuditReport
 from stagewise.rollout.audited_writes import AuditedWrites
-from stagewise.rollout.bucketing import BUCKETS, LEGACY_BUCKETS, buckets_of, legacy_buckets_of
+from stagewise.rollout.bucketing import buckets_of, legacy_buckets_of
 from stagewise.rollout.changes import (
     ALL_FEATURES,
     SEED_FEATURES,
@@ -295,7 +295,7 @@ class GradualRollout(AuditedWrites):
         key = (tuple(weights.items()), feature.hash_mode, retired)
         split = self._splits.get(key)
         if split is None:
-            buckets = LEGACY_BUCKETS if feature.hash_mode == HASH_LEGACY else BUCKETS
+            buckets = feature.buckets
             split = self._splits[key] = VariantSplit(weights, buckets=buckets, retired=retired)
         return split
 
